@@ -1,0 +1,60 @@
+/* config.h - the account configuration file.
+ *
+ * GLib key-file syntax, one group "[account NAME]" per account.  A value may
+ * end in a comment: whitespace then '#' then anything (not for the literal
+ * `password` key, which is taken whole).  Unknown keys, missing required keys
+ * and malformed values are MF_ERROR_CONFIG errors whose message names the
+ * file, the group and the key: "FILE: [account work] imap: unknown scheme".
+ */
+#ifndef MAILFS_CONFIG_H
+#define MAILFS_CONFIG_H
+
+#include <glib.h>
+#include "net/url.h"
+
+typedef struct {
+	char *name;             /* NAME of "[account NAME]" */
+	char *file;             /* the file it was read from */
+	MfUrl imap;             /* set when has_imap */
+	gboolean has_imap;
+	MfUrl pop3;             /* set when has_pop3 (exactly one of the two) */
+	gboolean has_pop3;
+	MfUrl smtp;             /* set when has_smtp */
+	gboolean has_smtp;
+	char *user;             /* required */
+	char *password;         /* literal; only from a private file; or NULL */
+	char *password_command; /* run with /bin/sh -c; or NULL */
+	char *from;             /* or NULL */
+	char *ca_file;          /* "~/" expanded; or NULL */
+	char *tls_fingerprint;  /* "sha256:<64 hex, colons allowed>"; or NULL */
+	char *cache_dir;        /* absolute, "~/" expanded; default
+	                         * $XDG_CACHE_HOME/mailfs/NAME */
+	guint timeout;          /* seconds, connect and command; default 30,
+	                         * 1..3600 */
+	guint max_connections;  /* per account, default 4, 1..16 */
+	guint refresh_interval; /* seconds a listing stays fresh; default 5 */
+} MfAccountConfig;
+
+/* $XDG_CONFIG_HOME/mailfs/config or ~/.config/mailfs/config; owned. */
+char *config_default_path(void);
+
+/* Reads PATH and returns the account NAME, or the only account when NAME is
+ * NULL (an error if there are several: the message lists them).  Every
+ * group in the file is validated, not only the one returned.  A file that
+ * holds a `password` key must be owned by the user and not readable by
+ * group or others.  Returns NULL with ERR (MF_ERROR_CONFIG) on failure. */
+MfAccountConfig *config_load_account(const char *path, const char *name,
+                                     GError **err);
+
+/* The password: the literal one, or the first line of password_command's
+ * output (its exit status must be 0; it gets TIMEOUT seconds).  The caller
+ * wipes and frees it with config_password_free().  MF_ERROR_CONFIG when
+ * neither is set or the command fails. */
+char *config_get_password(const MfAccountConfig *cfg, GError **err);
+void config_password_free(char *password);
+
+void config_account_free(MfAccountConfig *cfg); /* accepts NULL */
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MfAccountConfig, config_account_free)
+
+#endif

@@ -1,0 +1,82 @@
+/* conn.h - one network connection: TCP, then optionally TLS (implicit, or
+ * upgraded in place by STARTTLS), with timeouts and bounded buffered reads.
+ *
+ * This is the only module that includes OpenSSL headers.  It knows nothing
+ * of any mail protocol.  A Conn is used by one thread at a time.
+ *
+ * Errors (domain MF_ERROR): MF_ERROR_CONNECTION for DNS failure, refused
+ * connections, timeouts, resets and EOF; MF_ERROR_TLS for handshake and
+ * certificate failures (the message says what is wrong with the
+ * certificate: "self-signed certificate", "certificate has expired",
+ * "host name mismatch", "fingerprint mismatch", ...); MF_ERROR_PROTOCOL when
+ * a line exceeds the caller's limit.
+ */
+#ifndef MAILFS_CONN_H
+#define MAILFS_CONN_H
+
+#include <glib.h>
+#include <stdint.h>
+
+typedef struct Conn Conn;
+
+typedef struct {
+	const char *ca_file;     /* PEM bundle to trust; NULL: system store */
+	const char *fingerprint; /* "sha256:" + 64 hex digits (colons allowed);
+	                          * when set, the leaf certificate must have this
+	                          * SHA-256 digest and the chain is not checked */
+	const char *host;        /* the name the certificate must match */
+} ConnTlsConfig;
+
+/* Resolves HOST and connects to PORT within TIMEOUT_MS (applies to each
+ * address tried).  TIMEOUT_MS also becomes the idle timeout of every later
+ * read and write.  TCP_NODELAY is set.  Returns a new Conn or NULL. */
+Conn *conn_connect(const char *host, guint16 port, int timeout_ms, GError **err);
+
+/* Runs the TLS client handshake on C (implicit TLS right after connect, or
+ * STARTTLS after the protocol said so), verifying chain and host name, or
+ * the pinned fingerprint.  Bytes already buffered from the plaintext phase
+ * are an error (a STARTTLS injection attempt).  Minimum TLS 1.2. */
+gboolean conn_start_tls(Conn *c, const ConnTlsConfig *tls, GError **err);
+
+/* Absolute deadline (g_get_monotonic_time() microseconds) after which every
+ * read and write fails with MF_ERROR_CONNECTION "timed out"; 0 clears it.
+ * Guards against servers that trickle bytes slowly. */
+void conn_set_deadline(Conn *c, gint64 deadline_us);
+
+/* Writes all LEN bytes or fails. */
+gboolean conn_write(Conn *c, const void *buf, size_t len, GError **err);
+
+/* Reads one line ending in LF into *LINE (NUL-terminated, CRLF or LF
+ * stripped, owned by the caller) with its length in *LEN.  A line longer
+ * than MAX bytes is MF_ERROR_PROTOCOL "line too long"; EOF before LF is
+ * MF_ERROR_CONNECTION.  Never buffers more than MAX bytes for one line. */
+gboolean conn_read_line(Conn *c, size_t max, char **line, size_t *len,
+                        GError **err);
+
+/* Buffered access for incremental parsers: conn_peek() returns the bytes
+ * already received and not yet consumed (possibly none); conn_fill() waits
+ * for more and appends at most the internal buffer size (64 KiB), failing
+ * on EOF, error or timeout; conn_consume() drops N bytes from the front. */
+const char *conn_peek(Conn *c, size_t *len);
+gboolean conn_fill(Conn *c, GError **err);
+void conn_consume(Conn *c, size_t n);
+
+/* Reads exactly LEN bytes, handing them to SINK in pieces of at most 64 KiB.
+ * SINK returns FALSE (with ERR set) to abort; the connection is then no
+ * longer usable.  Memory used is bounded whatever LEN is. */
+typedef gboolean (*ConnSinkFn)(const char *data, size_t len, void *ud,
+                               GError **err);
+gboolean conn_read_exact(Conn *c, guint64 len, ConnSinkFn sink, void *ud,
+                         GError **err);
+
+gboolean conn_is_tls(const Conn *c);
+
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "plaintext"; owned by the caller. */
+char *conn_describe_tls(const Conn *c);
+
+/* Closes and frees C; accepts NULL. */
+void conn_close(Conn *c);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Conn, conn_close)
+
+#endif

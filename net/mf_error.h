@@ -1,0 +1,36 @@
+/* mf_error.h - the one GError domain used by every layer of mailfs.
+ *
+ * Codes are graded by blast radius (one message, one mailbox, the account)
+ * and by retry class (connection problems are retried later; TLS, auth and
+ * config problems are not retried until the user acts).  Exactly one
+ * function, errmap_to_errno() in fs/errmap.c, turns these into errno values.
+ */
+#ifndef MAILFS_MF_ERROR_H
+#define MAILFS_MF_ERROR_H
+
+#include <glib.h>
+
+#define MF_ERROR (mf_error_quark())
+
+typedef enum {
+	MF_ERROR_MESSAGE,    /* one message is gone or unreadable */
+	MF_ERROR_MAILBOX,    /* one mailbox is gone or cannot be opened */
+	MF_ERROR_CONFIG,     /* the configuration is wrong: user must act */
+	MF_ERROR_CONNECTION, /* connect failed, dropped, or timed out: retry later */
+	MF_ERROR_TLS,        /* handshake or certificate failure: not retried */
+	MF_ERROR_AUTH,       /* credentials refused: not retried */
+	MF_ERROR_PROTOCOL,   /* server broke the protocol or a limit */
+	MF_ERROR_OFFLINE,    /* not attempted: account offline, data not cached */
+	MF_ERROR_CANCELLED,  /* the operation was stopped on purpose */
+	MF_ERROR_LOCAL,      /* local disk or system failure */
+	MF_ERROR_NOTFOUND,   /* no such folder or message */
+	MF_ERROR_READONLY,   /* the operation is not allowed here */
+} MfErrorCode;
+
+GQuark mf_error_quark(void);
+
+/* TRUE for errors after which the account is treated as offline and the
+ * request may be retried later from the cache or the network. */
+gboolean mf_error_is_transient(const GError *err);
+
+#endif
