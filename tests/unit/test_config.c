@@ -1,0 +1,620 @@
+/* test_config.c - unit tests for fs/config.c: real files in a temporary
+ * directory, the exact error messages, and password_command. */
+#include <check.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/config.h"
+#include "net/mf_error.h"
+
+static char *tmpdir;
+static char *conf_path;
+
+/* Each test runs in its own forked process, so the environment it sets
+ * does not leak into the next test. */
+static void
+setup(void)
+{
+	tmpdir = g_dir_make_tmp("mailfs-config-XXXXXX", NULL);
+	ck_assert_ptr_nonnull(tmpdir);
+	conf_path = g_build_filename(tmpdir, "config", NULL);
+	g_setenv("HOME", tmpdir, TRUE);
+	g_unsetenv("XDG_CACHE_HOME");
+	g_unsetenv("XDG_CONFIG_HOME");
+}
+
+static void
+teardown(void)
+{
+	GDir *d = g_dir_open(tmpdir, 0, NULL);
+	const char *name;
+
+	while (d && (name = g_dir_read_name(d))) {
+		char *p = g_build_filename(tmpdir, name, NULL);
+		if (g_rmdir(p) != 0)
+			g_remove(p);
+		g_free(p);
+	}
+	if (d)
+		g_dir_close(d);
+	g_rmdir(tmpdir);
+	g_free(conf_path);
+	g_free(tmpdir);
+}
+
+/* Writes TEXT to the config file with MODE. */
+static void
+write_config(const char *text, mode_t mode)
+{
+	ck_assert(g_file_set_contents(conf_path, text, -1, NULL));
+	ck_assert_int_eq(chmod(conf_path, mode), 0);
+}
+
+/* TEXT with every "PATH" replaced by the config file's path; owned. */
+static char *
+with_path(const char *text)
+{
+	char **parts = g_strsplit(text, "PATH", -1);
+	char *s = g_strjoinv(conf_path, parts);
+
+	g_strfreev(parts);
+	return s;
+}
+
+/* Loads TEXT (written with MODE) and checks that it fails with exactly
+ * WANT (where PATH stands for the file's path). */
+static void
+expect_error(const char *text, mode_t mode, const char *name,
+             const char *want)
+{
+	GError *err = NULL;
+	char *expected = with_path(want);
+
+	write_config(text, mode);
+	MfAccountConfig *cfg = config_load_account(conf_path, name, &err);
+	ck_assert_msg(cfg == NULL, "accepted:\n%s", text);
+	ck_assert(g_error_matches(err, MF_ERROR, MF_ERROR_CONFIG));
+	ck_assert_str_eq(err->message, expected);
+	g_error_free(err);
+	g_free(expected);
+}
+
+/* Loads TEXT and returns the account; the test fails if it is refused. */
+static MfAccountConfig *
+expect_ok(const char *text, mode_t mode, const char *name)
+{
+	GError *err = NULL;
+
+	write_config(text, mode);
+	MfAccountConfig *cfg = config_load_account(conf_path, name, &err);
+	ck_assert_msg(cfg != NULL, "refused: %s", err ? err->message : "?");
+	return cfg;
+}
+
+#define BASE "[account work]\nimap = imaps://mail.example.com\nuser = alice\n"
+#define BASE_CMD BASE "password_command = pass show mail/work\n"
+
+START_TEST(test_full_account)
+{
+	MfAccountConfig *cfg = expect_ok(
+		"# my accounts\n"
+		"[account work]\n"
+		"imap = imaps://mail.example.com\n"
+		"smtp = smtp://mail.example.com:2525\n"
+		"user = alice\n"
+		"password_command = pass show mail/work\n"
+		"from = Alice <alice@example.com>\n"
+		"ca_file = ~/ca.pem\n"
+		"tls_fingerprint = SHA256:" "AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:"
+		"45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89\n"
+		"cache_dir = /var/cache/mf\n"
+		"timeout = 3600\n"
+		"max_connections = 16\n"
+		"refresh_interval = 86400\n",
+		0644, NULL);
+	char *ca = g_build_filename(tmpdir, "ca.pem", NULL);
+
+	ck_assert_str_eq(cfg->name, "work");
+	ck_assert_str_eq(cfg->file, conf_path);
+	ck_assert(cfg->has_imap);
+	ck_assert(!cfg->has_pop3);
+	ck_assert_int_eq(cfg->imap.scheme, URL_IMAPS);
+	ck_assert_str_eq(cfg->imap.host, "mail.example.com");
+	ck_assert_uint_eq(cfg->imap.port, 993);
+	ck_assert(cfg->has_smtp);
+	ck_assert_int_eq(cfg->smtp.scheme, URL_SMTP);
+	ck_assert_uint_eq(cfg->smtp.port, 2525);
+	ck_assert_str_eq(cfg->user, "alice");
+	ck_assert_ptr_null(cfg->password);
+	ck_assert_str_eq(cfg->password_command, "pass show mail/work");
+	ck_assert_str_eq(cfg->from, "Alice <alice@example.com>");
+	ck_assert_str_eq(cfg->ca_file, ca);
+	ck_assert_str_eq(cfg->tls_fingerprint, "sha256:abcdef0123456789abcdef"
+	                 "0123456789abcdef0123456789abcdef0123456789");
+	ck_assert_str_eq(cfg->cache_dir, "/var/cache/mf");
+	ck_assert_uint_eq(cfg->timeout, 3600);
+	ck_assert_uint_eq(cfg->max_connections, 16);
+	ck_assert_uint_eq(cfg->refresh_interval, 86400);
+	config_account_free(cfg);
+	g_free(ca);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	MfAccountConfig *cfg = expect_ok(BASE_CMD, 0644, NULL);
+	char *cache = g_build_filename(tmpdir, ".cache", "mailfs", "work", NULL);
+
+	ck_assert(!cfg->has_smtp);
+	ck_assert_ptr_null(cfg->from);
+	ck_assert_ptr_null(cfg->ca_file);
+	ck_assert_ptr_null(cfg->tls_fingerprint);
+	ck_assert_str_eq(cfg->cache_dir, cache);
+	ck_assert_uint_eq(cfg->timeout, 30);
+	ck_assert_uint_eq(cfg->max_connections, 4);
+	ck_assert_uint_eq(cfg->refresh_interval, 5);
+	config_account_free(cfg);
+
+	/* XDG_CACHE_HOME counts when absolute, and is read each time. */
+	g_setenv("XDG_CACHE_HOME", "/xdg/cache", TRUE);
+	cfg = expect_ok(BASE_CMD, 0644, NULL);
+	ck_assert_str_eq(cfg->cache_dir, "/xdg/cache/mailfs/work");
+	config_account_free(cfg);
+	g_setenv("XDG_CACHE_HOME", "relative", TRUE);
+	cfg = expect_ok(BASE_CMD, 0644, NULL);
+	ck_assert_str_eq(cfg->cache_dir, cache);
+	config_account_free(cfg);
+	g_free(cache);
+}
+END_TEST
+
+START_TEST(test_default_path)
+{
+	char *want = g_build_filename(tmpdir, ".config", "mailfs", "config",
+	                              NULL);
+	char *path = config_default_path();
+
+	ck_assert_str_eq(path, want);
+	g_free(path);
+	g_setenv("XDG_CONFIG_HOME", "/xdg/config", TRUE);
+	path = config_default_path();
+	ck_assert_str_eq(path, "/xdg/config/mailfs/config");
+	g_free(path);
+	g_setenv("XDG_CONFIG_HOME", "", TRUE);
+	path = config_default_path();
+	ck_assert_str_eq(path, want);
+	g_free(path);
+	g_free(want);
+}
+END_TEST
+
+START_TEST(test_comments)
+{
+	MfAccountConfig *cfg = expect_ok(
+		"[account work]\n"
+		"imap = imaps://mail.example.com   # implicit TLS\n"
+		"user = al#ice\t# not part of the name\n"
+		"password = s3cret # kept whole\n"
+		"from = alice@example.com #\n"
+		"cache_dir = ~/mail cache # spaces inside stay\n"
+		"timeout = 10 # seconds\n",
+		0600, NULL);
+	char *cache = g_build_filename(tmpdir, "mail cache", NULL);
+
+	ck_assert_str_eq(cfg->imap.host, "mail.example.com");
+	ck_assert_str_eq(cfg->user, "al#ice");
+	ck_assert_str_eq(cfg->password, "s3cret # kept whole");
+	ck_assert_str_eq(cfg->from, "alice@example.com");
+	ck_assert_str_eq(cfg->cache_dir, cache);
+	ck_assert_uint_eq(cfg->timeout, 10);
+	config_account_free(cfg);
+	g_free(cache);
+}
+END_TEST
+
+START_TEST(test_pop3_account)
+{
+	MfAccountConfig *cfg = expect_ok(
+		"[account home]\npop3 = pop3://pop.example.com:1110/\n"
+		"user = bob\npassword_command = true\n", 0644, NULL);
+
+	ck_assert(!cfg->has_imap);
+	ck_assert(cfg->has_pop3);
+	ck_assert_int_eq(cfg->pop3.scheme, URL_POP3);
+	ck_assert_uint_eq(cfg->pop3.port, 1110);
+	ck_assert(!cfg->pop3.implicit_tls);
+	config_account_free(cfg);
+}
+END_TEST
+
+typedef struct {
+	const char *text;
+	const char *want;
+} BadConfig;
+
+static const BadConfig bad_configs[] = {
+	{ BASE_CMD "foo = 1\n", "PATH: [account work] foo: unknown key" },
+	{ BASE_CMD "user[de] = x\n", "PATH: [account work] user[de]: unknown key" },
+	{ BASE_CMD "user = bob\n",
+	  "PATH: [account work] user: given more than once" },
+	{ "[account work]\nimap = imaps://h\npassword_command = true\n",
+	  "PATH: [account work] user: required key is missing" },
+	{ BASE_CMD "pop3 = pop3s://h\n", "PATH: [account work] pop3: an account "
+	  "reads mail by imap or by pop3, not both" },
+	{ "[account work]\nuser = a\npassword_command = true\n",
+	  "PATH: [account work] imap: required key is missing (an account "
+	  "needs imap or pop3)" },
+	{ BASE, "PATH: [account work] password_command: required key is "
+	  "missing (or password)" },
+	{ "[account work]\nimap = http://h\n",
+	  "PATH: [account work] imap: unknown URL scheme 'http'" },
+	{ "[account work]\nimap = imaps://h/INBOX\n",
+	  "PATH: [account work] imap: URL has a path" },
+	{ "[account work]\nimap = imaps://a@h\n",
+	  "PATH: [account work] imap: user name in URL (put it in the user key)" },
+	{ "[account work]\nimap = imaps://h:0\n",
+	  "PATH: [account work] imap: port 0 is not allowed" },
+	{ "[account work]\nimap = smtp://h\n", "PATH: [account work] imap: URL "
+	  "scheme must be imap:// or imaps://, not smtp://" },
+	{ "[account work]\npop3 = imaps://h\n", "PATH: [account work] pop3: URL "
+	  "scheme must be pop3:// or pop3s://, not imaps://" },
+	{ BASE_CMD "smtp = imap://h\n", "PATH: [account work] smtp: URL scheme "
+	  "must be smtp:// or smtps://, not imap://" },
+	{ BASE_CMD "timeout = 30s\n",
+	  "PATH: [account work] timeout: '30s' is not a number from 1 to 3600" },
+	{ BASE_CMD "timeout = -1\n",
+	  "PATH: [account work] timeout: '-1' is not a number from 1 to 3600" },
+	{ BASE_CMD "timeout = 0\n",
+	  "PATH: [account work] timeout: '0' is not a number from 1 to 3600" },
+	{ BASE_CMD "timeout = 3601\n",
+	  "PATH: [account work] timeout: '3601' is not a number from 1 to 3600" },
+	{ BASE_CMD "timeout = +5\n",
+	  "PATH: [account work] timeout: '+5' is not a number from 1 to 3600" },
+	{ BASE_CMD "timeout = 1 0\n",
+	  "PATH: [account work] timeout: '1 0' is not a number from 1 to 3600" },
+	{ BASE_CMD "timeout = 99999999999999999999999999\n",
+	  "PATH: [account work] timeout: '99999999999999999999999999' is not a "
+	  "number from 1 to 3600" },
+	{ BASE_CMD "timeout =\n", "PATH: [account work] timeout: empty value" },
+	{ BASE_CMD "timeout = # none\n",
+	  "PATH: [account work] timeout: empty value" },
+	{ BASE_CMD "max_connections = 17\n", "PATH: [account work] "
+	  "max_connections: '17' is not a number from 1 to 16" },
+	{ BASE_CMD "refresh_interval = 86401\n", "PATH: [account work] "
+	  "refresh_interval: '86401' is not a number from 1 to 86400" },
+	{ BASE_CMD "tls_fingerprint = abcd\n", "PATH: [account work] "
+	  "tls_fingerprint: must be sha256: followed by 64 hex digits "
+	  "(colons between pairs allowed)" },
+	{ BASE_CMD "tls_fingerprint = sha256:0123456789abcdef0123456789abcdef"
+	  "0123456789abcdef0123456789abcde\n", "PATH: [account work] "
+	  "tls_fingerprint: must be sha256: followed by 64 hex digits "
+	  "(colons between pairs allowed)" },
+	{ BASE_CMD "tls_fingerprint = sha256:0123456789abcdef0123456789abcdef"
+	  "0123456789abcdef0123456789abcdef0\n", "PATH: [account work] "
+	  "tls_fingerprint: must be sha256: followed by 64 hex digits "
+	  "(colons between pairs allowed)" },
+	{ BASE_CMD "tls_fingerprint = sha256:g123456789abcdef0123456789abcdef"
+	  "0123456789abcdef0123456789abcdef\n", "PATH: [account work] "
+	  "tls_fingerprint: must be sha256: followed by 64 hex digits "
+	  "(colons between pairs allowed)" },
+	{ BASE_CMD "tls_fingerprint = sha256:0:123456789abcdef0123456789abcdef"
+	  "0123456789abcdef0123456789abcdef\n", "PATH: [account work] "
+	  "tls_fingerprint: must be sha256: followed by 64 hex digits "
+	  "(colons between pairs allowed)" },
+	{ BASE_CMD "tls_fingerprint = sha1:0123456789abcdef0123456789abcdef"
+	  "01234567\n", "PATH: [account work] "
+	  "tls_fingerprint: must be sha256: followed by 64 hex digits "
+	  "(colons between pairs allowed)" },
+	{ BASE_CMD "cache_dir = cache\n", "PATH: [account work] cache_dir: "
+	  "'cache' must be an absolute path or start with ~/" },
+	{ BASE_CMD "cache_dir = ~bob/cache\n", "PATH: [account work] cache_dir: "
+	  "'~bob/cache' must be an absolute path or start with ~/" },
+	{ BASE_CMD "ca_file = ca.pem\n", "PATH: [account work] ca_file: "
+	  "'ca.pem' must be an absolute path or start with ~/" },
+	{ BASE_CMD "from = alice\n", "PATH: [account work] from: 'alice' is "
+	  "not an address like alice@example.com" },
+	{ BASE_CMD "from = @example.com\n", "PATH: [account work] from: "
+	  "'@example.com' is not an address like alice@example.com" },
+	{ BASE_CMD "from = a@b@c\n", "PATH: [account work] from: 'a@b@c' is "
+	  "not an address like alice@example.com" },
+	{ BASE_CMD "from = a\001@b\n",
+	  "PATH: [account work] from: value contains a control character" },
+	{ BASE_CMD "from = \xff@b\n",
+	  "PATH: [account work] from: value is not valid UTF-8" },
+	{ "[work]\nuser = a\n", "PATH: [work]: unknown group; accounts are "
+	  "[account NAME], NAME made of letters, digits, '-', '_' and '.'" },
+	{ "[account ]\nuser = a\n", "PATH: [account ]: unknown group; accounts "
+	  "are [account NAME], NAME made of letters, digits, '-', '_' and '.'" },
+	{ "[account a/b]\nuser = a\n", "PATH: [account a/b]: unknown group; "
+	  "accounts are [account NAME], NAME made of letters, digits, '-', '_' "
+	  "and '.'" },
+	{ "[account ..]\nuser = a\n", "PATH: [account ..]: unknown group; "
+	  "accounts are [account NAME], NAME made of letters, digits, '-', '_' "
+	  "and '.'" },
+	{ "[Account work]\nuser = a\n", "PATH: [Account work]: unknown group; "
+	  "accounts are [account NAME], NAME made of letters, digits, '-', '_' "
+	  "and '.'" },
+	{ BASE_CMD "[other]\n", "PATH: [other]: unknown group; "
+	  "accounts are [account NAME], NAME made of letters, digits, '-', '_' "
+	  "and '.'" },
+	{ "user = a\n", "PATH: Key file does not start with a group" },
+	{ "", "PATH: no accounts (add a group [account NAME])" },
+	{ "# nothing\n\n", "PATH: no accounts (add a group [account NAME])" },
+};
+
+START_TEST(test_bad_config)
+{
+	expect_error(bad_configs[_i].text, 0644, NULL, bad_configs[_i].want);
+}
+END_TEST
+
+#define HOME_ACCOUNT \
+	"[account home]\npop3 = pop3s://h\nuser = a\npassword_command = true\n"
+
+START_TEST(test_choose_account)
+{
+	const char *two = HOME_ACCOUNT BASE_CMD;
+
+	expect_error(two, 0644, NULL, "PATH: several accounts (home, work): "
+	             "choose one with --account");
+	expect_error(two, 0644, "x", "PATH: no account 'x' (accounts: home, "
+	             "work)");
+	MfAccountConfig *cfg = expect_ok(two, 0644, "work");
+	ck_assert_str_eq(cfg->name, "work");
+	ck_assert(cfg->has_imap);
+	config_account_free(cfg);
+	cfg = expect_ok(two, 0644, "home");
+	ck_assert_str_eq(cfg->name, "home");
+	ck_assert(cfg->has_pop3);
+	config_account_free(cfg);
+	expect_error(BASE_CMD, 0644, "home",
+	             "PATH: no account 'home' (accounts: work)");
+	/* Every group is checked, not only the one chosen. */
+	expect_error(HOME_ACCOUNT BASE "timeout = x\n", 0644, "home",
+	             "PATH: [account work] timeout: 'x' is not a number from 1 "
+	             "to 3600");
+}
+END_TEST
+
+#define PW_REFUSED "PATH: [account work] password: a literal password is " \
+	"only accepted from a file that no other user can read (chmod 600 " \
+	"PATH), or use password_command"
+
+START_TEST(test_literal_password)
+{
+	const char *text = BASE "password = hunter2  \n";
+	GError *err = NULL;
+
+	expect_error(text, 0644, NULL, PW_REFUSED);
+	expect_error(text, 0640, NULL, PW_REFUSED);
+	expect_error(text, 0604, NULL, PW_REFUSED);
+	MfAccountConfig *cfg = expect_ok(text, 0600, NULL);
+	/* Taken exactly as GKeyFile gives it, trailing spaces included. */
+	ck_assert_str_eq(cfg->password, "hunter2  ");
+	char *pw = config_get_password(cfg, &err);
+	ck_assert_str_eq(pw, "hunter2  ");
+	config_password_free(pw);
+	config_account_free(cfg);
+	cfg = expect_ok(text, 0400, NULL);
+	config_account_free(cfg);
+
+	/* Both password sources is an error too. */
+	expect_error(BASE "password = x\npassword_command = true\n", 0600, NULL,
+	             "PATH: [account work] password: give password or "
+	             "password_command, not both");
+	expect_error(BASE "password =\n", 0600, NULL,
+	             "PATH: [account work] password: empty value");
+
+	/* A private file owned by someone else is refused as well. */
+	if (geteuid() == 0) {
+		write_config(text, 0600);
+		ck_assert_int_eq(chown(conf_path, 65534, 65534), 0);
+		char *want = with_path(PW_REFUSED);
+		ck_assert_ptr_null(config_load_account(conf_path, NULL, &err));
+		ck_assert_str_eq(err->message, want);
+		g_clear_error(&err);
+		g_free(want);
+		ck_assert_int_eq(chown(conf_path, 0, 0), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_file_errors)
+{
+	GError *err = NULL;
+	char *want = with_path("PATH: cannot read: No such file or directory");
+
+	ck_assert_ptr_null(config_load_account(conf_path, NULL, &err));
+	ck_assert(g_error_matches(err, MF_ERROR, MF_ERROR_CONFIG));
+	ck_assert_str_eq(err->message, want);
+	g_clear_error(&err);
+	g_free(want);
+
+	ck_assert_ptr_null(config_load_account(tmpdir, NULL, &err));
+	want = g_strdup_printf("%s: not a regular file", tmpdir);
+	ck_assert_str_eq(err->message, want);
+	g_clear_error(&err);
+	g_free(want);
+
+	/* The size limit: 1 MiB of comments plus one byte. */
+	char *big = g_strnfill(1024 * 1024 + 1, '#');
+	big[0] = '\n';
+	write_config(big, 0644);
+	ck_assert_ptr_null(config_load_account(conf_path, NULL, &err));
+	want = with_path("PATH: file is larger than 1 MiB");
+	ck_assert_str_eq(err->message, want);
+	g_clear_error(&err);
+	g_free(want);
+	g_free(big);
+}
+END_TEST
+
+/* An account whose password comes from CMD, with TIMEOUT seconds. */
+static MfAccountConfig *
+command_account(const char *cmd, guint timeout)
+{
+	MfAccountConfig *cfg = g_new0(MfAccountConfig, 1);
+
+	cfg->name = g_strdup("work");
+	cfg->password_command = g_strdup(cmd);
+	cfg->timeout = timeout;
+	return cfg;
+}
+
+/* Runs CMD as password_command and returns what config_get_password
+ * gave, or NULL with *ERR. */
+static char *
+run_command(const char *cmd, guint timeout, GError **err)
+{
+	MfAccountConfig *cfg = command_account(cmd, timeout);
+	char *pw = config_get_password(cfg, err);
+
+	config_account_free(cfg);
+	return pw;
+}
+
+typedef struct {
+	const char *cmd;
+	const char *want;
+} GoodCommand;
+
+static const GoodCommand good_commands[] = {
+	{ "printf 'secret\\nignored'", "secret" },
+	{ "printf 'secret'", "secret" },
+	{ "printf 'secret\\r\\n'", "secret" },
+	{ "echo ' spaced pw '", " spaced pw " },
+	{ "echo pw; echo oops >&2", "pw" },
+	{ "read x; printf 'stdin:%s\\n' \"$x\"", "stdin:" },
+};
+
+START_TEST(test_command_ok)
+{
+	GError *err = NULL;
+	char *pw = run_command(good_commands[_i].cmd, 5, &err);
+
+	ck_assert_msg(pw != NULL, "%s: %s", good_commands[_i].cmd,
+	              err ? err->message : "");
+	ck_assert_str_eq(pw, good_commands[_i].want);
+	config_password_free(pw);
+}
+END_TEST
+
+typedef struct {
+	const char *cmd;
+	const char *want;
+} BadCommand;
+
+static const BadCommand bad_commands[] = {
+	{ "exit 3", "[account work] password_command exited with status 3" },
+	{ "printf 'hunter2\\n'; exit 1",
+	  "[account work] password_command exited with status 1" },
+	{ "printf 'hunter2\\n'; kill -9 $$",
+	  "[account work] password_command was killed by signal 9" },
+	{ "true", "[account work] password_command printed an empty first line" },
+	{ "printf '\\nhunter2\\n'",
+	  "[account work] password_command printed an empty first line" },
+	{ "printf 'hun\\000ter2\\n'",
+	  "[account work] password_command printed a NUL byte" },
+	{ "head -c 70000 /dev/zero | tr '\\000' a",
+	  "[account work] password_command printed more than 64 KiB" },
+	{ "/nonexistent/command",
+	  "[account work] password_command exited with status 127" },
+};
+
+START_TEST(test_command_fails)
+{
+	GError *err = NULL;
+	char *pw = run_command(bad_commands[_i].cmd, 5, &err);
+
+	ck_assert_msg(pw == NULL, "%s gave a password", bad_commands[_i].cmd);
+	ck_assert(g_error_matches(err, MF_ERROR, MF_ERROR_CONFIG));
+	ck_assert_str_eq(err->message, bad_commands[_i].want);
+	ck_assert_ptr_null(strstr(err->message, "hunter2"));
+	g_error_free(err);
+}
+END_TEST
+
+START_TEST(test_command_timeout)
+{
+	/* A command that hangs, one that closes stdout and then hangs, and
+	 * one whose background child keeps stdout open. */
+	static const char *const cmds[] = {
+		"sleep 10",
+		"printf hunter2; exec >&-; sleep 10",
+		"sleep 10 & printf 'hunter2\\n'",
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
+		GError *err = NULL;
+		gint64 start = g_get_monotonic_time();
+		char *pw = run_command(cmds[i], 1, &err);
+		gint64 took = g_get_monotonic_time() - start;
+
+		ck_assert_ptr_null(pw);
+		ck_assert_str_eq(err->message,
+		                 "[account work] password_command timed out after 1 s");
+		ck_assert_msg(took >= G_USEC_PER_SEC * 9 / 10 &&
+		              took < 2 * G_USEC_PER_SEC, "%s took %" G_GINT64_FORMAT
+		              " us", cmds[i], took);
+		g_error_free(err);
+	}
+}
+END_TEST
+
+START_TEST(test_no_password_source)
+{
+	MfAccountConfig *cfg = g_new0(MfAccountConfig, 1);
+	GError *err = NULL;
+
+	cfg->name = g_strdup("work");
+	ck_assert_ptr_null(config_get_password(cfg, &err));
+	ck_assert_str_eq(err->message,
+	                 "[account work] has neither password nor password_command");
+	g_error_free(err);
+	config_account_free(cfg);
+	config_account_free(NULL);
+	config_password_free(NULL);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("load");
+	TCase *pw = tcase_create("password");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_full_account);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_default_path);
+	tcase_add_test(tc, test_comments);
+	tcase_add_test(tc, test_pop3_account);
+	tcase_add_loop_test(tc, test_bad_config, 0, G_N_ELEMENTS(bad_configs));
+	tcase_add_test(tc, test_choose_account);
+	tcase_add_test(tc, test_literal_password);
+	tcase_add_test(tc, test_file_errors);
+	suite_add_tcase(s, tc);
+
+	tcase_add_loop_test(pw, test_command_ok, 0, G_N_ELEMENTS(good_commands));
+	tcase_add_loop_test(pw, test_command_fails, 0,
+	                    G_N_ELEMENTS(bad_commands));
+	tcase_add_test(pw, test_command_timeout);
+	tcase_add_test(pw, test_no_password_source);
+	tcase_set_timeout(pw, 20);
+	suite_add_tcase(s, pw);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
