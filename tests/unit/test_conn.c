@@ -1,0 +1,1034 @@
+/* test_conn.c - tests of net/conn.c against tiny loopback servers run in a
+ * thread: plaintext, TLS and STARTTLS, with certificates made in memory. */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "net/conn.h"
+#include "net/mf_error.h"
+
+/* --- certificates, made once in main() and inherited by the test forks --- */
+
+typedef struct {
+	X509 *cert;
+	char *pem_path;     /* the certificate alone, to use as ca_file */
+	char *fingerprint;  /* "sha256:AB:CD:..." as openssl x509 prints it */
+	char *fpr_plain;    /* "sha256:abcd..." as conn.c reports it */
+} TestCert;
+
+static EVP_PKEY *test_key;
+static TestCert cert_good;    /* localhost, 127.0.0.1 */
+static TestCert cert_expired; /* localhost, expired yesterday */
+static TestCert cert_wrong;   /* wrong.example only */
+static char *tmp_dir;
+
+static EVP_PKEY *
+make_key(void)
+{
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
+	EVP_PKEY *key = NULL;
+
+	g_assert(pctx != NULL);
+	g_assert(EVP_PKEY_keygen_init(pctx) == 1);
+	g_assert(EVP_PKEY_CTX_set_ec_paramgen_curve_nid(
+			 pctx, NID_X9_62_prime256v1) == 1);
+	g_assert(EVP_PKEY_keygen(pctx, &key) == 1);
+	EVP_PKEY_CTX_free(pctx);
+	return key;
+}
+
+/* A self-signed certificate for CN with subjectAltName SAN, valid from
+ * FROM_S to TO_S seconds from now. */
+static X509 *
+make_cert(const char *cn, const char *san, long from_s, long to_s)
+{
+	static long serial = 1;
+	X509 *x = X509_new();
+	X509_NAME *name = X509_get_subject_name(x);
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+
+	g_assert(X509_set_version(x, 2) == 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(x), from_s);
+	X509_gmtime_adj(X509_getm_notAfter(x), to_s);
+	g_assert(X509_set_pubkey(x, test_key) == 1);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	                           (const unsigned char *)cn, -1, -1, 0);
+	g_assert(X509_set_issuer_name(x, name) == 1);
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+	g_assert(ext != NULL);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	g_assert(X509_sign(x, test_key, EVP_sha256()) > 0);
+	return x;
+}
+
+static void
+test_cert_init(TestCert *tc, const char *file, X509 *x)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	GString *colon = g_string_new("sha256:");
+	GString *plain = g_string_new("sha256:");
+	FILE *f;
+
+	tc->cert = x;
+	tc->pem_path = g_build_filename(tmp_dir, file, NULL);
+	f = fopen(tc->pem_path, "w");
+	g_assert(f != NULL);
+	g_assert(PEM_write_X509(f, x) == 1);
+	fclose(f);
+	g_assert(X509_digest(x, EVP_sha256(), md, &len) == 1 && len == 32);
+	for (unsigned int i = 0; i < len; i++) {
+		g_string_append_printf(colon, i ? ":%02X" : "%02X", md[i]);
+		g_string_append_printf(plain, "%02x", md[i]);
+	}
+	tc->fingerprint = g_string_free(colon, FALSE);
+	tc->fpr_plain = g_string_free(plain, FALSE);
+}
+
+static void
+make_certs(void)
+{
+	tmp_dir = g_dir_make_tmp("test_conn-XXXXXX", NULL);
+	g_assert(tmp_dir != NULL);
+	test_key = make_key();
+	test_cert_init(&cert_good, "good.pem",
+	               make_cert("localhost", "DNS:localhost,IP:127.0.0.1",
+	                         -3600, 86400));
+	test_cert_init(&cert_expired, "expired.pem",
+	               make_cert("localhost", "DNS:localhost,IP:127.0.0.1",
+	                         -2 * 86400, -86400));
+	test_cert_init(&cert_wrong, "wrong.pem",
+	               make_cert("wrong.example", "DNS:wrong.example",
+	                         -3600, 86400));
+}
+
+static void
+free_certs(void)
+{
+	TestCert *all[] = { &cert_good, &cert_expired, &cert_wrong };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(all); i++) {
+		g_unlink(all[i]->pem_path);
+		g_free(all[i]->pem_path);
+		g_free(all[i]->fingerprint);
+		g_free(all[i]->fpr_plain);
+		X509_free(all[i]->cert);
+	}
+	g_rmdir(tmp_dir);
+	g_free(tmp_dir);
+	EVP_PKEY_free(test_key);
+}
+
+/* --- a one-connection server in a thread --- */
+
+typedef struct Server Server;
+typedef void (*ServerFn)(Server *s);
+
+struct Server {
+	int lfd;
+	int fd;
+	guint16 port;
+	SSL_CTX *ctx;  /* set: TLS with this certificate */
+	gboolean tls_at_once;
+	SSL *ssl;      /* once the server side of TLS is up */
+	ServerFn fn;
+	GThread *thread;
+};
+
+static void
+srv_send(Server *s, const void *data, size_t len)
+{
+	if (s->ssl != NULL)
+		(void)SSL_write(s->ssl, data, (int)len);
+	else
+		(void)send(s->fd, data, len, MSG_NOSIGNAL);
+}
+
+static void
+srv_send_str(Server *s, const char *str)
+{
+	srv_send(s, str, strlen(str));
+}
+
+static gboolean
+srv_read_byte(Server *s, char *ch)
+{
+	if (s->ssl != NULL)
+		return SSL_read(s->ssl, ch, 1) == 1;
+	return recv(s->fd, ch, 1, 0) == 1;
+}
+
+/* Reads one line without its CRLF; "" on EOF. */
+static char *
+srv_read_line(Server *s)
+{
+	GString *line = g_string_new(NULL);
+	char ch;
+
+	while (srv_read_byte(s, &ch) && ch != '\n')
+		g_string_append_c(line, ch);
+	if (line->len > 0 && line->str[line->len - 1] == '\r')
+		g_string_truncate(line, line->len - 1);
+	return g_string_free(line, FALSE);
+}
+
+static void
+srv_wait_eof(Server *s)
+{
+	char ch;
+
+	while (srv_read_byte(s, &ch))
+		;
+}
+
+static gboolean
+srv_tls_accept(Server *s)
+{
+	s->ssl = SSL_new(s->ctx);
+	SSL_set_fd(s->ssl, s->fd);
+	if (SSL_accept(s->ssl) == 1)
+		return TRUE;
+	ERR_clear_error();
+	SSL_free(s->ssl);
+	s->ssl = NULL;
+	return FALSE;
+}
+
+static gpointer
+server_thread_cb(gpointer data)
+{
+	Server *s = data;
+	sigset_t set;
+
+	/* Only the client under test must be immune to SIGPIPE by itself. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	s->fd = accept(s->lfd, NULL, NULL);
+	g_assert(s->fd >= 0);
+	if (!s->tls_at_once || srv_tls_accept(s))
+		s->fn(s);
+	if (s->ssl != NULL)
+		SSL_free(s->ssl);
+	ERR_clear_error();
+	close(s->fd);
+	return NULL;
+}
+
+/* Listens on 127.0.0.1 and serves one connection with FN; with CERT the
+ * TLS handshake comes first (unless FN starts TLS itself: STARTTLS). */
+static Server *
+server_start(ServerFn fn, const TestCert *cert, gboolean tls_at_once)
+{
+	Server *s = g_new0(Server, 1);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof sa;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_assert(s->lfd >= 0);
+	g_assert(bind(s->lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
+	g_assert(listen(s->lfd, 4) == 0);
+	g_assert(getsockname(s->lfd, (struct sockaddr *)&sa, &sl) == 0);
+	s->port = ntohs(sa.sin_port);
+	if (cert != NULL) {
+		s->ctx = SSL_CTX_new(TLS_server_method());
+		g_assert(SSL_CTX_use_certificate(s->ctx, cert->cert) == 1);
+		g_assert(SSL_CTX_use_PrivateKey(s->ctx, test_key) == 1);
+	}
+	s->tls_at_once = tls_at_once;
+	s->fn = fn;
+	s->thread = g_thread_new("server", server_thread_cb, s);
+	return s;
+}
+
+/* Waits for the server to finish (the client must have closed). */
+static void
+server_finish(Server *s)
+{
+	g_thread_join(s->thread);
+	close(s->lfd);
+	SSL_CTX_free(s->ctx);
+	g_free(s);
+}
+
+static Conn *
+connect_ok(Server *s, const char *host, int timeout_ms)
+{
+	g_autoptr(GError) err = NULL;
+	Conn *c = conn_connect(host, s->port, timeout_ms, &err);
+
+	ck_assert_msg(c != NULL, "connect: %s", err ? err->message : "?");
+	return c;
+}
+
+static void
+assert_error(const GError *err, int code, const char *needle)
+{
+	ck_assert_msg(err != NULL, "expected an error containing '%s'", needle);
+	ck_assert_msg(err->domain == MF_ERROR && err->code == code,
+	              "wrong error code %d (want %d): %s", err->code, code,
+	              err->message);
+	ck_assert_msg(strstr(err->message, needle) != NULL,
+	              "'%s' not in '%s'", needle, err->message);
+}
+
+static double
+elapsed_s(gint64 since)
+{
+	return (double)(g_get_monotonic_time() - since) / 1e6;
+}
+
+/* --- plaintext --- */
+
+static void
+serve_lines(Server *s)
+{
+	srv_send_str(s, "* OK hello\r\nsecond\n\r\n");
+	g_usleep(20000);
+	srv_send_str(s, "split ");
+	g_usleep(20000);
+	srv_send_str(s, "line\r");
+	g_usleep(20000);
+	srv_send_str(s, "\n12345\r\n");
+	srv_send(s, "with\0nul\r\n", 10);
+}
+
+START_TEST(test_lines)
+{
+	Server *s = server_start(serve_lines, NULL, FALSE);
+	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	static const char *want[] = { "* OK hello", "second", "", "split line" };
+	g_autoptr(GError) err = NULL;
+	char *line = NULL;
+	size_t len = 99;
+	g_autofree char *desc = conn_describe_tls(c);
+
+	ck_assert_str_eq(desc, "plaintext");
+	ck_assert(!conn_is_tls(c));
+	for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+		ck_assert(conn_read_line(c, 100, &line, &len, &err));
+		ck_assert_str_eq(line, want[i]);
+		ck_assert_uint_eq(len, strlen(want[i]));
+		g_free(line);
+	}
+	/* exactly MAX bytes is fine; NUL bytes are kept */
+	ck_assert(conn_read_line(c, 5, &line, &len, &err));
+	ck_assert_str_eq(line, "12345");
+	g_free(line);
+	ck_assert(conn_read_line(c, 8, &line, &len, &err));
+	ck_assert_uint_eq(len, 8);
+	ck_assert(memcmp(line, "with\0nul", 9) == 0);
+	g_free(line);
+	line = NULL;
+	ck_assert(!conn_read_line(c, 100, &line, &len, &err));
+	assert_error(err, MF_ERROR_CONNECTION, "connection closed by server");
+	ck_assert_ptr_null(line);
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+static void
+serve_long_line(Server *s)
+{
+	char buf[200];
+
+	memset(buf, 'x', sizeof buf);
+	srv_send(s, buf, sizeof buf);
+	srv_send_str(s, "\r\n");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_line_too_long)
+{
+	Server *s = server_start(serve_long_line, NULL, FALSE);
+	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	g_autoptr(GError) err = NULL;
+	char *line = NULL;
+	size_t len = 0;
+
+	ck_assert(!conn_read_line(c, 50, &line, &len, &err));
+	assert_error(err, MF_ERROR_PROTOCOL, "line too long");
+	ck_assert_ptr_null(line);
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+/* 199 bytes and a CR fit a limit of 199, not of 198. */
+START_TEST(test_line_limit_edge)
+{
+	Server *s = server_start(serve_long_line, NULL, FALSE);
+	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	g_autoptr(GError) err = NULL;
+	char *line = NULL;
+	size_t len = 0;
+
+	ck_assert(!conn_read_line(c, 199, &line, &len, &err));
+	assert_error(err, MF_ERROR_PROTOCOL, "line too long");
+	conn_close(c);
+	server_finish(s);
+
+	s = server_start(serve_long_line, NULL, FALSE);
+	c = connect_ok(s, "127.0.0.1", 2000);
+	ck_assert(conn_read_line(c, 200, &line, &len, NULL));
+	ck_assert_uint_eq(len, 200);
+	g_free(line);
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+static void
+serve_hello_world(Server *s)
+{
+	srv_send_str(s, "hello ");
+	g_usleep(30000);
+	srv_send_str(s, "world");
+}
+
+START_TEST(test_peek_fill_consume)
+{
+	Server *s = server_start(serve_hello_world, NULL, FALSE);
+	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	g_autoptr(GError) err = NULL;
+	const char *p;
+	size_t len = 99;
+
+	p = conn_peek(c, &len);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(len, 0);
+	while (len < 11) {
+		ck_assert(conn_fill(c, &err));
+		p = conn_peek(c, &len);
+	}
+	ck_assert_uint_eq(len, 11);
+	ck_assert(memcmp(p, "hello world", 11) == 0);
+	conn_consume(c, 6);
+	p = conn_peek(c, &len);
+	ck_assert_uint_eq(len, 5);
+	ck_assert(memcmp(p, "world", 5) == 0);
+	conn_consume(c, 5);
+	conn_peek(c, &len);
+	ck_assert_uint_eq(len, 0);
+	ck_assert(!conn_fill(c, &err));
+	assert_error(err, MF_ERROR_CONNECTION, "closed");
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+#define BIG_LEN (1024 * 1024)
+
+static void
+serve_big(Server *s)
+{
+	g_autofree char *data = g_malloc(BIG_LEN);
+
+	for (size_t i = 0; i < BIG_LEN; i++)
+		data[i] = (char)(i % 251);
+	srv_send_str(s, "* 1 FETCH {1048576}\r\n");
+	for (size_t off = 0; off < BIG_LEN; off += 10000)
+		srv_send(s, data + off, MIN(10000, BIG_LEN - off));
+	srv_send_str(s, "TAIL\r\n");
+	srv_wait_eof(s);
+}
+
+typedef struct {
+	guint64 total;
+	size_t max_piece;
+	gboolean bad_data;
+	guint64 fail_after; /* 0: never */
+} Sink;
+
+static gboolean
+sink_cb(const char *data, size_t len, void *ud, GError **err)
+{
+	Sink *k = ud;
+
+	for (size_t i = 0; i < len; i++)
+		if ((guint8)data[i] != (k->total + i) % 251)
+			k->bad_data = TRUE;
+	k->total += len;
+	k->max_piece = MAX(k->max_piece, len);
+	if (k->fail_after != 0 && k->total >= k->fail_after) {
+		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "disk full");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+START_TEST(test_read_exact)
+{
+	Server *s = server_start(serve_big, NULL, FALSE);
+	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	g_autoptr(GError) err = NULL;
+	Sink k = { 0 };
+	char *line;
+	size_t len;
+
+	ck_assert(conn_read_line(c, 100, &line, &len, &err));
+	g_free(line);
+	ck_assert_msg(conn_read_exact(c, BIG_LEN, sink_cb, &k, &err), "%s",
+	              err ? err->message : "");
+	ck_assert_uint_eq(k.total, BIG_LEN);
+	ck_assert(!k.bad_data);
+	ck_assert_uint_le(k.max_piece, 64 * 1024);
+	ck_assert(conn_read_line(c, 100, &line, &len, &err));
+	ck_assert_str_eq(line, "TAIL");
+	g_free(line);
+	/* a zero-length read needs nothing from the network */
+	ck_assert(conn_read_exact(c, 0, sink_cb, &k, &err));
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+START_TEST(test_read_exact_abort)
+{
+	Server *s = server_start(serve_big, NULL, FALSE);
+	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	g_autoptr(GError) err = NULL;
+	Sink k = { .fail_after = 1 };
+	char *line = NULL;
+	size_t len;
+
+	ck_assert(conn_read_line(c, 100, &line, &len, &err));
+	g_free(line);
+	ck_assert(!conn_read_exact(c, BIG_LEN, sink_cb, &k, &err));
+	assert_error(err, MF_ERROR_LOCAL, "disk full");
+	g_clear_error(&err);
+	ck_assert(!conn_read_line(c, 100, &line, &len, &err));
+	assert_error(err, MF_ERROR_CONNECTION, "no longer usable");
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+START_TEST(test_refused)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	g_autoptr(GError) err = NULL;
+	gint64 t0;
+	Conn *c;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+	ck_assert(getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
+	close(fd); /* bound but never listening: the port is closed */
+	t0 = g_get_monotonic_time();
+	c = conn_connect("127.0.0.1", ntohs(sa.sin_port), 5000, &err);
+	ck_assert_ptr_null(c);
+	assert_error(err, MF_ERROR_CONNECTION, "connection refused");
+	ck_assert(strstr(err->message, "127.0.0.1:") != NULL);
+	ck_assert(elapsed_s(t0) < 1.0);
+}
+END_TEST
+
+static void
+serve_silence(Server *s)
+{
+	srv_wait_eof(s);
+}
+
+START_TEST(test_idle_timeout)
+{
+	Server *s = server_start(serve_silence, NULL, FALSE);
+	Conn *c = connect_ok(s, "127.0.0.1", 300);
+	g_autoptr(GError) err = NULL;
+	char *line = NULL;
+	size_t len;
+	gint64 t0 = g_get_monotonic_time();
+	double t;
+
+	ck_assert(!conn_read_line(c, 100, &line, &len, &err));
+	t = elapsed_s(t0);
+	assert_error(err, MF_ERROR_CONNECTION, "timed out after 0.3 s");
+	ck_assert_msg(t >= 0.29 && t < 0.8, "took %.3f s", t);
+	/* nothing was consumed: the connection may be used again */
+	g_clear_error(&err);
+	ck_assert(!conn_fill(c, &err));
+	assert_error(err, MF_ERROR_CONNECTION, "timed out");
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+static void
+serve_trickle(Server *s)
+{
+	for (int i = 0; i < 50; i++) {
+		if (send(s->fd, "x", 1, MSG_NOSIGNAL) != 1)
+			return;
+		g_usleep(100000);
+	}
+}
+
+START_TEST(test_deadline)
+{
+	Server *s = server_start(serve_trickle, NULL, FALSE);
+	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	g_autoptr(GError) err = NULL;
+	char *line = NULL;
+	size_t len;
+	gint64 t0 = g_get_monotonic_time();
+	double t;
+
+	conn_set_deadline(c, t0 + 500000);
+	ck_assert(!conn_read_line(c, 10000, &line, &len, &err));
+	t = elapsed_s(t0);
+	assert_error(err, MF_ERROR_CONNECTION, "timed out after 0.5 s");
+	ck_assert_msg(t >= 0.49 && t < 0.7, "took %.3f s", t);
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+static void
+serve_close_at_once(Server *s)
+{
+}
+
+/* Writing to a closed peer fails cleanly, without SIGPIPE. */
+static void
+write_until_error(Conn *c)
+{
+	g_autoptr(GError) err = NULL;
+	char buf[4096] = { 0 };
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (!conn_write(c, buf, sizeof buf, &err))
+			break;
+		g_usleep(1000);
+	}
+	ck_assert_msg(i < 2000, "writes never failed");
+	ck_assert(err != NULL && err->code == MF_ERROR_CONNECTION);
+	g_clear_error(&err);
+	ck_assert(!conn_write(c, "x", 1, &err));
+	assert_error(err, MF_ERROR_CONNECTION, "no longer usable");
+}
+
+START_TEST(test_write_closed_peer)
+{
+	Server *s = server_start(serve_close_at_once, NULL, FALSE);
+	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+
+	server_finish(s);
+	write_until_error(c);
+	conn_close(c);
+}
+END_TEST
+
+/* --- TLS --- */
+
+static void
+serve_echo(Server *s)
+{
+	g_autofree char *line = srv_read_line(s);
+	g_autofree char *reply = g_strdup_printf("you said %s\r\n", line);
+
+	srv_send_str(s, reply);
+	srv_wait_eof(s);
+}
+
+static void
+check_echo(Conn *c)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *line = NULL;
+	size_t len;
+
+	ck_assert(conn_write(c, "ping\r\n", 6, &err));
+	ck_assert_msg(conn_read_line(c, 100, &line, &len, &err), "%s",
+	              err ? err->message : "");
+	ck_assert_str_eq(line, "you said ping");
+}
+
+/* Connects to a TLS server with CERT and runs conn_start_tls() with TLS;
+ * returns the client (NULL and *ERR on failure), with *S the server. */
+static Conn *
+tls_connect(const TestCert *cert, const char *host, const ConnTlsConfig *tls,
+            ServerFn fn, Server **s, GError **err)
+{
+	Conn *c;
+
+	*s = server_start(fn, cert, TRUE);
+	c = connect_ok(*s, host, 2000);
+	if (conn_start_tls(c, tls, err))
+		return c;
+	conn_close(c);
+	return NULL;
+}
+
+START_TEST(test_tls_ca_file)
+{
+	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *desc = NULL;
+	Server *s;
+	Conn *c = tls_connect(&cert_good, "localhost", &tls, serve_echo, &s, &err);
+
+	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
+	ck_assert(conn_is_tls(c));
+	desc = conn_describe_tls(c);
+	ck_assert_msg(g_str_has_prefix(desc, "TLSv1."), "%s", desc);
+	ck_assert(strchr(desc, ' ') != NULL);
+	check_echo(c);
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+START_TEST(test_tls_ip_address)
+{
+	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "127.0.0.1" };
+	g_autoptr(GError) err = NULL;
+	Server *s;
+	Conn *c = tls_connect(&cert_good, "127.0.0.1", &tls, serve_echo, &s, &err);
+
+	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
+	check_echo(c);
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+START_TEST(test_tls_self_signed)
+{
+	ConnTlsConfig tls = { .host = "localhost" };
+	g_autoptr(GError) err = NULL;
+	Server *s;
+	Conn *c = tls_connect(&cert_good, "localhost", &tls, serve_echo, &s, &err);
+
+	ck_assert_ptr_null(c);
+	assert_error(err, MF_ERROR_TLS, "self-signed certificate");
+	ck_assert(strstr(err->message, "localhost") != NULL);
+	server_finish(s);
+}
+END_TEST
+
+START_TEST(test_tls_wrong_host)
+{
+	ConnTlsConfig tls = { .ca_file = cert_wrong.pem_path, .host = "localhost" };
+	g_autoptr(GError) err = NULL;
+	Server *s;
+	Conn *c = tls_connect(&cert_wrong, "localhost", &tls, serve_echo, &s, &err);
+
+	ck_assert_ptr_null(c);
+	assert_error(err, MF_ERROR_TLS, "host name mismatch");
+	server_finish(s);
+}
+END_TEST
+
+START_TEST(test_tls_wrong_ip)
+{
+	/* the certificate names localhost and 127.0.0.1, not 127.0.0.2 */
+	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "127.0.0.2" };
+	g_autoptr(GError) err = NULL;
+	Server *s;
+	Conn *c = tls_connect(&cert_good, "127.0.0.1", &tls, serve_echo, &s, &err);
+
+	ck_assert_ptr_null(c);
+	assert_error(err, MF_ERROR_TLS, "IP address mismatch");
+	server_finish(s);
+}
+END_TEST
+
+START_TEST(test_tls_expired)
+{
+	ConnTlsConfig tls = { .ca_file = cert_expired.pem_path,
+	                      .host = "localhost" };
+	g_autoptr(GError) err = NULL;
+	Server *s;
+	Conn *c = tls_connect(&cert_expired, "localhost", &tls, serve_echo, &s,
+	                      &err);
+
+	ck_assert_ptr_null(c);
+	assert_error(err, MF_ERROR_TLS, "certificate has expired");
+	server_finish(s);
+}
+END_TEST
+
+START_TEST(test_tls_pin_ok)
+{
+	/* the chain is not checked: expired and self-signed is fine if pinned */
+	g_autofree char *lower = g_ascii_strdown(cert_expired.fingerprint, -1);
+	const char *pins[] = { cert_expired.fingerprint, lower,
+	                       cert_expired.fpr_plain };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(pins); i++) {
+		ConnTlsConfig tls = { .fingerprint = pins[i], .host = "other" };
+		g_autoptr(GError) err = NULL;
+		Server *s;
+		Conn *c = tls_connect(&cert_expired, "localhost", &tls,
+		                      serve_echo, &s, &err);
+
+		ck_assert_msg(c != NULL, "%s: %s", pins[i],
+		              err ? err->message : "");
+		check_echo(c);
+		conn_close(c);
+		server_finish(s);
+	}
+}
+END_TEST
+
+START_TEST(test_tls_pin_mismatch)
+{
+	ConnTlsConfig tls = { .fingerprint = cert_good.fingerprint,
+	                      .host = "localhost" };
+	g_autoptr(GError) err = NULL;
+	Server *s;
+	Conn *c = tls_connect(&cert_wrong, "localhost", &tls, serve_echo, &s,
+	                      &err);
+
+	ck_assert_ptr_null(c);
+	assert_error(err, MF_ERROR_TLS, "fingerprint mismatch");
+	assert_error(err, MF_ERROR_TLS, cert_wrong.fpr_plain);
+	server_finish(s);
+}
+END_TEST
+
+START_TEST(test_tls_pin_invalid)
+{
+	const char *bad[] = { "sha256:zz", "md5:00", "sha256:",
+	                      "AB:CD", "sha256:0123456789abcdef" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		ConnTlsConfig tls = { .fingerprint = bad[i], .host = "localhost" };
+		g_autoptr(GError) err = NULL;
+		Server *s;
+		Conn *c = tls_connect(&cert_good, "localhost", &tls,
+		                      serve_echo, &s, &err);
+
+		ck_assert_ptr_null(c);
+		assert_error(err, MF_ERROR_CONFIG, "invalid TLS fingerprint");
+		server_finish(s);
+	}
+}
+END_TEST
+
+static void
+serve_tls_bye(Server *s)
+{
+	srv_send_str(s, "* BYE\r\n");
+	g_usleep(20000);
+	SSL_shutdown(s->ssl);
+}
+
+static void
+serve_tls_bye_rude(Server *s)
+{
+	srv_send_str(s, "* BYE\r\n");
+	g_usleep(20000);
+}
+
+START_TEST(test_tls_eof)
+{
+	ServerFn fns[] = { serve_tls_bye, serve_tls_bye_rude };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(fns); i++) {
+		ConnTlsConfig tls = { .ca_file = cert_good.pem_path,
+		                      .host = "localhost" };
+		g_autoptr(GError) err = NULL;
+		g_autofree char *line = NULL;
+		size_t len;
+		Server *s;
+		Conn *c = tls_connect(&cert_good, "localhost", &tls, fns[i],
+		                      &s, &err);
+
+		ck_assert_msg(c != NULL, "%s", err ? err->message : "");
+		ck_assert(conn_read_line(c, 100, &line, &len, &err));
+		ck_assert_str_eq(line, "* BYE");
+		ck_assert(!conn_fill(c, &err));
+		assert_error(err, MF_ERROR_CONNECTION,
+		             "connection closed by server");
+		conn_close(c);
+		server_finish(s);
+	}
+}
+END_TEST
+
+START_TEST(test_tls_write_closed_peer)
+{
+	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
+	g_autoptr(GError) err = NULL;
+	Server *s;
+	Conn *c = tls_connect(&cert_good, "localhost", &tls,
+	                      serve_close_at_once, &s, &err);
+
+	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
+	server_finish(s);
+	write_until_error(c);
+	conn_close(c);
+}
+END_TEST
+
+START_TEST(test_tls_handshake_plain_server)
+{
+	/* a plaintext greeting where a TLS handshake was expected */
+	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
+	g_autoptr(GError) err = NULL;
+	Server *s = server_start(serve_lines, NULL, FALSE);
+	Conn *c = connect_ok(s, "localhost", 2000);
+
+	ck_assert(!conn_start_tls(c, &tls, &err));
+	ck_assert(err != NULL);
+	assert_error(err, err->code, "TLS handshake with localhost failed");
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+/* --- STARTTLS --- */
+
+static void
+serve_starttls(Server *s)
+{
+	g_autofree char *cmd = NULL;
+
+	srv_send_str(s, "* OK ready\r\n");
+	cmd = srv_read_line(s);
+	if (strcmp(cmd, "a STARTTLS") != 0)
+		return;
+	srv_send_str(s, "a OK begin TLS\r\n");
+	if (srv_tls_accept(s))
+		serve_echo(s);
+}
+
+START_TEST(test_starttls)
+{
+	ConnTlsConfig tls = { .ca_file = cert_good.pem_path };
+	Server *s = server_start(serve_starttls, &cert_good, FALSE);
+	Conn *c = connect_ok(s, "localhost", 2000);
+	g_autoptr(GError) err = NULL;
+	char *line;
+	size_t len;
+
+	ck_assert(conn_read_line(c, 100, &line, &len, &err));
+	ck_assert_str_eq(line, "* OK ready");
+	g_free(line);
+	ck_assert(conn_write(c, "a STARTTLS\r\n", 12, &err));
+	ck_assert(conn_read_line(c, 100, &line, &len, &err));
+	ck_assert_str_eq(line, "a OK begin TLS");
+	g_free(line);
+	/* tls.host unset: the name given to conn_connect() is checked */
+	ck_assert_msg(conn_start_tls(c, &tls, &err), "%s",
+	              err ? err->message : "");
+	ck_assert(conn_is_tls(c));
+	check_echo(c);
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+static void
+serve_starttls_injection(Server *s)
+{
+	srv_send_str(s, "a OK begin TLS\r\n* injected\r\n");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_starttls_injection)
+{
+	ConnTlsConfig tls = { .ca_file = cert_good.pem_path,
+	                      .host = "localhost" };
+	Server *s = server_start(serve_starttls_injection, &cert_good, FALSE);
+	Conn *c = connect_ok(s, "localhost", 2000);
+	g_autoptr(GError) err = NULL;
+	char *line;
+	size_t len = 0;
+
+	while (len < 28) {
+		ck_assert(conn_fill(c, &err));
+		conn_peek(c, &len);
+	}
+	ck_assert(conn_read_line(c, 100, &line, &len, &err));
+	g_free(line);
+	ck_assert(!conn_start_tls(c, &tls, &err));
+	assert_error(err, MF_ERROR_PROTOCOL, "injection");
+	ck_assert(!conn_is_tls(c));
+	conn_close(c);
+	server_finish(s);
+}
+END_TEST
+
+START_TEST(test_close_null)
+{
+	conn_close(NULL);
+}
+END_TEST
+
+static Suite *
+conn_suite(void)
+{
+	Suite *s = suite_create("conn");
+	TCase *plain = tcase_create("plaintext");
+	TCase *tls = tcase_create("tls");
+
+	tcase_set_timeout(plain, 10);
+	tcase_set_timeout(tls, 10);
+	tcase_add_test(plain, test_lines);
+	tcase_add_test(plain, test_line_too_long);
+	tcase_add_test(plain, test_line_limit_edge);
+	tcase_add_test(plain, test_peek_fill_consume);
+	tcase_add_test(plain, test_read_exact);
+	tcase_add_test(plain, test_read_exact_abort);
+	tcase_add_test(plain, test_refused);
+	tcase_add_test(plain, test_idle_timeout);
+	tcase_add_test(plain, test_deadline);
+	tcase_add_test(plain, test_write_closed_peer);
+	tcase_add_test(plain, test_close_null);
+	tcase_add_test(tls, test_tls_ca_file);
+	tcase_add_test(tls, test_tls_ip_address);
+	tcase_add_test(tls, test_tls_self_signed);
+	tcase_add_test(tls, test_tls_wrong_host);
+	tcase_add_test(tls, test_tls_wrong_ip);
+	tcase_add_test(tls, test_tls_expired);
+	tcase_add_test(tls, test_tls_pin_ok);
+	tcase_add_test(tls, test_tls_pin_mismatch);
+	tcase_add_test(tls, test_tls_pin_invalid);
+	tcase_add_test(tls, test_tls_eof);
+	tcase_add_test(tls, test_tls_write_closed_peer);
+	tcase_add_test(tls, test_tls_handshake_plain_server);
+	tcase_add_test(tls, test_starttls);
+	tcase_add_test(tls, test_starttls_injection);
+	suite_add_tcase(s, plain);
+	suite_add_tcase(s, tls);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	make_certs();
+	sr = srunner_create(conn_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	free_certs();
+	return failed == 0 ? 0 : 1;
+}
