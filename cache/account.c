@@ -1,1 +1,752 @@
-/* placeholder: being written */
+/* account.c - an account's folders, listings and bodies: served from
+ * snapshots and the store, refreshed from the server through a pool of
+ * backend sessions, with an offline state and backoff. */
+#include "cache/account.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "cache/store.h"
+#include "net/mf_error.h"
+
+#define BACKOFF_MIN_US (2 * G_USEC_PER_SEC)
+#define BACKOFF_MAX_US (60 * G_USEC_PER_SEC)
+
+struct MfListing {
+	gint ref;
+	gint64 gen;           /* store generation of (folder, uidvalidity) */
+	guint32 uidvalidity;
+	GArray *msgs; /* MfRemoteMessage, sorted by UID */
+};
+
+/* Per-folder state, created on first use and kept until close. */
+typedef struct {
+	GMutex refresh;       /* one refresh of this folder at a time */
+	MfListing *listing;   /* guarded by MfAccount.lock; NULL: not loaded */
+	gint64 refreshed_at;  /* monotonic time of the last server listing */
+} FolderState;
+
+struct MfAccount {
+	MfAccountParams p;
+	const MfBackend *backend;
+	Store *store;
+
+	GMutex lock;             /* guards everything below */
+	MfTree *tree;
+	gint64 tree_refreshed_at;
+	GHashTable *folders;     /* gint64* id -> FolderState* */
+	GHashTable *verified;    /* bodies checksummed this run */
+	GHashTable *inflight;    /* bodies being fetched */
+	GCond inflight_done;
+	gboolean online;
+	gint64 offline_until;    /* no network before this (monotonic) */
+	gint64 backoff;
+
+	GMutex tree_refresh;     /* one tree refresh at a time */
+	GMutex pool_lock;        /* guards the pool */
+	GCond pool_cond;
+	GQueue idle;             /* MfSession* ready for use */
+	guint sessions;          /* connected sessions, idle or in use */
+};
+
+void
+account_params_clear(MfAccountParams *p)
+{
+	if (!p)
+		return;
+	g_free(p->name);
+	g_free(p->cache_dir);
+	backend_params_clear(&p->backend);
+	memset(p, 0, sizeof *p);
+}
+
+/* --- listings --------------------------------------------------------- */
+
+static MfListing *
+listing_new(gint64 gen, guint32 uidvalidity, GArray *msgs)
+{
+	MfListing *l = g_new0(MfListing, 1);
+	l->ref = 1;
+	l->gen = gen;
+	l->uidvalidity = uidvalidity;
+	l->msgs = msgs;
+	return l;
+}
+
+MfListing *
+listing_ref(MfListing *l)
+{
+	g_atomic_int_inc(&l->ref);
+	return l;
+}
+
+void
+listing_unref(MfListing *l)
+{
+	if (!l || !g_atomic_int_dec_and_test(&l->ref))
+		return;
+	g_array_unref(l->msgs);
+	g_free(l);
+}
+
+guint32
+listing_uidvalidity(const MfListing *l)
+{
+	return l->uidvalidity;
+}
+
+gint64
+listing_generation(const MfListing *l)
+{
+	return l->gen;
+}
+
+guint
+listing_count(const MfListing *l)
+{
+	return l->msgs->len;
+}
+
+const MfRemoteMessage *
+listing_at(const MfListing *l, guint i)
+{
+	return &g_array_index(l->msgs, MfRemoteMessage, i);
+}
+
+const MfRemoteMessage *
+listing_find(const MfListing *l, guint32 uid)
+{
+	guint lo = 0, hi = l->msgs->len;
+
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+		const MfRemoteMessage *m = listing_at(l, mid);
+		if (m->uid == uid)
+			return m;
+		if (m->uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* --- online state ------------------------------------------------------ */
+
+gboolean
+account_is_online(MfAccount *a)
+{
+	g_mutex_lock(&a->lock);
+	gboolean on = a->online;
+	g_mutex_unlock(&a->lock);
+	return on;
+}
+
+/* TRUE if the network may be tried now. */
+static gboolean
+account_may_try(MfAccount *a)
+{
+	g_mutex_lock(&a->lock);
+	gboolean ok = a->online || g_get_monotonic_time() >= a->offline_until;
+	g_mutex_unlock(&a->lock);
+	return ok;
+}
+
+/* Records the outcome of a network operation. */
+static void
+account_note(MfAccount *a, const GError *err)
+{
+	g_mutex_lock(&a->lock);
+	if (!err) {
+		if (!a->online)
+			g_message("account %s is online", a->p.name);
+		a->online = TRUE;
+		a->backoff = 0;
+	} else if (mf_error_is_transient(err) || err->code == MF_ERROR_TLS ||
+	           err->code == MF_ERROR_AUTH) {
+		if (a->online || a->backoff == 0)
+			g_warning("account %s is offline: %s", a->p.name,
+			          err->message);
+		a->online = FALSE;
+		a->backoff = CLAMP(a->backoff * 2, BACKOFF_MIN_US, BACKOFF_MAX_US);
+		a->offline_until = g_get_monotonic_time() + a->backoff;
+	}
+	g_mutex_unlock(&a->lock);
+}
+
+static void
+account_set_offline_error(MfAccount *a, GError **err)
+{
+	g_set_error(err, MF_ERROR, MF_ERROR_OFFLINE,
+	            "account %s is offline", a->p.name);
+}
+
+/* --- session pool ------------------------------------------------------ */
+
+static MfSession *
+pool_acquire(MfAccount *a, gboolean *reused, GError **err)
+{
+	gint64 deadline = g_get_monotonic_time() +
+	                  (gint64)a->p.backend.timeout_ms * 1000;
+	MfSession *s = NULL;
+	gboolean may_connect = FALSE;
+
+	g_mutex_lock(&a->pool_lock);
+	for (;;) {
+		if ((s = g_queue_pop_head(&a->idle)))
+			break;
+		if (a->sessions < a->p.max_connections) {
+			a->sessions++;
+			may_connect = TRUE;
+			break;
+		}
+		if (!g_cond_wait_until(&a->pool_cond, &a->pool_lock, deadline))
+			break;
+	}
+	g_mutex_unlock(&a->pool_lock);
+	*reused = s != NULL;
+	if (s)
+		return s;
+	if (!may_connect) {
+		g_set_error(err, MF_ERROR, MF_ERROR_CONNECTION,
+		            "account %s: all %u connections stayed busy",
+		            a->p.name, a->p.max_connections);
+		return NULL;
+	}
+	s = a->backend->connect(&a->p.backend, err);
+	if (!s) {
+		g_mutex_lock(&a->pool_lock);
+		a->sessions--;
+		g_cond_signal(&a->pool_cond);
+		g_mutex_unlock(&a->pool_lock);
+	}
+	return s;
+}
+
+/* Returns S to the pool, or drops it if ERR says it is unusable. */
+static void
+pool_release(MfAccount *a, MfSession *s, const GError *err)
+{
+	gboolean drop = err && err->domain == MF_ERROR &&
+	                (err->code == MF_ERROR_CONNECTION ||
+	                 err->code == MF_ERROR_PROTOCOL ||
+	                 err->code == MF_ERROR_CANCELLED);
+
+	if (drop)
+		a->backend->disconnect(s);
+	g_mutex_lock(&a->pool_lock);
+	if (drop)
+		a->sessions--;
+	else
+		g_queue_push_head(&a->idle, s);
+	g_cond_signal(&a->pool_cond);
+	g_mutex_unlock(&a->pool_lock);
+}
+
+typedef gboolean (*SessionFn)(MfAccount *a, MfSession *s, void *ud,
+                              GError **err);
+
+/* Runs FN on a pooled session.  A reused session that turns out to be dead
+ * (the server dropped an idle connection) is replaced once. */
+static gboolean
+account_with_session(MfAccount *a, SessionFn fn, void *ud, GError **err)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		GError *e = NULL;
+		gboolean reused = FALSE;
+		MfSession *s = pool_acquire(a, &reused, &e);
+		gboolean ok = s && fn(a, s, ud, &e);
+
+		if (s)
+			pool_release(a, s, e);
+		if (!ok && reused && e->code == MF_ERROR_CONNECTION) {
+			g_clear_error(&e);
+			continue;
+		}
+		account_note(a, ok ? NULL : e);
+		if (!ok)
+			g_propagate_error(err, e);
+		return ok;
+	}
+	g_assert_not_reached();
+}
+
+/* --- open / close ------------------------------------------------------ */
+
+static void
+folder_state_free(FolderState *fs)
+{
+	g_mutex_clear(&fs->refresh);
+	listing_unref(fs->listing);
+	g_free(fs);
+}
+
+MfAccount *
+account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
+{
+	Store *store = store_open(p->cache_dir, err);
+
+	if (!store)
+		return NULL;
+	g_autoptr(GPtrArray) rows = store_folders_load(store, err);
+	if (!rows) {
+		store_close(store);
+		return NULL;
+	}
+	MfAccount *a = g_new0(MfAccount, 1);
+	a->p = *p; /* shallow: the params are copied below */
+	a->p.name = g_strdup(p->name);
+	a->p.cache_dir = g_strdup(p->cache_dir);
+	a->p.backend.url.host = g_strdup(p->backend.url.host);
+	a->p.backend.ca_file = g_strdup(p->backend.ca_file);
+	a->p.backend.tls_fingerprint = g_strdup(p->backend.tls_fingerprint);
+	a->p.backend.user = g_strdup(p->backend.user);
+	a->p.backend.password = g_strdup(p->backend.password);
+	a->backend = backend;
+	a->store = store;
+	g_mutex_init(&a->lock);
+	g_mutex_init(&a->tree_refresh);
+	g_mutex_init(&a->pool_lock);
+	g_cond_init(&a->pool_cond);
+	g_cond_init(&a->inflight_done);
+	g_queue_init(&a->idle);
+	a->tree = tree_build(rows);
+	a->folders = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+	                                   (GDestroyNotify)folder_state_free);
+	a->verified = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	                                    NULL);
+	a->inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	                                    NULL);
+	a->online = TRUE;
+	return a;
+}
+
+void
+account_close(MfAccount *a)
+{
+	MfSession *s;
+
+	if (!a)
+		return;
+	while ((s = g_queue_pop_head(&a->idle)))
+		a->backend->disconnect(s);
+	tree_unref(a->tree);
+	g_hash_table_unref(a->folders);
+	g_hash_table_unref(a->verified);
+	g_hash_table_unref(a->inflight);
+	store_close(a->store);
+	g_mutex_clear(&a->lock);
+	g_mutex_clear(&a->tree_refresh);
+	g_mutex_clear(&a->pool_lock);
+	g_cond_clear(&a->pool_cond);
+	g_cond_clear(&a->inflight_done);
+	account_params_clear(&a->p);
+	g_free(a);
+}
+
+/* --- the folder tree ---------------------------------------------------- */
+
+static gboolean
+account_refresh_tree_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	g_autoptr(GPtrArray) remote = NULL;
+
+	if (!a->backend->list_folders(s, &remote, err))
+		return FALSE;
+	tree_add_implicit_parents(remote);
+	g_autoptr(GPtrArray) rows = store_folders_update(a->store, remote, err);
+	if (!rows)
+		return FALSE;
+	MfTree *t = tree_build(rows);
+	g_mutex_lock(&a->lock);
+	MfTree *old = a->tree;
+	a->tree = t;
+	a->tree_refreshed_at = g_get_monotonic_time();
+	g_mutex_unlock(&a->lock);
+	tree_unref(old);
+	return TRUE;
+}
+
+static gboolean
+account_is_stale(MfAccount *a, gint64 refreshed_at)
+{
+	return refreshed_at == 0 || g_get_monotonic_time() - refreshed_at >=
+	       (gint64)a->p.refresh_interval * G_USEC_PER_SEC;
+}
+
+gboolean
+account_connect(MfAccount *a, GError **err)
+{
+	g_mutex_lock(&a->tree_refresh);
+	gboolean ok = account_with_session(a, account_refresh_tree_cb, NULL, err);
+	g_mutex_unlock(&a->tree_refresh);
+	return ok;
+}
+
+MfTree *
+account_tree(MfAccount *a)
+{
+	g_mutex_lock(&a->lock);
+	gboolean stale = account_is_stale(a, a->tree_refreshed_at);
+	g_mutex_unlock(&a->lock);
+
+	/* One thread refreshes; the others use the tree they have. */
+	if (stale && account_may_try(a) && g_mutex_trylock(&a->tree_refresh)) {
+		g_autoptr(GError) err = NULL;
+		g_mutex_lock(&a->lock);
+		stale = account_is_stale(a, a->tree_refreshed_at);
+		g_mutex_unlock(&a->lock);
+		if (stale && !account_with_session(a, account_refresh_tree_cb,
+		                                   NULL, &err))
+			g_debug("folder list not refreshed: %s", err->message);
+		g_mutex_unlock(&a->tree_refresh);
+	}
+	g_mutex_lock(&a->lock);
+	MfTree *t = tree_ref(a->tree);
+	g_mutex_unlock(&a->lock);
+	return t;
+}
+
+/* --- folder listings ---------------------------------------------------- */
+
+/* The state of FOLDER_ID, created (and its stored listing loaded) on first
+ * use.  Called with a->lock held. */
+static FolderState *
+account_folder_state(MfAccount *a, gint64 folder_id)
+{
+	FolderState *fs = g_hash_table_lookup(a->folders, &folder_id);
+
+	if (fs)
+		return fs;
+	fs = g_new0(FolderState, 1);
+	g_mutex_init(&fs->refresh);
+	g_hash_table_insert(a->folders, g_memdup2(&folder_id, sizeof folder_id),
+	                    fs);
+	return fs;
+}
+
+static void
+account_load_stored_listing(MfAccount *a, gint64 folder_id, FolderState *fs)
+{
+	g_autoptr(GError) err = NULL;
+	guint32 uv = 0;
+	GArray *msgs = NULL;
+
+	if (!store_messages_load(a->store, folder_id, &uv, &msgs, &err)) {
+		g_warning("%s", err->message);
+		return;
+	}
+	gint64 gen = uv ? store_generation(a->store, folder_id, uv, &err) : 0;
+	if (gen == 0) {
+		if (err)
+			g_warning("%s", err->message);
+		g_array_unref(msgs);
+		return;
+	}
+	g_mutex_lock(&a->lock);
+	if (!fs->listing)
+		fs->listing = listing_new(gen, uv, msgs);
+	else
+		g_array_unref(msgs);
+	g_mutex_unlock(&a->lock);
+}
+
+typedef struct {
+	const MfFolder *folder;
+	FolderState *fs;
+} RefreshCtx;
+
+static gboolean
+account_refresh_listing_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	RefreshCtx *c = ud;
+	MfFolderStatus st;
+	GArray *msgs = NULL;
+	g_autoptr(GError) serr = NULL;
+
+	if (!a->backend->list_messages(s, c->folder->name, &st, &msgs, err))
+		return FALSE;
+	gint64 gen = store_generation(a->store, c->folder->id, st.uidvalidity,
+	                              err);
+	if (gen == 0) {
+		g_array_unref(msgs);
+		return FALSE;
+	}
+	g_mutex_lock(&a->lock);
+	MfListing *old = c->fs->listing ? listing_ref(c->fs->listing) : NULL;
+	g_mutex_unlock(&a->lock);
+	GArray *prev = old && old->uidvalidity == st.uidvalidity ? old->msgs
+	                                                        : NULL;
+	if (old && old->uidvalidity != st.uidvalidity)
+		g_message("folder %s: UIDVALIDITY changed; listing it anew",
+		          c->folder->path);
+	if (!store_messages_save(a->store, c->folder->id, st.uidvalidity, prev,
+	                         msgs, &serr))
+		g_warning("listing of %s not stored: %s", c->folder->path,
+		          serr->message);
+	listing_unref(old);
+	g_mutex_lock(&a->lock);
+	listing_unref(c->fs->listing);
+	c->fs->listing = listing_new(gen, st.uidvalidity, msgs);
+	c->fs->refreshed_at = g_get_monotonic_time();
+	g_mutex_unlock(&a->lock);
+	return TRUE;
+}
+
+static gboolean
+account_refresh_listing(MfAccount *a, const MfFolder *f, FolderState *fs,
+                        GError **err)
+{
+	RefreshCtx c = { f, fs };
+	gboolean ok = TRUE;
+
+	g_mutex_lock(&fs->refresh);
+	g_mutex_lock(&a->lock);
+	gboolean stale = account_is_stale(a, fs->refreshed_at);
+	g_mutex_unlock(&a->lock);
+	if (stale && account_may_try(a))
+		ok = account_with_session(a, account_refresh_listing_cb, &c, err);
+	g_mutex_unlock(&fs->refresh);
+	return ok;
+}
+
+MfListing *
+account_listing(MfAccount *a, gint64 folder_id, GError **err)
+{
+	g_autoptr(GError) net_err = NULL;
+	MfTree *t = account_tree(a);
+	const MfFolder *f = tree_folder(t, folder_id);
+	MfListing *l = NULL;
+
+	if (!f || (f->flags & MF_FOLDER_NOSELECT)) {
+		tree_unref(t);
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
+		            "no such folder %" G_GINT64_FORMAT, folder_id);
+		return NULL;
+	}
+	g_mutex_lock(&a->lock);
+	FolderState *fs = account_folder_state(a, folder_id);
+	gboolean loaded = fs->listing != NULL;
+	g_mutex_unlock(&a->lock);
+	if (!loaded)
+		account_load_stored_listing(a, folder_id, fs);
+	if (!account_refresh_listing(a, f, fs, &net_err))
+		g_debug("listing of %s not refreshed: %s", f->path,
+		        net_err->message);
+	tree_unref(t);
+	g_mutex_lock(&a->lock);
+	if (fs->listing)
+		l = listing_ref(fs->listing);
+	g_mutex_unlock(&a->lock);
+	if (!l && net_err)
+		g_propagate_error(err, g_steal_pointer(&net_err));
+	else if (!l)
+		account_set_offline_error(a, err);
+	return l;
+}
+
+/* --- bodies -------------------------------------------------------------- */
+
+typedef struct {
+	MfAccount *a;
+	const MfFolder *folder;
+	gint64 folder_id;
+	guint32 uidvalidity;
+	guint32 uid;
+	gboolean stored;
+} FetchCtx;
+
+static gpointer
+account_sink_open(guint64 size, void *ud, GError **err)
+{
+	FetchCtx *c = ud;
+	return store_body_begin(c->a->store, err);
+}
+
+static gboolean
+account_sink_write(gpointer sink, const char *data, size_t len, GError **err)
+{
+	return store_body_write(sink, data, len, err);
+}
+
+static gboolean
+account_sink_finish(gpointer sink, guint32 uid, void *ud, GError **err)
+{
+	FetchCtx *c = ud;
+
+	if (uid != c->uid) {
+		store_body_abort(sink);
+		return TRUE;
+	}
+	if (!store_body_commit(c->a->store, sink, c->folder_id, c->uidvalidity,
+	                       uid, err))
+		return FALSE;
+	c->stored = TRUE;
+	return TRUE;
+}
+
+static void
+account_sink_abort(gpointer sink)
+{
+	store_body_abort(sink);
+}
+
+static const MfBodySink account_sink = {
+	.open = account_sink_open,
+	.write = account_sink_write,
+	.finish = account_sink_finish,
+	.abort = account_sink_abort,
+};
+
+static gboolean
+account_fetch_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	FetchCtx *c = ud;
+	return a->backend->fetch_bodies(s, c->folder->name, c->uidvalidity,
+	                                &c->uid, 1, &account_sink, c, err);
+}
+
+static gboolean
+account_fetch_body(MfAccount *a, FetchCtx *c, GError **err)
+{
+	MfTree *t = account_tree(a);
+	gboolean ok;
+
+	c->folder = tree_folder(t, c->folder_id);
+	if (!c->folder) {
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "folder is gone");
+		ok = FALSE;
+	} else {
+		ok = account_with_session(a, account_fetch_cb, c, err);
+	}
+	if (ok && !c->stored) {
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
+		            "message %u is no longer on the server", c->uid);
+		ok = FALSE;
+	}
+	tree_unref(t);
+	return ok;
+}
+
+/* Waits until no other thread fetches KEY, then claims it. */
+static void
+account_claim(MfAccount *a, const char *key)
+{
+	g_mutex_lock(&a->lock);
+	while (g_hash_table_contains(a->inflight, key))
+		g_cond_wait(&a->inflight_done, &a->lock);
+	g_hash_table_add(a->inflight, g_strdup(key));
+	g_mutex_unlock(&a->lock);
+}
+
+static void
+account_unclaim(MfAccount *a, const char *key)
+{
+	g_mutex_lock(&a->lock);
+	g_hash_table_remove(a->inflight, key);
+	g_cond_broadcast(&a->inflight_done);
+	g_mutex_unlock(&a->lock);
+}
+
+static int
+account_open_stored(MfAccount *a, const char *key, gint64 folder_id,
+                    guint32 uidvalidity, guint32 uid)
+{
+	g_mutex_lock(&a->lock);
+	gboolean verify = !g_hash_table_contains(a->verified, key);
+	g_mutex_unlock(&a->lock);
+	int fd = store_body_open(a->store, folder_id, uidvalidity, uid, verify,
+	                         NULL);
+	if (fd >= 0 && verify) {
+		g_mutex_lock(&a->lock);
+		g_hash_table_add(a->verified, g_strdup(key));
+		g_mutex_unlock(&a->lock);
+	}
+	return fd;
+}
+
+/* The body of UID in FOLDER_ID/UIDVALIDITY: from the store, else fetched
+ * by one thread while the others wait for it. */
+static int
+account_open_body(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
+                  guint32 uid, GError **err)
+{
+	g_autofree char *key = g_strdup_printf("%" G_GINT64_FORMAT "/%u/%u",
+	                                       folder_id, uidvalidity, uid);
+	int fd = account_open_stored(a, key, folder_id, uidvalidity, uid);
+
+	if (fd >= 0)
+		return fd;
+	if (!account_may_try(a)) {
+		account_set_offline_error(a, err);
+		return -1;
+	}
+	account_claim(a, key);
+	fd = account_open_stored(a, key, folder_id, uidvalidity, uid);
+	if (fd < 0) {
+		FetchCtx c = { a, NULL, folder_id, uidvalidity, uid, FALSE };
+		if (account_fetch_body(a, &c, err)) {
+			g_mutex_lock(&a->lock);
+			g_hash_table_add(a->verified, g_strdup(key));
+			g_mutex_unlock(&a->lock);
+			fd = store_body_open(a->store, folder_id, uidvalidity,
+			                     uid, FALSE, err);
+		}
+	}
+	account_unclaim(a, key);
+	return fd;
+}
+
+/* The current listing of GEN's folder, if it is still that generation. */
+static MfListing *
+account_generation_listing(MfAccount *a, gint64 gen, gint64 *folder_id,
+                           GError **err)
+{
+	guint32 uv;
+
+	if (!store_generation_lookup(a->store, gen, folder_id, &uv)) {
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no such message");
+		return NULL;
+	}
+	MfListing *l = account_listing(a, *folder_id, err);
+	if (l && l->gen != gen) {
+		listing_unref(l);
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
+		            "the folder was recreated; message is gone");
+		return NULL;
+	}
+	return l;
+}
+
+gboolean
+account_message(MfAccount *a, gint64 gen, guint32 uid, MfRemoteMessage *out,
+                GError **err)
+{
+	gint64 folder_id;
+	MfListing *l = account_generation_listing(a, gen, &folder_id, err);
+	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
+
+	if (m)
+		*out = *m;
+	else if (l)
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
+		            "message %u is gone", uid);
+	listing_unref(l);
+	return m != NULL;
+}
+
+int
+account_open_message(MfAccount *a, gint64 gen, guint32 uid, GError **err)
+{
+	gint64 folder_id;
+	MfListing *l = account_generation_listing(a, gen, &folder_id, err);
+	int fd = -1;
+
+	if (l && !listing_find(l, uid))
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
+		            "message %u is gone", uid);
+	else if (l)
+		fd = account_open_body(a, folder_id, l->uidvalidity, uid, err);
+	listing_unref(l);
+	return fd;
+}

@@ -1,1 +1,815 @@
-/* placeholder: being written */
+/* imap_client.c - blocking IMAP client: greeting, STARTTLS, login, LIST,
+ * EXAMINE, metadata and body fetches, over one Conn and one ImapParser. */
+#include "net/imap_client.h"
+
+#include <string.h>
+
+#include "net/imap_date.h"
+#include "net/imap_parser.h"
+#include "net/mf_error.h"
+
+#define IMAP_DEFAULT_LITERAL_MAX (1ull << 30)
+/* A streamed body gets this many extra seconds per MiB on its deadline. */
+#define IMAP_SECONDS_PER_MIB 2
+
+struct ImapClient {
+	Conn *conn;
+	ImapParser *parser;
+	ImapState state;
+	guint caps;
+	guint tag_seq;
+	char *selected;     /* wire name of the selected mailbox, or NULL */
+	ImapSelectInfo selected_info;
+	char *url;          /* for messages */
+	int timeout_ms;
+};
+
+/* How a command's untagged responses and large literals are handled. */
+typedef struct {
+	gboolean (*untagged)(ImapClient *c, ImapResponse *r, void *ud,
+	                     GError **err);
+	gboolean (*literal)(ImapClient *c, guint64 size, void *ud,
+	                    GError **err);
+	const char *cont_line; /* sent on the first "+" (SASL) */
+	int no_code;           /* MfErrorCode for a tagged NO */
+	void *ud;
+} ImapHandler;
+
+static const char *const state_names[] = {
+	[IMAP_STATE_GREETING] = "greeting", [IMAP_STATE_NOT_AUTH] = "not-auth",
+	[IMAP_STATE_AUTH] = "auth", [IMAP_STATE_SELECTED] = "selected",
+	[IMAP_STATE_LOGOUT] = "logout", [IMAP_STATE_BROKEN] = "broken",
+};
+
+/* The one place the protocol state changes. */
+static void
+imap_client_set_state(ImapClient *c, ImapState st)
+{
+	if (c->state != st)
+		g_debug("imap %s: %s -> %s", c->url, state_names[c->state],
+		        state_names[st]);
+	c->state = st;
+	if (st != IMAP_STATE_SELECTED)
+		g_clear_pointer(&c->selected, g_free);
+}
+
+static gboolean
+imap_client_fail(ImapClient *c, GError **err)
+{
+	imap_client_set_state(c, IMAP_STATE_BROKEN);
+	return FALSE;
+}
+
+static const struct {
+	const char *name;
+	guint bit;
+} cap_table[] = {
+	{ "IMAP4REV1", IMAP_CAP_IMAP4REV1 }, { "STARTTLS", IMAP_CAP_STARTTLS },
+	{ "AUTH=PLAIN", IMAP_CAP_AUTH_PLAIN }, { "SASL-IR", IMAP_CAP_SASL_IR },
+	{ "LOGINDISABLED", IMAP_CAP_LOGINDISABLED }, { "IDLE", IMAP_CAP_IDLE },
+	{ "UIDPLUS", IMAP_CAP_UIDPLUS }, { "MOVE", IMAP_CAP_MOVE },
+	{ "CONDSTORE", IMAP_CAP_CONDSTORE }, { "QRESYNC", IMAP_CAP_QRESYNC },
+	{ "SPECIAL-USE", IMAP_CAP_SPECIAL_USE },
+	{ "LITERAL+", IMAP_CAP_LITERALPLUS }, { "ENABLE", IMAP_CAP_ENABLE },
+	{ "ESEARCH", IMAP_CAP_ESEARCH },
+};
+
+/* Sets the capabilities from a token list, skipping the first FROM. */
+static void
+imap_client_set_caps(ImapClient *c, GPtrArray *tokens, guint from)
+{
+	guint caps = 0;
+
+	for (guint i = from; i < tokens->len; i++) {
+		const ImapValue *v = tokens->pdata[i];
+		for (gsize k = 0; k < G_N_ELEMENTS(cap_table); k++)
+			if (imap_value_is_atom(v, cap_table[k].name))
+				caps |= cap_table[k].bit;
+	}
+	c->caps = caps;
+}
+
+/* Picks up "[CAPABILITY ...]" from any status response. */
+static void
+imap_client_note_code(ImapClient *c, const ImapResponse *r)
+{
+	if (r->code && r->code->len > 0 &&
+	    imap_value_is_atom(r->code->pdata[0], "CAPABILITY"))
+		imap_client_set_caps(c, r->code, 1);
+}
+
+static void
+imap_client_deadline(ImapClient *c, gint64 extra_s)
+{
+	conn_set_deadline(c->conn, g_get_monotonic_time() +
+	                  (gint64)c->timeout_ms * 1000 + extra_s * G_USEC_PER_SEC);
+}
+
+static gboolean
+imap_client_stream_literal(ImapClient *c, const ImapHandler *h, GError **err)
+{
+	guint64 size = imap_parser_literal_size(c->parser);
+
+	if (!h || !h->literal) {
+		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
+		            "%s: unexpected literal of %" G_GUINT64_FORMAT
+		            " bytes", c->url, size);
+		return FALSE;
+	}
+	imap_client_deadline(c, (gint64)(size >> 20) * IMAP_SECONDS_PER_MIB);
+	if (!h->literal(c, size, h->ud, err))
+		return FALSE;
+	imap_parser_literal_done(c->parser);
+	return TRUE;
+}
+
+/* Reads one complete response, streaming large literals through H. */
+static ImapResponse *
+imap_client_read(ImapClient *c, const ImapHandler *h, GError **err)
+{
+	imap_client_deadline(c, 0);
+	for (;;) {
+		size_t avail = 0, used = 0;
+		const char *buf = conn_peek(c->conn, &avail);
+		ImapParseStatus st = IMAP_PARSE_NEED_MORE;
+
+		if (avail > 0) {
+			st = imap_parser_feed(c->parser, buf, avail, &used, err);
+			conn_consume(c->conn, used);
+		}
+		switch (st) {
+		case IMAP_PARSE_DONE:
+			return imap_parser_take(c->parser);
+		case IMAP_PARSE_LITERAL:
+			if (!imap_client_stream_literal(c, h, err))
+				goto fail;
+			break;
+		case IMAP_PARSE_NEED_MORE:
+			if (!conn_fill(c->conn, err))
+				goto fail;
+			break;
+		case IMAP_PARSE_ERROR:
+			g_prefix_error(err, "%s: ", c->url);
+			goto fail;
+		}
+	}
+fail:
+	imap_client_fail(c, err);
+	return NULL;
+}
+
+static gboolean
+imap_client_send(ImapClient *c, const char *line, GError **err)
+{
+	if (!conn_write(c->conn, line, strlen(line), err))
+		return imap_client_fail(c, err);
+	return TRUE;
+}
+
+/* An untagged response that is not data for the running command. */
+static gboolean
+imap_client_untagged(ImapClient *c, ImapResponse *r, const ImapHandler *h,
+                     GError **err)
+{
+	if (r->status) {
+		imap_client_note_code(c, r);
+		if (g_ascii_strcasecmp(r->status, "BYE") == 0) {
+			imap_client_set_state(c, IMAP_STATE_LOGOUT);
+			g_set_error(err, MF_ERROR, MF_ERROR_CONNECTION,
+			            "%s: server closed the session: %s", c->url,
+			            r->text ? r->text : "");
+			return FALSE;
+		}
+	} else if (r->args->len > 0 &&
+	           imap_value_is_atom(r->args->pdata[0], "CAPABILITY")) {
+		imap_client_set_caps(c, r->args, 1);
+	}
+	if (h && h->untagged)
+		return h->untagged(c, r, h->ud, err);
+	return TRUE;
+}
+
+static gboolean
+imap_client_tagged(ImapClient *c, ImapResponse *r, const char *tag,
+                   const char *what, const ImapHandler *h, GError **err)
+{
+	if (strcmp(r->tag, tag) != 0) {
+		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
+		            "%s: reply to unknown tag %s", c->url, r->tag);
+		return imap_client_fail(c, err);
+	}
+	imap_client_note_code(c, r);
+	if (r->status && g_ascii_strcasecmp(r->status, "OK") == 0)
+		return TRUE;
+	if (r->status && g_ascii_strcasecmp(r->status, "NO") == 0) {
+		g_set_error(err, MF_ERROR, h ? h->no_code : MF_ERROR_PROTOCOL,
+		            "%s: %s refused: %s", c->url, what,
+		            r->text ? r->text : "");
+		return FALSE;
+	}
+	g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL, "%s: %s failed: %s %s",
+	            c->url, what, r->status ? r->status : "?",
+	            r->text ? r->text : "");
+	return FALSE;
+}
+
+/* Sends "TAG COMMAND" and reads replies up to the tagged one.  WHAT names
+ * the command in messages (the command itself may hold a password). */
+static gboolean
+imap_client_run(ImapClient *c, const ImapHandler *h, const char *what,
+                const char *command, GError **err)
+{
+	char tag[16];
+	gboolean cont_sent = FALSE;
+
+	if (c->state == IMAP_STATE_BROKEN || c->state == IMAP_STATE_LOGOUT) {
+		g_set_error(err, MF_ERROR, MF_ERROR_CONNECTION,
+		            "%s: connection is closed", c->url);
+		return FALSE;
+	}
+	g_snprintf(tag, sizeof tag, "A%u", ++c->tag_seq);
+	g_autofree char *line = g_strdup_printf("%s %s\r\n", tag, command);
+	gboolean ok = imap_client_send(c, line, err);
+	explicit_bzero(line, strlen(line));
+	if (!ok)
+		return FALSE;
+	for (;;) {
+		g_autoptr(ImapResponse) r = imap_client_read(c, h, err);
+		if (!r)
+			return FALSE;
+		if (r->kind == IMAP_RESP_TAGGED)
+			return imap_client_tagged(c, r, tag, what, h, err);
+		if (r->kind == IMAP_RESP_CONTINUATION) {
+			if (!h || !h->cont_line || cont_sent) {
+				/* Cancel a SASL exchange we cannot continue. */
+				if (!imap_client_send(c, "*\r\n", err))
+					return FALSE;
+				continue;
+			}
+			cont_sent = TRUE;
+			if (!imap_client_send(c, h->cont_line, err))
+				return FALSE;
+			continue;
+		}
+		if (!imap_client_untagged(c, r, h, err))
+			return FALSE;
+	}
+}
+
+/* Quotes S as an IMAP quoted string; NULL if it needs a literal. */
+static char *
+imap_client_quote(const char *s)
+{
+	GString *q = g_string_new("\"");
+
+	for (const char *p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch == '\r' || ch == '\n' || ch >= 0x80) {
+			g_string_free(q, TRUE);
+			return NULL;
+		}
+		if (ch == '"' || ch == '\\')
+			g_string_append_c(q, '\\');
+		g_string_append_c(q, (char)ch);
+	}
+	g_string_append_c(q, '"');
+	return g_string_free(q, FALSE);
+}
+
+static gboolean
+imap_client_greeting(ImapClient *c, GError **err)
+{
+	g_autoptr(ImapResponse) r = imap_client_read(c, NULL, err);
+
+	if (!r)
+		return FALSE;
+	if (r->kind == IMAP_RESP_UNTAGGED && r->status &&
+	    (g_ascii_strcasecmp(r->status, "OK") == 0 ||
+	     g_ascii_strcasecmp(r->status, "PREAUTH") == 0)) {
+		imap_client_note_code(c, r);
+		imap_client_set_state(c, g_ascii_strcasecmp(r->status, "OK") == 0
+		                      ? IMAP_STATE_NOT_AUTH : IMAP_STATE_AUTH);
+		return TRUE;
+	}
+	if (r->status && g_ascii_strcasecmp(r->status, "BYE") == 0)
+		g_set_error(err, MF_ERROR, MF_ERROR_CONNECTION,
+		            "%s: server refused the connection: %s", c->url,
+		            r->text ? r->text : "");
+	else
+		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
+		            "%s: not an IMAP server (bad greeting)", c->url);
+	return imap_client_fail(c, err);
+}
+
+static gboolean
+imap_client_capability(ImapClient *c, GError **err)
+{
+	ImapHandler h = { .no_code = MF_ERROR_PROTOCOL };
+	return imap_client_run(c, &h, "CAPABILITY", "CAPABILITY", err);
+}
+
+static gboolean
+imap_client_starttls(ImapClient *c, const ConnTlsConfig *tls, GError **err)
+{
+	ImapHandler h = { .no_code = MF_ERROR_TLS };
+
+	if (c->caps == 0 && !imap_client_capability(c, err))
+		return FALSE;
+	if (!(c->caps & IMAP_CAP_STARTTLS)) {
+		g_set_error(err, MF_ERROR, MF_ERROR_TLS,
+		            "%s: server does not offer STARTTLS; refusing to "
+		            "log in without TLS", c->url);
+		return FALSE;
+	}
+	if (!imap_client_run(c, &h, "STARTTLS", "STARTTLS", err))
+		return FALSE;
+	if (!conn_start_tls(c->conn, tls, err))
+		return imap_client_fail(c, err);
+	c->caps = 0; /* must be asked again over TLS */
+	return TRUE;
+}
+
+static gboolean
+imap_client_auth_plain(ImapClient *c, const char *user, const char *pass,
+                       GError **err)
+{
+	ImapHandler h = { .no_code = MF_ERROR_AUTH };
+	size_t ulen = strlen(user), plen = strlen(pass);
+	size_t n = ulen + plen + 2;
+	g_autofree char *raw = g_malloc(n);
+
+	raw[0] = '\0';
+	memcpy(raw + 1, user, ulen);
+	raw[1 + ulen] = '\0';
+	memcpy(raw + 2 + ulen, pass, plen);
+	g_autofree char *b64 = g_base64_encode((const guchar *)raw, n);
+	explicit_bzero(raw, n);
+	g_autofree char *cmd = NULL;
+	g_autofree char *cont = NULL;
+	if (c->caps & IMAP_CAP_SASL_IR) {
+		cmd = g_strdup_printf("AUTHENTICATE PLAIN %s", b64);
+	} else {
+		cmd = g_strdup("AUTHENTICATE PLAIN");
+		cont = g_strdup_printf("%s\r\n", b64);
+		h.cont_line = cont;
+	}
+	gboolean ok = imap_client_run(c, &h, "authentication", cmd, err);
+	explicit_bzero(b64, strlen(b64));
+	explicit_bzero(cmd, strlen(cmd));
+	if (cont)
+		explicit_bzero(cont, strlen(cont));
+	return ok;
+}
+
+static gboolean
+imap_client_login(ImapClient *c, const char *user, const char *pass,
+                  GError **err)
+{
+	ImapHandler h = { .no_code = MF_ERROR_AUTH };
+
+	if (c->caps == 0 && !imap_client_capability(c, err))
+		return FALSE;
+	if (c->caps & IMAP_CAP_AUTH_PLAIN)
+		return imap_client_auth_plain(c, user, pass, err);
+	if (c->caps & IMAP_CAP_LOGINDISABLED) {
+		g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
+		            "%s: authentication impossible: server disables "
+		            "LOGIN and offers no AUTH=PLAIN", c->url);
+		return FALSE;
+	}
+	g_autofree char *qu = imap_client_quote(user);
+	g_autofree char *qp = imap_client_quote(pass);
+	if (!qu || !qp) {
+		if (qp)
+			explicit_bzero(qp, strlen(qp));
+		g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
+		            "%s: authentication impossible: credentials hold "
+		            "characters LOGIN cannot carry", c->url);
+		return FALSE;
+	}
+	g_autofree char *cmd = g_strdup_printf("LOGIN %s %s", qu, qp);
+	explicit_bzero(qp, strlen(qp));
+	gboolean ok = imap_client_run(c, &h, "authentication", cmd, err);
+	explicit_bzero(cmd, strlen(cmd));
+	return ok;
+}
+
+static ImapClient *
+imap_client_new(const ImapClientParams *p, Conn *conn)
+{
+	ImapClient *c = g_new0(ImapClient, 1);
+	ImapParserLimits lim = imap_parser_default_limits;
+
+	lim.literal_max = p->literal_max ? p->literal_max
+	                                 : IMAP_DEFAULT_LITERAL_MAX;
+	c->conn = conn;
+	c->parser = imap_parser_new(&lim);
+	c->state = IMAP_STATE_GREETING;
+	c->url = url_to_string(p->url);
+	c->timeout_ms = p->timeout_ms;
+	return c;
+}
+
+ImapClient *
+imap_client_connect(const ImapClientParams *p, GError **err)
+{
+	ConnTlsConfig tls = p->tls;
+	Conn *conn;
+
+	g_return_val_if_fail(p->url->scheme == URL_IMAP ||
+	                     p->url->scheme == URL_IMAPS, NULL);
+	if (!tls.host)
+		tls.host = p->url->host;
+	conn = conn_connect(p->url->host, p->url->port, p->timeout_ms, err);
+	if (!conn)
+		return NULL;
+	if (p->url->implicit_tls && !conn_start_tls(conn, &tls, err)) {
+		conn_close(conn);
+		return NULL;
+	}
+	g_autoptr(ImapClient) c = imap_client_new(p, conn);
+	if (!imap_client_greeting(c, err))
+		return NULL;
+	if (!p->url->implicit_tls && c->state == IMAP_STATE_AUTH) {
+		g_set_error(err, MF_ERROR, MF_ERROR_TLS,
+		            "%s: server skipped login (PREAUTH) before TLS; "
+		            "refusing a plaintext session", c->url);
+		return NULL;
+	}
+	if (!p->url->implicit_tls && !imap_client_starttls(c, &tls, err))
+		return NULL;
+	if (c->state == IMAP_STATE_NOT_AUTH) {
+		if (!imap_client_login(c, p->user, p->password, err))
+			return NULL;
+		imap_client_set_state(c, IMAP_STATE_AUTH);
+	}
+	if (c->caps == 0 && !imap_client_capability(c, err))
+		return NULL;
+	return g_steal_pointer(&c);
+}
+
+void
+imap_client_free(ImapClient *c)
+{
+	if (!c)
+		return;
+	if (c->state != IMAP_STATE_BROKEN && c->state != IMAP_STATE_LOGOUT &&
+	    c->state != IMAP_STATE_GREETING) {
+		/* Say goodbye, but do not wait long for the answer. */
+		c->timeout_ms = MIN(c->timeout_ms, 1000);
+		imap_client_run(c, NULL, "LOGOUT", "LOGOUT", NULL);
+	}
+	conn_close(c->conn);
+	imap_parser_free(c->parser);
+	g_free(c->selected);
+	g_free(c->url);
+	g_free(c);
+}
+
+ImapState
+imap_client_state(const ImapClient *c)
+{
+	return c->state;
+}
+
+guint
+imap_client_caps(const ImapClient *c)
+{
+	return c->caps;
+}
+
+char *
+imap_client_describe(const ImapClient *c)
+{
+	g_autofree char *tls = conn_describe_tls(c->conn);
+	return g_strdup_printf("%s, %s", c->url, tls);
+}
+
+gboolean
+imap_client_noop(ImapClient *c, GError **err)
+{
+	ImapHandler h = { .no_code = MF_ERROR_PROTOCOL };
+	return imap_client_run(c, &h, "NOOP", "NOOP", err);
+}
+
+void
+imap_mailbox_free(ImapMailbox *m)
+{
+	if (!m)
+		return;
+	g_free(m->name);
+	g_free(m);
+}
+
+static const struct {
+	const char *name;
+	guint bit;
+} mbox_attr_table[] = {
+	{ "\\Noselect", IMAP_MBOX_NOSELECT },
+	{ "\\NonExistent", IMAP_MBOX_NOSELECT },
+	{ "\\Noinferiors", IMAP_MBOX_NOINFERIORS },
+	{ "\\Sent", IMAP_MBOX_SENT }, { "\\Trash", IMAP_MBOX_TRASH },
+	{ "\\Drafts", IMAP_MBOX_DRAFTS }, { "\\Archive", IMAP_MBOX_ARCHIVE },
+	{ "\\Junk", IMAP_MBOX_JUNK },
+};
+
+static guint
+imap_client_mbox_attrs(const ImapValue *list)
+{
+	guint attrs = 0;
+
+	for (guint i = 0; i < list->list->len; i++)
+		for (gsize k = 0; k < G_N_ELEMENTS(mbox_attr_table); k++)
+			if (imap_value_is_atom(list->list->pdata[i],
+			                       mbox_attr_table[k].name))
+				attrs |= mbox_attr_table[k].bit;
+	return attrs;
+}
+
+/* "* LIST (attrs) delim name" */
+static gboolean
+imap_client_list_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+{
+	GPtrArray *out = ud;
+	GPtrArray *a = r->args;
+
+	if (a->len < 4 || !imap_value_is_atom(a->pdata[0], "LIST"))
+		return TRUE;
+	const ImapValue *attrs = a->pdata[1], *delim = a->pdata[2];
+	const char *name = imap_value_str(a->pdata[3]);
+	if (attrs->type != IMAP_VALUE_LIST || !name ||
+	    (delim->type != IMAP_VALUE_NIL && (!imap_value_str(delim) ||
+	                                       delim->len != 1))) {
+		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
+		            "%s: malformed LIST reply", c->url);
+		return FALSE;
+	}
+	ImapMailbox *m = g_new0(ImapMailbox, 1);
+	m->name = g_ascii_strcasecmp(name, "INBOX") == 0 ? g_strdup("INBOX")
+	                                                 : g_strdup(name);
+	m->delim = delim->type == IMAP_VALUE_NIL ? '\0' : delim->str[0];
+	m->attrs = imap_client_mbox_attrs(attrs);
+	g_ptr_array_add(out, m);
+	return TRUE;
+}
+
+gboolean
+imap_client_list(ImapClient *c, GPtrArray **out, GError **err)
+{
+	g_autoptr(GPtrArray) list =
+		g_ptr_array_new_with_free_func((GDestroyNotify)imap_mailbox_free);
+	ImapHandler h = { .untagged = imap_client_list_cb,
+	                  .no_code = MF_ERROR_PROTOCOL, .ud = list };
+	const char *cmd = (c->caps & IMAP_CAP_SPECIAL_USE)
+	                  ? "LIST \"\" \"*\" RETURN (SPECIAL-USE)"
+	                  : "LIST \"\" \"*\"";
+
+	if (!imap_client_run(c, &h, "LIST", cmd, err))
+		return FALSE;
+	*out = g_steal_pointer(&list);
+	return TRUE;
+}
+
+/* Untagged replies to EXAMINE. */
+static gboolean
+imap_client_examine_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+{
+	ImapSelectInfo *info = ud;
+
+	if (r->status && r->code && r->code->len >= 2) {
+		const ImapValue *key = r->code->pdata[0], *val = r->code->pdata[1];
+		if (imap_value_is_atom(key, "UIDVALIDITY"))
+			imap_value_get_u32(val, &info->uidvalidity);
+		else if (imap_value_is_atom(key, "UIDNEXT"))
+			imap_value_get_u32(val, &info->uidnext);
+		else if (imap_value_is_atom(key, "HIGHESTMODSEQ"))
+			imap_value_get_u64(val, &info->highestmodseq);
+	} else if (!r->status && r->args->len == 2 &&
+	           imap_value_is_atom(r->args->pdata[1], "EXISTS")) {
+		imap_value_get_u32(r->args->pdata[0], &info->exists);
+	}
+	return TRUE;
+}
+
+gboolean
+imap_client_examine(ImapClient *c, const char *mailbox, gboolean force,
+                    ImapSelectInfo *out, GError **err)
+{
+	ImapSelectInfo info = { 0 };
+	ImapHandler h = { .untagged = imap_client_examine_cb,
+	                  .no_code = MF_ERROR_MAILBOX, .ud = &info };
+	g_autofree char *q = imap_client_quote(mailbox);
+
+	if (!q) {
+		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
+		            "%s: unusable mailbox name", c->url);
+		return FALSE;
+	}
+	if (!force && c->selected && strcmp(c->selected, mailbox) == 0) {
+		if (out)
+			*out = c->selected_info;
+		return TRUE;
+	}
+	g_autofree char *cmd = g_strdup_printf("EXAMINE %s", q);
+	imap_client_set_state(c, IMAP_STATE_AUTH);
+	if (!imap_client_run(c, &h, "EXAMINE", cmd, err))
+		return FALSE;
+	if (info.uidvalidity == 0) {
+		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
+		            "%s: EXAMINE %s gave no UIDVALIDITY", c->url, mailbox);
+		return FALSE;
+	}
+	imap_client_set_state(c, IMAP_STATE_SELECTED);
+	c->selected = g_strdup(mailbox);
+	c->selected_info = info;
+	if (out)
+		*out = info;
+	return TRUE;
+}
+
+/* Finds the value following the atom KEY in a FETCH attribute list. */
+static const ImapValue *
+imap_client_fetch_item(const ImapValue *list, const char *key)
+{
+	for (guint i = 0; i + 1 < list->list->len; i += 2)
+		if (imap_value_is_atom(list->list->pdata[i], key))
+			return list->list->pdata[i + 1];
+	return NULL;
+}
+
+/* Returns the attribute list of "* N FETCH (...)", or NULL. */
+static const ImapValue *
+imap_client_fetch_list(const ImapResponse *r)
+{
+	if (r->status || r->args->len != 3 ||
+	    !imap_value_is_atom(r->args->pdata[1], "FETCH"))
+		return NULL;
+	const ImapValue *l = r->args->pdata[2];
+	return l->type == IMAP_VALUE_LIST ? l : NULL;
+}
+
+static char *
+imap_client_join_flags(const ImapValue *flags)
+{
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; flags && flags->type == IMAP_VALUE_LIST &&
+	                  i < flags->list->len; i++) {
+		const char *f = imap_value_str(flags->list->pdata[i]);
+		if (!f)
+			continue;
+		if (s->len)
+			g_string_append_c(s, ' ');
+		g_string_append(s, f);
+	}
+	return g_string_free(s, FALSE);
+}
+
+typedef struct {
+	ImapMetaFn cb;
+	void *ud;
+} MetaCtx;
+
+static gboolean
+imap_client_meta_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+{
+	MetaCtx *m = ud;
+	const ImapValue *l = imap_client_fetch_list(r);
+	guint32 uid;
+	guint64 size;
+	gint64 date;
+
+	if (!l)
+		return TRUE;
+	const ImapValue *vu = imap_client_fetch_item(l, "UID");
+	const ImapValue *vs = imap_client_fetch_item(l, "RFC822.SIZE");
+	const ImapValue *vd = imap_client_fetch_item(l, "INTERNALDATE");
+	if (!vu || !vs || !vd)
+		return TRUE; /* an unsolicited FLAGS update */
+	if (!imap_value_get_u32(vu, &uid) || !imap_value_get_u64(vs, &size) ||
+	    !imap_date_parse(imap_value_str(vd), &date)) {
+		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
+		            "%s: malformed FETCH reply", c->url);
+		return FALSE;
+	}
+	g_autofree char *flags =
+		imap_client_join_flags(imap_client_fetch_item(l, "FLAGS"));
+	m->cb(uid, size, date, flags, m->ud);
+	return TRUE;
+}
+
+gboolean
+imap_client_fetch_meta(ImapClient *c, const char *uidset, ImapMetaFn cb,
+                       void *ud, GError **err)
+{
+	MetaCtx m = { cb, ud };
+	ImapHandler h = { .untagged = imap_client_meta_cb,
+	                  .no_code = MF_ERROR_MAILBOX, .ud = &m };
+	g_autofree char *cmd = g_strdup_printf(
+		"UID FETCH %s (UID FLAGS RFC822.SIZE INTERNALDATE)", uidset);
+
+	return imap_client_run(c, &h, "UID FETCH", cmd, err);
+}
+
+typedef struct {
+	const ImapBodySink *sink;
+	void *ud;
+	GPtrArray *pending; /* sinks of streamed literals, by ext_index */
+} BodyCtx;
+
+static gboolean
+imap_client_sink_write_cb(const char *data, size_t len, void *ud, GError **err)
+{
+	BodyCtx *b = ud;
+	gpointer s = b->pending->pdata[b->pending->len - 1];
+	return b->sink->write(s, data, len, err);
+}
+
+static gboolean
+imap_client_body_literal_cb(ImapClient *c, guint64 size, void *ud,
+                            GError **err)
+{
+	BodyCtx *b = ud;
+	gpointer s = b->sink->open(size, b->ud, err);
+
+	if (!s)
+		return FALSE;
+	g_ptr_array_add(b->pending, s);
+	if (!conn_read_exact(c->conn, size, imap_client_sink_write_cb, b, err))
+		return imap_client_fail(c, err);
+	return TRUE;
+}
+
+/* Hands an inline or streamed body to its sink and finishes it. */
+static gboolean
+imap_client_body_finish(BodyCtx *b, const ImapValue *body, guint32 uid,
+                        GError **err)
+{
+	gpointer s;
+
+	if (body->type == IMAP_VALUE_EXTERNAL) {
+		if (body->ext_index >= b->pending->len)
+			return TRUE;
+		s = g_steal_pointer(&b->pending->pdata[body->ext_index]);
+	} else if (body->type == IMAP_VALUE_STRING) {
+		s = b->sink->open(body->len, b->ud, err);
+		if (!s)
+			return FALSE;
+		if (!b->sink->write(s, body->str, body->len, err)) {
+			b->sink->abort(s);
+			return FALSE;
+		}
+	} else {
+		return TRUE; /* NIL: the message is gone */
+	}
+	return b->sink->finish(s, uid, b->ud, err);
+}
+
+static void
+imap_client_abort_pending(BodyCtx *b)
+{
+	for (guint i = 0; i < b->pending->len; i++)
+		if (b->pending->pdata[i])
+			b->sink->abort(b->pending->pdata[i]);
+	g_ptr_array_set_size(b->pending, 0);
+}
+
+static gboolean
+imap_client_body_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+{
+	BodyCtx *b = ud;
+	const ImapValue *l = imap_client_fetch_list(r);
+	const ImapValue *vu, *body;
+	guint32 uid;
+	gboolean ok = TRUE;
+
+	if (l && (vu = imap_client_fetch_item(l, "UID")) &&
+	    (body = imap_client_fetch_item(l, "BODY[]"))) {
+		if (!imap_value_get_u32(vu, &uid)) {
+			g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
+			            "%s: malformed UID in FETCH", c->url);
+			ok = FALSE;
+		} else {
+			ok = imap_client_body_finish(b, body, uid, err);
+		}
+	}
+	imap_client_abort_pending(b);
+	return ok;
+}
+
+gboolean
+imap_client_fetch_bodies(ImapClient *c, const char *uidset,
+                         const ImapBodySink *sink, void *ud, GError **err)
+{
+	g_autoptr(GPtrArray) pending = g_ptr_array_new();
+	BodyCtx b = { sink, ud, pending };
+	ImapHandler h = { .untagged = imap_client_body_cb,
+	                  .literal = imap_client_body_literal_cb,
+	                  .no_code = MF_ERROR_MESSAGE, .ud = &b };
+	g_autofree char *cmd =
+		g_strdup_printf("UID FETCH %s (UID BODY.PEEK[])", uidset);
+
+	gboolean ok = imap_client_run(c, &h, "UID FETCH", cmd, err);
+	imap_client_abort_pending(&b);
+	return ok;
+}

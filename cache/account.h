@@ -1,0 +1,77 @@
+/* account.h - one mail account as the file system sees it: the folder tree
+ * and folder listings (from the server when online and stale, else from
+ * the store), and message bodies (from the store, else fetched once and
+ * stored).  This is the only interface fs/ uses below it.
+ *
+ * Threads: every function may be called from any FUSE worker thread.
+ * Snapshots (MfTree, MfListing) are immutable and reference-counted: a
+ * refresh builds a new one and swaps it in, so readers never block on the
+ * network unless the data they ask for is stale.  Network work is done on
+ * pooled backend sessions (at most max_connections), one thread per session.
+ *
+ * Offline: when the server cannot be reached (MF_ERROR_CONNECTION), the
+ * account goes offline for a backoff period (2 s doubling to 60 s); in that
+ * time nothing touches the network, listings come from the store and an
+ * uncached body fails at once with MF_ERROR_OFFLINE.
+ */
+#ifndef MAILFS_ACCOUNT_H
+#define MAILFS_ACCOUNT_H
+
+#include <glib.h>
+#include "cache/backend.h"
+#include "cache/tree.h"
+
+typedef struct {
+	char *name;              /* account name, for messages */
+	MfBackendParams backend; /* how to reach the server */
+	char *cache_dir;
+	guint max_connections;
+	guint refresh_interval;  /* seconds a tree or listing stays fresh */
+} MfAccountParams;
+
+void account_params_clear(MfAccountParams *p);
+
+typedef struct MfListing MfListing;
+typedef struct MfAccount MfAccount;
+
+/* Opens the store and loads what it knows; does not touch the network. */
+MfAccount *account_open(const MfAccountParams *p, const MfBackend *backend,
+                        GError **err);
+void account_close(MfAccount *a); /* accepts NULL */
+
+/* Connects and refreshes the folder tree now (used when mounting). */
+gboolean account_connect(MfAccount *a, GError **err);
+
+gboolean account_is_online(MfAccount *a);
+
+/* The folder tree, refreshed first if it is stale and the account is
+ * online.  Never NULL; release with tree_unref(). */
+MfTree *account_tree(MfAccount *a);
+
+/* The listing of FOLDER_ID, refreshed first if stale and online.  NULL
+ * with ERR if the folder is unknown or was never listed and cannot be. */
+MfListing *account_listing(MfAccount *a, gint64 folder_id, GError **err);
+
+MfListing *listing_ref(MfListing *l);
+void listing_unref(MfListing *l); /* accepts NULL */
+guint32 listing_uidvalidity(const MfListing *l);
+guint listing_count(const MfListing *l);
+const MfRemoteMessage *listing_at(const MfListing *l, guint i);
+const MfRemoteMessage *listing_find(const MfListing *l, guint32 uid);
+
+/* Messages are named by (generation, UID): the generation is the listing's
+ * id for its (folder, UIDVALIDITY), never reused. */
+gint64 listing_generation(const MfListing *l);
+
+/* Copies the metadata of message UID of generation GEN into *OUT; the
+ * listing is refreshed first if stale.  MF_ERROR_NOTFOUND if it is gone. */
+gboolean account_message(MfAccount *a, gint64 gen, guint32 uid,
+                         MfRemoteMessage *out, GError **err);
+
+/* A read-only fd holding the exact body of the message; the caller closes
+ * it.  Fetched from the server and stored when not yet cached.
+ * MF_ERROR_OFFLINE when offline and not cached; MF_ERROR_NOTFOUND when the
+ * server no longer has it. */
+int account_open_message(MfAccount *a, gint64 gen, guint32 uid, GError **err);
+
+#endif

@@ -1,0 +1,108 @@
+/* backend.h - the one contract between the cache and a mail protocol.
+ *
+ * IMAP (backend_imap.c) implements it now; POP3 will implement the same
+ * table.  Code above a backend never asks which protocol it speaks: it
+ * looks at the capability mask instead.
+ *
+ * Memory: everything a slot returns belongs to the caller; everything it
+ * takes stays the caller's.  A session is used by one thread at a time.
+ * Errors are MF_ERROR codes; after MF_ERROR_CONNECTION or
+ * MF_ERROR_PROTOCOL the session is dropped and never used again.
+ */
+#ifndef MAILFS_BACKEND_H
+#define MAILFS_BACKEND_H
+
+#include <glib.h>
+#include "net/url.h"
+
+/* What a backend can do. */
+enum {
+	MF_BACKEND_CAP_FOLDERS = 1u << 0, /* more than one mailbox */
+	MF_BACKEND_CAP_FLAGS   = 1u << 1, /* per-message flags */
+};
+
+/* Folder flags. */
+enum {
+	MF_FOLDER_NOSELECT = 1u << 0, /* a directory that holds no messages */
+	MF_FOLDER_SENT     = 1u << 1,
+	MF_FOLDER_TRASH    = 1u << 2,
+	MF_FOLDER_DRAFTS   = 1u << 3,
+	MF_FOLDER_ARCHIVE  = 1u << 4,
+	MF_FOLDER_JUNK     = 1u << 5,
+};
+
+typedef struct {
+	char *name;  /* the server's name for it, the key (IMAP: wire form) */
+	char *path;  /* display path: UTF-8 components joined by '/' */
+	guint flags; /* MF_FOLDER_* */
+} MfRemoteFolder;
+
+typedef struct {
+	guint32 uidvalidity; /* a change means: every UID is new */
+	guint32 uidnext;
+	guint32 count;
+} MfFolderStatus;
+
+typedef struct {
+	guint32 uid;
+	guint64 size;        /* exact size of the body in bytes */
+	gint64 date;         /* Unix time the message arrived */
+	const char *flags;   /* space-separated, interned (g_intern_string) */
+} MfRemoteMessage;
+
+/* Where fetched bodies go: open() when one starts, write() per piece,
+ * finish() when complete with its UID, abort() if it never completes. */
+typedef struct {
+	gpointer (*open)(guint64 size, void *ud, GError **err);
+	gboolean (*write)(gpointer sink, const char *data, size_t len,
+	                  GError **err);
+	gboolean (*finish)(gpointer sink, guint32 uid, void *ud, GError **err);
+	void (*abort)(gpointer sink);
+} MfBodySink;
+
+/* How to reach and log in to the server. */
+typedef struct {
+	MfUrl url;
+	char *ca_file;
+	char *tls_fingerprint;
+	char *user;
+	char *password;      /* wiped by backend_params_clear() */
+	int timeout_ms;
+	guint64 message_max; /* largest body accepted; 0: default */
+} MfBackendParams;
+
+void backend_params_clear(MfBackendParams *p);
+
+typedef struct MfSession MfSession;
+
+typedef struct {
+	const char *name;
+	guint caps;
+	/* Connects and logs in. */
+	MfSession *(*connect)(const MfBackendParams *p, GError **err);
+	/* Logs out (best effort) and frees; accepts NULL. */
+	void (*disconnect)(MfSession *s);
+	/* Every folder on the server, as a new array of MfRemoteFolder*
+	 * freed by remote_folder_free. */
+	gboolean (*list_folders)(MfSession *s, GPtrArray **out, GError **err);
+	/* The status and every message of FOLDER: *MSGS is a new GArray of
+	 * MfRemoteMessage sorted by UID. */
+	gboolean (*list_messages)(MfSession *s, const char *folder,
+	                          MfFolderStatus *status, GArray **msgs,
+	                          GError **err);
+	/* Streams the bodies of UIDS (N of them, ascending) of FOLDER to
+	 * SINK.  Fails with MF_ERROR_MAILBOX if FOLDER's UIDVALIDITY is no
+	 * longer UIDVALIDITY.  UIDs the server no longer has are skipped. */
+	gboolean (*fetch_bodies)(MfSession *s, const char *folder,
+	                         guint32 uidvalidity, const guint32 *uids,
+	                         guint n, const MfBodySink *sink, void *ud,
+	                         GError **err);
+	/* "imaps://host:993, TLSv1.3 ..." ; owned by the caller. */
+	char *(*describe)(MfSession *s);
+} MfBackend;
+
+extern const MfBackend backend_imap;
+
+void remote_folder_free(MfRemoteFolder *f);
+
+#endif

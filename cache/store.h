@@ -1,0 +1,92 @@
+/* store.h - the local state of one account on disk.
+ *
+ * Layout under the cache directory (directories 0700, files 0600):
+ *   index.sqlite      SQLite in WAL mode: folders, listings, body records
+ *   bodies/F/V-U.eml  the body of UID U, UIDVALIDITY V, of folder id F
+ *   tmp/              bodies being written; emptied at open
+ *
+ * A body file is trusted only when the index has a row for it with its size
+ * and SHA-256; the row is written after the file is complete, durable and
+ * renamed into place, so a crash leaves at worst a file the index does not
+ * know (fetched again, overwritten) and never a row without its bytes.
+ * Folder ids and generation ids are never reused (AUTOINCREMENT), so they
+ * can name inodes.
+ *
+ * A Store is shared by threads; every call takes its lock.
+ */
+#ifndef MAILFS_STORE_H
+#define MAILFS_STORE_H
+
+#include <glib.h>
+#include "cache/backend.h"
+
+typedef struct Store Store;
+
+typedef struct {
+	gint64 id;           /* stable, never reused */
+	char *name;          /* the server's name */
+	char *path;          /* display path */
+	guint flags;         /* MF_FOLDER_* */
+	guint32 uidvalidity; /* of the stored listing; 0 if never listed */
+} StoreFolder;
+
+/* Opens (creating) the store in DIR.  MF_ERROR_LOCAL on failure. */
+Store *store_open(const char *dir, GError **err);
+void store_close(Store *s); /* accepts NULL */
+
+/* TRUE if DIR holds a store with at least one folder. */
+gboolean store_exists(const char *dir);
+
+/* The folders last seen on the server, as a new array of StoreFolder*. */
+GPtrArray *store_folders_load(Store *s, GError **err);
+
+/* Records REMOTE (MfRemoteFolder*) as the folders now on the server:
+ * known names keep their ids, new ones get new ids, missing ones are
+ * marked absent (their rows and bodies stay).  Returns the present
+ * folders like store_folders_load(). */
+GPtrArray *store_folders_update(Store *s, GPtrArray *remote, GError **err);
+void store_folder_free(StoreFolder *f);
+
+/* The stored listing of FOLDER_ID: *MSGS gets a new GArray of
+ * MfRemoteMessage sorted by UID, *UIDVALIDITY its UIDVALIDITY (0 if the
+ * folder was never listed). */
+gboolean store_messages_load(Store *s, gint64 folder_id, guint32 *uidvalidity,
+                             GArray **msgs, GError **err);
+
+/* Replaces the stored listing of FOLDER_ID by MSGS (sorted by UID), in one
+ * transaction, writing only what changed since OLD (the listing the caller
+ * last loaded or saved, or NULL).  A new UIDVALIDITY drops the old rows
+ * first; it never deletes a body file on its own. */
+gboolean store_messages_save(Store *s, gint64 folder_id, guint32 uidvalidity,
+                             GArray *old, GArray *msgs, GError **err);
+
+/* Generations: one id per (folder, UIDVALIDITY), never reused, so that
+ * (generation, UID) names one immutable message for good.  Returns 0 with
+ * ERR on failure. */
+gint64 store_generation(Store *s, gint64 folder_id, guint32 uidvalidity,
+                        GError **err);
+/* The folder and UIDVALIDITY of generation GEN; FALSE if unknown. */
+gboolean store_generation_lookup(Store *s, gint64 gen, gint64 *folder_id,
+                                 guint32 *uidvalidity);
+
+/* Body writing: begin a temporary file, write to it, then commit it as the
+ * body of (folder, uidvalidity, uid) or abort it. */
+typedef struct StoreBody StoreBody;
+StoreBody *store_body_begin(Store *s, GError **err);
+gboolean store_body_write(StoreBody *b, const char *data, size_t len,
+                          GError **err);
+/* Makes the body durable (fsync), moves it into place and records it.
+ * Frees B whatever happens. */
+gboolean store_body_commit(Store *s, StoreBody *b, gint64 folder_id,
+                           guint32 uidvalidity, guint32 uid, GError **err);
+void store_body_abort(StoreBody *b); /* accepts NULL */
+guint64 store_body_size(const StoreBody *b);
+
+/* Opens the stored body of (folder, uidvalidity, uid) read-only and returns
+ * its fd.  The file's size must match the index; when VERIFY is TRUE its
+ * SHA-256 is checked too.  A body that fails a check is forgotten (row and
+ * file removed) and MF_ERROR_NOTFOUND is returned, as when there is none. */
+int store_body_open(Store *s, gint64 folder_id, guint32 uidvalidity,
+                    guint32 uid, gboolean verify, GError **err);
+
+#endif

@@ -1,0 +1,36 @@
+/* tree.h - immutable, reference-counted snapshots of an account's folder
+ * tree.  Folder ids come from the store and never change; a folder's parent
+ * is found by its display path. */
+#ifndef MAILFS_TREE_H
+#define MAILFS_TREE_H
+
+#include <glib.h>
+#include "cache/backend.h"
+#include "cache/store.h"
+
+typedef struct {
+	gint64 id;        /* stable folder id */
+	char *name;       /* the server's name */
+	char *path;       /* display path, "Archive/2024" */
+	const char *leaf; /* last component of path (points into path) */
+	gint64 parent;    /* id of the parent folder; 0 at the top */
+	guint flags;      /* MF_FOLDER_* */
+} MfFolder;
+
+typedef struct MfTree MfTree;
+
+/* A new tree (one reference) from StoreFolder rows. */
+MfTree *tree_build(GPtrArray *rows);
+MfTree *tree_ref(MfTree *t);
+void tree_unref(MfTree *t); /* accepts NULL */
+const MfFolder *tree_folder(const MfTree *t, gint64 id);
+/* The child of PARENT (0: top level) called NAME, or NULL. */
+const MfFolder *tree_child(const MfTree *t, gint64 parent, const char *name);
+/* Children of PARENT, in a new array of const MfFolder* (borrowed from T). */
+GPtrArray *tree_children(const MfTree *t, gint64 parent);
+
+/* Adds to REMOTE (MfRemoteFolder*) a \Noselect folder for each parent path
+ * it implies without listing it. */
+void tree_add_implicit_parents(GPtrArray *remote);
+
+#endif

@@ -1,0 +1,138 @@
+/* imap_client.h - a blocking IMAP4rev1 client over one Conn.
+ *
+ * An explicit state machine (see ImapState); imap_client_set_state() is the
+ * one place that changes it.  Commands are sent one at a time; untagged
+ * data is handed to per-command handlers.  Message bodies are streamed to
+ * caller-supplied sinks and never held whole in memory.  A client is used
+ * by one thread at a time.  After any MF_ERROR_CONNECTION or
+ * MF_ERROR_PROTOCOL error the client is in IMAP_STATE_BROKEN and must be
+ * freed.
+ */
+#ifndef MAILFS_IMAP_CLIENT_H
+#define MAILFS_IMAP_CLIENT_H
+
+#include <glib.h>
+#include "net/conn.h"
+#include "net/url.h"
+
+typedef enum {
+	IMAP_STATE_GREETING,      /* connected, waiting for the greeting */
+	IMAP_STATE_NOT_AUTH,      /* greeted (and TLS up), not logged in */
+	IMAP_STATE_AUTH,          /* logged in, no mailbox selected */
+	IMAP_STATE_SELECTED,      /* a mailbox is selected (read-only) */
+	IMAP_STATE_LOGOUT,        /* LOGOUT sent or BYE received */
+	IMAP_STATE_BROKEN,        /* I/O or protocol failure: unusable */
+} ImapState;
+
+/* Capabilities the code above may act on. */
+enum {
+	IMAP_CAP_IMAP4REV1   = 1u << 0,
+	IMAP_CAP_STARTTLS    = 1u << 1,
+	IMAP_CAP_AUTH_PLAIN  = 1u << 2,
+	IMAP_CAP_SASL_IR     = 1u << 3,
+	IMAP_CAP_LOGINDISABLED = 1u << 4,
+	IMAP_CAP_IDLE        = 1u << 5,
+	IMAP_CAP_UIDPLUS     = 1u << 6,
+	IMAP_CAP_MOVE        = 1u << 7,
+	IMAP_CAP_CONDSTORE   = 1u << 8,
+	IMAP_CAP_QRESYNC     = 1u << 9,
+	IMAP_CAP_SPECIAL_USE = 1u << 10,
+	IMAP_CAP_LITERALPLUS = 1u << 11,
+	IMAP_CAP_ENABLE      = 1u << 12,
+	IMAP_CAP_ESEARCH     = 1u << 13,
+};
+
+/* Mailbox attributes from LIST. */
+enum {
+	IMAP_MBOX_NOSELECT    = 1u << 0, /* \Noselect or \NonExistent */
+	IMAP_MBOX_NOINFERIORS = 1u << 1,
+	IMAP_MBOX_SENT        = 1u << 2,
+	IMAP_MBOX_TRASH       = 1u << 3,
+	IMAP_MBOX_DRAFTS      = 1u << 4,
+	IMAP_MBOX_ARCHIVE     = 1u << 5,
+	IMAP_MBOX_JUNK        = 1u << 6,
+};
+
+typedef struct {
+	char *name;   /* as on the wire (modified UTF-7), unquoted */
+	char delim;   /* hierarchy delimiter, '\0' for NIL */
+	guint attrs;  /* IMAP_MBOX_* */
+} ImapMailbox;
+
+typedef struct {
+	guint32 uidvalidity;
+	guint32 uidnext;
+	guint32 exists;
+	guint64 highestmodseq; /* 0 without CONDSTORE */
+} ImapSelectInfo;
+
+typedef struct {
+	const MfUrl *url;          /* imap:// (STARTTLS required) or imaps:// */
+	ConnTlsConfig tls;         /* tls.host defaults to url->host */
+	const char *user;
+	const char *password;      /* not kept after connect returns */
+	int timeout_ms;            /* connect, and each command's replies */
+	guint64 literal_max;       /* largest message accepted; 0: 1 GiB */
+} ImapClientParams;
+
+typedef struct ImapClient ImapClient;
+
+/* Connects, reads the greeting, upgrades with STARTTLS on imap:// (refusing
+ * to log in if it is not offered), logs in (AUTHENTICATE PLAIN when offered,
+ * else LOGIN) and learns the capabilities.  Errors: MF_ERROR_CONNECTION,
+ * MF_ERROR_TLS, MF_ERROR_AUTH (message includes the server's text),
+ * MF_ERROR_PROTOCOL. */
+ImapClient *imap_client_connect(const ImapClientParams *p, GError **err);
+
+/* Sends LOGOUT (best effort, short wait) and frees; accepts NULL. */
+void imap_client_free(ImapClient *c);
+
+ImapState imap_client_state(const ImapClient *c);
+guint imap_client_caps(const ImapClient *c);
+/* "imaps://host:993, TLSv1.3 ..." for status displays; owned by caller. */
+char *imap_client_describe(const ImapClient *c);
+
+/* LIST "" "*".  *OUT receives a new array of ImapMailbox* (free with
+ * imap_mailbox_free, set as the array's free func). */
+gboolean imap_client_list(ImapClient *c, GPtrArray **out, GError **err);
+void imap_mailbox_free(ImapMailbox *m);
+
+/* EXAMINEs MAILBOX (wire name) unless it is already selected and FORCE is
+ * FALSE.  MF_ERROR_MAILBOX when the server says NO. */
+gboolean imap_client_examine(ImapClient *c, const char *mailbox,
+                             gboolean force, ImapSelectInfo *out,
+                             GError **err);
+
+/* UID FETCH UIDSET (UID FLAGS RFC822.SIZE INTERNALDATE) on the selected
+ * mailbox.  META_CB is called once per message.  FLAGS is a space-separated
+ * string valid during the call only. */
+typedef void (*ImapMetaFn)(guint32 uid, guint64 size, gint64 internaldate,
+                           const char *flags, void *ud);
+gboolean imap_client_fetch_meta(ImapClient *c, const char *uidset,
+                                ImapMetaFn cb, void *ud, GError **err);
+
+/* Body sinks: open is called when a body of SIZE bytes starts arriving
+ * (the UID may not be known yet), write for each piece, and finish once the
+ * message's response is complete with its UID.  A body that does not end up
+ * finished is aborted.  Any callback may fail with ERR to stop the fetch. */
+typedef struct {
+	gpointer (*open)(guint64 size, void *ud, GError **err);
+	gboolean (*write)(gpointer sink, const char *data, size_t len,
+	                  GError **err);
+	gboolean (*finish)(gpointer sink, guint32 uid, void *ud, GError **err);
+	void (*abort)(gpointer sink);
+} ImapBodySink;
+
+/* UID FETCH UIDSET (UID BODY.PEEK[]) on the selected mailbox: many
+ * messages per round trip; never sets \Seen.  Messages the server no longer
+ * has are simply not reported. */
+gboolean imap_client_fetch_bodies(ImapClient *c, const char *uidset,
+                                  const ImapBodySink *sink, void *ud,
+                                  GError **err);
+
+/* Sends NOOP, which also keeps the connection alive. */
+gboolean imap_client_noop(ImapClient *c, GError **err);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImapClient, imap_client_free)
+
+#endif
