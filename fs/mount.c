@@ -1,1 +1,177 @@
-/* placeholder: being written */
+/* mount.c - from a config to a running mount: check the server, mount
+ * through /dev/fuse, daemonize, serve requests until unmounted. */
+#include "fs/mount.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "cache/account.h"
+#include "fs/log.h"
+#include "fs/ops.h"
+#include "net/mf_error.h"
+
+/* Prints the one-line failure of ACCOUNT at SERVER. */
+static int
+mount_fail(const MfAccountConfig *cfg, const GError *err)
+{
+	const MfUrl *u = cfg->has_imap ? &cfg->imap : &cfg->pop3;
+	g_autofree char *server = url_to_string(u);
+	const char *msg = err->message;
+	size_t n = strlen(server);
+
+	/* Lower layers often start with the server already. */
+	if (strncmp(msg, server, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+		msg += n + 2;
+	fprintf(stderr, "mailfs: account '%s' (%s): %s\n", cfg->name, server,
+	        msg);
+	return 1;
+}
+
+/* The account parameters below fs/, from the config and the password. */
+static void
+mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
+{
+	memset(p, 0, sizeof *p);
+	p->name = g_strdup(cfg->name);
+	p->cache_dir = g_strdup(cfg->cache_dir);
+	p->max_connections = cfg->max_connections;
+	p->refresh_interval = cfg->refresh_interval;
+	p->backend.url = cfg->imap;
+	p->backend.url.host = g_strdup(cfg->imap.host);
+	p->backend.ca_file = g_strdup(cfg->ca_file);
+	p->backend.tls_fingerprint = g_strdup(cfg->tls_fingerprint);
+	p->backend.user = g_strdup(cfg->user);
+	p->backend.password = password;
+	p->backend.timeout_ms = (int)cfg->timeout * 1000;
+}
+
+/* Logs in and lists the folders, so that a mount that cannot work fails
+ * before anything is mounted. */
+static gboolean
+mount_check(const MfAccountParams *p, GError **err)
+{
+	MfAccount *a = account_open(p, &backend_imap, err);
+
+	if (!a)
+		return FALSE;
+	gboolean ok = account_connect(a, err);
+	account_close(a);
+	return ok;
+}
+
+static struct fuse_session *
+mount_session(const MfAccountConfig *cfg, const MountOptions *o, MfFs *fs)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	g_autofree char *base = g_strdup_printf(
+		"fsname=mailfs:%s,subtype=mailfs,default_permissions", cfg->name);
+
+	fuse_opt_add_arg(&args, "mailfs");
+	fuse_opt_add_arg(&args, "-o");
+	fuse_opt_add_arg(&args, base);
+	for (char **opt = o->fuse_opts; opt && *opt; opt++) {
+		fuse_opt_add_arg(&args, "-o");
+		fuse_opt_add_arg(&args, *opt);
+	}
+	if (o->debug)
+		fuse_opt_add_arg(&args, "-d");
+	struct fuse_session *se =
+		fuse_session_new(&args, &ops_table, sizeof ops_table, fs);
+	fuse_opt_free_args(&args);
+	return se;
+}
+
+static int
+mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountParams *p)
+{
+	g_autoptr(GError) err = NULL;
+
+	fs->account = account_open(p, &backend_imap, &err);
+	if (!fs->account) {
+		g_warning("%s", err->message);
+		return 1;
+	}
+	g_message("account %s mounted", p->name);
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(lc, 0);
+	fuse_loop_cfg_set_idle_threads(lc, 10);
+	int rc = fuse_session_loop_mt(se, lc);
+	fuse_loop_cfg_destroy(lc);
+	account_close(fs->account);
+	fs->account = NULL;
+	return rc == 0 ? 0 : 1;
+}
+
+int
+mount_run(const MfAccountConfig *cfg, const MountOptions *o)
+{
+	g_autoptr(GError) err = NULL;
+	MfAccountParams p;
+	MfFs fs = { .outbox = cfg->has_smtp, .uid = getuid(), .gid = getgid(),
+	            .started = time(NULL) };
+
+	if (!cfg->has_imap) {
+		g_set_error(&err, MF_ERROR, MF_ERROR_CONFIG,
+		            "POP3 accounts are not supported yet");
+		return mount_fail(cfg, err);
+	}
+	char *password = config_get_password(cfg, &err);
+	if (!password)
+		return mount_fail(cfg, err);
+	mount_params(cfg, password, &p);
+	signal(SIGPIPE, SIG_IGN);
+	log_setup("mailfs", FALSE, o->debug);
+	if (!mount_check(&p, &err)) {
+		account_params_clear(&p);
+		return mount_fail(cfg, err);
+	}
+	struct fuse_session *se = mount_session(cfg, o, &fs);
+	int rc = 1;
+	if (se && fuse_set_signal_handlers(se) == 0) {
+		if (fuse_session_mount(se, o->mountpoint) == 0) {
+			fuse_daemonize(o->foreground);
+			if (!o->foreground)
+				log_setup("mailfs", TRUE, o->debug);
+			rc = mount_serve(se, &fs, &p);
+			fuse_session_unmount(se);
+		} else {
+			fprintf(stderr, "mailfs: account '%s': cannot mount on "
+			        "%s\n", cfg->name, o->mountpoint);
+		}
+		fuse_remove_signal_handlers(se);
+	}
+	if (se)
+		fuse_session_destroy(se);
+	account_params_clear(&p);
+	return rc;
+}
+
+int
+mount_unmount(const char *mountpoint)
+{
+	g_autofree char *out = NULL;
+	g_autofree char *errs = NULL;
+	int status = 0;
+	const char *argv[] = { "fusermount3", "-u", mountpoint, NULL };
+
+	if (geteuid() == 0) {
+		if (umount2(mountpoint, 0) == 0)
+			return 0;
+		int e = errno;
+		fprintf(stderr, "mailfs: cannot unmount %s: %s\n", mountpoint,
+		        g_strerror(e));
+		return 1;
+	}
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+	                  NULL, &out, &errs, &status, NULL) ||
+	    !g_spawn_check_wait_status(status, NULL)) {
+		fprintf(stderr, "mailfs: cannot unmount %s: %s", mountpoint,
+		        errs && *errs ? errs : "fusermount3 failed\n");
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,10 @@
+/* log.h - where log lines go: stderr in the foreground, syslog when
+ * daemonized.  Debug lines only with --debug. */
+#ifndef MAILFS_LOG_H
+#define MAILFS_LOG_H
+
+#include <glib.h>
+
+void log_setup(const char *ident, gboolean to_syslog, gboolean debug);
+
+#endif

@@ -1,0 +1,25 @@
+/* mount.h - mounting one account: check the server, mount, daemonize, run
+ * the FUSE loop until unmounted. */
+#ifndef MAILFS_MOUNT_H
+#define MAILFS_MOUNT_H
+
+#include <glib.h>
+#include "fs/config.h"
+
+typedef struct {
+	const char *mountpoint;
+	gboolean foreground;
+	gboolean debug;
+	char **fuse_opts;   /* values of -o, NULL-terminated, or NULL */
+} MountOptions;
+
+/* Mounts CFG's account on O->mountpoint.  Returns only when the mount is
+ * over (foreground) or, in the parent, once the mount is ready or has
+ * failed; the result is the process exit status.  Failures are printed as
+ * one line naming the account, the server and the cause. */
+int mount_run(const MfAccountConfig *cfg, const MountOptions *o);
+
+/* Unmounts MOUNTPOINT.  Returns the exit status; prints the cause. */
+int mount_unmount(const char *mountpoint);
+
+#endif
