@@ -10,7 +10,7 @@
 #include "net/mf_error.h"
 
 #define BACKOFF_MIN_US (2 * G_USEC_PER_SEC)
-#define BACKOFF_MAX_US (60 * G_USEC_PER_SEC)
+#define BACKOFF_MAX_US (30 * G_USEC_PER_SEC)
 
 struct MfListing {
 	gint ref;
@@ -39,8 +39,11 @@ struct MfAccount {
 	GHashTable *inflight;    /* bodies being fetched */
 	GCond inflight_done;
 	gboolean online;
-	gint64 offline_until;    /* no network before this (monotonic) */
+	gint64 offline_until;    /* no probe before this (monotonic) */
 	gint64 backoff;
+	GThread *probe;          /* reconnects in the background, or NULL */
+	gboolean probing;        /* probe is running */
+	gboolean closing;        /* no new probes */
 
 	GMutex tree_refresh;     /* one tree refresh at a time */
 	GMutex pool_lock;        /* guards the pool */
@@ -142,12 +145,35 @@ account_is_online(MfAccount *a)
 	return on;
 }
 
-/* TRUE if the network may be tried now. */
+static gpointer
+account_probe_thread(gpointer data)
+{
+	MfAccount *a = data;
+	g_autoptr(GError) err = NULL;
+
+	if (!account_connect(a, &err))
+		g_debug("account %s still offline: %s", a->p.name, err->message);
+	g_mutex_lock(&a->lock);
+	a->probing = FALSE;
+	g_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* TRUE if requests may use the network now.  While the account is offline
+ * they may not, so that nothing waits on a dead server; instead, once the
+ * backoff has passed, a background probe tries to reconnect. */
 static gboolean
 account_may_try(MfAccount *a)
 {
 	g_mutex_lock(&a->lock);
-	gboolean ok = a->online || g_get_monotonic_time() >= a->offline_until;
+	gboolean ok = a->online;
+	if (!ok && !a->probing && !a->closing &&
+	    g_get_monotonic_time() >= a->offline_until) {
+		if (a->probe)
+			g_thread_join(a->probe);
+		a->probing = TRUE;
+		a->probe = g_thread_new("mailfs-probe", account_probe_thread, a);
+	}
 	g_mutex_unlock(&a->lock);
 	return ok;
 }
@@ -172,6 +198,18 @@ account_note(MfAccount *a, const GError *err)
 		a->offline_until = g_get_monotonic_time() + a->backoff;
 	}
 	g_mutex_unlock(&a->lock);
+}
+
+void
+account_go_offline(MfAccount *a, const GError *why)
+{
+	account_note(a, why);
+}
+
+gboolean
+account_cache_exists(const MfAccountParams *p)
+{
+	return store_exists(p->cache_dir);
 }
 
 static void
@@ -328,6 +366,12 @@ account_close(MfAccount *a)
 
 	if (!a)
 		return;
+	g_mutex_lock(&a->lock);
+	a->closing = TRUE;
+	GThread *probe = g_steal_pointer(&a->probe);
+	g_mutex_unlock(&a->lock);
+	if (probe)
+		g_thread_join(probe);
 	while ((s = g_queue_pop_head(&a->idle)))
 		a->backend->disconnect(s);
 	tree_unref(a->tree);

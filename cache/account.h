@@ -44,6 +44,15 @@ gboolean account_connect(MfAccount *a, GError **err);
 
 gboolean account_is_online(MfAccount *a);
 
+/* Marks the account offline because of WHY (a transient error), as if a
+ * request had just failed: requests are served from the store and a
+ * background probe reconnects. */
+void account_go_offline(MfAccount *a, const GError *why);
+
+/* TRUE if P's cache directory holds a store with a folder tree, i.e.
+ * something to serve offline. */
+gboolean account_cache_exists(const MfAccountParams *p);
+
 /* The folder tree, refreshed first if it is stale and the account is
  * online.  Never NULL; release with tree_unref(). */
 MfTree *account_tree(MfAccount *a);

@@ -14,9 +14,10 @@
 #include "fs/ops.h"
 #include "net/mf_error.h"
 
-/* Prints the one-line failure of ACCOUNT at SERVER. */
-static int
-mount_fail(const MfAccountConfig *cfg, const GError *err)
+/* Prints one line about ACCOUNT at SERVER: WHAT, then the cause. */
+static void
+mount_say(const MfAccountConfig *cfg, const char *what, const GError *err,
+          const char *after)
 {
 	const MfUrl *u = cfg->has_imap ? &cfg->imap : &cfg->pop3;
 	g_autofree char *server = url_to_string(u);
@@ -26,8 +27,14 @@ mount_fail(const MfAccountConfig *cfg, const GError *err)
 	/* Lower layers often start with the server already. */
 	if (strncmp(msg, server, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
 		msg += n + 2;
-	fprintf(stderr, "mailfs: account '%s' (%s): %s\n", cfg->name, server,
-	        msg);
+	fprintf(stderr, "mailfs: account '%s' (%s): %s%s%s\n", cfg->name,
+	        server, what, msg, after);
+}
+
+static int
+mount_fail(const MfAccountConfig *cfg, const GError *err)
+{
+	mount_say(cfg, "", err, "");
 	return 1;
 }
 
@@ -86,7 +93,8 @@ mount_session(const MfAccountConfig *cfg, const MountOptions *o, MfFs *fs)
 }
 
 static int
-mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountParams *p)
+mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountParams *p,
+            const GError *offline)
 {
 	g_autoptr(GError) err = NULL;
 
@@ -95,7 +103,10 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountParams *p)
 		g_warning("%s", err->message);
 		return 1;
 	}
-	g_message("account %s mounted", p->name);
+	if (offline)
+		account_go_offline(fs->account, offline);
+	g_message("account %s mounted%s", p->name,
+	          offline ? " offline, from the cache" : "");
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, 0);
 	fuse_loop_cfg_set_idle_threads(lc, 10);
@@ -126,8 +137,15 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 	signal(SIGPIPE, SIG_IGN);
 	log_setup("mailfs", FALSE, o->debug);
 	if (!mount_check(&p, &err)) {
-		account_params_clear(&p);
-		return mount_fail(cfg, err);
+		/* Unreachable is not fatal when there is a cache to serve;
+		 * TLS, authentication and config problems always are. */
+		if (!mf_error_is_transient(err) || !account_cache_exists(&p)) {
+			mount_say(cfg, "", err, mf_error_is_transient(err)
+			          ? " (and no cache to serve offline)" : "");
+			account_params_clear(&p);
+			return 1;
+		}
+		mount_say(cfg, "offline (", err, "); serving the cache");
 	}
 	struct fuse_session *se = mount_session(cfg, o, &fs);
 	int rc = 1;
@@ -136,7 +154,7 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 			fuse_daemonize(o->foreground);
 			if (!o->foreground)
 				log_setup("mailfs", TRUE, o->debug);
-			rc = mount_serve(se, &fs, &p);
+			rc = mount_serve(se, &fs, &p, err);
 			fuse_session_unmount(se);
 		} else {
 			fprintf(stderr, "mailfs: account '%s': cannot mount on "
