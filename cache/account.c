@@ -2,6 +2,7 @@
  * snapshots and the store, refreshed from the server through a pool of
  * backend sessions, with an offline state and backoff. */
 #include "cache/account.h"
+#include "cache/account_int.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -281,12 +282,9 @@ pool_release(MfAccount *a, MfSession *s, const GError *err)
 	g_mutex_unlock(&a->pool_lock);
 }
 
-typedef gboolean (*SessionFn)(MfAccount *a, MfSession *s, void *ud,
-                              GError **err);
-
 /* Runs FN on a pooled session.  A reused session that turns out to be dead
  * (the server dropped an idle connection) is replaced once. */
-static gboolean
+gboolean
 account_with_session(MfAccount *a, SessionFn fn, void *ud, GError **err)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -793,4 +791,22 @@ account_open_message(MfAccount *a, gint64 gen, guint32 uid, GError **err)
 		fd = account_open_body(a, folder_id, l->uidvalidity, uid, err);
 	listing_unref(l);
 	return fd;
+}
+
+Store *
+account_store(MfAccount *a)
+{
+	return a->store;
+}
+
+const MfBackend *
+account_backend(MfAccount *a)
+{
+	return a->backend;
+}
+
+guint
+account_max_connections(MfAccount *a)
+{
+	return a->p.max_connections;
 }

@@ -530,6 +530,134 @@ store_body_place(Store *s, StoreBody *b, const char *final, GError **err)
 	return TRUE;
 }
 
+typedef struct {
+	gint64 folder_id;
+	guint32 uidvalidity;
+	guint32 uid;
+	guint64 size;
+	guint8 sha[32];
+} BatchRow;
+
+struct StoreBatch {
+	GArray *rows; /* BatchRow */
+};
+
+StoreBatch *
+store_batch_new(void)
+{
+	StoreBatch *b = g_new0(StoreBatch, 1);
+	b->rows = g_array_new(FALSE, FALSE, sizeof(BatchRow));
+	return b;
+}
+
+guint
+store_batch_count(const StoreBatch *batch)
+{
+	return batch->rows->len;
+}
+
+void
+store_batch_free(StoreBatch *batch)
+{
+	if (!batch)
+		return;
+	g_array_unref(batch->rows);
+	g_free(batch);
+}
+
+gboolean
+store_batch_add(Store *s, StoreBatch *batch, StoreBody *b, gint64 folder_id,
+                guint32 uidvalidity, guint32 uid, GError **err)
+{
+	g_autofree char *final = store_body_path(s, folder_id, uidvalidity, uid);
+	g_autofree char *dir = g_path_get_dirname(final);
+	BatchRow r = { folder_id, uidvalidity, uid, b->size, { 0 } };
+	gsize len = sizeof r.sha;
+	gboolean ok = store_mkdir(dir, err);
+
+	if (ok && rename(b->tmp_path, final) != 0) {
+		int e = errno;
+		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "cannot store %s: %s",
+		            final, g_strerror(e));
+		ok = FALSE;
+	}
+	if (ok) {
+		g_clear_pointer(&b->tmp_path, g_free);
+		g_checksum_get_digest(b->sum, r.sha, &len);
+		g_array_append_val(batch->rows, r);
+	}
+	store_body_abort(b);
+	return ok;
+}
+
+static gboolean
+store_batch_rows(Store *s, StoreBatch *batch, GError **err)
+{
+	for (guint i = 0; i < batch->rows->len; i++) {
+		const BatchRow *r = &g_array_index(batch->rows, BatchRow, i);
+		if (!store_body_record(s, r->folder_id, r->uidvalidity, r->uid,
+		                       r->size, r->sha, err))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+store_batch_commit(Store *s, StoreBatch *batch, GError **err)
+{
+	gboolean ok = FALSE;
+	int fd;
+
+	if (batch->rows->len == 0)
+		return TRUE;
+	fd = open(s->bodies_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL,
+		            "cannot flush the cache to disk: %s", g_strerror(e));
+		return FALSE;
+	}
+	close(fd);
+	g_mutex_lock(&s->lock);
+	if (store_exec(s, "BEGIN IMMEDIATE", err)) {
+		ok = store_batch_rows(s, batch, err) &&
+		     store_exec(s, "COMMIT", err);
+		if (!ok)
+			store_exec(s, "ROLLBACK", NULL);
+	}
+	g_mutex_unlock(&s->lock);
+	g_array_set_size(batch->rows, 0);
+	return ok;
+}
+
+GHashTable *
+store_bodies_cached(Store *s, gint64 folder_id, guint32 uidvalidity,
+                    GError **err)
+{
+	GHashTable *set = g_hash_table_new(NULL, NULL);
+
+	g_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s,
+		"SELECT uid FROM bodies WHERE folder = ?1 AND uidvalidity = ?2",
+		err);
+	if (st) {
+		sqlite3_bind_int64(st, 1, folder_id);
+		sqlite3_bind_int64(st, 2, uidvalidity);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			g_hash_table_add(set, GUINT_TO_POINTER(
+				(guint)sqlite3_column_int64(st, 0)));
+		sqlite3_finalize(st);
+	}
+	g_mutex_unlock(&s->lock);
+	if (!st) {
+		g_hash_table_unref(set);
+		return NULL;
+	}
+	return set;
+}
+
 gboolean
 store_body_commit(Store *s, StoreBody *b, gint64 folder_id,
                   guint32 uidvalidity, guint32 uid, GError **err)

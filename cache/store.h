@@ -80,6 +80,26 @@ gboolean store_body_write(StoreBody *b, const char *data, size_t len,
 gboolean store_body_commit(Store *s, StoreBody *b, gint64 folder_id,
                            guint32 uidvalidity, guint32 uid, GError **err);
 void store_body_abort(StoreBody *b); /* accepts NULL */
+
+/* Bulk writing without one fsync per body: store_batch_add() moves a
+ * finished body into place at once but records it only when
+ * store_batch_commit() has made every body of the batch durable with one
+ * syncfs() and then writes all their rows in one transaction.  A crash in
+ * between leaves files that the index does not know: fetched again. */
+typedef struct StoreBatch StoreBatch;
+StoreBatch *store_batch_new(void);
+gboolean store_batch_add(Store *s, StoreBatch *batch, StoreBody *b,
+                         gint64 folder_id, guint32 uidvalidity, guint32 uid,
+                         GError **err);
+/* Commits and empties BATCH (it can be reused). */
+gboolean store_batch_commit(Store *s, StoreBatch *batch, GError **err);
+guint store_batch_count(const StoreBatch *batch);
+void store_batch_free(StoreBatch *batch); /* accepts NULL; drops rows */
+
+/* UIDs (as GUINT_TO_POINTER) of the bodies of (folder, uidvalidity) that
+ * are recorded in the index: a new set. */
+GHashTable *store_bodies_cached(Store *s, gint64 folder_id,
+                                guint32 uidvalidity, GError **err);
 guint64 store_body_size(const StoreBody *b);
 
 /* Opens the stored body of (folder, uidvalidity, uid) read-only and returns

@@ -80,6 +80,12 @@ tree_folder(const MfTree *t, gint64 id)
 }
 
 const MfFolder *
+tree_find(const MfTree *t, const char *path)
+{
+	return g_hash_table_lookup(t->by_path, path);
+}
+
+const MfFolder *
 tree_child(const MfTree *t, gint64 parent, const char *name)
 {
 	const MfFolder *p = parent ? tree_folder(t, parent) : NULL;

@@ -24,6 +24,8 @@ MfTree *tree_build(GPtrArray *rows);
 MfTree *tree_ref(MfTree *t);
 void tree_unref(MfTree *t); /* accepts NULL */
 const MfFolder *tree_folder(const MfTree *t, gint64 id);
+/* The folder with display path PATH ("Archive/2024"), or NULL. */
+const MfFolder *tree_find(const MfTree *t, const char *path);
 /* The child of PARENT (0: top level) called NAME, or NULL. */
 const MfFolder *tree_child(const MfTree *t, gint64 parent, const char *name);
 /* Children of PARENT, in a new array of const MfFolder* (borrowed from T). */

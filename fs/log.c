@@ -6,6 +6,7 @@
 
 static gboolean log_syslog;
 static gboolean log_debug;
+static gboolean log_muted;
 static char *log_ident;
 
 static int
@@ -27,7 +28,7 @@ log_writer_cb(GLogLevelFlags level, const GLogField *fields, gsize n,
 	const char *msg = NULL;
 	int prio = log_priority(level);
 
-	if (prio == LOG_DEBUG && !log_debug)
+	if ((prio == LOG_DEBUG && !log_debug) || (log_muted && prio != LOG_ERR))
 		return G_LOG_WRITER_HANDLED;
 	for (gsize i = 0; i < n; i++)
 		if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
@@ -58,4 +59,10 @@ log_setup(const char *ident, gboolean to_syslog, gboolean debug)
 		g_log_set_writer_func(log_writer_cb, NULL, NULL);
 		g_once_init_leave(&installed, 1);
 	}
+}
+
+void
+log_mute(gboolean mute)
+{
+	log_muted = mute;
 }

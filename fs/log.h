@@ -7,4 +7,8 @@
 
 void log_setup(const char *ident, gboolean to_syslog, gboolean debug);
 
+/* While muted only errors are written: for steps whose outcome the
+ * caller reports itself. */
+void log_mute(gboolean mute);
+
 #endif

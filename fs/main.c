@@ -5,6 +5,7 @@
 
 #include "fs/config.h"
 #include "fs/mount.h"
+#include "fs/sync_cmd.h"
 
 static const char usage_text[] =
 	"Usage: mailfs COMMAND [OPTIONS]\n"
@@ -17,6 +18,9 @@ static const char usage_text[] =
 	"                  mount an account; returns once the mount is ready\n"
 	"  umount MOUNTPOINT\n"
 	"                  unmount it\n"
+	"  sync [--config FILE] [--account NAME] [--quiet] [FOLDER...]\n"
+	"                  download every message not yet cached, so that the\n"
+	"                  account reads offline (all folders by default)\n"
 	"  help            show this help\n"
 	"\n"
 	"Options:\n"
@@ -110,6 +114,8 @@ main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "mount"))
 		return cmd_mount(argc - 1, argv + 1);
+	if (!strcmp(cmd, "sync"))
+		return sync_cmd_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "umount") || !strcmp(cmd, "unmount"))
 		return cmd_umount(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);

@@ -14,8 +14,7 @@
 #include "fs/ops.h"
 #include "net/mf_error.h"
 
-/* Prints one line about ACCOUNT at SERVER: WHAT, then the cause. */
-static void
+void
 mount_say(const MfAccountConfig *cfg, const char *what, const GError *err,
           const char *after)
 {
@@ -38,8 +37,7 @@ mount_fail(const MfAccountConfig *cfg, const GError *err)
 	return 1;
 }
 
-/* The account parameters below fs/, from the config and the password. */
-static void
+void
 mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 {
 	memset(p, 0, sizeof *p);
@@ -136,7 +134,10 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 	mount_params(cfg, password, &p);
 	signal(SIGPIPE, SIG_IGN);
 	log_setup("mailfs", FALSE, o->debug);
-	if (!mount_check(&p, &err)) {
+	log_mute(TRUE);
+	gboolean reached = mount_check(&p, &err);
+	log_mute(FALSE);
+	if (!reached) {
 		/* Unreachable is not fatal when there is a cache to serve;
 		 * TLS, authentication and config problems always are. */
 		if (!mf_error_is_transient(err) || !account_cache_exists(&p)) {

@@ -4,6 +4,7 @@
 #define MAILFS_MOUNT_H
 
 #include <glib.h>
+#include "cache/account.h"
 #include "fs/config.h"
 
 typedef struct {
@@ -18,6 +19,15 @@ typedef struct {
  * failed; the result is the process exit status.  Failures are printed as
  * one line naming the account, the server and the cause. */
 int mount_run(const MfAccountConfig *cfg, const MountOptions *o);
+
+/* Fills *P, the account parameters below fs/, from CFG; P takes
+ * PASSWORD.  Clear with account_params_clear(). */
+void mount_params(const MfAccountConfig *cfg, char *password,
+                  MfAccountParams *p);
+
+/* Prints one line about CFG's account and server: WHAT, the cause, AFTER. */
+void mount_say(const MfAccountConfig *cfg, const char *what,
+               const GError *err, const char *after);
 
 /* Unmounts MOUNTPOINT.  Returns the exit status; prints the cause. */
 int mount_unmount(const char *mountpoint);

@@ -229,6 +229,7 @@ imap_client_run(ImapClient *c, const ImapHandler *h, const char *what,
 	}
 	g_snprintf(tag, sizeof tag, "A%u", ++c->tag_seq);
 	g_autofree char *line = g_strdup_printf("%s %s\r\n", tag, command);
+	imap_client_deadline(c, 0); /* the last one may have passed idly */
 	gboolean ok = imap_client_send(c, line, err);
 	explicit_bzero(line, strlen(line));
 	if (!ok)

@@ -1,0 +1,321 @@
+/* sync.c - bulk download of uncached bodies: folders listed, missing
+ * bodies cut into chunks, chunks fetched by parallel workers. */
+#include "cache/sync.h"
+
+#include <string.h>
+
+#include "cache/account_int.h"
+#include "net/mf_error.h"
+
+#define CHUNK_MESSAGES 250
+#define CHUNK_BYTES (8u << 20)
+
+typedef struct {
+	const MfFolder *folder; /* borrowed from SyncRun.tree */
+	guint32 uidvalidity;
+	guint total;            /* messages to fetch */
+	guint done;             /* guarded by SyncRun.lock */
+} FolderJob;
+
+typedef struct {
+	FolderJob *job;
+	GArray *uids;           /* guint32, ascending */
+	guint64 bytes;
+} Chunk;
+
+typedef struct {
+	MfAccount *a;
+	MfTree *tree;
+	GPtrArray *jobs;        /* FolderJob* */
+	GPtrArray *chunks;      /* Chunk* */
+	gint next_chunk;        /* atomic */
+	GMutex lock;            /* progress, result */
+	MfSyncProgress prog;
+	MfSyncProgressFn cb;
+	void *ud;
+	volatile gint *cancel;
+	MfSyncResult *res;
+} SyncRun;
+
+/* One chunk being fetched by one worker. */
+typedef struct {
+	SyncRun *run;
+	Chunk *chunk;
+	StoreBatch *batch;
+	guint stored;
+} ChunkCtx;
+
+void
+sync_result_clear(MfSyncResult *r)
+{
+	if (r->failures)
+		g_ptr_array_unref(r->failures);
+	memset(r, 0, sizeof *r);
+}
+
+static void
+chunk_free(Chunk *c)
+{
+	g_array_unref(c->uids);
+	g_free(c);
+}
+
+static gboolean
+sync_cancelled(SyncRun *run)
+{
+	return run->cancel && g_atomic_int_get(run->cancel);
+}
+
+static void
+sync_report(SyncRun *run, FolderJob *job, guint64 bytes, guint msgs)
+{
+	g_mutex_lock(&run->lock);
+	job->done += msgs;
+	run->prog.folder = job->folder->path;
+	run->prog.folder_done = job->done;
+	run->prog.folder_total = job->total;
+	run->prog.done += msgs;
+	run->prog.bytes += bytes;
+	run->prog.folder_finished = job->done == job->total && msgs > 0;
+	if (run->cb)
+		run->cb(&run->prog, run->ud);
+	g_mutex_unlock(&run->lock);
+}
+
+static gpointer
+sync_sink_open(guint64 size, void *ud, GError **err)
+{
+	ChunkCtx *c = ud;
+
+	if (sync_cancelled(c->run)) {
+		g_set_error(err, MF_ERROR, MF_ERROR_CANCELLED, "interrupted");
+		return NULL;
+	}
+	return store_body_begin(account_store(c->run->a), err);
+}
+
+static gboolean
+sync_sink_write(gpointer sink, const char *data, size_t len, GError **err)
+{
+	return store_body_write(sink, data, len, err);
+}
+
+static gboolean
+sync_sink_finish(gpointer sink, guint32 uid, void *ud, GError **err)
+{
+	ChunkCtx *c = ud;
+	guint64 size = store_body_size(sink);
+
+	if (!store_batch_add(account_store(c->run->a), c->batch, sink,
+	                     c->chunk->job->folder->id,
+	                     c->chunk->job->uidvalidity, uid, err))
+		return FALSE;
+	c->stored++;
+	sync_report(c->run, c->chunk->job, size, 1);
+	return TRUE;
+}
+
+static void
+sync_sink_abort(gpointer sink)
+{
+	store_body_abort(sink);
+}
+
+static const MfBodySink sync_sink = {
+	.open = sync_sink_open,
+	.write = sync_sink_write,
+	.finish = sync_sink_finish,
+	.abort = sync_sink_abort,
+};
+
+static gboolean
+sync_fetch_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	ChunkCtx *c = ud;
+	Chunk *ch = c->chunk;
+
+	return account_backend(a)->fetch_bodies(s, ch->job->folder->name,
+	                                        ch->job->uidvalidity,
+	                                        (const guint32 *)ch->uids->data,
+	                                        ch->uids->len, &sync_sink, c,
+	                                        err);
+}
+
+static void
+sync_fail(SyncRun *run, Chunk *ch, guint failed, const GError *err)
+{
+	g_mutex_lock(&run->lock);
+	run->res->failed += failed;
+	g_ptr_array_add(run->res->failures,
+	                g_strdup_printf("%s: %u messages not fetched: %s",
+	                                ch->job->folder->path, failed,
+	                                err->message));
+	g_mutex_unlock(&run->lock);
+}
+
+/* Fetches one chunk and commits what arrived, even after a failure. */
+static void
+sync_chunk(SyncRun *run, Chunk *ch, StoreBatch *batch)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GError) cerr = NULL;
+	ChunkCtx c = { run, ch, batch, 0 };
+	gboolean ok = account_with_session(run->a, sync_fetch_cb, &c, &err);
+
+	if (!store_batch_commit(account_store(run->a), batch, &cerr)) {
+		ok = FALSE;
+		c.stored = 0;
+		g_clear_error(&err);
+		err = g_steal_pointer(&cerr);
+	}
+	g_mutex_lock(&run->lock);
+	run->res->fetched += c.stored;
+	g_mutex_unlock(&run->lock);
+	if (!ok && !g_error_matches(err, MF_ERROR, MF_ERROR_CANCELLED))
+		sync_fail(run, ch, ch->uids->len - c.stored, err);
+	else if (ok && c.stored < ch->uids->len) /* gone from the server */
+		sync_report(run, ch->job, 0, ch->uids->len - c.stored);
+}
+
+static gpointer
+sync_worker(gpointer data)
+{
+	SyncRun *run = data;
+	StoreBatch *batch = store_batch_new();
+	gint i;
+
+	while (!sync_cancelled(run) &&
+	       (i = g_atomic_int_add(&run->next_chunk, 1)) <
+	       (gint)run->chunks->len)
+		sync_chunk(run, run->chunks->pdata[i], batch);
+	store_batch_free(batch);
+	return NULL;
+}
+
+/* Cuts the uncached messages of JOB's listing into chunks. */
+static void
+sync_plan_folder(SyncRun *run, FolderJob *job, MfListing *l, GHashTable *have)
+{
+	Chunk *cur = NULL;
+
+	for (guint i = 0; i < listing_count(l); i++) {
+		const MfRemoteMessage *m = listing_at(l, i);
+		if (g_hash_table_contains(have, GUINT_TO_POINTER(m->uid))) {
+			run->res->cached++;
+			continue;
+		}
+		if (!cur || cur->uids->len >= CHUNK_MESSAGES ||
+		    cur->bytes >= CHUNK_BYTES) {
+			cur = g_new0(Chunk, 1);
+			cur->job = job;
+			cur->uids = g_array_new(FALSE, FALSE, sizeof(guint32));
+			g_ptr_array_add(run->chunks, cur);
+		}
+		g_array_append_val(cur->uids, m->uid);
+		cur->bytes += m->size;
+		job->total++;
+		run->prog.total++;
+		run->prog.bytes_total += m->size;
+	}
+}
+
+static void
+sync_plan(SyncRun *run, const MfFolder *f)
+{
+	g_autoptr(GError) err = NULL;
+	MfListing *l = account_listing(run->a, f->id, &err);
+	GHashTable *have = NULL;
+
+	if (l)
+		have = store_bodies_cached(account_store(run->a), f->id,
+		                           listing_uidvalidity(l), &err);
+	if (!have) {
+		run->res->failed++;
+		g_ptr_array_add(run->res->failures,
+		                g_strdup_printf("%s: cannot list: %s", f->path,
+		                                err->message));
+		listing_unref(l);
+		return;
+	}
+	FolderJob *job = g_new0(FolderJob, 1);
+	job->folder = f;
+	job->uidvalidity = listing_uidvalidity(l);
+	g_ptr_array_add(run->jobs, job);
+	sync_plan_folder(run, job, l, have);
+	g_hash_table_unref(have);
+	listing_unref(l);
+}
+
+/* The folders to sync: the named ones, or every selectable one. */
+static GPtrArray *
+sync_folders(SyncRun *run, const char *const *names, GError **err)
+{
+	GPtrArray *out = g_ptr_array_new();
+
+	if (!names || !names[0]) {
+		g_autoptr(GPtrArray) stack = tree_children(run->tree, 0);
+		while (stack->len > 0) {
+			const MfFolder *f = g_ptr_array_steal_index(stack, 0);
+			g_autoptr(GPtrArray) kids = tree_children(run->tree, f->id);
+			g_ptr_array_extend(stack, kids, NULL, NULL);
+			if (!(f->flags & MF_FOLDER_NOSELECT))
+				g_ptr_array_add(out, (gpointer)f);
+		}
+		return out;
+	}
+	for (guint i = 0; names[i]; i++) {
+		const MfFolder *f = tree_find(run->tree, names[i]);
+		if (!f || (f->flags & MF_FOLDER_NOSELECT)) {
+			g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
+			            "no folder '%s' with messages", names[i]);
+			g_ptr_array_unref(out);
+			return NULL;
+		}
+		g_ptr_array_add(out, (gpointer)f);
+	}
+	return out;
+}
+
+static void
+sync_run_workers(SyncRun *run)
+{
+	guint n = MIN(account_max_connections(run->a), run->chunks->len);
+	g_autoptr(GPtrArray) threads = g_ptr_array_new();
+
+	for (guint i = 0; i < n; i++)
+		g_ptr_array_add(threads, g_thread_new("mailfs-sync",
+		                                      sync_worker, run));
+	for (guint i = 0; i < n; i++)
+		g_thread_join(threads->pdata[i]);
+}
+
+gboolean
+sync_run(MfAccount *a, const char *const *folders, MfSyncProgressFn cb,
+         void *ud, volatile gint *cancel, MfSyncResult *res, GError **err)
+{
+	SyncRun run = { .a = a, .cb = cb, .ud = ud, .cancel = cancel,
+	                .res = res };
+
+	memset(res, 0, sizeof *res);
+	res->failures = g_ptr_array_new_with_free_func(g_free);
+	if (!account_connect(a, err))
+		return FALSE;
+	run.tree = account_tree(a);
+	g_autoptr(GPtrArray) list = sync_folders(&run, folders, err);
+	if (!list) {
+		tree_unref(run.tree);
+		return FALSE;
+	}
+	g_mutex_init(&run.lock);
+	run.jobs = g_ptr_array_new_with_free_func(g_free);
+	run.chunks = g_ptr_array_new_with_free_func((GDestroyNotify)chunk_free);
+	for (guint i = 0; i < list->len && !sync_cancelled(&run); i++)
+		sync_plan(&run, list->pdata[i]);
+	sync_run_workers(&run);
+	res->bytes = run.prog.bytes;
+	g_ptr_array_unref(run.chunks);
+	g_ptr_array_unref(run.jobs);
+	g_mutex_clear(&run.lock);
+	tree_unref(run.tree);
+	return TRUE;
+}
