@@ -202,6 +202,16 @@ account_note(MfAccount *a, const GError *err)
 }
 
 void
+account_evict(MfAccount *a)
+{
+	guint n = store_evict(a->store, a->p.cache_max);
+
+	if (n > 0)
+		g_message("cache of %s over its budget: %u bodies evicted",
+		          a->p.name, n);
+}
+
+void
 account_go_offline(MfAccount *a, const GError *why)
 {
 	account_note(a, why);
@@ -736,6 +746,8 @@ account_open_body(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 		}
 	}
 	account_unclaim(a, key);
+	if (fd >= 0)
+		account_evict(a);
 	return fd;
 }
 

@@ -27,6 +27,7 @@ typedef struct {
 	char *cache_dir;
 	guint max_connections;
 	guint refresh_interval;  /* seconds a tree or listing stays fresh */
+	guint64 cache_max;       /* bytes of bodies kept; 0: no limit */
 } MfAccountParams;
 
 void account_params_clear(MfAccountParams *p);
@@ -43,6 +44,9 @@ void account_close(MfAccount *a); /* accepts NULL */
 gboolean account_connect(MfAccount *a, GError **err);
 
 gboolean account_is_online(MfAccount *a);
+
+/* Evicts least recently read bodies past the cache budget. */
+void account_evict(MfAccount *a);
 
 /* Marks the account offline because of WHY (a transient error), as if a
  * request had just failed: requests are served from the store and a

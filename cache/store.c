@@ -12,9 +12,17 @@
 
 #include "net/mf_error.h"
 
+typedef struct {
+	gint64 folder_id;
+	guint32 uidvalidity;
+	guint32 uid;
+	gint64 atime;
+} Touch;
+
 struct Store {
 	GMutex lock;
 	sqlite3 *db;
+	GArray *touched;  /* Touch: reads not yet written to the index */
 	char *dir;
 	char *tmp_dir;
 	char *bodies_dir;
@@ -26,6 +34,8 @@ struct StoreBody {
 	GChecksum *sum;
 	guint64 size;
 };
+
+static void store_touch_flush(Store *s);
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -47,7 +57,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS bodies ("
 	"  folder INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
 	"  uid INTEGER NOT NULL, size INTEGER NOT NULL, sha256 BLOB NOT NULL,"
-	"  PRIMARY KEY (folder, uidvalidity, uid)) WITHOUT ROWID;";
+	"  atime INTEGER NOT NULL DEFAULT 0,"
+	"  pinned INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (folder, uidvalidity, uid)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS bodies_atime ON bodies (pinned, atime);";
 
 static gboolean
 store_db_error(Store *s, GError **err, const char *what)
@@ -121,6 +134,7 @@ store_open(const char *dir, GError **err)
 	g_autofree char *db = NULL;
 
 	g_mutex_init(&s->lock);
+	s->touched = g_array_new(FALSE, FALSE, sizeof(Touch));
 	s->dir = g_strdup(dir);
 	s->tmp_dir = g_build_filename(dir, "tmp", NULL);
 	s->bodies_dir = g_build_filename(dir, "bodies", NULL);
@@ -151,8 +165,11 @@ store_close(Store *s)
 {
 	if (!s)
 		return;
-	if (s->db)
+	if (s->db) {
+		store_touch_flush(s);
 		sqlite3_close(s->db);
+	}
+	g_array_unref(s->touched);
 	g_mutex_clear(&s->lock);
 	g_free(s->dir);
 	g_free(s->tmp_dir);
@@ -496,7 +513,7 @@ store_body_record(Store *s, gint64 folder_id, guint32 uidvalidity,
 {
 	sqlite3_stmt *st = store_prepare(s,
 		"INSERT OR REPLACE INTO bodies (folder, uidvalidity, uid, size,"
-		" sha256) VALUES (?1, ?2, ?3, ?4, ?5)", err);
+		" sha256, atime) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", err);
 	if (!st)
 		return FALSE;
 	sqlite3_bind_int64(st, 1, folder_id);
@@ -504,6 +521,7 @@ store_body_record(Store *s, gint64 folder_id, guint32 uidvalidity,
 	sqlite3_bind_int64(st, 3, uid);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)size);
 	sqlite3_bind_blob(st, 5, sha, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, g_get_real_time());
 	gboolean ok = sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
 	return ok ? TRUE : store_db_error(s, err, "record body");
@@ -756,7 +774,13 @@ store_body_open(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
 			store_body_forget(s, folder_id, uidvalidity, uid, path);
 		}
 	}
+	if (fd >= 0) {
+		Touch t = { folder_id, uidvalidity, uid, g_get_real_time() };
+		g_array_append_val(s->touched, t);
+	}
 	g_mutex_unlock(&s->lock);
+	if (s->touched->len >= 1000)
+		store_touch_flush(s);
 	if (fd < 0)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
 		            "message %u is not cached", uid);
@@ -818,4 +842,94 @@ store_generation_lookup(Store *s, gint64 gen, gint64 *folder_id,
 	}
 	g_mutex_unlock(&s->lock);
 	return found;
+}
+
+/* Writes the read times gathered since the last flush, in one
+ * transaction; they only order eviction, so losing some is harmless. */
+static void
+store_touch_flush(Store *s)
+{
+	g_mutex_lock(&s->lock);
+	sqlite3_stmt *st = s->touched->len ? store_prepare(s,
+		"UPDATE bodies SET atime = ?4 WHERE folder = ?1 AND "
+		"uidvalidity = ?2 AND uid = ?3", NULL) : NULL;
+	if (st && store_exec(s, "BEGIN IMMEDIATE", NULL)) {
+		for (guint i = 0; i < s->touched->len; i++) {
+			const Touch *t = &g_array_index(s->touched, Touch, i);
+			sqlite3_bind_int64(st, 1, t->folder_id);
+			sqlite3_bind_int64(st, 2, t->uidvalidity);
+			sqlite3_bind_int64(st, 3, t->uid);
+			sqlite3_bind_int64(st, 4, t->atime);
+			sqlite3_step(st);
+			sqlite3_reset(st);
+		}
+		store_exec(s, "COMMIT", NULL);
+	}
+	sqlite3_finalize(st);
+	g_array_set_size(s->touched, 0);
+	g_mutex_unlock(&s->lock);
+}
+
+static guint64
+store_total_unpinned(Store *s)
+{
+	sqlite3_stmt *st = store_prepare(s,
+		"SELECT COALESCE(SUM(size), 0) FROM bodies WHERE pinned = 0",
+		NULL);
+	guint64 total = 0;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		total = (guint64)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return total;
+}
+
+/* Deletes least recently read bodies until TOTAL is at most TARGET. */
+static guint
+store_evict_oldest(Store *s, guint64 total, guint64 target)
+{
+	sqlite3_stmt *st = store_prepare(s,
+		"SELECT folder, uidvalidity, uid, size FROM bodies "
+		"WHERE pinned = 0 ORDER BY atime LIMIT 1000", NULL);
+	g_autoptr(GArray) victims = g_array_new(FALSE, FALSE, sizeof(Touch));
+	guint n = 0;
+
+	while (st && total > target && sqlite3_step(st) == SQLITE_ROW) {
+		Touch t = { sqlite3_column_int64(st, 0),
+		            (guint32)sqlite3_column_int64(st, 1),
+		            (guint32)sqlite3_column_int64(st, 2), 0 };
+		total -= MIN(total, (guint64)sqlite3_column_int64(st, 3));
+		g_array_append_val(victims, t);
+	}
+	sqlite3_finalize(st);
+	for (guint i = 0; i < victims->len; i++, n++) {
+		const Touch *t = &g_array_index(victims, Touch, i);
+		g_autofree char *path = store_body_path(s, t->folder_id,
+		                                        t->uidvalidity, t->uid);
+		store_body_forget(s, t->folder_id, t->uidvalidity, t->uid, path);
+	}
+	return n;
+}
+
+guint
+store_evict(Store *s, guint64 budget)
+{
+	guint n = 0, step;
+
+	if (budget == 0)
+		return 0;
+	store_touch_flush(s);
+	g_mutex_lock(&s->lock);
+	guint64 total = store_total_unpinned(s);
+	if (total > budget) {
+		/* Go a tenth below the budget so that eviction is rare. */
+		guint64 target = budget - budget / 10;
+		do {
+			step = store_evict_oldest(s, total, target);
+			n += step;
+			total = store_total_unpinned(s);
+		} while (step > 0 && total > target);
+	}
+	g_mutex_unlock(&s->lock);
+	return n;
 }

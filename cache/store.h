@@ -12,7 +12,9 @@
  * Folder ids and generation ids are never reused (AUTOINCREMENT), so they
  * can name inodes.
  *
- * A Store is shared by threads; every call takes its lock.
+ * Bodies are evicted least recently read first when they outgrow the
+ * budget (store_evict); pinned bodies (the only copy of a message) never
+ * are.  A Store is shared by threads; every call takes its lock.
  */
 #ifndef MAILFS_STORE_H
 #define MAILFS_STORE_H
@@ -95,6 +97,11 @@ gboolean store_batch_add(Store *s, StoreBatch *batch, StoreBody *b,
 gboolean store_batch_commit(Store *s, StoreBatch *batch, GError **err);
 guint store_batch_count(const StoreBatch *batch);
 void store_batch_free(StoreBatch *batch); /* accepts NULL; drops rows */
+
+/* Keeps the bodies that are not pinned within BUDGET bytes (0: no limit)
+ * by deleting the least recently read ones, down to 90% of BUDGET.
+ * Returns how many were deleted.  Reads are recorded by store_body_open. */
+guint store_evict(Store *s, guint64 budget);
 
 /* UIDs (as GUINT_TO_POINTER) of the bodies of (folder, uidvalidity) that
  * are recorded in the index: a new set. */

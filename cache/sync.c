@@ -168,6 +168,7 @@ sync_chunk(SyncRun *run, Chunk *ch, StoreBatch *batch)
 		g_clear_error(&err);
 		err = g_steal_pointer(&cerr);
 	}
+	account_evict(run->a);
 	g_mutex_lock(&run->lock);
 	run->res->fetched += c.stored;
 	g_mutex_unlock(&run->lock);

@@ -319,6 +319,39 @@ config_key_refresh_interval(const ConfigFile *f, MfAccountConfig *cfg,
 	return config_parse_uint(value, 1, 86400, &cfg->refresh_interval, err);
 }
 
+/* "2G", "500M", "64K", "1T" (powers of 1024) or plain bytes; "0" means
+ * no limit. */
+static gboolean
+config_key_cache_max(const ConfigFile *f, MfAccountConfig *cfg,
+                     const char *value, GError **err)
+{
+	static const char units[] = "KMGT";
+	guint64 v = 0;
+	size_t n;
+
+	for (n = 0; g_ascii_isdigit(value[n]); n++) {
+		if (v > (G_MAXUINT64 - 9) / 10)
+			goto bad;
+		v = v * 10 + (guint64)(value[n] - '0');
+	}
+	if (n == 0)
+		goto bad;
+	if (value[n] != '\0') {
+		const char *u = strchr(units, g_ascii_toupper(value[n]));
+		if (!u || value[n + 1] != '\0')
+			goto bad;
+		for (const char *k = units; k <= u; k++) {
+			if (v > G_MAXUINT64 / 1024)
+				goto bad;
+			v *= 1024;
+		}
+	}
+	cfg->cache_max = v;
+	return TRUE;
+bad:
+	return config_fail(err, "'%.32s' is not a size like 500M or 2G", value);
+}
+
 /* Every key an account may have.  Add a key here and in MfAccountConfig. */
 static const ConfigKey config_keys[] = {
 	{ "imap", FALSE, config_key_imap },
@@ -334,6 +367,7 @@ static const ConfigKey config_keys[] = {
 	{ "timeout", FALSE, config_key_timeout },
 	{ "max_connections", FALSE, config_key_max_connections },
 	{ "refresh_interval", FALSE, config_key_refresh_interval },
+	{ "cache_max", FALSE, config_key_cache_max },
 };
 
 static const ConfigKey *

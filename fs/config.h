@@ -33,6 +33,7 @@ typedef struct {
 	                         * 1..3600 */
 	guint max_connections;  /* per account, default 4, 1..16 */
 	guint refresh_interval; /* seconds a listing stays fresh; default 5 */
+	guint64 cache_max;      /* bytes of cached bodies kept; 0: no limit */
 } MfAccountConfig;
 
 /* $XDG_CONFIG_HOME/mailfs/config or ~/.config/mailfs/config; owned. */

@@ -45,6 +45,7 @@ mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 	p->cache_dir = g_strdup(cfg->cache_dir);
 	p->max_connections = cfg->max_connections;
 	p->refresh_interval = cfg->refresh_interval;
+	p->cache_max = cfg->cache_max;
 	p->backend.url = cfg->imap;
 	p->backend.url.host = g_strdup(cfg->imap.host);
 	p->backend.ca_file = g_strdup(cfg->ca_file);

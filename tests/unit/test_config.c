@@ -112,7 +112,8 @@ START_TEST(test_full_account)
 		"cache_dir = /var/cache/mf\n"
 		"timeout = 3600\n"
 		"max_connections = 16\n"
-		"refresh_interval = 86400\n",
+		"refresh_interval = 86400\n"
+		"cache_max = 2G\n",
 		0644, NULL);
 	char *ca = g_build_filename(tmpdir, "ca.pem", NULL);
 
@@ -137,6 +138,7 @@ START_TEST(test_full_account)
 	ck_assert_uint_eq(cfg->timeout, 3600);
 	ck_assert_uint_eq(cfg->max_connections, 16);
 	ck_assert_uint_eq(cfg->refresh_interval, 86400);
+	ck_assert_uint_eq(cfg->cache_max, 2ull << 30);
 	config_account_free(cfg);
 	g_free(ca);
 }
@@ -155,6 +157,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg->timeout, 30);
 	ck_assert_uint_eq(cfg->max_connections, 4);
 	ck_assert_uint_eq(cfg->refresh_interval, 5);
+	ck_assert_uint_eq(cfg->cache_max, 0);
 	config_account_free(cfg);
 
 	/* XDG_CACHE_HOME counts when absolute, and is read each time. */
@@ -284,6 +287,14 @@ static const BadConfig bad_configs[] = {
 	  "max_connections: '17' is not a number from 1 to 16" },
 	{ BASE_CMD "refresh_interval = 86401\n", "PATH: [account work] "
 	  "refresh_interval: '86401' is not a number from 1 to 86400" },
+	{ BASE_CMD "cache_max = 2X\n", "PATH: [account work] "
+	  "cache_max: '2X' is not a size like 500M or 2G" },
+	{ BASE_CMD "cache_max = G\n", "PATH: [account work] "
+	  "cache_max: 'G' is not a size like 500M or 2G" },
+	{ BASE_CMD "cache_max = 2GB\n", "PATH: [account work] "
+	  "cache_max: '2GB' is not a size like 500M or 2G" },
+	{ BASE_CMD "cache_max = 99999999999T\n", "PATH: [account work] "
+	  "cache_max: '99999999999T' is not a size like 500M or 2G" },
 	{ BASE_CMD "tls_fingerprint = abcd\n", "PATH: [account work] "
 	  "tls_fingerprint: must be sha256: followed by 64 hex digits "
 	  "(colons between pairs allowed)" },
