@@ -1,0 +1,800 @@
+"""Shared harness for the mailfs integration tests and the demo.
+
+It provides: free loopback ports, throwaway TLS certificates made with the
+openssl CLI, a private Dovecot (IMAP, IMAPS, POP3, POP3S on 127.0.0.1) in a
+temporary directory, a seeded mail corpus with known tokens, an independent
+IMAP client (imaplib) to read what the server really holds, a writer for
+mailfs config files, a mount helper that never leaves a mount behind, and
+scripted bad servers (see fakeservers.py).
+
+Stdlib only; run with Debian's /usr/bin/python3.
+"""
+
+import base64
+import datetime
+import imaplib
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+# Passwords of the test users of every private Dovecot.
+USERS = {"alice": "secret", "bob": "hunter2-bob"}
+
+
+def mailfs_bin():
+    """The mailfs binary under test: $MAILFS_BIN or build/mailfs."""
+    return os.environ.get("MAILFS_BIN") or os.path.join(REPO, "build", "mailfs")
+
+
+def project_version():
+    """The version declared in the top-level meson.build."""
+    with open(os.path.join(REPO, "meson.build"), encoding="utf-8") as f:
+        m = re.search(r"version\s*:\s*'([^']+)'", f.read())
+    return m.group(1)
+
+
+def make_workdir(prefix="mailfs-itest-"):
+    """A fresh temp dir, world-traversable so Dovecot's mail user reaches
+    its Maildir below it."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)
+    return d
+
+
+def remove_workdir(path):
+    """Removes PATH unless MAILFS_KEEP_TMP is set (for post-mortems)."""
+    if os.environ.get("MAILFS_KEEP_TMP"):
+        print("harness: keeping", path)
+        return
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Ports
+
+def free_port():
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=5.0, host="127.0.0.1"):
+    """Waits until HOST:PORT accepts a connection; raises on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError("port %d did not open" % port)
+            time.sleep(0.02)
+
+
+# --------------------------------------------------------------------------
+# Certificates
+
+_CA_CNF = """\
+[ca]
+default_ca = d
+[d]
+database = {dir}/index.txt
+new_certs_dir = {dir}
+serial = {dir}/serial
+default_md = sha256
+policy = p
+unique_subject = no
+[p]
+commonName = supplied
+[x]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,digitalSignature,keyCertSign
+extendedKeyUsage = serverAuth
+subjectAltName = {san}
+"""
+
+
+def _gentime(dt):
+    return dt.strftime("%Y%m%d%H%M%SZ")
+
+
+def make_cert(directory, name="server", cn="localhost",
+              sans=("DNS:localhost", "IP:127.0.0.1"),
+              not_before=None, not_after=None):
+    """Makes a self-signed P-256 certificate NAME.pem and key NAME.key in
+    DIRECTORY, valid from NOT_BEFORE to NOT_AFTER (UTC datetimes; default
+    yesterday to 30 days ahead).  Returns (cert_path, key_path)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    not_before = not_before or now - datetime.timedelta(days=1)
+    not_after = not_after or now + datetime.timedelta(days=30)
+    work = os.path.join(directory, name + ".ca")
+    os.makedirs(work, exist_ok=True)
+    with open(os.path.join(work, "index.txt"), "w"):
+        pass
+    with open(os.path.join(work, "serial"), "w") as f:
+        f.write("%016x\n" % (int(time.time() * 1000) | 1))
+    cnf = os.path.join(work, "ca.cnf")
+    with open(cnf, "w") as f:
+        f.write(_CA_CNF.format(dir=work, san=",".join(sans)))
+    key = os.path.join(directory, name + ".key")
+    cert = os.path.join(directory, name + ".pem")
+    csr = os.path.join(work, "req.csr")
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                    "-out", csr, "-subj", "/CN=" + cn],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "ca", "-batch", "-config", cnf, "-selfsign",
+                    "-keyfile", key, "-in", csr, "-out", cert, "-notext",
+                    "-extensions", "x",
+                    "-startdate", _gentime(not_before),
+                    "-enddate", _gentime(not_after)],
+                   check=True, capture_output=True)
+    shutil.rmtree(work)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def make_expired_cert(directory, name="expired"):
+    """A self-signed cert for localhost/127.0.0.1 that expired a year ago."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return make_cert(directory, name,
+                     not_before=now - datetime.timedelta(days=730),
+                     not_after=now - datetime.timedelta(days=365))
+
+
+def make_wrong_host_cert(directory, name="wronghost"):
+    """A valid self-signed cert for a name that is not the server's."""
+    return make_cert(directory, name, cn="mail.wrong-host.invalid",
+                     sans=("DNS:mail.wrong-host.invalid",))
+
+
+# --------------------------------------------------------------------------
+# Modified UTF-7 (RFC 3501 5.1.3), written independently of mailfs' own.
+
+def mutf7_encode(text):
+    out, run = [], []
+
+    def flush():
+        if run:
+            raw = "".join(run).encode("utf-16-be")
+            b64 = base64.b64encode(raw).decode().rstrip("=")
+            out.append("&" + b64.replace("/", ",") + "-")
+            run.clear()
+
+    for ch in text:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            run.append(ch)
+    flush()
+    return "".join(out)
+
+
+def mutf7_decode(name):
+    out, i = [], 0
+    while i < len(name):
+        ch = name[i]
+        if ch != "&":
+            out.append(ch)
+            i += 1
+            continue
+        end = name.index("-", i)
+        chunk = name[i + 1:end]
+        if not chunk:
+            out.append("&")
+        else:
+            b64 = chunk.replace(",", "/")
+            b64 += "=" * (-len(b64) % 4)
+            out.append(base64.b64decode(b64).decode("utf-16-be"))
+        i = end + 1
+    return "".join(out)
+
+
+def imap_quote(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# --------------------------------------------------------------------------
+# Private Dovecot
+
+_DOVECOT_CONF = """\
+# Private Dovecot for mailfs tests; nothing here touches the system one.
+protocols = imap pop3
+listen = 127.0.0.1
+base_dir = {w}/run
+state_dir = {w}/state
+log_path = {w}/dovecot.log
+info_log_path = {w}/dovecot-info.log
+auth_verbose = yes
+ssl = required
+ssl_cert = <{cert}
+ssl_key = <{key}
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+first_valid_uid = {uid}
+last_valid_uid = {uid}
+first_valid_gid = {gid}
+default_internal_user = {internal_user}
+default_login_user = {login_user}
+mail_location = maildir:~/Maildir
+mail_uid = {uid}
+mail_gid = {gid}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {w}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {w}/passwd
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Archive {{
+    special_use = \\Archive
+    auto = subscribe
+  }}
+}}
+service imap-login {{
+{chroot}  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {imaps}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+{chroot}  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {pop3s}
+    ssl = yes
+  }}
+}}
+{extra}
+"""
+
+
+class Dovecot:
+    """A private Dovecot in WORKDIR/dovecot, listening on free loopback
+    ports.  Use as a context manager or call start()/stop()."""
+
+    def __init__(self, workdir, cert=None, users=None):
+        self.dir = os.path.join(workdir, "dovecot")
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        if cert is None:
+            cert = make_cert(self.dir, "server")
+        self.cert, self.key = cert
+        self.users = dict(users or USERS)
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        self.imap_port = self.imaps_port = None
+        self.pop3_port = self.pop3s_port = None
+        self.proc = None
+
+    # Running as root, mail belongs to the 'mail' system user and Dovecot's
+    # own users from the Debian package run the login and internal
+    # processes.  Not as root, everything runs as the current user.
+    def _identity(self):
+        if os.geteuid() == 0:
+            for name in ("mail", "nobody"):
+                try:
+                    pw = pwd.getpwnam(name)
+                    return pw.pw_uid, pw.pw_gid, "dovecot", "dovenull", ""
+                except KeyError:
+                    continue
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        return os.geteuid(), os.getegid(), me, me, "  chroot =\n"
+
+    def _write_config(self):
+        uid, gid, internal, login, chroot = self._identity()
+        mail = os.path.join(self.dir, "mail")
+        os.makedirs(mail, exist_ok=True)
+        os.chown(mail, uid, gid)
+        with open(os.path.join(self.dir, "passwd"), "w") as f:
+            for user, pw in self.users.items():
+                f.write("%s:{PLAIN}%s:%d:%d::%s/%s::\n"
+                        % (user, pw, uid, gid, mail, user))
+        extra = ""
+        if chroot:
+            extra = ("service auth {\n  user = $default_internal_user\n}\n"
+                     "service anvil {\n  chroot =\n}\n")
+        with open(self.conf, "w") as f:
+            f.write(_DOVECOT_CONF.format(
+                w=self.dir, cert=self.cert, key=self.key, uid=uid, gid=gid,
+                internal_user=internal, login_user=login, chroot=chroot,
+                imap=self.imap_port, imaps=self.imaps_port,
+                pop3=self.pop3_port, pop3s=self.pop3s_port, extra=extra))
+
+    def start(self, timeout=10.0):
+        ports = set()
+        while len(ports) < 4:
+            ports.add(free_port())
+        (self.imap_port, self.imaps_port,
+         self.pop3_port, self.pop3s_port) = sorted(ports)
+        self._write_config()
+        out = open(os.path.join(self.dir, "dovecot.out"), "wb")
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/dovecot", "-F", "-c", self.conf],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        out.close()
+        deadline = time.monotonic() + timeout
+        try:
+            for port in (self.imap_port, self.imaps_port,
+                         self.pop3_port, self.pop3s_port):
+                if self.proc.poll() is not None:
+                    raise RuntimeError("dovecot exited: " + self.output())
+                wait_port(port, max(0.1, deadline - time.monotonic()))
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def output(self):
+        try:
+            with open(os.path.join(self.dir, "dovecot.out"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def log(self):
+        """Everything Dovecot logged so far (errors and info)."""
+        text = []
+        for name in ("dovecot.log", "dovecot-info.log"):
+            try:
+                with open(os.path.join(self.dir, name), errors="replace") as f:
+                    text.append(f.read())
+            except FileNotFoundError:
+                pass
+        return "".join(text)
+
+    def login_lines(self, user):
+        """The '*-login: Login: user=<USER>' lines of the log."""
+        return [l for l in self.log().splitlines()
+                if "-login: " in l and "Login: user=<%s>" % user in l]
+
+    def url(self, kind="imaps"):
+        port = {"imap": self.imap_port, "imaps": self.imaps_port,
+                "pop3": self.pop3_port, "pop3s": self.pop3s_port}[kind]
+        return "%s://127.0.0.1:%d" % (kind, port)
+
+    def ssl_context(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        return ctx
+
+    def client(self, user="alice"):
+        """An imaplib client over implicit TLS, logged in as USER."""
+        c = imaplib.IMAP4_SSL("127.0.0.1", self.imaps_port,
+                              ssl_context=self.ssl_context(), timeout=30)
+        c.login(user, self.users[user])
+        return c
+
+
+# --------------------------------------------------------------------------
+# Independent view of what the server holds
+
+class ServerMessage:
+    """One message as the server reports it."""
+
+    def __init__(self, folder, uid, flags, size, internaldate, body):
+        self.folder = folder          # decoded (UTF-8) name
+        self.uid = uid
+        self.flags = flags            # frozenset, without \\Recent
+        self.size = size              # RFC822.SIZE
+        self.internaldate = internaldate  # epoch seconds
+        self.body = body              # BODY[] bytes
+
+    def __repr__(self):
+        return "<%s/%d.eml %d bytes>" % (self.folder, self.uid, self.size)
+
+
+class ServerFolder:
+    def __init__(self, name, raw, delim, flags):
+        self.name = name              # decoded, full path with delim
+        self.raw = raw                # as on the wire (modified UTF-7)
+        self.delim = delim
+        self.flags = flags            # frozenset of lowercase flags
+
+    @property
+    def selectable(self):
+        return not ({"\\noselect", "\\nonexistent"} & self.flags)
+
+    @property
+    def parts(self):
+        return self.name.split(self.delim) if self.delim else [self.name]
+
+    def __repr__(self):
+        return "<folder %s %s>" % (self.name, sorted(self.flags))
+
+
+_LIST_RE = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$')
+_DATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_SIZE_RE = re.compile(rb'RFC822\.SIZE (\d+)')
+_UID_RE = re.compile(rb'UID (\d+)')
+_FLAGS_RE = re.compile(rb'FLAGS \(([^)]*)\)')
+
+
+def _unquote(b):
+    if b.startswith(b'"') and b.endswith(b'"'):
+        return re.sub(rb'\\(.)', rb'\1', b[1:-1])
+    return b
+
+
+def parse_internaldate(text):
+    """'14-Nov-2023 22:13:20 +0100' -> epoch seconds."""
+    dt = datetime.datetime.strptime(text.strip(), "%d-%b-%Y %H:%M:%S %z")
+    return int(dt.timestamp())
+
+
+def _check(typ, data, what):
+    if typ != "OK":
+        raise RuntimeError("%s failed: %s %r" % (what, typ, data))
+    return data
+
+
+class ServerView:
+    """Reads the account with imaplib over TLS, independently of mailfs."""
+
+    def __init__(self, dovecot, user="alice"):
+        self.dovecot = dovecot
+        self.user = user
+
+    def folders(self):
+        c = self.dovecot.client(self.user)
+        try:
+            data = _check(*c.list('""', "*"), what="LIST")
+        finally:
+            c.logout()
+        result, i = [], 0
+        while i < len(data):
+            item = data[i]
+            i += 1
+            if item is None:
+                continue
+            literal = None
+            if isinstance(item, tuple):
+                item, literal = item
+            m = _LIST_RE.match(item)
+            if not m:
+                raise RuntimeError("cannot parse LIST line %r" % item)
+            raw = literal if literal is not None else _unquote(m.group("name"))
+            raw = raw.decode("ascii")
+            delim = m.group("delim")
+            delim = None if delim == b"NIL" else _unquote(delim).decode()
+            flags = frozenset(f.lower() for f in
+                              m.group("flags").decode().split())
+            result.append(ServerFolder(mutf7_decode(raw), raw, delim, flags))
+        return result
+
+    def messages(self, folder_raw, client=None):
+        """uid -> ServerMessage for the mailbox FOLDER_RAW (wire name)."""
+        own = client is None
+        c = client or self.dovecot.client(self.user)
+        try:
+            typ, data = c.select(imap_quote(folder_raw), readonly=True)
+            _check(typ, data, "EXAMINE " + folder_raw)
+            if int(data[0]) == 0:
+                return {}
+            data = _check(*c.uid("FETCH", "1:*",
+                                 "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])"),
+                          what="FETCH")
+            out = {}
+            for item in data:
+                if not isinstance(item, tuple):
+                    continue
+                head, body = item
+                uid = int(_UID_RE.search(head).group(1))
+                flags = frozenset(_FLAGS_RE.search(head).group(1).decode().split())
+                out[uid] = ServerMessage(
+                    mutf7_decode(folder_raw), uid, flags - {"\\Recent"},
+                    int(_SIZE_RE.search(head).group(1)),
+                    parse_internaldate(_DATE_RE.search(head).group(1).decode()),
+                    body)
+            c.close()
+            return out
+        finally:
+            if own:
+                c.logout()
+
+    def snapshot(self):
+        """(folders, {decoded folder name: {uid: ServerMessage}}) for every
+        selectable folder."""
+        folders = self.folders()
+        c = self.dovecot.client(self.user)
+        try:
+            msgs = {f.name: self.messages(f.raw, c)
+                    for f in folders if f.selectable}
+        finally:
+            c.logout()
+        return folders, msgs
+
+    def append(self, folder, raw, flags="", date=None):
+        """Appends RAW to FOLDER (decoded name); returns the new UID."""
+        c = self.dovecot.client(self.user)
+        try:
+            when = imaplib.Time2Internaldate(date if date is not None else time.time())
+            typ, data = c.append(imap_quote(mutf7_encode(folder)),
+                                 "(%s)" % flags if flags else None, when, raw)
+            _check(typ, data, "APPEND " + folder)
+            m = re.search(rb"APPENDUID \d+ (\d+)", data[0])
+            return int(m.group(1))
+        finally:
+            c.logout()
+
+
+# --------------------------------------------------------------------------
+# mailfs config, runs and mounts
+
+def write_config(path, accounts, mode=0o600):
+    """Writes a mailfs key file: ACCOUNTS maps account name -> {key: value}."""
+    lines = []
+    for name, keys in accounts.items():
+        lines.append("[account %s]" % name)
+        for k, v in keys.items():
+            if v is not None:
+                lines.append("%s = %s" % (k, v))
+        lines.append("")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines))
+    os.chmod(path, mode)
+
+
+def _unescape_mountinfo(field):
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mounted_paths():
+    """Mount points listed in /proc/self/mountinfo."""
+    with open("/proc/self/mountinfo") as f:
+        return [_unescape_mountinfo(l.split()[4]) for l in f]
+
+
+def is_mounted(path):
+    return os.path.realpath(path) in mounted_paths()
+
+
+def fstype_of(path):
+    """The filesystem type of the mount at PATH, or None."""
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if _unescape_mountinfo(fields[4]) == real:
+                return fields[fields.index("-") + 1]
+    return None
+
+
+class RunResult:
+    def __init__(self, argv, returncode, stdout, stderr, elapsed,
+                 timed_out=False, max_rss_kb=0):
+        self.argv = argv
+        self.returncode = returncode  # negative: killed by that signal
+        self.stdout = stdout
+        self.stderr = stderr
+        self.elapsed = elapsed
+        self.timed_out = timed_out
+        self.max_rss_kb = max_rss_kb  # over the process and its descendants
+
+    def __repr__(self):
+        return ("<run %s rc=%s %.2fs rss=%dkB timed_out=%s\nstdout=%r\nstderr=%r>"
+                % (" ".join(self.argv), self.returncode, self.elapsed,
+                   self.max_rss_kb, self.timed_out, self.stdout, self.stderr))
+
+
+def _proc_children():
+    """pid -> ppid for every process."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+            out[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def _vmhwm_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def processes_with_arg(arg):
+    """PIDs of live processes that have ARG as one of their arguments."""
+    needle = os.fsencode(arg)
+    return [pid for pid in _proc_children() if needle in _cmdline(pid)]
+
+
+def run(argv, timeout=20.0, watch_arg=None, env=None, cwd=None):
+    """Runs ARGV with stdio in files (a daemon keeping them open cannot
+    block us), kills it after TIMEOUT seconds, and tracks the peak RSS of it
+    and of any process that has WATCH_ARG among its arguments (a daemonized
+    child).  Returns a RunResult."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=err, start_new_session=True, env=env,
+                             cwd=cwd)
+        status, rusage, timed_out, peak = None, None, False, 0
+        while True:
+            pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid == p.pid:
+                status, rusage = st, ru
+                break
+            peak = max(peak, _vmhwm_kb(p.pid))
+            if watch_arg:
+                for other in processes_with_arg(watch_arg):
+                    peak = max(peak, _vmhwm_kb(other))
+            if time.monotonic() - start > timeout:
+                timed_out = True
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                _, status, rusage = os.wait4(p.pid, 0)
+                break
+            time.sleep(0.01)
+        elapsed = time.monotonic() - start
+        p.returncode = os.waitstatus_to_exitcode(status)
+        peak = max(peak, rusage.ru_maxrss)
+        out.seek(0)
+        err.seek(0)
+        return RunResult(list(argv), p.returncode,
+                         out.read().decode(errors="replace"),
+                         err.read().decode(errors="replace"),
+                         elapsed, timed_out, peak)
+
+
+def force_unmount(path):
+    """Unmounts PATH by any means; used in cleanup only."""
+    if not is_mounted(path):
+        return
+    for argv in (["fusermount3", "-u", "-z", path], ["umount", "-l", path]):
+        subprocess.run(argv, capture_output=True, timeout=10)
+        if not is_mounted(path):
+            return
+
+
+class Mailfs:
+    """One mailfs account configuration and mount point in WORKDIR/NAME."""
+
+    def __init__(self, workdir, name="mfs", account="test"):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.account = account
+        self.mountpoint = os.path.join(self.dir, "mnt")
+        os.makedirs(self.mountpoint, exist_ok=True)
+        self.config = os.path.join(self.dir, "mailfs.conf")
+        self.cache_dir = os.path.join(self.dir, "cache")  # mailfs creates it
+        self.pwfile = os.path.join(self.dir, "password")
+
+    def configure(self, url, user="alice", password="secret", ca_file=None,
+                  timeout=3, refresh_interval=1, password_in_file=False,
+                  extra=None):
+        """Writes the config; the password comes through password_command
+        (a 0600 file read by cat) unless PASSWORD_IN_FILE."""
+        keys = {"imap": url, "user": user}
+        if password_in_file:
+            keys["password"] = password
+        else:
+            fd = os.open(self.pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(password + "\n")
+            keys["password_command"] = "cat " + self.pwfile
+        keys.update({"ca_file": ca_file, "cache_dir": self.cache_dir,
+                     "timeout": timeout, "refresh_interval": refresh_interval})
+        keys.update(extra or {})
+        write_config(self.config, {self.account: keys})
+        return self
+
+    def mount(self, *extra, timeout=20.0):
+        argv = [mailfs_bin(), "mount", "--config", self.config,
+                "--account", self.account] + list(extra) + [self.mountpoint]
+        return run(argv, timeout=timeout, watch_arg=self.mountpoint)
+
+    def umount(self, timeout=20.0):
+        return run([mailfs_bin(), "umount", self.mountpoint], timeout=timeout)
+
+    def daemons(self):
+        """PIDs of mailfs processes serving this mount point."""
+        return processes_with_arg(self.mountpoint)
+
+    def wait_daemons_gone(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while self.daemons() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.daemons()
+
+    def cleanup(self):
+        """Leaves nothing mounted and no daemon running, whatever happened."""
+        if is_mounted(self.mountpoint):
+            try:
+                self.umount(timeout=10)
+            except Exception:
+                pass
+            force_unmount(self.mountpoint)
+        if not self.wait_daemons_gone(5):
+            for pid in self.daemons():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def path(self, *parts):
+        return os.path.join(self.mountpoint, *parts)
+
+
+def error_lines(result):
+    """Non-empty stderr lines of a RunResult."""
+    return [l for l in result.stderr.splitlines() if l.strip()]
+
+
+def have_fuse():
+    return os.path.exists("/dev/fuse")
+
