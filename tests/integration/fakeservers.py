@@ -9,6 +9,7 @@ Behaviours:
   huge_literal   normal greeting, then answers the first command with
                  `* LIST () "/" {107374182400}` and streams at most
                  MAX_SEND bytes of it, then closes
+  large_literal  the same with a 512 MiB literal, streaming 160 MiB of it
   endless_line   sends "* OK " then bytes without a newline, up to MAX_SEND,
                  then closes
   silent         accepts and says nothing (no TLS handshake either)
@@ -23,6 +24,10 @@ import time
 
 MAX_SEND = 64 * 1024 * 1024
 HUGE_LITERAL = 107374182400
+# Plausible-looking but still absurd for a LIST answer; we send more of it
+# than the memory bound the tests allow, so buffering it shows.
+LARGE_LITERAL = 512 * 1024 * 1024
+LARGE_SEND = 160 * 1024 * 1024
 
 
 class Conn:
@@ -88,11 +93,19 @@ def garbage(conn):
     conn.drain()
 
 
-def huge_literal(conn):
+def _literal_answer(conn, size, limit):
     conn.send(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n")
     if conn.readline() is None:
         return
-    conn.stream(b'* LIST () "/" {%d}\r\n' % HUGE_LITERAL)
+    conn.stream(b'* LIST () "/" {%d}\r\n' % size, limit=limit)
+
+
+def huge_literal(conn):
+    _literal_answer(conn, HUGE_LITERAL, MAX_SEND)
+
+
+def large_literal(conn):
+    _literal_answer(conn, LARGE_LITERAL, LARGE_SEND)
 
 
 def endless_line(conn):
@@ -132,6 +145,7 @@ def no_starttls(conn):
 BEHAVIOURS = {
     "garbage": garbage,
     "huge_literal": huge_literal,
+    "large_literal": large_literal,
     "endless_line": endless_line,
     "silent": silent,
     "no_starttls": no_starttls,

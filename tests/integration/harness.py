@@ -22,6 +22,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -798,3 +799,35 @@ def error_lines(result):
 def have_fuse():
     return os.path.exists("/dev/fuse")
 
+
+
+class Watchdog:
+    """Kills MAILFS's daemon (a process we started) if the body of the
+    `with` takes longer than SECONDS, so a hung FUSE request fails with
+    ENOTCONN instead of hanging the test run.  .fired tells if it did."""
+
+    def __init__(self, mailfs, seconds=60.0):
+        self.mailfs = mailfs
+        self.seconds = seconds
+        self.fired = False
+        self.timer = None
+
+    def _fire(self):
+        self.fired = True
+        for pid in self.mailfs.daemons():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def __enter__(self):
+        self.timer = threading.Timer(self.seconds, self._fire)
+        self.timer.daemon = True
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.cancel()
+        if self.fired:
+            raise AssertionError("mailfs did not answer within %.0f s; its "
+                                 "daemon was killed" % self.seconds)

@@ -1,0 +1,108 @@
+"""mailfs against scripted bad servers: every one must make `mailfs mount`
+fail with one clear line, soon, with bounded memory and no crash."""
+
+import base64
+import os
+import unittest
+
+import harness
+from fakeservers import FakeServer
+from harness import Mailfs
+
+TIMEOUT = 2            # the config's timeout, seconds
+MAX_ELAPSED = TIMEOUT + 10
+MAX_RSS_KB = 100 * 1024
+
+
+def setUpModule():
+    if not os.access(harness.mailfs_bin(), os.X_OK):
+        raise RuntimeError("no mailfs binary at %s" % harness.mailfs_bin())
+
+
+class BadServerTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = harness.make_workdir()
+        cls.addClassCleanup(harness.remove_workdir, cls.work)
+        cls.cert = harness.make_cert(cls.work, "fake")
+
+    def mount_against(self, behaviour, tls=True, scheme=None):
+        """Starts the fake, mounts against it, returns (result, fake, mfs)."""
+        fake = FakeServer(behaviour, self.cert if tls else None).start()
+        self.addCleanup(fake.stop)
+        mfs = Mailfs(self.work, "%s-%s" % (behaviour, self.id().split(".")[-1]))
+        self.addCleanup(mfs.cleanup)
+        url = fake.url(scheme)
+        mfs.configure(url, ca_file=self.cert[0], timeout=TIMEOUT)
+        res = mfs.mount(timeout=60)
+        return res, fake, mfs
+
+    def assert_clean_failure(self, res, fake, mfs, *words):
+        self.assertFalse(res.timed_out, "mailfs mount hung: %r" % res)
+        self.assertGreaterEqual(res.returncode, 0, "killed by a signal: %r" % res)
+        self.assertGreater(res.returncode, 0, res)
+        self.assertLess(res.elapsed, MAX_ELAPSED, res)
+        self.assertLess(res.max_rss_kb, MAX_RSS_KB, res)
+        self.assertFalse(harness.is_mounted(mfs.mountpoint), res)
+        self.assertTrue(mfs.wait_daemons_gone(5), "a mailfs process is left")
+        lines = harness.error_lines(res)
+        self.assertEqual(len(lines), 1, "want one line on stderr: %r" % res)
+        line = lines[0]
+        self.assertLess(len(line), 400, "error line too long: %r" % res)
+        self.assertIn("'%s'" % mfs.account, line, res)
+        self.assertIn("127.0.0.1:%d" % fake.port, line, res)
+        low = line.lower()
+        if words:
+            self.assertTrue(any(w in low for w in words),
+                            "none of %r in %r" % (words, line))
+        self.assertGreaterEqual(fake.connections, 1, "never connected")
+        self.assertNotIn(b"secret", fake.received)
+        return line
+
+    def test_garbage_greeting(self):
+        res, fake, mfs = self.mount_against("garbage")
+        self.assert_clean_failure(res, fake, mfs)
+
+    def test_garbage_greeting_before_starttls(self):
+        res, fake, mfs = self.mount_against("garbage", tls=False)
+        self.assert_clean_failure(res, fake, mfs)
+
+    def test_huge_literal(self):
+        res, fake, mfs = self.mount_against("huge_literal")
+        self.assert_clean_failure(res, fake, mfs)
+        # The client must not try to swallow the 100 GB literal: it gives
+        # up long before the fake's 64 MiB cap.
+        self.assertLess(fake.bytes_sent, 64 * 1024 * 1024, res)
+
+    def test_large_literal_is_not_buffered(self):
+        res, fake, mfs = self.mount_against("large_literal")
+        self.assert_clean_failure(res, fake, mfs)
+
+    def test_endless_line(self):
+        res, fake, mfs = self.mount_against("endless_line")
+        self.assert_clean_failure(res, fake, mfs)
+        self.assertLess(fake.bytes_sent, 64 * 1024 * 1024, res)
+
+    def test_silent_server_times_out(self):
+        res, fake, mfs = self.mount_against("silent", tls=False, scheme="imaps")
+        self.assert_clean_failure(res, fake, mfs, "timed out", "timeout")
+        self.assertGreater(res.elapsed, TIMEOUT * 0.8, res)
+
+    def test_silent_after_tls_handshake_times_out(self):
+        res, fake, mfs = self.mount_against("silent")
+        self.assert_clean_failure(res, fake, mfs, "timed out", "timeout")
+        self.assertGreater(res.elapsed, TIMEOUT * 0.8, res)
+
+    def test_no_starttls_offered_never_logs_in(self):
+        res, fake, mfs = self.mount_against("no_starttls", tls=False)
+        self.assert_clean_failure(res, fake, mfs, "starttls", "tls")
+        cmds = fake.commands()
+        self.assertNotIn("LOGIN", cmds, fake.lines)
+        self.assertNotIn("AUTHENTICATE", cmds, fake.lines)
+        self.assertNotIn(b"alice", fake.received)
+        self.assertNotIn(base64.b64encode(b"\0alice\0secret"), fake.received)
+
+
+if __name__ == "__main__":
+    unittest.main()

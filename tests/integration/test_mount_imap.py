@@ -1,0 +1,367 @@
+"""mailfs over a real Dovecot: a real FUSE mount compared, file by file,
+with what an independent IMAP client (imaplib) reads from the server."""
+
+import errno
+import os
+import stat
+import subprocess
+import time
+import unittest
+
+import corpus
+import harness
+from harness import Dovecot, Mailfs, ServerView, Watchdog
+
+
+def setUpModule():
+    if not harness.have_fuse():
+        raise RuntimeError("/dev/fuse is missing: load the fuse module")
+    if not os.access(harness.mailfs_bin(), os.X_OK):
+        raise RuntimeError("no mailfs binary at %s" % harness.mailfs_bin())
+
+
+class MountImapTest(unittest.TestCase):
+    """One Dovecot, seeded once, mounted once over imaps://."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = harness.make_workdir()
+        cls.addClassCleanup(harness.remove_workdir, cls.work)
+        cls.dovecot = Dovecot(cls.work).start()
+        cls.addClassCleanup(cls.dovecot.stop)
+        cls.seeded = corpus.seed(cls.dovecot)
+        cls.view = ServerView(cls.dovecot)
+        _, msgs = cls.view.snapshot()
+        cls.flags_before = {(f, uid): m.flags
+                            for f, ms in msgs.items() for uid, m in ms.items()}
+        cls.mfs = Mailfs(cls.work, "main").configure(
+            cls.dovecot.url("imaps"), ca_file=cls.dovecot.cert)
+        cls.addClassCleanup(cls.mfs.cleanup)
+        res = cls.mfs.mount()
+        if res.returncode != 0 or not harness.is_mounted(cls.mfs.mountpoint):
+            raise AssertionError("mount failed: %r" % res)
+
+    def setUp(self):
+        self.watchdog = Watchdog(self.mfs, 120)
+        self.watchdog.__enter__()
+
+    def tearDown(self):
+        self.watchdog.__exit__(None, None, None)
+
+    # -- helpers ----------------------------------------------------------
+
+    def mount_path(self, folder, *rest):
+        return self.mfs.path(*folder.split("/"), *rest)
+
+    def snapshot(self):
+        folders, msgs = self.view.snapshot()
+        self.assertTrue(msgs, "the server lists no folders")
+        return folders, msgs
+
+    def all_files(self):
+        """Relative paths of every regular file in the mount."""
+        out = set()
+        for root, _, files in os.walk(self.mfs.mountpoint):
+            rel = os.path.relpath(root, self.mfs.mountpoint)
+            for f in files:
+                out.add(f if rel == "." else os.path.join(rel, f))
+        return out
+
+    def grep(self, word):
+        p = subprocess.run(["grep", "-rlF", "--", word, self.mfs.mountpoint],
+                           capture_output=True, timeout=60)
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        return {os.path.relpath(os.fsdecode(l), self.mfs.mountpoint)
+                for l in p.stdout.splitlines()}
+
+    # -- tree -------------------------------------------------------------
+
+    def test_every_folder_is_a_directory(self):
+        folders, _ = self.snapshot()
+        self.assertIn("Entwürfe", {f.name for f in folders})
+        self.assertIn("Archive/2024/Q1", {f.name for f in folders})
+        for f in folders:
+            self.assertTrue(os.path.isdir(self.mfs.path(*f.parts)),
+                            "folder %r missing from the mount" % f.name)
+
+    def test_directory_tree_matches_server(self):
+        folders, _ = self.snapshot()
+        expected = {(): {"outbox"}}
+        for f in folders:
+            parts = tuple(f.parts)
+            for i in range(len(parts)):
+                expected.setdefault(parts[:i], set()).add(parts[i])
+                expected.setdefault(parts[:i + 1], set())
+        for parent, children in expected.items():
+            path = self.mfs.path(*parent)
+            dirs = {e for e in os.listdir(path)
+                    if os.path.isdir(os.path.join(path, e))}
+            self.assertEqual(dirs, children, "subdirectories of %r" % (path,))
+
+    def test_noselect_parent_is_empty_directory(self):
+        folders, _ = self.snapshot()
+        noselect = [f for f in folders if not f.selectable]
+        self.assertTrue(noselect, "corpus should give a \\Noselect parent")
+        for f in noselect:
+            files = [e for e in os.listdir(self.mfs.path(*f.parts))
+                     if e.endswith(".eml")]
+            self.assertEqual(files, [], f.name)
+
+    def test_outbox_exists_and_is_empty(self):
+        self.assertTrue(os.path.isdir(self.mfs.path("outbox")))
+        self.assertEqual(os.listdir(self.mfs.path("outbox")), [])
+
+    def test_message_files_are_the_uids(self):
+        _, msgs = self.snapshot()
+        for folder, ms in msgs.items():
+            path = self.mount_path(folder)
+            files = {e for e in os.listdir(path)
+                     if not os.path.isdir(os.path.join(path, e))}
+            self.assertEqual(files, {"%d.eml" % uid for uid in ms}, folder)
+
+    # -- content ----------------------------------------------------------
+
+    def test_every_message_is_byte_identical(self):
+        _, msgs = self.snapshot()
+        compared = set()
+        for folder, ms in msgs.items():
+            for uid, m in ms.items():
+                with open(self.mount_path(folder, "%d.eml" % uid), "rb") as f:
+                    data = f.read()
+                self.assertEqual(len(data), len(m.body), m)
+                self.assertTrue(data == m.body, "%r differs" % m)
+                compared.add("%s/%d.eml" % (folder, uid))
+        self.assertLessEqual({m.relpath for m in self.seeded.messages},
+                             compared)
+
+    def test_partial_reads_at_offsets(self):
+        big = max(self.seeded.messages, key=lambda m: len(m.raw))
+        self.assertGreater(len(big.raw), 200 * 1024)
+        path = self.mfs.path(*big.relpath.split("/"))
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            for off, n in ((0, 100), (4095, 3), (131072, 70000),
+                           (len(big.raw) - 10, 100), (len(big.raw) + 5, 10)):
+                self.assertEqual(os.pread(fd, n, off), big.raw[off:off + n],
+                                 "pread(%d, %d)" % (n, off))
+        finally:
+            os.close(fd)
+
+    def test_sizes_dates_and_modes(self):
+        _, msgs = self.snapshot()
+        for folder, ms in msgs.items():
+            for uid, m in ms.items():
+                st = os.stat(self.mount_path(folder, "%d.eml" % uid))
+                self.assertTrue(stat.S_ISREG(st.st_mode), m)
+                self.assertEqual(st.st_size, m.size, m)
+                self.assertEqual(m.size, len(m.body), m)
+                self.assertEqual(int(st.st_mtime), m.internaldate, m)
+                self.assertEqual(stat.S_IMODE(st.st_mode), 0o444, m)
+
+    def test_dates_match_the_appended_internaldates(self):
+        for sm in self.seeded.messages:
+            st = os.stat(self.mfs.path(*sm.relpath.split("/")))
+            expected = harness.parse_internaldate(sm.internaldate.strip('"'))
+            self.assertEqual(int(st.st_mtime), expected, sm.relpath)
+
+    def test_grep_finds_the_special_word_in_nested_folders(self):
+        expected = self.seeded.special_paths()
+        self.assertEqual(len(expected), 3)
+        self.assertEqual(self.grep(corpus.SPECIAL_WORD), expected)
+
+    def test_grep_finds_each_token_in_its_file_only(self):
+        for sm in self.seeded.messages:
+            self.assertEqual(self.grep(sm.token), {sm.relpath}, sm.token)
+
+    def test_utf8_and_attachment_messages(self):
+        for key in (corpus.UTF8_AT, corpus.ATTACHMENT_AT):
+            sm = [m for m in self.seeded.messages if (m.folder, m.n) == key][0]
+            with open(self.mfs.path(*sm.relpath.split("/")), "rb") as f:
+                self.assertEqual(f.read(), sm.raw, sm.relpath)
+
+    # -- no side effects, no writes ---------------------------------------
+
+    def test_reading_everything_keeps_flags(self):
+        self.assertTrue(any("\\Seen" not in f for f in self.flags_before.values()),
+                        "corpus should have unseen messages")
+        for rel in self.all_files():
+            with open(self.mfs.path(rel), "rb") as f:
+                f.read()
+        _, msgs = self.snapshot()
+        after = {(f, uid): m.flags for f, ms in msgs.items()
+                 for uid, m in ms.items()}
+        for key, flags in self.flags_before.items():
+            self.assertEqual(after.get(key), flags, "flags of %s/%d" % key)
+
+    def test_messages_cannot_be_opened_for_writing(self):
+        sm = self.seeded.messages[0]
+        path = self.mfs.path(*sm.relpath.split("/"))
+        for how in (os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_TRUNC,
+                    os.O_WRONLY | os.O_APPEND):
+            with self.assertRaises(OSError, msg="open flags %#o" % how) as cm:
+                fd = os.open(path, how)
+                os.close(fd)
+            self.assertIn(cm.exception.errno, (errno.EACCES, errno.EROFS),
+                          "open flags %#o: %s" % (how, cm.exception))
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), sm.raw)
+
+    def test_files_cannot_be_created_in_folders(self):
+        for folder in ("INBOX", "Archive/2024/Q1"):
+            path = self.mount_path(folder, "new-%d.eml" % os.getpid())
+            with self.assertRaises(OSError, msg=path) as cm:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                os.close(fd)
+            self.assertIn(cm.exception.errno,
+                          (errno.EROFS, errno.EACCES, errno.EPERM), path)
+            self.assertFalse(os.path.exists(path))
+
+    # -- freshness --------------------------------------------------------
+
+    def test_appended_message_appears_without_remount(self):
+        inbox = self.mount_path("INBOX")
+        os.listdir(inbox)  # the listing is now cached
+        tok = "token-fresh-%d" % os.getpid()
+        raw = ("From: Late <late@example.org>\r\nTo: alice@example.com\r\n"
+               "Subject: late arrival\r\nMessage-ID: <%s@example.org>\r\n"
+               "\r\nArrived after mount: %s\r\n" % (tok, tok)).encode()
+        uid = self.view.append("INBOX", raw)
+        name = "%d.eml" % uid
+        deadline = time.monotonic() + 10
+        while name not in os.listdir(inbox):
+            self.assertLess(time.monotonic(), deadline,
+                            "%s did not appear within 10 s" % name)
+            time.sleep(0.2)
+        with open(os.path.join(inbox, name), "rb") as f:
+            self.assertEqual(f.read(), raw)
+        self.assertEqual(self.grep(tok), {"INBOX/" + name})
+
+    # -- cache ------------------------------------------------------------
+
+    def test_cache_dir_is_private(self):
+        sm = self.seeded.messages[0]
+        with open(self.mfs.path(*sm.relpath.split("/")), "rb") as f:
+            f.read()
+        top = self.mfs.cache_dir
+        self.assertTrue(os.path.isdir(top), "cache_dir was not created")
+        self.assertEqual(stat.S_IMODE(os.stat(top).st_mode), 0o700, top)
+        nfiles = 0
+        for root, dirs, files in os.walk(top):
+            for d in dirs:
+                p = os.path.join(root, d)
+                self.assertEqual(stat.S_IMODE(os.lstat(p).st_mode), 0o700, p)
+            for f in files:
+                p = os.path.join(root, f)
+                self.assertEqual(stat.S_IMODE(os.lstat(p).st_mode), 0o600, p)
+                nfiles += 1
+        self.assertGreater(nfiles, 0, "nothing cached under %s" % top)
+
+
+class MountOptionsTest(unittest.TestCase):
+    """Separate mounts against one Dovecot: STARTTLS, refusals, umount."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = harness.make_workdir()
+        cls.addClassCleanup(harness.remove_workdir, cls.work)
+        cls.dovecot = Dovecot(cls.work).start()
+        cls.addClassCleanup(cls.dovecot.stop)
+        cls.view = ServerView(cls.dovecot)
+        cls.bob_view = ServerView(cls.dovecot, "bob")
+        cls.raw = (b"From: a@example.org\r\nTo: bob@example.com\r\n"
+                   b"Subject: over starttls\r\n\r\nstarttls body\r\n")
+        cls.bob_uid = cls.bob_view.append("INBOX", cls.raw)
+        cls.view.append("INBOX", b"Subject: x\r\n\r\nalice\r\n")
+
+    def new_mailfs(self, name, url=None, **kw):
+        mfs = Mailfs(self.work, name)
+        self.addCleanup(mfs.cleanup)
+        kw.setdefault("ca_file", self.dovecot.cert)
+        return mfs.configure(url or self.dovecot.url("imaps"), **kw)
+
+    def assert_refused(self, res, mfs, word):
+        self.assertFalse(res.timed_out, res)
+        self.assertGreater(res.returncode, 0, res)
+        self.assertFalse(harness.is_mounted(mfs.mountpoint), res)
+        lines = harness.error_lines(res)
+        self.assertEqual(len(lines), 1, "want one line on stderr: %r" % res)
+        self.assertIn(word, lines[0].lower(), res)
+        self.assertIn("'%s'" % mfs.account, lines[0], res)
+        self.assertLess(res.elapsed, 15, res)
+
+    def test_starttls_is_used_on_imap_urls(self):
+        mfs = self.new_mailfs("starttls", self.dovecot.url("imap"),
+                              user="bob", password=harness.USERS["bob"])
+        res = mfs.mount()
+        self.assertEqual(res.returncode, 0, res)
+        with Watchdog(mfs, 60):
+            with open(mfs.path("INBOX", "%d.eml" % self.bob_uid), "rb") as f:
+                self.assertEqual(f.read(), self.raw)
+        logins = self.dovecot.login_lines("bob")
+        self.assertTrue(logins, "Dovecot logged no login for bob")
+        for line in logins:
+            # Dovecot marks a login over TLS with a ", TLS," element and a
+            # plaintext one from loopback with ", secured,".
+            fields = [f.strip() for f in line.split(",")]
+            self.assertIn("TLS", fields, line)
+            self.assertNotIn("secured", fields, line)
+
+    def test_self_signed_certificate_refused_without_ca_file(self):
+        mfs = self.new_mailfs("noca", ca_file=None)
+        res = mfs.mount()
+        self.assert_refused(res, mfs, "certificate")
+
+    def test_wrong_password_refused(self):
+        mfs = self.new_mailfs("badpw", password="not-the-password")
+        res = mfs.mount()
+        self.assert_refused(res, mfs, "authentication")
+        self.assertNotIn("not-the-password", res.stderr + res.stdout)
+
+    def test_password_key_in_private_file(self):
+        mfs = self.new_mailfs("pwkey", password_in_file=True)
+        res = mfs.mount()
+        self.assertEqual(res.returncode, 0, res)
+        self.assertTrue(harness.is_mounted(mfs.mountpoint))
+
+    def test_umount_leaves_nothing_mounted(self):
+        mfs = self.new_mailfs("um")
+        res = mfs.mount()
+        self.assertEqual(res.returncode, 0, res)
+        self.assertTrue(harness.is_mounted(mfs.mountpoint))
+        self.assertEqual(harness.fstype_of(mfs.mountpoint).split(".")[0], "fuse")
+        self.assertTrue(mfs.daemons(), "no daemon serves the mount")
+        res = mfs.umount()
+        self.assertEqual(res.returncode, 0, res)
+        self.assertFalse(harness.is_mounted(mfs.mountpoint))
+        self.assertTrue(mfs.wait_daemons_gone(10), "daemon still running")
+
+    def test_foreground_mount(self):
+        mfs = self.new_mailfs("fg")
+        err = open(os.path.join(mfs.dir, "stderr"), "w+")
+        self.addCleanup(err.close)
+        p = subprocess.Popen([harness.mailfs_bin(), "mount", "-f", "--config",
+                              mfs.config, "--account", mfs.account,
+                              mfs.mountpoint],
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + 20
+            while not harness.is_mounted(mfs.mountpoint):
+                if p.poll() is not None:
+                    err.seek(0)
+                    self.fail("mailfs -f exited: %r" % err.read())
+                self.assertLess(time.monotonic(), deadline, "no mount")
+                time.sleep(0.1)
+            self.assertIn("INBOX", os.listdir(mfs.mountpoint))
+            res = mfs.umount()
+            self.assertEqual(res.returncode, 0, res)
+            self.assertEqual(p.wait(20), 0)
+        finally:
+            if p.poll() is None:
+                mfs.cleanup()
+                p.kill()
+                p.wait()
+
+
+if __name__ == "__main__":
+    unittest.main()
