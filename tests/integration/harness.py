@@ -10,6 +10,7 @@ scripted bad servers (see fakeservers.py).
 Stdlib only; run with Debian's /usr/bin/python3.
 """
 
+import atexit
 import base64
 import datetime
 import imaplib
@@ -337,7 +338,9 @@ class Dovecot:
                 imap=self.imap_port, imaps=self.imaps_port,
                 pop3=self.pop3_port, pop3s=self.pop3s_port, extra=extra))
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=10.0, persistent=False):
+        """Starts Dovecot; unless PERSISTENT, it is stopped at exit even if
+        the caller forgets."""
         ports = set()
         while len(ports) < 4:
             ports.add(free_port())
@@ -360,6 +363,8 @@ class Dovecot:
         except Exception:
             self.stop()
             raise
+        if not persistent:
+            atexit.register(self.stop)
         return self
 
     def stop(self):
@@ -373,6 +378,7 @@ class Dovecot:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         self.proc = None
+        atexit.unregister(self.stop)
 
     def __enter__(self):
         return self.start()
