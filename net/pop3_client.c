@@ -92,6 +92,15 @@ pop3_client_deadline(Pop3Client *c)
 	                  (gint64)c->timeout_ms * 1000 + extra * G_USEC_PER_SEC);
 }
 
+/* A reply is now awaited: its deadline starts. */
+static void
+pop3_client_begin_reply(Pop3Client *c)
+{
+	c->reply_start = g_get_monotonic_time();
+	c->received = 0;
+	pop3_client_deadline(c);
+}
+
 /* Feeds received bytes to the parser until it reports something; never
  * returns NEED_MORE.  On ERROR the client is broken. */
 static Pop3ParseStatus
@@ -156,9 +165,7 @@ pop3_client_request(Pop3Client *c, Pop3Expect expect, const char *cmd,
 	if (!pop3_client_usable(c, err))
 		return FALSE;
 	pop3_parser_expect(c->parser, expect);
-	c->reply_start = g_get_monotonic_time();
-	c->received = 0;
-	pop3_client_deadline(c);
+	pop3_client_begin_reply(c);
 	if (!pop3_client_send(c, cmd, err))
 		return FALSE;
 	return pop3_client_status(c, kind, text, err);
@@ -252,7 +259,7 @@ pop3_client_greeting(Pop3Client *c, GError **err)
 	Pop3StatusKind kind;
 	const char *text;
 
-	c->reply_start = g_get_monotonic_time();
+	pop3_client_begin_reply(c);
 	if (!pop3_client_status(c, &kind, &text, &local)) {
 		if (local->code != MF_ERROR_PROTOCOL) {
 			g_propagate_error(err, g_steal_pointer(&local));
@@ -354,6 +361,7 @@ pop3_client_sasl_steps(Pop3Client *c, Pop3StatusKind kind, const char *text,
                        const char *response, gboolean sent, GError **err)
 {
 	while (kind == POP3_STATUS_CONT) {
+		pop3_client_begin_reply(c);
 		if (!pop3_client_send(c, sent ? "*\r\n" : response, err) ||
 		    !pop3_client_status(c, &kind, &text, err))
 			return FALSE;
@@ -440,12 +448,14 @@ pop3_client_login(Pop3Client *c, const char *user, const char *pass,
 	return ok;
 }
 
+/* SAID: why, in the server's words, or NULL. */
 static gboolean
-pop3_client_no_uidl(Pop3Client *c, GError **err)
+pop3_client_no_uidl(Pop3Client *c, const char *said, GError **err)
 {
 	g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
 	            "%s: server does not support UIDL; refusing to download "
-	            "without stable message ids (duplicates)", c->url);
+	            "without stable message ids (duplicates)%s%s", c->url,
+	            said ? "; UIDL got: " : "", said ? said : "");
 	return pop3_client_fail(c);
 }
 
@@ -460,7 +470,7 @@ pop3_client_check_uidl(Pop3Client *c, GError **err)
 	if (!pop3_client_capa(c, err))
 		return FALSE;
 	if ((c->caps & POP3_CAP_CAPA) && !(c->caps & POP3_CAP_UIDL))
-		return pop3_client_no_uidl(c, err);
+		return pop3_client_no_uidl(c, NULL, err);
 	return TRUE;
 }
 
@@ -687,18 +697,22 @@ gboolean
 pop3_client_uidl(Pop3Client *c, GArray **out, GError **err)
 {
 	g_autoptr(GArray) list = g_array_new(FALSE, FALSE, sizeof(Pop3Entry));
-	g_autoptr(GError) local = NULL;
+	Pop3StatusKind kind;
+	const char *text;
 
 	g_return_val_if_fail(out != NULL, FALSE);
-	if (!pop3_client_multi(c, POP3_EXPECT_LIST, "UIDL", "UIDL\r\n",
-	                       MF_ERROR_MESSAGE, pop3_client_uidl_cb, list,
-	                       &local)) {
-		if (local->code == MF_ERROR_MESSAGE) /* -ERR */
-			return pop3_client_no_uidl(c, err);
-		g_propagate_error(err, g_steal_pointer(&local));
+	if (!pop3_client_request(c, POP3_EXPECT_LIST, "UIDL\r\n", &kind, &text,
+	                         err))
 		return FALSE;
+	if (kind == POP3_STATUS_ERR) {
+		g_autofree char *q = pop3_client_quote(text);
+		return pop3_client_no_uidl(c, q, err);
 	}
-	if (!pop3_client_uidl_check(c, list, err) ||
+	if (kind != POP3_STATUS_OK)
+		return pop3_client_refused(c, kind, "UIDL", text,
+		                           MF_ERROR_PROTOCOL, err);
+	if (!pop3_client_lines(c, pop3_client_uidl_cb, list, err) ||
+	    !pop3_client_uidl_check(c, list, err) ||
 	    !pop3_client_multi(c, POP3_EXPECT_LIST, "LIST", "LIST\r\n",
 	                       MF_ERROR_PROTOCOL, pop3_client_list_cb, list,
 	                       err))

@@ -576,6 +576,25 @@ START_TEST(test_no_capa_plaintext)
 }
 END_TEST
 
+static const Step stls_inject_steps[] = {
+	GREETING,
+	{ "CAPA", "+OK\r\nSTLS\r\n.\r\n", NULL },
+	{ "STLS", "+OK begin TLS\r\n+OK injected\r\n", act_tls },
+};
+
+/* Plaintext sent right after the STLS reply must not be taken as TLS. */
+START_TEST(test_stls_injection)
+{
+	Server *s = START(stls_inject_steps, FALSE);
+	g_autoptr(GError) err = NULL;
+
+	ck_assert_ptr_null(client_connect(s, &pop3, &err));
+	ck_assert(err != NULL);
+	ck_assert_ptr_nonnull(strstr(err->message, "injection"));
+	server_finish(s, "CAPA\r\nSTLS\r\n");
+}
+END_TEST
+
 static const Step stls_err_steps[] = {
 	GREETING,
 	{ "CAPA", "+OK\r\nSTLS\r\n.\r\n", NULL },
@@ -714,7 +733,8 @@ START_TEST(test_no_uidl_command)
 	ck_assert_ptr_null(list);
 	assert_error(err, MF_ERROR_PROTOCOL,
 	             "server does not support UIDL; refusing to download "
-	             "without stable message ids (duplicates)");
+	             "without stable message ids (duplicates); UIDL got: "
+	             "unknown command");
 	ck_assert_int_eq(pop3_client_state(c), POP3_STATE_BROKEN);
 	pop3_client_free(c);
 	server_finish(s, NULL);
@@ -1125,6 +1145,7 @@ pop3_client_suite(void)
 	tcase_add_test(t, test_stls);
 	tcase_add_test(t, test_stls_not_offered);
 	tcase_add_test(t, test_no_capa_plaintext);
+	tcase_add_test(t, test_stls_injection);
 	tcase_add_test(t, test_stls_refused);
 	tcase_add_test(t, test_greeting_imap);
 	tcase_add_test(t, test_greeting_err);

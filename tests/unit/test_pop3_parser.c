@@ -392,16 +392,18 @@ typedef struct {
 	const char *uid;
 } UidlCase;
 
+#define UID70 "000001234567890abcdefghijklmnopqrstuvwxyz" \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZ___"
+
 static const UidlCase uidl_cases[] = {
 	{ "1 abc", TRUE, 1, "abc" },
 	{ "01 x", TRUE, 1, "x" },
 	{ "4294967295 z", TRUE, 4294967295u, "z" },
 	{ "7  spaced  ", TRUE, 7, "spaced" },
 	{ "2 !~", TRUE, 2, "!~" },
-	{ "3 000001234567890abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ___",
-	  TRUE, 3, "000001234567890abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ___" },
-	{ "3 000001234567890abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ____",
-	  FALSE, 0, NULL },
+	/* 70 characters: the most RFC 1939 allows; then 71 */
+	{ "3 " UID70, TRUE, 3, UID70 },
+	{ "3 " UID70 "_", FALSE, 0, NULL },
 	{ "4294967296 z", FALSE, 0, NULL },
 	{ "99999999999999999999999 z", FALSE, 0, NULL },
 	{ "0 abc", FALSE, 0, NULL },
