@@ -638,19 +638,8 @@ class RunResult:
                    self.max_rss_kb, self.timed_out, self.stdout, self.stderr))
 
 
-def _proc_children():
-    """pid -> ppid for every process."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-            out[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            pass
-    return out
+def _pids():
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
 
 
 def _cmdline(pid):
@@ -675,7 +664,7 @@ def _vmhwm_kb(pid):
 def processes_with_arg(arg):
     """PIDs of live processes that have ARG as one of their arguments."""
     needle = os.fsencode(arg)
-    return [pid for pid in _proc_children() if needle in _cmdline(pid)]
+    return [pid for pid in _pids() if needle in _cmdline(pid)]
 
 
 def run(argv, timeout=20.0, watch_arg=None, env=None, cwd=None):
@@ -688,14 +677,15 @@ def run(argv, timeout=20.0, watch_arg=None, env=None, cwd=None):
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                              stderr=err, start_new_session=True, env=env,
                              cwd=cwd)
-        status, rusage, timed_out, peak = None, None, False, 0
+        status, rusage, timed_out, peak, rounds = None, None, False, 0, 0
         while True:
+            rounds += 1
             pid, st, ru = os.wait4(p.pid, os.WNOHANG)
             if pid == p.pid:
                 status, rusage = st, ru
                 break
             peak = max(peak, _vmhwm_kb(p.pid))
-            if watch_arg:
+            if watch_arg and rounds % 5 == 1:
                 for other in processes_with_arg(watch_arg):
                     peak = max(peak, _vmhwm_kb(other))
             if time.monotonic() - start > timeout:
