@@ -317,6 +317,8 @@ account_with_session(MfAccount *a, SessionFn fn, void *ud, GError **err)
 	g_assert_not_reached();
 }
 
+static void account_expire_listing(MfAccount *a, gint64 folder_id);
+
 /* --- open / close ------------------------------------------------------ */
 
 static void
@@ -821,4 +823,66 @@ guint
 account_max_connections(MfAccount *a)
 {
 	return a->p.max_connections;
+}
+
+typedef struct {
+	const char *folder;
+	const char *flags;
+	gint64 date;
+	int fd;
+	guint64 size;
+} AppendCtx;
+
+static gboolean
+account_append_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	AppendCtx *c = ud;
+	return a->backend->append(s, c->folder, c->flags, c->date, c->fd,
+	                          c->size, NULL, err);
+}
+
+gboolean
+account_append_special(MfAccount *a, guint special, const char *flags,
+                       gint64 date, int fd, guint64 size, GError **err)
+{
+	MfTree *t = account_tree(a);
+	const MfFolder *f = NULL;
+	g_autoptr(GPtrArray) all = tree_children(t, 0);
+
+	/* Breadth-first: special-use folders are mostly at the top. */
+	for (guint i = 0; i < all->len && !f; i++) {
+		const MfFolder *x = all->pdata[i];
+		if (x->flags & special)
+			f = x;
+		else
+			g_ptr_array_extend_and_steal(all, tree_children(t, x->id));
+	}
+	g_autofree char *name = f ? g_strdup(f->name) : NULL;
+	gint64 id = f ? f->id : 0;
+	tree_unref(t);
+	if (!a->backend->append || !name) {
+		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
+		            "account %s has no such special-use folder", a->p.name);
+		return FALSE;
+	}
+	if (!account_may_try(a)) {
+		account_set_offline_error(a, err);
+		return FALSE;
+	}
+	AppendCtx c = { name, flags, date, fd, size };
+	if (!account_with_session(a, account_append_cb, &c, err))
+		return FALSE;
+	account_expire_listing(a, id);
+	return TRUE;
+}
+
+/* Makes the next use of FOLDER_ID's listing ask the server. */
+static void
+account_expire_listing(MfAccount *a, gint64 folder_id)
+{
+	g_mutex_lock(&a->lock);
+	FolderState *fs = g_hash_table_lookup(a->folders, &folder_id);
+	if (fs)
+		fs->refreshed_at = 0;
+	g_mutex_unlock(&a->lock);
 }

@@ -87,4 +87,12 @@ gboolean account_message(MfAccount *a, gint64 gen, guint32 uid,
  * server no longer has it. */
 int account_open_message(MfAccount *a, gint64 gen, guint32 uid, GError **err);
 
+/* Appends SIZE bytes from FD to the first folder with special-use flag
+ * SPECIAL (MF_FOLDER_SENT, ...), with FLAGS and DATE.  MF_ERROR_MAILBOX if
+ * the account has no such folder or cannot append; MF_ERROR_OFFLINE while
+ * offline. */
+gboolean account_append_special(MfAccount *a, guint special,
+                                const char *flags, gint64 date, int fd,
+                                guint64 size, GError **err);
+
 #endif

@@ -19,6 +19,7 @@
 enum {
 	MF_BACKEND_CAP_FOLDERS = 1u << 0, /* more than one mailbox */
 	MF_BACKEND_CAP_FLAGS   = 1u << 1, /* per-message flags */
+	MF_BACKEND_CAP_APPEND  = 1u << 2, /* messages can be added */
 };
 
 /* Folder flags. */
@@ -97,6 +98,12 @@ typedef struct {
 	                         guint32 uidvalidity, const guint32 *uids,
 	                         guint n, const MfBodySink *sink, void *ud,
 	                         GError **err);
+	/* Adds SIZE bytes read from FD (from offset 0) to FOLDER with FLAGS
+	 * (space-separated, or NULL) and DATE; *UID gets its UID when the
+	 * server says (else 0).  NULL without MF_BACKEND_CAP_APPEND. */
+	gboolean (*append)(MfSession *s, const char *folder, const char *flags,
+	                   gint64 date, int fd, guint64 size, guint32 *uid,
+	                   GError **err);
 	/* "imaps://host:993, TLSv1.3 ..." ; owned by the caller. */
 	char *(*describe)(MfSession *s);
 } MfBackend;

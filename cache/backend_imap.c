@@ -248,9 +248,20 @@ backend_imap_fetch_bodies(MfSession *s, const char *folder,
 	return imap_client_fetch_bodies(s->imap, set, &is, ud, err);
 }
 
+static gboolean
+backend_imap_append(MfSession *s, const char *folder, const char *flags,
+                    gint64 date, int fd, guint64 size, guint32 *uid,
+                    GError **err)
+{
+	return imap_client_append(s->imap, folder, flags, date, fd, size, uid,
+	                          err);
+}
+
 const MfBackend backend_imap = {
 	.name = "imap",
-	.caps = MF_BACKEND_CAP_FOLDERS | MF_BACKEND_CAP_FLAGS,
+	.caps = MF_BACKEND_CAP_FOLDERS | MF_BACKEND_CAP_FLAGS |
+	        MF_BACKEND_CAP_APPEND,
+	.append = backend_imap_append,
 	.connect = backend_imap_connect,
 	.disconnect = backend_imap_disconnect,
 	.list_folders = backend_imap_list_folders,

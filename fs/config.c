@@ -352,6 +352,27 @@ bad:
 	return config_fail(err, "'%.32s' is not a size like 500M or 2G", value);
 }
 
+/* yes/no, true/false, on/off, 1/0. */
+static gboolean
+config_key_save_sent(const ConfigFile *f, MfAccountConfig *cfg,
+                     const char *value, GError **err)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
+	static const char *const no[] = { "no", "false", "off", "0", NULL };
+
+	for (guint i = 0; yes[i]; i++) {
+		if (g_ascii_strcasecmp(value, yes[i]) == 0) {
+			cfg->save_sent = TRUE;
+			return TRUE;
+		}
+		if (g_ascii_strcasecmp(value, no[i]) == 0) {
+			cfg->save_sent = FALSE;
+			return TRUE;
+		}
+	}
+	return config_fail(err, "'%.32s' is not yes or no", value);
+}
+
 /* Every key an account may have.  Add a key here and in MfAccountConfig. */
 static const ConfigKey config_keys[] = {
 	{ "imap", FALSE, config_key_imap },
@@ -368,6 +389,7 @@ static const ConfigKey config_keys[] = {
 	{ "max_connections", FALSE, config_key_max_connections },
 	{ "refresh_interval", FALSE, config_key_refresh_interval },
 	{ "cache_max", FALSE, config_key_cache_max },
+	{ "save_sent", FALSE, config_key_save_sent },
 };
 
 static const ConfigKey *
@@ -448,6 +470,7 @@ config_set_defaults(MfAccountConfig *cfg)
 		cfg->timeout = 30;
 	if (!cfg->max_connections)
 		cfg->max_connections = 4;
+
 	if (!cfg->refresh_interval)
 		cfg->refresh_interval = 5;
 }
@@ -509,6 +532,7 @@ config_parse_account(const ConfigFile *f, GKeyFile *kf, const char *group,
 	g_autoptr(MfAccountConfig) cfg = g_new0(MfAccountConfig, 1);
 	cfg->name = g_strdup(group + strlen(CONFIG_GROUP_PREFIX));
 	cfg->file = g_strdup(f->path);
+	cfg->save_sent = TRUE; /* a default the keys may turn off */
 	if (!config_parse_keys(f, kf, group, cfg, err))
 		return NULL;
 	config_set_defaults(cfg);

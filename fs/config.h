@@ -34,6 +34,7 @@ typedef struct {
 	guint max_connections;  /* per account, default 4, 1..16 */
 	guint refresh_interval; /* seconds a listing stays fresh; default 5 */
 	guint64 cache_max;      /* bytes of cached bodies kept; 0: no limit */
+	gboolean save_sent;     /* copy sent mail to \Sent; default yes */
 } MfAccountConfig;
 
 /* $XDG_CONFIG_HOME/mailfs/config or ~/.config/mailfs/config; owned. */

@@ -91,17 +91,42 @@ mount_session(const MfAccountConfig *cfg, const MountOptions *o, MfFs *fs)
 	return se;
 }
 
+/* Opens the outbox of CFG's account (which must have smtp). */
+static MfOutbox *
+mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
+             MfAccount *account, GError **err)
+{
+	OutboxParams op = {
+		.smtp = cfg->smtp,
+		.ca_file = cfg->ca_file,
+		.tls_fingerprint = cfg->tls_fingerprint,
+		.user = cfg->user,
+		.password = p->backend.password,
+		.from = cfg->from,
+		.timeout_ms = (int)cfg->timeout * 1000,
+		.save_sent = cfg->save_sent,
+	};
+	g_autofree char *dir = g_build_filename(cfg->cache_dir, "outbox", NULL);
+
+	return outbox_open(dir, &op, account, err); /* it copies OP */
+}
+
 static int
-mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountParams *p,
-            const GError *offline)
+mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
+            const MfAccountParams *p, const GError *offline)
 {
 	g_autoptr(GError) err = NULL;
 
 	fs->account = account_open(p, &backend_imap, &err);
-	if (!fs->account) {
+	if (fs->account && cfg->has_smtp)
+		fs->outbox = mount_outbox(cfg, p, fs->account, &err);
+	if (!fs->account || (cfg->has_smtp && !fs->outbox)) {
 		g_warning("%s", err->message);
+		account_close(fs->account);
 		return 1;
 	}
+	if (fs->outbox)
+		outbox_start(fs->outbox);
 	if (offline)
 		account_go_offline(fs->account, offline);
 	g_message("account %s mounted%s", p->name,
@@ -111,6 +136,8 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountParams *p,
 	fuse_loop_cfg_set_idle_threads(lc, 10);
 	int rc = fuse_session_loop_mt(se, lc);
 	fuse_loop_cfg_destroy(lc);
+	outbox_close(fs->outbox);
+	fs->outbox = NULL;
 	account_close(fs->account);
 	fs->account = NULL;
 	return rc == 0 ? 0 : 1;
@@ -121,8 +148,7 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 {
 	g_autoptr(GError) err = NULL;
 	MfAccountParams p;
-	MfFs fs = { .outbox = cfg->has_smtp, .uid = getuid(), .gid = getgid(),
-	            .started = time(NULL) };
+	MfFs fs = { .uid = getuid(), .gid = getgid(), .started = time(NULL) };
 
 	if (!cfg->has_imap) {
 		g_set_error(&err, MF_ERROR, MF_ERROR_CONFIG,
@@ -156,7 +182,7 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 			fuse_daemonize(o->foreground);
 			if (!o->foreground)
 				log_setup("mailfs", TRUE, o->debug);
-			rc = mount_serve(se, &fs, &p, err);
+			rc = mount_serve(se, &fs, cfg, &p, err);
 			fuse_session_unmount(se);
 		} else {
 			fprintf(stderr, "mailfs: account '%s': cannot mount on "

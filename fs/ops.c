@@ -1,5 +1,6 @@
-/* ops.c - FUSE low-level operations: the mount tree (root, outbox/,
- * folders, message files) mapped onto the account's tree and listings. */
+/* ops.c - FUSE low-level operations: the mail tree (root, folders,
+ * message files) mapped onto the account's tree and listings; requests for
+ * outbox/ are handed to outbox_ops.c. */
 #include "fs/ops.h"
 
 #include <errno.h>
@@ -9,95 +10,20 @@
 #include <unistd.h>
 
 #include "fs/errmap.h"
+#include "fs/node.h"
+#include "fs/outbox_ops.h"
 #include "net/mf_error.h"
-
-#define INO_ROOT FUSE_ROOT_ID
-#define INO_OUTBOX 2
-#define INO_FOLDER_BASE 0x100
-#define MSG_SHIFT 32
 
 /* Messages never change: the kernel may keep their names and attributes
  * for long.  Directories change when mail arrives. */
 #define MSG_TIMEOUT 3600.0
 #define DIR_TIMEOUT 1.0
 
-typedef enum { NODE_NONE, NODE_ROOT, NODE_OUTBOX, NODE_FOLDER, NODE_MSG } NodeKind;
-
-typedef struct {
-	NodeKind kind;
-	gint64 id;   /* folder id, or message generation */
-	guint32 uid; /* message UID */
-} Node;
-
-static Node
-ops_node(fuse_ino_t ino)
-{
-	Node n = { NODE_NONE, 0, 0 };
-
-	if (ino == INO_ROOT)
-		n.kind = NODE_ROOT;
-	else if (ino == INO_OUTBOX)
-		n.kind = NODE_OUTBOX;
-	else if (ino >> MSG_SHIFT) {
-		n.kind = NODE_MSG;
-		n.id = (gint64)(ino >> MSG_SHIFT);
-		n.uid = (guint32)(ino & 0xffffffffu);
-	} else if (ino >= INO_FOLDER_BASE) {
-		n.kind = NODE_FOLDER;
-		n.id = (gint64)(ino - INO_FOLDER_BASE);
-	}
-	return n;
-}
-
-static fuse_ino_t
-ops_folder_ino(gint64 id)
-{
-	return (fuse_ino_t)(INO_FOLDER_BASE + id);
-}
-
-static fuse_ino_t
-ops_msg_ino(gint64 gen, guint32 uid)
-{
-	return ((fuse_ino_t)gen << MSG_SHIFT) | uid;
-}
-
-static MfFs *
-ops_fs(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-static void
-ops_dir_attr(const MfFs *fs, fuse_ino_t ino, struct stat *st)
-{
-	memset(st, 0, sizeof *st);
-	st->st_ino = ino;
-	st->st_mode = S_IFDIR | 0555;
-	st->st_nlink = 2;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_mtime = st->st_ctime = st->st_atime = fs->started;
-}
-
 static void
 ops_msg_attr(const MfFs *fs, fuse_ino_t ino, const MfRemoteMessage *m,
              struct stat *st)
 {
-	memset(st, 0, sizeof *st);
-	st->st_ino = ino;
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_size = (off_t)m->size;
-	st->st_blocks = (blkcnt_t)((m->size + 511) / 512);
-	st->st_mtime = st->st_ctime = st->st_atime = (time_t)m->date;
-}
-
-static void
-ops_reply_error(fuse_req_t req, const GError *err)
-{
-	fuse_reply_err(req, errmap_to_errno(err));
+	node_file_attr(fs, ino, 0444, m->size, m->date, st);
 }
 
 /* Parses "<uid>.eml"; FALSE for any other name. */
@@ -121,24 +47,24 @@ ops_parse_msg_name(const char *name, guint32 *uid)
 }
 
 static void
-ops_reply_dir_entry(fuse_req_t req, fuse_ino_t ino)
+ops_reply_dir_entry(fuse_req_t req, fuse_ino_t ino, gboolean writable)
 {
 	struct fuse_entry_param e = { .ino = ino, .attr_timeout = DIR_TIMEOUT,
 	                              .entry_timeout = DIR_TIMEOUT };
-	ops_dir_attr(ops_fs(req), ino, &e.attr);
+	node_dir_attr(node_fs(req), ino, writable, &e.attr);
 	fuse_reply_entry(req, &e);
 }
 
 static void
 ops_lookup_msg(fuse_req_t req, gint64 folder_id, guint32 uid)
 {
-	MfFs *fs = ops_fs(req);
+	MfFs *fs = node_fs(req);
 	g_autoptr(GError) err = NULL;
 	MfListing *l = account_listing(fs->account, folder_id, &err);
 	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
 
 	if (!l) {
-		ops_reply_error(req, err);
+		node_reply_error(req, err);
 		return;
 	}
 	if (!m) {
@@ -147,7 +73,7 @@ ops_lookup_msg(fuse_req_t req, gint64 folder_id, guint32 uid)
 		return;
 	}
 	struct fuse_entry_param e = {
-		.ino = ops_msg_ino(listing_generation(l), uid),
+		.ino = node_msg_ino(listing_generation(l), uid),
 		.generation = listing_uidvalidity(l),
 		.attr_timeout = MSG_TIMEOUT, .entry_timeout = MSG_TIMEOUT,
 	};
@@ -156,15 +82,26 @@ ops_lookup_msg(fuse_req_t req, gint64 folder_id, guint32 uid)
 	fuse_reply_entry(req, &e);
 }
 
+static gboolean
+ops_is_outbox(Node n)
+{
+	return n.kind == NODE_OUTBOX || n.kind == NODE_FAILED ||
+	       n.kind == NODE_SPOOL || n.kind == NODE_SPOOL_ERROR;
+}
+
 static void
 ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	MfFs *fs = ops_fs(req);
-	Node n = ops_node(parent);
+	MfFs *fs = node_fs(req);
+	Node n = node_decode(parent);
 	guint32 uid;
 
 	if (n.kind == NODE_ROOT && fs->outbox && strcmp(name, "outbox") == 0) {
-		ops_reply_dir_entry(req, INO_OUTBOX);
+		ops_reply_dir_entry(req, INO_OUTBOX, TRUE);
+		return;
+	}
+	if (fs->outbox && (n.kind == NODE_OUTBOX || n.kind == NODE_FAILED)) {
+		outbox_ops_lookup(req, n, name);
 		return;
 	}
 	if (n.kind != NODE_ROOT && n.kind != NODE_FOLDER) {
@@ -173,10 +110,10 @@ ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	MfTree *t = account_tree(fs->account);
 	const MfFolder *f = tree_child(t, n.kind == NODE_ROOT ? 0 : n.id, name);
-	fuse_ino_t child = f ? ops_folder_ino(f->id) : 0;
+	fuse_ino_t child = f ? node_folder_ino(f->id) : 0;
 	tree_unref(t);
 	if (child)
-		ops_reply_dir_entry(req, child);
+		ops_reply_dir_entry(req, child, FALSE);
 	else if (n.kind == NODE_FOLDER && ops_parse_msg_name(name, &uid))
 		ops_lookup_msg(req, n.id, uid);
 	else
@@ -195,13 +132,19 @@ ops_folder_exists(MfFs *fs, gint64 id)
 static void
 ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	MfFs *fs = ops_fs(req);
-	Node n = ops_node(ino);
+	MfFs *fs = node_fs(req);
+	Node n = node_decode(ino);
+	g_autoptr(GError) err = NULL;
+	MfRemoteMessage m;
 	struct stat st;
 
-	if (n.kind == NODE_ROOT || (n.kind == NODE_OUTBOX && fs->outbox) ||
+	if (fs->outbox && ops_is_outbox(n)) {
+		outbox_ops_getattr(req, n, ino);
+		return;
+	}
+	if (n.kind == NODE_ROOT ||
 	    (n.kind == NODE_FOLDER && ops_folder_exists(fs, n.id))) {
-		ops_dir_attr(fs, ino, &st);
+		node_dir_attr(fs, ino, FALSE, &st);
 		fuse_reply_attr(req, &st, DIR_TIMEOUT);
 		return;
 	}
@@ -209,34 +152,12 @@ ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	g_autoptr(GError) err = NULL;
-	MfRemoteMessage m;
 	if (!account_message(fs->account, n.id, n.uid, &m, &err)) {
-		ops_reply_error(req, err);
+		node_reply_error(req, err);
 		return;
 	}
 	ops_msg_attr(fs, ino, &m, &st);
 	fuse_reply_attr(req, &st, MSG_TIMEOUT);
-}
-
-/* A directory listing captured at opendir, served by readdir. */
-typedef struct {
-	char *name;
-	fuse_ino_t ino;
-	mode_t mode;
-} DirEntry;
-
-static void
-dir_entry_clear(DirEntry *e)
-{
-	g_free(e->name);
-}
-
-static void
-ops_add_entry(GArray *dir, const char *name, fuse_ino_t ino, mode_t mode)
-{
-	DirEntry e = { g_strdup(name), ino, mode };
-	g_array_append_val(dir, e);
 }
 
 static void
@@ -247,7 +168,7 @@ ops_add_folders(MfFs *fs, GArray *dir, gint64 parent)
 
 	for (guint i = 0; i < kids->len; i++) {
 		const MfFolder *f = kids->pdata[i];
-		ops_add_entry(dir, f->leaf, ops_folder_ino(f->id), S_IFDIR);
+		dirlist_add(dir, f->leaf, node_folder_ino(f->id), S_IFDIR);
 	}
 	tree_unref(t);
 }
@@ -264,38 +185,51 @@ ops_add_messages(MfFs *fs, GArray *dir, gint64 folder_id, GError **err)
 	for (guint i = 0; i < listing_count(l); i++) {
 		guint32 uid = listing_at(l, i)->uid;
 		g_snprintf(name, sizeof name, "%u.eml", uid);
-		ops_add_entry(dir, name, ops_msg_ino(gen, uid), S_IFREG);
+		dirlist_add(dir, name, node_msg_ino(gen, uid), S_IFREG);
 	}
 	listing_unref(l);
+	return TRUE;
+}
+
+/* Fills DIR for node N; FALSE with *ERRNUM when N is no directory. */
+static gboolean
+ops_fill_dir(MfFs *fs, Node n, GArray *dir, int *errnum)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (n.kind == NODE_ROOT) {
+		if (fs->outbox)
+			dirlist_add(dir, "outbox", INO_OUTBOX, S_IFDIR);
+		ops_add_folders(fs, dir, 0);
+	} else if (fs->outbox && (n.kind == NODE_OUTBOX ||
+	                          n.kind == NODE_FAILED)) {
+		outbox_ops_fill(fs, n, dir);
+	} else if (n.kind == NODE_FOLDER && ops_folder_exists(fs, n.id)) {
+		ops_add_folders(fs, dir, n.id);
+		if (!ops_add_messages(fs, dir, n.id, &err) &&
+		    !g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND)) {
+			*errnum = errmap_to_errno(err);
+			return FALSE;
+		}
+	} else {
+		*errnum = n.kind == NODE_NONE || n.kind == NODE_FOLDER
+		          ? ENOENT : ENOTDIR;
+		return FALSE;
+	}
 	return TRUE;
 }
 
 static void
 ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	MfFs *fs = ops_fs(req);
-	Node n = ops_node(ino);
-	g_autoptr(GError) err = NULL;
-	GArray *dir = g_array_new(FALSE, FALSE, sizeof(DirEntry));
+	GArray *dir = dirlist_new();
+	int errnum = 0;
 
-	g_array_set_clear_func(dir, (GDestroyNotify)dir_entry_clear);
-	ops_add_entry(dir, ".", ino, S_IFDIR);
-	ops_add_entry(dir, "..", INO_ROOT, S_IFDIR);
-	if (n.kind == NODE_ROOT) {
-		if (fs->outbox)
-			ops_add_entry(dir, "outbox", INO_OUTBOX, S_IFDIR);
-		ops_add_folders(fs, dir, 0);
-	} else if (n.kind == NODE_FOLDER && ops_folder_exists(fs, n.id)) {
-		ops_add_folders(fs, dir, n.id);
-		if (!ops_add_messages(fs, dir, n.id, &err) &&
-		    !g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND)) {
-			g_array_unref(dir);
-			ops_reply_error(req, err);
-			return;
-		}
-	} else if (n.kind != NODE_OUTBOX || !fs->outbox) {
+	dirlist_add(dir, ".", ino, S_IFDIR);
+	dirlist_add(dir, "..", INO_ROOT, S_IFDIR);
+	if (!ops_fill_dir(node_fs(req), node_decode(ino), dir, &errnum)) {
 		g_array_unref(dir);
-		fuse_reply_err(req, n.kind == NODE_MSG ? ENOTDIR : ENOENT);
+		fuse_reply_err(req, errnum);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)dir;
@@ -306,20 +240,7 @@ static void
 ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
             struct fuse_file_info *fi)
 {
-	GArray *dir = (GArray *)(uintptr_t)fi->fh;
-	g_autofree char *buf = g_malloc(size);
-	size_t used = 0;
-
-	for (guint i = (guint)off; i < dir->len; i++) {
-		const DirEntry *e = &g_array_index(dir, DirEntry, i);
-		struct stat st = { .st_ino = e->ino, .st_mode = e->mode };
-		size_t n = fuse_add_direntry(req, buf + used, size - used,
-		                             e->name, &st, (off_t)i + 1);
-		if (n > size - used)
-			break;
-		used += n;
-	}
-	fuse_reply_buf(req, buf, used);
+	dirlist_reply(req, (GArray *)(uintptr_t)fi->fh, size, off);
 }
 
 static void
@@ -332,10 +253,14 @@ ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void
 ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	MfFs *fs = ops_fs(req);
-	Node n = ops_node(ino);
+	MfFs *fs = node_fs(req);
+	Node n = node_decode(ino);
 	g_autoptr(GError) err = NULL;
 
+	if (fs->outbox && (n.kind == NODE_SPOOL || n.kind == NODE_SPOOL_ERROR)) {
+		outbox_ops_open(req, n, fi);
+		return;
+	}
 	if (n.kind != NODE_MSG) {
 		fuse_reply_err(req, n.kind == NODE_NONE ? ENOENT : EISDIR);
 		return;
@@ -346,7 +271,7 @@ ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	int fd = account_open_message(fs->account, n.id, n.uid, &err);
 	if (fd < 0) {
-		ops_reply_error(req, err);
+		node_reply_error(req, err);
 		return;
 	}
 	fi->fh = (uint64_t)fd;
@@ -361,6 +286,10 @@ ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
+	if (node_decode(ino).kind != NODE_MSG) {
+		outbox_ops_read(req, size, off, fi);
+		return;
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = (int)fi->fh;
 	buf.buf[0].pos = off;
@@ -368,8 +297,35 @@ ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 static void
+ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+          off_t off, struct fuse_file_info *fi)
+{
+	if (node_decode(ino).kind != NODE_SPOOL)
+		fuse_reply_err(req, EACCES);
+	else
+		outbox_ops_write(req, buf, size, off, fi);
+}
+
+static void
+ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	Node n = node_decode(ino);
+
+	if (n.kind == NODE_SPOOL || n.kind == NODE_SPOOL_ERROR)
+		outbox_ops_flush(req, fi);
+	else
+		fuse_reply_err(req, 0);
+}
+
+static void
 ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	Node n = node_decode(ino);
+
+	if (n.kind == NODE_SPOOL || n.kind == NODE_SPOOL_ERROR) {
+		outbox_ops_release(req, fi);
+		return;
+	}
 	close((int)fi->fh);
 	fuse_reply_err(req, 0);
 }
@@ -382,47 +338,100 @@ ops_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-/* Everything that would change a message or a folder: not yet. */
 static void
-ops_refuse_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-                  mode_t mode, struct fuse_file_info *fi)
+ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+           struct fuse_file_info *fi)
+{
+	Node n = node_decode(parent);
+
+	if (node_fs(req)->outbox && n.kind == NODE_OUTBOX)
+		outbox_ops_create(req, n, name, fi);
+	else
+		fuse_reply_err(req, EACCES);
+}
+
+static void
+ops_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+          dev_t rdev)
 {
 	fuse_reply_err(req, EACCES);
 }
 
 static void
-ops_refuse_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-                 mode_t mode, dev_t rdev)
+ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	fuse_reply_err(req, EACCES);
 }
 
 static void
-ops_refuse_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
-                 mode_t mode)
+ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	Node n = node_decode(parent);
+
+	if (node_fs(req)->outbox && (n.kind == NODE_OUTBOX ||
+	                             n.kind == NODE_FAILED))
+		outbox_ops_unlink(req, n, name);
+	else
+		fuse_reply_err(req, EACCES);
+}
+
+static void
+ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	fuse_reply_err(req, EACCES);
 }
 
 static void
-ops_refuse_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+           fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	fuse_reply_err(req, EACCES);
-}
+	Node from = node_decode(parent), to = node_decode(newparent);
 
-static void
-ops_refuse_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-                  fuse_ino_t newparent, const char *newname,
-                  unsigned int flags)
-{
-	fuse_reply_err(req, EACCES);
+	if (flags) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (node_fs(req)->outbox && (from.kind == NODE_OUTBOX ||
+	                             from.kind == NODE_FAILED))
+		outbox_ops_rename(req, from, name, to, newname);
+	else
+		fuse_reply_err(req, EACCES);
 }
 
 static void
 ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
             struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, EACCES);
+	Node n = node_decode(ino);
+
+	if (node_fs(req)->outbox && ops_is_outbox(n))
+		outbox_ops_setattr(req, n, ino, attr, to_set);
+	else
+		fuse_reply_err(req, EACCES);
+}
+
+static void
+ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	Node n = node_decode(ino);
+
+	if (node_fs(req)->outbox && ops_is_outbox(n))
+		outbox_ops_getxattr(req, n, name, size);
+	else
+		fuse_reply_err(req, ENODATA);
+}
+
+static void
+ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	Node n = node_decode(ino);
+
+	if (node_fs(req)->outbox && ops_is_outbox(n))
+		outbox_ops_listxattr(req, n, size);
+	else if (size == 0)
+		fuse_reply_xattr(req, 0);
+	else
+		fuse_reply_buf(req, NULL, 0);
 }
 
 const struct fuse_lowlevel_ops ops_table = {
@@ -434,12 +443,16 @@ const struct fuse_lowlevel_ops ops_table = {
 	.releasedir = ops_releasedir,
 	.open = ops_open,
 	.read = ops_read,
+	.write = ops_write,
+	.flush = ops_flush,
 	.release = ops_release,
 	.statfs = ops_statfs,
-	.create = ops_refuse_create,
-	.mknod = ops_refuse_mknod,
-	.mkdir = ops_refuse_mkdir,
-	.unlink = ops_refuse_unlink,
-	.rmdir = ops_refuse_unlink,
-	.rename = ops_refuse_rename,
+	.create = ops_create,
+	.mknod = ops_mknod,
+	.mkdir = ops_mkdir,
+	.unlink = ops_unlink,
+	.rmdir = ops_rmdir,
+	.rename = ops_rename,
+	.getxattr = ops_getxattr,
+	.listxattr = ops_listxattr,
 };

@@ -1,12 +1,5 @@
-/* ops.h - the FUSE low-level operations of a mounted account.
- *
- * Inode numbers are computed, not allocated, so they are stable across
- * remounts and need no table (forget is a no-op):
- *   1                     the mount root
- *   2                     outbox/
- *   0x100 + folder id     a folder (folder ids are < 2^31)
- *   gen << 32 | uid       a message: gen names (folder, UIDVALIDITY)
- */
+/* ops.h - the FUSE low-level operations of a mounted account: the mail
+ * tree (ops.c) and outbox/ (outbox_ops.c).  Inode numbers: see node.h. */
 #ifndef MAILFS_OPS_H
 #define MAILFS_OPS_H
 
@@ -14,10 +7,11 @@
 #include <sys/types.h>
 
 #include "cache/account.h"
+#include "cache/outbox.h"
 
 typedef struct {
 	MfAccount *account;
-	gboolean outbox;  /* show outbox/ at the root */
+	MfOutbox *outbox; /* outbox/ when the account has smtp; or NULL */
 	uid_t uid;        /* owner shown for every file */
 	gid_t gid;
 	time_t started;   /* mtime of directories */

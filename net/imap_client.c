@@ -2,7 +2,9 @@
  * EXAMINE, metadata and body fetches, over one Conn and one ImapParser. */
 #include "net/imap_client.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "net/imap_date.h"
 #include "net/imap_parser.h"
@@ -20,6 +22,7 @@ struct ImapClient {
 	guint tag_seq;
 	char *selected;     /* wire name of the selected mailbox, or NULL */
 	ImapSelectInfo selected_info;
+	guint32 appenduid;  /* from the last tagged OK [APPENDUID v uid] */
 	char *url;          /* for messages */
 	int timeout_ms;
 };
@@ -31,6 +34,8 @@ typedef struct {
 	gboolean (*literal)(ImapClient *c, guint64 size, void *ud,
 	                    GError **err);
 	const char *cont_line; /* sent on the first "+" (SASL) */
+	/* Called on the first "+" instead, to send a literal. */
+	gboolean (*cont)(ImapClient *c, void *ud, GError **err);
 	int no_code;           /* MfErrorCode for a tagged NO */
 	void *ud;
 } ImapHandler;
@@ -199,8 +204,13 @@ imap_client_tagged(ImapClient *c, ImapResponse *r, const char *tag,
 		return imap_client_fail(c, err);
 	}
 	imap_client_note_code(c, r);
-	if (r->status && g_ascii_strcasecmp(r->status, "OK") == 0)
+	c->appenduid = 0;
+	if (r->status && g_ascii_strcasecmp(r->status, "OK") == 0) {
+		if (r->code && r->code->len == 3 &&
+		    imap_value_is_atom(r->code->pdata[0], "APPENDUID"))
+			imap_value_get_u32(r->code->pdata[2], &c->appenduid);
 		return TRUE;
+	}
 	if (r->status && g_ascii_strcasecmp(r->status, "NO") == 0) {
 		g_set_error(err, MF_ERROR, h ? h->no_code : MF_ERROR_PROTOCOL,
 		            "%s: %s refused: %s", c->url, what,
@@ -240,6 +250,13 @@ imap_client_run(ImapClient *c, const ImapHandler *h, const char *what,
 			return FALSE;
 		if (r->kind == IMAP_RESP_TAGGED)
 			return imap_client_tagged(c, r, tag, what, h, err);
+		if (r->kind == IMAP_RESP_CONTINUATION && h && h->cont &&
+		    !cont_sent) {
+			cont_sent = TRUE;
+			if (!h->cont(c, h->ud, err))
+				return imap_client_fail(c, err);
+			continue;
+		}
 		if (r->kind == IMAP_RESP_CONTINUATION) {
 			if (!h || !h->cont_line || cont_sent) {
 				/* Cancel a SASL exchange we cannot continue. */
@@ -813,4 +830,62 @@ imap_client_fetch_bodies(ImapClient *c, const char *uidset,
 	gboolean ok = imap_client_run(c, &h, "UID FETCH", cmd, err);
 	imap_client_abort_pending(&b);
 	return ok;
+}
+
+typedef struct {
+	int fd;
+	guint64 size;
+} AppendCtx;
+
+/* Streams the message after the server's "+". */
+static gboolean
+imap_client_append_data_cb(ImapClient *c, void *ud, GError **err)
+{
+	AppendCtx *a = ud;
+	char buf[65536];
+	guint64 off = 0;
+
+	imap_client_deadline(c, (gint64)(a->size >> 20) * IMAP_SECONDS_PER_MIB);
+	while (off < a->size) {
+		ssize_t n = pread(a->fd, buf, MIN(sizeof buf, a->size - off),
+		                  (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			g_set_error(err, MF_ERROR, MF_ERROR_LOCAL,
+			            "cannot read the message to append: %s",
+			            n < 0 ? g_strerror(errno) : "file shrank");
+			return FALSE;
+		}
+		if (!conn_write(c->conn, buf, (size_t)n, err))
+			return FALSE;
+		off += (guint64)n;
+	}
+	return conn_write(c->conn, "\r\n", 2, err);
+}
+
+gboolean
+imap_client_append(ImapClient *c, const char *mailbox, const char *flags,
+                   gint64 date, int fd, guint64 size, guint32 *uid,
+                   GError **err)
+{
+	AppendCtx a = { fd, size };
+	ImapHandler h = { .cont = imap_client_append_data_cb,
+	                  .no_code = MF_ERROR_MAILBOX, .ud = &a };
+	g_autofree char *q = imap_client_quote(mailbox);
+	char datebuf[40];
+
+	if (!q) {
+		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
+		            "%s: unusable mailbox name", c->url);
+		return FALSE;
+	}
+	g_autofree char *cmd = g_strdup_printf(
+		"APPEND %s (%s) \"%s\" {%" G_GUINT64_FORMAT "}", q,
+		flags ? flags : "", imap_date_format(date, datebuf), size);
+	if (!imap_client_run(c, &h, "APPEND", cmd, err))
+		return FALSE;
+	if (uid)
+		*uid = c->appenduid;
+	return TRUE;
 }

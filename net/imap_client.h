@@ -130,6 +130,14 @@ gboolean imap_client_fetch_bodies(ImapClient *c, const char *uidset,
                                   const ImapBodySink *sink, void *ud,
                                   GError **err);
 
+/* APPENDs SIZE bytes read from FD (from offset 0) to MAILBOX with FLAGS
+ * (space-separated, may be NULL) and DATE as INTERNALDATE.  *UID gets the
+ * new message's UID when the server reports it (UIDPLUS), else 0.
+ * MF_ERROR_MAILBOX when the server refuses. */
+gboolean imap_client_append(ImapClient *c, const char *mailbox,
+                            const char *flags, gint64 date, int fd,
+                            guint64 size, guint32 *uid, GError **err);
+
 /* Sends NOOP, which also keeps the connection alive. */
 gboolean imap_client_noop(ImapClient *c, GError **err);
 

@@ -1,0 +1,211 @@
+/* outbox_send.c - sends one spooled message over a kept SMTP session and
+ * saves the copy in Sent. */
+#include "cache/outbox_send.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/outbox_msg.h"
+#include "net/mf_error.h"
+#include "net/smtp_client.h"
+
+/* Larger outbox files are refused rather than read into memory. */
+#define OUTBOX_MESSAGE_MAX (64u << 20)
+
+struct OutboxSender {
+	const OutboxParams *p; /* owned by the MfOutbox */
+	MfAccount *account;
+	SmtpClient *smtp;
+};
+
+OutboxSender *
+outbox_sender_new(const OutboxParams *p, MfAccount *account)
+{
+	OutboxSender *s = g_new0(OutboxSender, 1);
+	s->p = p;
+	s->account = account;
+	return s;
+}
+
+void
+outbox_sender_idle(OutboxSender *s)
+{
+	g_clear_pointer(&s->smtp, smtp_client_free);
+}
+
+void
+outbox_sender_free(OutboxSender *s)
+{
+	if (!s)
+		return;
+	outbox_sender_idle(s);
+	g_free(s);
+}
+
+gboolean
+outbox_sender_connected(const OutboxSender *s)
+{
+	return s->smtp != NULL;
+}
+
+static gboolean
+outbox_sender_connect(OutboxSender *s, GError **err)
+{
+	if (s->smtp && smtp_client_state(s->smtp) == SMTP_STATE_READY)
+		return TRUE;
+	outbox_sender_idle(s);
+	SmtpClientParams sp = {
+		.url = &s->p->smtp,
+		.tls = { .ca_file = s->p->ca_file,
+		         .fingerprint = s->p->tls_fingerprint,
+		         .host = s->p->smtp.host },
+		.user = s->p->user,
+		.password = s->p->password,
+		.timeout_ms = s->p->timeout_ms,
+	};
+	s->smtp = smtp_client_connect(&sp, err);
+	return s->smtp != NULL;
+}
+
+/* Reads the whole spooled file (bounded). */
+static GBytes *
+outbox_sender_read(const char *path, GError **err)
+{
+	g_autofree char *data = NULL;
+	gsize len = 0;
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (guint64)st.st_size > OUTBOX_MESSAGE_MAX) {
+		g_set_error(err, MF_ERROR, MF_ERROR_MESSAGE,
+		            "message is larger than %u MiB",
+		            OUTBOX_MESSAGE_MAX >> 20);
+		return NULL;
+	}
+	if (!g_file_get_contents(path, &data, &len, err)) {
+		g_prefix_error(err, "cannot read the outbox file: ");
+		if (*err) {
+			(*err)->domain = MF_ERROR;
+			(*err)->code = MF_ERROR_LOCAL;
+		}
+		return NULL;
+	}
+	return g_bytes_new_take(g_steal_pointer(&data), len);
+}
+
+/* Writes DATA to PATH durably and returns an fd open for reading. */
+static int
+outbox_sender_write_sent(const char *path, GBytes *data, GError **err)
+{
+	gsize len;
+	const char *p = g_bytes_get_data(data, &len);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		goto fail;
+	for (gsize off = 0; off < len;) {
+		ssize_t n = write(fd, p + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		off += (gsize)n;
+	}
+	if (fsync(fd) == 0)
+		return fd;
+fail:;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "cannot write %s: %s", path,
+	            g_strerror(e));
+	return -1;
+}
+
+static OutboxOutcome
+outbox_sender_outcome(GError *err, char **error)
+{
+	*error = g_strdup(err->message);
+	if (err->domain == MF_ERROR && err->code == MF_ERROR_MESSAGE)
+		return OUTBOX_REFUSED;
+	return OUTBOX_RETRY;
+}
+
+static OutboxOutcome
+outbox_sender_transmit(OutboxSender *s, OutboxMsg *m, int fd,
+                       gboolean (*mark_sent)(void *ud), void *ud,
+                       char **error)
+{
+	g_autoptr(GError) err = NULL;
+	SmtpEnvelope env = {
+		.from = m->sender,
+		.rcpts = (const char *const *)m->rcpts->pdata,
+		.n_rcpts = m->rcpts->len,
+		.flags = (m->needs_8bit ? SMTP_BODY_8BIT : 0) |
+		         (m->needs_utf8 ? SMTP_BODY_UTF8 : 0),
+	};
+
+	if (!outbox_sender_connect(s, &err))
+		return outbox_sender_outcome(err, error);
+	if (!smtp_client_send_fd(s->smtp, &env, fd, NULL, &err)) {
+		if (smtp_client_state(s->smtp) == SMTP_STATE_BROKEN)
+			outbox_sender_idle(s);
+		*error = g_strdup(err->message);
+		return smtp_client_error_is_permanent(err) ? OUTBOX_REFUSED
+		                                           : OUTBOX_RETRY;
+	}
+	if (!mark_sent(ud))
+		g_warning("outbox: message sent but its state not saved");
+	return OUTBOX_ACCEPTED;
+}
+
+OutboxOutcome
+outbox_sender_send(OutboxSender *s, const char *spool, const char *sent_path,
+                   gboolean (*mark_sent)(void *ud), void *ud, char **error)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GBytes) raw = outbox_sender_read(spool, &err);
+
+	if (!raw)
+		return outbox_sender_outcome(err, error);
+	gsize len;
+	const char *bytes = g_bytes_get_data(raw, &len);
+	OutboxMsg *m = outbox_msg_prepare(bytes, len, s->p->from,
+	                                  g_get_host_name(), &err);
+	if (!m)
+		return outbox_sender_outcome(err, error);
+	int fd = outbox_sender_write_sent(sent_path, m->data, &err);
+	OutboxOutcome r = fd < 0 ? outbox_sender_outcome(err, error)
+	                         : outbox_sender_transmit(s, m, fd, mark_sent,
+	                                                  ud, error);
+	if (fd >= 0)
+		close(fd);
+	outbox_msg_free(m);
+	return r;
+}
+
+OutboxOutcome
+outbox_sender_copy(OutboxSender *s, const char *sent_path, char **error)
+{
+	g_autoptr(GError) err = NULL;
+	struct stat st;
+	int fd = open(sent_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		/* Nothing left to copy: do not keep retrying. */
+		if (fd >= 0)
+			close(fd);
+		return OUTBOX_DONE;
+	}
+	gboolean ok = account_append_special(s->account, MF_FOLDER_SENT,
+	                                     "\\Seen", g_get_real_time() /
+	                                     G_USEC_PER_SEC, fd,
+	                                     (guint64)st.st_size, &err);
+	close(fd);
+	if (ok)
+		return OUTBOX_DONE;
+	*error = g_strdup(err->message);
+	return OUTBOX_RETRY;
+}

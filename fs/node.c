@@ -1,0 +1,141 @@
+/* node.c - inode numbering of the mount tree and shared reply helpers. */
+#include "fs/node.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/errmap.h"
+
+#define INO_FOLDER_BASE 0x100
+#define INO_SPOOL_BASE (1ull << 31)
+#define MSG_SHIFT 32
+
+Node
+node_decode(fuse_ino_t ino)
+{
+	Node n = { NODE_NONE, 0, 0 };
+
+	if (ino == INO_ROOT) {
+		n.kind = NODE_ROOT;
+	} else if (ino == INO_OUTBOX) {
+		n.kind = NODE_OUTBOX;
+	} else if (ino == INO_FAILED) {
+		n.kind = NODE_FAILED;
+	} else if (ino >> MSG_SHIFT) {
+		n.kind = NODE_MSG;
+		n.id = (gint64)(ino >> MSG_SHIFT);
+		n.uid = (guint32)(ino & 0xffffffffu);
+	} else if (ino >= INO_SPOOL_BASE) {
+		n.kind = (ino & 1) ? NODE_SPOOL_ERROR : NODE_SPOOL;
+		n.id = (gint64)((ino - INO_SPOOL_BASE) >> 1);
+	} else if (ino >= INO_FOLDER_BASE) {
+		n.kind = NODE_FOLDER;
+		n.id = (gint64)(ino - INO_FOLDER_BASE);
+	}
+	return n;
+}
+
+fuse_ino_t
+node_folder_ino(gint64 id)
+{
+	g_assert(id > 0 && id < (1 << 30));
+	return (fuse_ino_t)(INO_FOLDER_BASE + id);
+}
+
+fuse_ino_t
+node_msg_ino(gint64 gen, guint32 uid)
+{
+	return ((fuse_ino_t)gen << MSG_SHIFT) | uid;
+}
+
+fuse_ino_t
+node_spool_ino(gint64 id, gboolean error_file)
+{
+	g_assert(id > 0 && id < (1 << 30));
+	return (fuse_ino_t)(INO_SPOOL_BASE + 2 * (guint64)id + !!error_file);
+}
+
+MfFs *
+node_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+void
+node_dir_attr(const MfFs *fs, fuse_ino_t ino, gboolean writable,
+              struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	st->st_mode = S_IFDIR | (writable ? 0755 : 0555);
+	st->st_nlink = 2;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_mtime = st->st_ctime = st->st_atime = fs->started;
+}
+
+void
+node_file_attr(const MfFs *fs, fuse_ino_t ino, mode_t perm, guint64 size,
+               gint64 mtime, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | perm;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	st->st_mtime = st->st_ctime = st->st_atime = (time_t)mtime;
+}
+
+void
+node_reply_error(fuse_req_t req, const GError *err)
+{
+	fuse_reply_err(req, errmap_to_errno(err));
+}
+
+typedef struct {
+	char *name;
+	fuse_ino_t ino;
+	mode_t mode;
+} DirEntry;
+
+static void
+dirlist_entry_clear(DirEntry *e)
+{
+	g_free(e->name);
+}
+
+GArray *
+dirlist_new(void)
+{
+	GArray *dir = g_array_new(FALSE, FALSE, sizeof(DirEntry));
+	g_array_set_clear_func(dir, (GDestroyNotify)dirlist_entry_clear);
+	return dir;
+}
+
+void
+dirlist_add(GArray *dir, const char *name, fuse_ino_t ino, mode_t mode)
+{
+	DirEntry e = { g_strdup(name), ino, mode };
+	g_array_append_val(dir, e);
+}
+
+void
+dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off)
+{
+	g_autofree char *buf = g_malloc(size);
+	size_t used = 0;
+
+	for (guint i = (guint)off; i < dir->len; i++) {
+		const DirEntry *e = &g_array_index(dir, DirEntry, i);
+		struct stat st = { .st_ino = e->ino, .st_mode = e->mode };
+		size_t n = fuse_add_direntry(req, buf + used, size - used,
+		                             e->name, &st, (off_t)i + 1);
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+}

@@ -1,0 +1,57 @@
+/* node.h - inode numbers of the mount tree, computed rather than
+ * allocated, so they are stable across remounts and need no table:
+ *   1                       the mount root
+ *   2, 3                    outbox/, outbox/failed/
+ *   0x100 + folder id       a folder (folder ids < 2^30)
+ *   2^31 + 2 * spool id     a file in outbox/ or outbox/failed/
+ *   ... + 1                 its NAME.error in outbox/failed/
+ *   gen << 32 | uid         a message; gen names (folder, UIDVALIDITY)
+ * and the helpers fs/ uses to answer with them. */
+#ifndef MAILFS_NODE_H
+#define MAILFS_NODE_H
+
+#include <fuse_lowlevel.h>
+#include <glib.h>
+#include <sys/stat.h>
+
+#include "fs/ops.h"
+
+typedef enum {
+	NODE_NONE, NODE_ROOT, NODE_OUTBOX, NODE_FAILED, NODE_FOLDER, NODE_MSG,
+	NODE_SPOOL, NODE_SPOOL_ERROR,
+} NodeKind;
+
+typedef struct {
+	NodeKind kind;
+	gint64 id;   /* folder id, message generation, or spool id */
+	guint32 uid; /* message UID */
+} Node;
+
+#define INO_ROOT FUSE_ROOT_ID
+#define INO_OUTBOX 2
+#define INO_FAILED 3
+
+Node node_decode(fuse_ino_t ino);
+fuse_ino_t node_folder_ino(gint64 id);
+fuse_ino_t node_msg_ino(gint64 gen, guint32 uid);
+fuse_ino_t node_spool_ino(gint64 id, gboolean error_file);
+
+MfFs *node_fs(fuse_req_t req);
+
+/* Attributes of a directory (0555, or 0755 when WRITABLE). */
+void node_dir_attr(const MfFs *fs, fuse_ino_t ino, gboolean writable,
+                   struct stat *st);
+/* Attributes of a regular file. */
+void node_file_attr(const MfFs *fs, fuse_ino_t ino, mode_t perm,
+                    guint64 size, gint64 mtime, struct stat *st);
+
+/* Replies with ERR's errno (errmap). */
+void node_reply_error(fuse_req_t req, const GError *err);
+
+/* A directory listing captured at opendir and served by readdir. */
+GArray *dirlist_new(void);
+void dirlist_add(GArray *dir, const char *name, fuse_ino_t ino, mode_t mode);
+/* Replies to READDIR with the entries of DIR from OFF on. */
+void dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off);
+
+#endif

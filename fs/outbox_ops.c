@@ -1,0 +1,416 @@
+/* outbox_ops.c - the outbox/ and outbox/failed/ directories as FUSE
+ * operations over the outbox queue. */
+#include "fs/outbox_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/mf_error.h"
+
+#define ERROR_SUFFIX ".error"
+/* Outbox files change state and vanish when sent: no kernel caching. */
+#define OUTBOX_TIMEOUT 0.0
+
+/* An open outbox file. */
+typedef struct {
+	int fd;
+	gint64 id;
+	gboolean written;
+} OutboxHandle;
+
+static OutboxHandle *
+outbox_handle(struct fuse_file_info *fi)
+{
+	return (OutboxHandle *)(uintptr_t)fi->fh;
+}
+
+static char *
+outbox_ops_error_text(const OutboxEntry *e)
+{
+	return g_strdup_printf("%s\n", e->error ? e->error : "refused");
+}
+
+static void
+outbox_ops_entry_attr(MfFs *fs, const OutboxEntry *e, gboolean error_file,
+                      struct stat *st)
+{
+	fuse_ino_t ino = node_spool_ino(e->id, error_file);
+
+	if (error_file) {
+		g_autofree char *text = outbox_ops_error_text(e);
+		node_file_attr(fs, ino, 0444, strlen(text), e->mtime, st);
+	} else {
+		gboolean editable = e->state == OUTBOX_EDITING ||
+		                    e->state == OUTBOX_QUEUED;
+		node_file_attr(fs, ino, editable ? 0644 : 0444, e->size,
+		               e->mtime, st);
+	}
+}
+
+static void
+outbox_ops_reply_entry(fuse_req_t req, const OutboxEntry *e,
+                       gboolean error_file)
+{
+	struct fuse_entry_param p = { .attr_timeout = OUTBOX_TIMEOUT,
+	                              .entry_timeout = OUTBOX_TIMEOUT };
+
+	outbox_ops_entry_attr(node_fs(req), e, error_file, &p.attr);
+	p.ino = p.attr.st_ino;
+	fuse_reply_entry(req, &p);
+}
+
+/* Finds NAME in outbox/failed/: an entry, or an entry's NAME.error. */
+static gboolean
+outbox_ops_find_failed(MfOutbox *o, const char *name, OutboxEntry *e,
+                       gboolean *error_file)
+{
+	*error_file = FALSE;
+	if (outbox_lookup(o, TRUE, name, e))
+		return TRUE;
+	if (!g_str_has_suffix(name, ERROR_SUFFIX))
+		return FALSE;
+	g_autofree char *base = g_strndup(name, strlen(name) -
+	                                  strlen(ERROR_SUFFIX));
+	*error_file = TRUE;
+	return outbox_lookup(o, TRUE, base, e);
+}
+
+void
+outbox_ops_lookup(fuse_req_t req, Node parent, const char *name)
+{
+	MfFs *fs = node_fs(req);
+	OutboxEntry e;
+	gboolean error_file = FALSE;
+	gboolean found;
+
+	if (parent.kind == NODE_OUTBOX && strcmp(name, "failed") == 0) {
+		struct fuse_entry_param p = { .ino = INO_FAILED,
+		                              .attr_timeout = 1.0,
+		                              .entry_timeout = 1.0 };
+		node_dir_attr(fs, INO_FAILED, TRUE, &p.attr);
+		fuse_reply_entry(req, &p);
+		return;
+	}
+	if (parent.kind == NODE_OUTBOX)
+		found = outbox_lookup(fs->outbox, FALSE, name, &e);
+	else
+		found = outbox_ops_find_failed(fs->outbox, name, &e,
+		                               &error_file);
+	if (!found) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	outbox_ops_reply_entry(req, &e, error_file);
+	outbox_entry_clear(&e);
+}
+
+void
+outbox_ops_getattr(fuse_req_t req, Node n, fuse_ino_t ino)
+{
+	MfFs *fs = node_fs(req);
+	struct stat st;
+	OutboxEntry e;
+
+	if (n.kind == NODE_OUTBOX || n.kind == NODE_FAILED) {
+		node_dir_attr(fs, ino, TRUE, &st);
+		fuse_reply_attr(req, &st, 1.0);
+		return;
+	}
+	if (!outbox_get(fs->outbox, n.id, &e) ||
+	    e.state == OUTBOX_SENT ||
+	    (n.kind == NODE_SPOOL_ERROR && e.state != OUTBOX_FAILED)) {
+		if (e.name)
+			outbox_entry_clear(&e);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	outbox_ops_entry_attr(fs, &e, n.kind == NODE_SPOOL_ERROR, &st);
+	outbox_entry_clear(&e);
+	fuse_reply_attr(req, &st, OUTBOX_TIMEOUT);
+}
+
+void
+outbox_ops_fill(MfFs *fs, Node n, GArray *dir)
+{
+	gboolean failed = n.kind == NODE_FAILED;
+	g_autoptr(GPtrArray) rows = outbox_list(fs->outbox, failed);
+
+	if (!failed)
+		dirlist_add(dir, "failed", INO_FAILED, S_IFDIR);
+	for (guint i = 0; i < rows->len; i++) {
+		const OutboxEntry *e = rows->pdata[i];
+		dirlist_add(dir, e->name, node_spool_ino(e->id, FALSE), S_IFREG);
+		if (failed) {
+			g_autofree char *en = g_strconcat(e->name, ERROR_SUFFIX,
+			                                  NULL);
+			dirlist_add(dir, en, node_spool_ino(e->id, TRUE),
+			            S_IFREG);
+		}
+	}
+}
+
+static void
+outbox_ops_reply_open(fuse_req_t req, struct fuse_file_info *fi, int fd,
+                      gint64 id, gboolean created)
+{
+	OutboxHandle *h = g_new0(OutboxHandle, 1);
+	OutboxEntry e;
+
+	h->fd = fd;
+	h->id = id;
+	h->written = created;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1; /* the file is ours to change: no page cache */
+	if (!created) {
+		if (fuse_reply_open(req, fi) != 0) {
+			close(fd);
+			g_free(h);
+		}
+		return;
+	}
+	if (!outbox_get(node_fs(req)->outbox, id, &e)) {
+		close(fd);
+		g_free(h);
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	struct fuse_entry_param p = { .attr_timeout = OUTBOX_TIMEOUT,
+	                              .entry_timeout = OUTBOX_TIMEOUT };
+	outbox_ops_entry_attr(node_fs(req), &e, FALSE, &p.attr);
+	p.ino = p.attr.st_ino;
+	outbox_entry_clear(&e);
+	if (fuse_reply_create(req, &p, fi) != 0) {
+		close(fd);
+		g_free(h);
+	}
+}
+
+void
+outbox_ops_create(fuse_req_t req, Node parent, const char *name,
+                  struct fuse_file_info *fi)
+{
+	g_autoptr(GError) err = NULL;
+	gint64 id = 0;
+
+	if (parent.kind != NODE_OUTBOX) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	int fd = outbox_create(node_fs(req)->outbox, name, &id, &err);
+	if (fd < 0) {
+		fuse_reply_err(req, g_error_matches(err, MF_ERROR,
+		                                    MF_ERROR_READONLY)
+		               ? EEXIST : EIO);
+		return;
+	}
+	/* An empty file is still "written": cp of an empty file queues it,
+	 * and the sender refuses it with a reason. */
+	outbox_ops_reply_open(req, fi, fd, id, TRUE);
+}
+
+void
+outbox_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
+{
+	g_autoptr(GError) err = NULL;
+	MfFs *fs = node_fs(req);
+
+	if (n.kind == NODE_SPOOL_ERROR) {
+		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		outbox_ops_reply_open(req, fi, -1, n.id, FALSE);
+		return;
+	}
+	int fd = outbox_open_file(fs->outbox, n.id, fi->flags, &err);
+	if (fd < 0) {
+		fuse_reply_err(req, g_error_matches(err, MF_ERROR,
+		                                    MF_ERROR_READONLY)
+		               ? EBUSY : ENOENT);
+		return;
+	}
+	outbox_ops_reply_open(req, fi, fd, n.id, FALSE);
+}
+
+void
+outbox_ops_read(fuse_req_t req, size_t size, off_t off,
+                struct fuse_file_info *fi)
+{
+	OutboxHandle *h = outbox_handle(fi);
+	g_autofree char *buf = g_malloc(size);
+	OutboxEntry e;
+
+	if (h->fd < 0) { /* NAME.error */
+		if (!outbox_get(node_fs(req)->outbox, h->id, &e)) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		g_autofree char *text = outbox_ops_error_text(&e);
+		outbox_entry_clear(&e);
+		size_t len = strlen(text);
+		size_t start = MIN((size_t)off, len);
+		fuse_reply_buf(req, text + start, MIN(size, len - start));
+		return;
+	}
+	ssize_t n = pread(h->fd, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+void
+outbox_ops_write(fuse_req_t req, const char *buf, size_t size, off_t off,
+                 struct fuse_file_info *fi)
+{
+	OutboxHandle *h = outbox_handle(fi);
+	ssize_t n = h->fd < 0 ? -1 : pwrite(h->fd, buf, size, off);
+
+	if (n < 0) {
+		fuse_reply_err(req, h->fd < 0 ? EBADF : errno);
+		return;
+	}
+	h->written = TRUE;
+	fuse_reply_write(req, (size_t)n);
+}
+
+void
+outbox_ops_flush(fuse_req_t req, struct fuse_file_info *fi)
+{
+	OutboxHandle *h = outbox_handle(fi);
+	g_autoptr(GError) err = NULL;
+
+	if (h->fd >= 0 && h->written &&
+	    !outbox_flush(node_fs(req)->outbox, h->id, h->fd, &err)) {
+		g_warning("%s", err->message);
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	fuse_reply_err(req, 0);
+}
+
+void
+outbox_ops_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	OutboxHandle *h = outbox_handle(fi);
+	g_autoptr(GError) err = NULL;
+
+	if (h->fd >= 0 && !outbox_release(node_fs(req)->outbox, h->id, h->fd,
+	                                  h->written, &err))
+		g_warning("outbox: %s", err->message);
+	g_free(h);
+	fuse_reply_err(req, 0);
+}
+
+static int
+outbox_ops_errno(const GError *err)
+{
+	if (g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND))
+		return ENOENT;
+	if (g_error_matches(err, MF_ERROR, MF_ERROR_READONLY))
+		return EBUSY;
+	return EIO;
+}
+
+void
+outbox_ops_unlink(fuse_req_t req, Node parent, const char *name)
+{
+	g_autoptr(GError) err = NULL;
+	MfFs *fs = node_fs(req);
+	OutboxEntry e;
+	gboolean error_file;
+
+	if (parent.kind == NODE_FAILED &&
+	    outbox_ops_find_failed(fs->outbox, name, &e, &error_file)) {
+		outbox_entry_clear(&e);
+		if (error_file) {
+			/* NAME.error goes with NAME. */
+			fuse_reply_err(req, 0);
+			return;
+		}
+	}
+	if (!outbox_unlink(fs->outbox, parent.kind == NODE_FAILED, name, &err))
+		fuse_reply_err(req, outbox_ops_errno(err));
+	else
+		fuse_reply_err(req, 0);
+}
+
+void
+outbox_ops_rename(fuse_req_t req, Node parent, const char *name,
+                  Node newparent, const char *newname)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (newparent.kind != NODE_OUTBOX && newparent.kind != NODE_FAILED) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	if (!outbox_rename(node_fs(req)->outbox, parent.kind == NODE_FAILED,
+	                   name, newparent.kind == NODE_FAILED, newname, &err))
+		fuse_reply_err(req, g_error_matches(err, MF_ERROR,
+		                                    MF_ERROR_READONLY)
+		               ? EACCES : outbox_ops_errno(err));
+	else
+		fuse_reply_err(req, 0);
+}
+
+void
+outbox_ops_setattr(fuse_req_t req, Node n, fuse_ino_t ino, struct stat *attr,
+                   int to_set)
+{
+	g_autoptr(GError) err = NULL;
+	MfFs *fs = node_fs(req);
+
+	if (n.kind != NODE_SPOOL) {
+		if (n.kind == NODE_SPOOL_ERROR)
+			fuse_reply_err(req, EACCES);
+		else
+			outbox_ops_getattr(req, n, ino);
+		return;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) &&
+	    !outbox_truncate(fs->outbox, n.id, attr->st_size, &err)) {
+		fuse_reply_err(req, outbox_ops_errno(err));
+		return;
+	}
+	/* Modes, owners and times are accepted and not kept. */
+	outbox_ops_getattr(req, n, ino);
+}
+
+void
+outbox_ops_getxattr(fuse_req_t req, Node n, const char *name, size_t size)
+{
+	OutboxEntry e;
+
+	if (n.kind != NODE_SPOOL || strcmp(name, OUTBOX_STATUS_XATTR) != 0 ||
+	    !outbox_get(node_fs(req)->outbox, n.id, &e)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	g_autofree char *status = outbox_status(&e);
+	outbox_entry_clear(&e);
+	size_t len = strlen(status);
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, status, len);
+}
+
+void
+outbox_ops_listxattr(fuse_req_t req, Node n, size_t size)
+{
+	static const char names[] = OUTBOX_STATUS_XATTR;
+
+	if (n.kind != NODE_SPOOL)
+		fuse_reply_buf(req, NULL, 0);
+	else if (size == 0)
+		fuse_reply_xattr(req, sizeof names);
+	else if (size < sizeof names)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, names, sizeof names);
+}

@@ -1,0 +1,34 @@
+/* outbox_ops.h - FUSE operations under outbox/: files written there are
+ * queued for sending (cache/outbox.h); outbox/failed/ holds refused ones
+ * with NAME.error beside each.  ops.c dispatches here for outbox nodes. */
+#ifndef MAILFS_OUTBOX_OPS_H
+#define MAILFS_OUTBOX_OPS_H
+
+#include "fs/node.h"
+
+/* The xattr that shows an outbox file's state. */
+#define OUTBOX_STATUS_XATTR "user.mailfs.status"
+
+void outbox_ops_lookup(fuse_req_t req, Node parent, const char *name);
+void outbox_ops_getattr(fuse_req_t req, Node n, fuse_ino_t ino);
+/* Fills DIR with the entries of outbox/ or outbox/failed/. */
+void outbox_ops_fill(MfFs *fs, Node n, GArray *dir);
+void outbox_ops_create(fuse_req_t req, Node parent, const char *name,
+                       struct fuse_file_info *fi);
+void outbox_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi);
+void outbox_ops_read(fuse_req_t req, size_t size, off_t off,
+                     struct fuse_file_info *fi);
+void outbox_ops_write(fuse_req_t req, const char *buf, size_t size,
+                      off_t off, struct fuse_file_info *fi);
+void outbox_ops_flush(fuse_req_t req, struct fuse_file_info *fi);
+void outbox_ops_release(fuse_req_t req, struct fuse_file_info *fi);
+void outbox_ops_unlink(fuse_req_t req, Node parent, const char *name);
+void outbox_ops_rename(fuse_req_t req, Node parent, const char *name,
+                       Node newparent, const char *newname);
+void outbox_ops_setattr(fuse_req_t req, Node n, fuse_ino_t ino,
+                        struct stat *attr, int to_set);
+void outbox_ops_getxattr(fuse_req_t req, Node n, const char *name,
+                         size_t size);
+void outbox_ops_listxattr(fuse_req_t req, Node n, size_t size);
+
+#endif
