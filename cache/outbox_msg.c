@@ -103,8 +103,9 @@ outbox_msg_check_lines(const char *raw, size_t len, GError **err)
 	while (outbox_msg_next_line(raw, len, &off, &l)) {
 		n++;
 		if (l.len > OUTBOX_MSG_LINE_MAX)
-			return outbox_msg_fail(err, "line %u is longer than %d "
-			                       "octets", n, OUTBOX_MSG_LINE_MAX);
+			return outbox_msg_fail(err, "line %u is longer than "
+			                       "%d octets", n,
+			                       OUTBOX_MSG_LINE_MAX);
 	}
 	return TRUE;
 }
@@ -177,10 +178,10 @@ outbox_msg_parse_header(MsgParse *mp, GError **err)
 			return outbox_msg_fail(err, "not a message: it does "
 			                       "not start with a header field");
 		if (name_len == 0)
-			return outbox_msg_fail(err, "not a message: line %u is "
-			                       "neither a header field nor the "
-			                       "blank line that ends the header",
-			                       n);
+			return outbox_msg_fail(err, "not a message: line %u "
+			                       "is neither a header field nor "
+			                       "the blank line that ends the "
+			                       "header", n);
 		outbox_msg_add_field(mp, &l, start, off, name_len, value);
 	}
 	return TRUE;
@@ -225,7 +226,8 @@ outbox_msg_flatten(InternetAddressList *list, GPtrArray *out)
 	int n = list ? internet_address_list_length(list) : 0;
 
 	for (int i = 0; i < n; i++) {
-		InternetAddress *ia = internet_address_list_get_address(list, i);
+		InternetAddress *ia =
+			internet_address_list_get_address(list, i);
 		if (INTERNET_ADDRESS_IS_GROUP(ia))
 			outbox_msg_flatten(internet_address_group_get_members(
 				INTERNET_ADDRESS_GROUP(ia)), out);
@@ -259,8 +261,9 @@ outbox_msg_check_boxes(const char *what, GPtrArray *boxes, int code,
 		const char *at = a ? strchr(a, '@') : NULL;
 		if (!at || at == a || !at[1] || !g_utf8_validate(a, -1, NULL)) {
 			g_autofree char *q = outbox_msg_quote(a ? a : "");
-			g_set_error(err, MF_ERROR, code, "%s holds \"%s\", which "
-			            "is not an address (local@domain)", what, q);
+			g_set_error(err, MF_ERROR, code, "%s holds \"%s\", "
+			            "which is not an address (local@domain)",
+			            what, q);
 			return FALSE;
 		}
 	}

@@ -212,7 +212,8 @@ static const struct {
 	guint bit;
 } ext_table[] = {
 	{ "STARTTLS", SMTP_EXT_STARTTLS }, { "8BITMIME", SMTP_EXT_8BITMIME },
-	{ "SMTPUTF8", SMTP_EXT_SMTPUTF8 }, { "PIPELINING", SMTP_EXT_PIPELINING },
+	{ "SMTPUTF8", SMTP_EXT_SMTPUTF8 },
+	{ "PIPELINING", SMTP_EXT_PIPELINING },
 	{ "ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCEDSTATUSCODES },
 };
 
@@ -372,8 +373,8 @@ smtp_client_auth_login(SmtpClient *c, const char *user, const char *pass,
 	for (gsize i = 0; i < G_N_ELEMENTS(secrets); i++) {
 		if (!r || r->code != 334)
 			return smtp_client_auth_done(c, r, err);
-		g_autofree char *line = smtp_client_b64_line("", secrets[i],
-		                                             strlen(secrets[i]));
+		size_t n = strlen(secrets[i]);
+		g_autofree char *line = smtp_client_b64_line("", secrets[i], n);
 		g_clear_pointer(&r, smtp_reply_free);
 		r = smtp_client_command(c, line, err);
 		explicit_bzero(line, strlen(line));
@@ -568,7 +569,8 @@ smtp_client_source_read(const SmtpSource *src, guint64 off, char *buf,
 	if (src->fd < 0) {
 		size_t left = off < src->size ? (size_t)(src->size - off) : 0;
 		n = MIN(n, left);
-		memcpy(buf, src->data + off, n);
+		if (n > 0)
+			memcpy(buf, src->data + off, n);
 		return (gssize)n;
 	}
 	for (;;) {
@@ -594,7 +596,8 @@ smtp_client_stream(SmtpClient *c, const SmtpSource *src, GError **err)
 	gssize n;
 	size_t o;
 
-	while ((n = smtp_client_source_read(src, off, in, SMTP_CHUNK, err)) > 0) {
+	while ((n = smtp_client_source_read(src, off, in, SMTP_CHUNK,
+	                                    err)) > 0) {
 		off += (guint64)n;
 		o = smtp_client_stuff(&st, in, (size_t)n, out);
 		if (!conn_write(c->conn, out, o, err))
@@ -613,13 +616,11 @@ smtp_client_data(SmtpClient *c, const SmtpSource *src, char **reply,
 {
 	gint64 extra = (gint64)(src->size >> 20) * SMTP_SECONDS_PER_MIB;
 
-	conn_set_deadline(c->conn, g_get_monotonic_time() +
-	                  (gint64)c->timeout_ms * 1000 + extra * G_USEC_PER_SEC);
+	smtp_client_deadline(c, extra);
 	if (!smtp_client_stream(c, src, err))
 		return smtp_client_fail(c);
 	/* From here a lost connection leaves the outcome unknown. */
-	conn_set_deadline(c->conn, g_get_monotonic_time() +
-	                  (gint64)c->timeout_ms * 1000 + extra * G_USEC_PER_SEC);
+	smtp_client_deadline(c, extra);
 	g_autoptr(SmtpReply) r = smtp_client_read_more(c, err);
 	if (!r) {
 		g_prefix_error(err, "%s: no reply after the message was sent "
@@ -676,7 +677,8 @@ smtp_client_check_addrs(SmtpClient *c, const SmtpEnvelope *env,
 		g_autofree char *what = g_strdup_printf("recipient %u", i + 1);
 		if (!*env->rcpts[i]) {
 			g_set_error(err, MF_ERROR, MF_ERROR_MESSAGE,
-			            "%s: the %s address is empty", c->url, what);
+			            "%s: the %s address is empty", c->url,
+			            what);
 			return FALSE;
 		}
 		if (!smtp_client_check_addr(c, env->rcpts[i], what, non_ascii,
@@ -722,8 +724,9 @@ smtp_client_precheck(SmtpClient *c, const SmtpEnvelope *env, guint64 size,
 	if (c->size_max > 0 && size > c->size_max) {
 		g_set_error(err, MF_ERROR, MF_ERROR_MESSAGE,
 		            "%s: message of %" G_GUINT64_FORMAT " bytes is "
-		            "larger than the server's limit of %" G_GUINT64_FORMAT
-		            " bytes (SIZE)", c->url, size, c->size_max);
+		            "larger than the server's limit of %"
+		            G_GUINT64_FORMAT " bytes (SIZE)", c->url, size,
+		            c->size_max);
 		return FALSE;
 	}
 	return TRUE;

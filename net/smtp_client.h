@@ -56,7 +56,7 @@ typedef enum {
 	SMTP_STATE_HELLO,    /* greeted: EHLO, STARTTLS and AUTH happen here */
 	SMTP_STATE_READY,    /* session set up, no mail transaction open */
 	SMTP_STATE_MAIL,     /* MAIL FROM sent: a transaction is open */
-	SMTP_STATE_DATA,     /* DATA accepted (354): message data is going out */
+	SMTP_STATE_DATA,     /* DATA accepted (354): the data is going out */
 	SMTP_STATE_QUIT,     /* QUIT sent */
 	SMTP_STATE_BROKEN,   /* I/O or protocol failure: unusable */
 } SmtpState;

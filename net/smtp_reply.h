@@ -36,7 +36,7 @@ typedef struct {
 
 typedef enum {
 	SMTP_REPLY_NEED_MORE, /* all input consumed, reply incomplete */
-	SMTP_REPLY_DONE,      /* a reply is complete: smtp_reply_parser_take() */
+	SMTP_REPLY_DONE,      /* a reply is complete: take it */
 	SMTP_REPLY_ERROR,     /* ERR set (MF_ERROR_PROTOCOL); parser unusable
 	                       * until smtp_reply_parser_reset() */
 } SmtpReplyStatus;

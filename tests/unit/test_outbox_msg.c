@@ -212,8 +212,8 @@ START_TEST(test_added_fields)
 	static const char in[] = "To: b@y\nSubject: s\n\nbody\n";
 	g_autoptr(GError) err = NULL;
 	g_autoptr(OutboxMsg) m = outbox_msg_prepare(in, strlen(in),
-	                                            "Me <me@x>", "bad host!.example",
-	                                            &err);
+	                                            "Me <me@x>",
+	                                            "bad host!.example", &err);
 	size_t n = 0;
 
 	ck_assert(m != NULL);
@@ -221,7 +221,8 @@ START_TEST(test_added_fields)
 	                                 g_bytes_get_size(m->data));
 	ck_assert_msg(g_regex_match_simple(
 		"^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [1-9][0-9]? "
-		"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) 20[0-9][0-9] "
+		"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+		"20[0-9][0-9] "
 		"[0-2][0-9]:[0-5][0-9]:[0-6][0-9] [+-][0-9]{4}\r\n"
 		"From: Me <me@x>\r\n"
 		"Message-ID: <[0-9a-f]+\\.[0-9a-f]{24}@badhost\\.example>\r\n"
@@ -263,7 +264,8 @@ END_TEST
 START_TEST(test_line_limit)
 {
 	for (size_t n = 998; n <= 999; n++) {
-		GString *in = g_string_new(FULL "From: a@x\nTo: b@y\n\nshort\n");
+		GString *in = g_string_new(FULL "From: a@x\nTo: b@y\n\n"
+		                           "short\n");
 		g_autoptr(GError) err = NULL;
 		for (size_t i = 0; i < n; i++)
 			g_string_append_c(in, 'x');

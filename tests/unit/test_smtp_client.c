@@ -277,7 +277,8 @@ static const Step script_pipelined[] = {
 	GREETING, EHLO_FULL, AUTH_PLAIN,
 	{ "MAIL FROM:<a@x.example> SIZE=58 BODY=8BITMIME\r\n"
 	  "RCPT TO:<b@y.example>\r\nRCPT TO:<c@z.example>\r\nDATA\r\n",
-	  "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 go on\r\n", ACT_NONE },
+	  "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 go on\r\n",
+	  ACT_NONE },
 	{ BODY_OUT, "250 2.0.0 Ok: queued as 4F2A\r\n", ACT_NONE },
 	QUIT, END,
 };
@@ -396,7 +397,8 @@ static const Step script_rcpt_451[] = {
 	  "554 5.5.1 no valid recipients\r\n", ACT_NONE },
 	{ "RSET\r\n", "250 ok\r\n", ACT_NONE },
 	{ "MAIL FROM:<a@x.example> SIZE=2\r\nRCPT TO:<b@y.example>\r\n"
-	  "DATA\r\n", "250 ok\r\n451 4.3.0 try later\r\n503 no rcpt\r\n", ACT_NONE },
+	  "DATA\r\n", "250 ok\r\n451 4.3.0 try later\r\n503 no rcpt\r\n",
+	  ACT_NONE },
 	{ "RSET\r\n", "250 ok\r\n", ACT_NONE },
 	QUIT, END,
 };
@@ -454,7 +456,8 @@ END_TEST
 
 static const Step script_local_refusals[] = {
 	GREETING,
-	{ EHLO_LINE, "250-fake.example\r\n250-SIZE 10\r\n250 PIPELINING\r\n", ACT_NONE },
+	{ EHLO_LINE, "250-fake.example\r\n250-SIZE 10\r\n250 PIPELINING\r\n",
+	  ACT_NONE },
 	{ "MAIL FROM:<a@x.example> SIZE=10\r\nRCPT TO:<b@y.example>\r\n"
 	  "DATA\r\n", "250 ok\r\n250 ok\r\n354 go\r\n", ACT_NONE },
 	{ "0123456789\r\n.\r\n", "250 ok\r\n", ACT_NONE },
@@ -689,7 +692,8 @@ END_TEST
 
 static const Step script_starttls[] = {
 	GREETING,
-	{ EHLO_LINE, "250-fake.example\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n", ACT_NONE },
+	{ EHLO_LINE, "250-fake.example\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n",
+	  ACT_NONE },
 	{ "STARTTLS\r\n", "220 2.0.0 Ready to start TLS\r\n", ACT_TLS },
 	{ EHLO_LINE, "250-fake.example\r\n250-PIPELINING\r\n"
 	  "250 AUTH PLAIN\r\n", ACT_NONE },
