@@ -223,6 +223,9 @@ fake_finish(Fake *f)
 	g_free(f);
 }
 
+/* The password fake_connect() gives; tests may change it. */
+static const char *fake_password = "pass";
+
 static SmtpClient *
 fake_connect(Fake *f, gboolean implicit, const char *user, int timeout_ms,
              GError **err)
@@ -234,7 +237,7 @@ fake_connect(Fake *f, gboolean implicit, const char *user, int timeout_ms,
 		.url = &url,
 		.tls = { .fingerprint = test_fpr },
 		.user = user,
-		.password = "pass",
+		.password = fake_password,
 		.timeout_ms = timeout_ms,
 		.ehlo_name = "client.example",
 	};
@@ -795,6 +798,38 @@ START_TEST(test_auth_fail)
 }
 END_TEST
 
+/* base64 of "\0user\0" and 400 'p' */
+static char auth_long_line[600];
+
+static const Step script_auth_long[] = {
+	GREETING, EHLO_FULL,
+	{ "AUTH PLAIN\r\n", "334 \r\n", ACT_NONE },
+	{ auth_long_line, "235 2.7.0 ok\r\n", ACT_NONE },
+	QUIT, END,
+};
+
+/* Credentials too long for one AUTH line go after an empty challenge. */
+START_TEST(test_auth_plain_long)
+{
+	char pw[401], raw[407];
+	g_autoptr(GError) err = NULL;
+
+	memset(pw, 'p', 400);
+	pw[400] = '\0';
+	memcpy(raw, "\0user\0", 6);
+	memcpy(raw + 6, pw, 401);
+	g_autofree char *b64 = g_base64_encode((const guchar *)raw, 406);
+	g_snprintf(auth_long_line, sizeof auth_long_line, "%s\r\n", b64);
+	fake_password = pw;
+	Fake *f = fake_start(script_auth_long, TRUE);
+	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
+	fake_password = "pass";
+	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
+	smtp_client_free(c);
+	fake_finish(f);
+}
+END_TEST
+
 static const Step script_greeting_554[] = {
 	{ NULL, "554 5.7.1 go away\r\n", ACT_NONE },
 	END,
@@ -881,6 +916,7 @@ smtp_client_suite(void)
 	tcase_add_test(setup, test_helo_fallback);
 	tcase_add_test(setup, test_helo_send);
 	tcase_add_test(setup, test_auth_fail);
+	tcase_add_test(setup, test_auth_plain_long);
 	tcase_add_test(setup, test_greeting_and_garbage);
 	tcase_add_test(setup, test_silent_server);
 	tcase_add_test(setup, test_null_and_classes);
