@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "cache/storeall.h"
 #include "net/mf_error.h"
 
 #define BACKOFF_MIN_US (2 * G_USEC_PER_SEC)
@@ -43,8 +44,13 @@ struct MfAccount {
 	gint64 offline_until;    /* no probe before this (monotonic) */
 	gint64 backoff;
 	GThread *probe;          /* reconnects in the background, or NULL */
+	GThread *poller;         /* refreshes listings in use, or NULL */
+	GCond poll_cond;         /* wakes the poller to stop */
 	gboolean probing;        /* probe is running */
 	gboolean closing;        /* no new probes */
+
+	MfListingHook hook;      /* told when a listing is replaced */
+	void *hook_ud;
 
 	GMutex tree_refresh;     /* one tree refresh at a time */
 	GMutex pool_lock;        /* guards the pool */
@@ -201,6 +207,61 @@ account_note(MfAccount *a, const GError *err)
 	g_mutex_unlock(&a->lock);
 }
 
+/* Every poll_interval: the folder tree and every listing in use are
+ * refreshed, so new mail shows even without push or a user's request. */
+static gpointer
+account_poll_thread(gpointer data)
+{
+	MfAccount *a = data;
+
+	g_mutex_lock(&a->lock);
+	while (!a->closing) {
+		gint64 end = g_get_monotonic_time() +
+		             (gint64)MAX(a->p.poll_interval, 1) * G_USEC_PER_SEC;
+		while (!a->closing &&
+		       g_cond_wait_until(&a->poll_cond, &a->lock, end))
+			;
+		if (a->closing)
+			break;
+		GList *ids = g_hash_table_get_keys(a->folders);
+		g_autoptr(GArray) todo = g_array_new(FALSE, FALSE, sizeof(gint64));
+		for (GList *i = ids; i; i = i->next) {
+			FolderState *fs = g_hash_table_lookup(a->folders, i->data);
+			if (fs->listing)
+				g_array_append_val(todo, *(gint64 *)i->data);
+		}
+		g_list_free(ids);
+		g_mutex_unlock(&a->lock);
+		if (account_may_try(a)) {
+			tree_unref(account_tree(a));
+			for (guint i = 0; i < todo->len; i++)
+				listing_unref(account_listing(
+					a, g_array_index(todo, gint64, i), NULL));
+		}
+		g_mutex_lock(&a->lock);
+	}
+	g_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+void
+account_start_polling(MfAccount *a)
+{
+	g_mutex_lock(&a->lock);
+	if (!a->poller)
+		a->poller = g_thread_new("mailfs-poll", account_poll_thread, a);
+	g_mutex_unlock(&a->lock);
+}
+
+void
+account_set_listing_hook(MfAccount *a, MfListingHook hook, void *ud)
+{
+	g_mutex_lock(&a->lock);
+	a->hook = hook;
+	a->hook_ud = ud;
+	g_mutex_unlock(&a->lock);
+}
+
 void
 account_evict(MfAccount *a)
 {
@@ -276,10 +337,11 @@ pool_acquire(MfAccount *a, gboolean *reused, GError **err)
 static void
 pool_release(MfAccount *a, MfSession *s, const GError *err)
 {
-	gboolean drop = err && err->domain == MF_ERROR &&
-	                (err->code == MF_ERROR_CONNECTION ||
-	                 err->code == MF_ERROR_PROTOCOL ||
-	                 err->code == MF_ERROR_CANCELLED);
+	gboolean drop = (err && err->domain == MF_ERROR &&
+	                 (err->code == MF_ERROR_CONNECTION ||
+	                  err->code == MF_ERROR_PROTOCOL ||
+	                  err->code == MF_ERROR_CANCELLED)) ||
+	                (a->backend->reusable && !a->backend->reusable(s));
 
 	if (drop)
 		a->backend->disconnect(s);
@@ -300,12 +362,17 @@ account_with_session(MfAccount *a, SessionFn fn, void *ud, GError **err)
 	for (int attempt = 0; attempt < 2; attempt++) {
 		GError *e = NULL;
 		gboolean reused = FALSE;
+		gint64 start = g_get_monotonic_time();
 		MfSession *s = pool_acquire(a, &reused, &e);
 		gboolean ok = s && fn(a, s, ud, &e);
+		/* A dead idle connection fails at once; a timeout already
+		 * cost the user the whole timeout and is not tried twice. */
+		gboolean quick = g_get_monotonic_time() - start <
+		                 (gint64)a->p.backend.timeout_ms * 500;
 
 		if (s)
 			pool_release(a, s, e);
-		if (!ok && reused && e->code == MF_ERROR_CONNECTION) {
+		if (!ok && reused && quick && e->code == MF_ERROR_CONNECTION) {
 			g_clear_error(&e);
 			continue;
 		}
@@ -357,6 +424,7 @@ account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 	g_mutex_init(&a->pool_lock);
 	g_cond_init(&a->pool_cond);
 	g_cond_init(&a->inflight_done);
+	g_cond_init(&a->poll_cond);
 	g_queue_init(&a->idle);
 	a->tree = tree_build(rows);
 	a->folders = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
@@ -379,9 +447,13 @@ account_close(MfAccount *a)
 	g_mutex_lock(&a->lock);
 	a->closing = TRUE;
 	GThread *probe = g_steal_pointer(&a->probe);
+	GThread *poller = g_steal_pointer(&a->poller);
+	g_cond_broadcast(&a->poll_cond);
 	g_mutex_unlock(&a->lock);
 	if (probe)
 		g_thread_join(probe);
+	if (poller)
+		g_thread_join(poller);
 	while ((s = g_queue_pop_head(&a->idle)))
 		a->backend->disconnect(s);
 	tree_unref(a->tree);
@@ -394,6 +466,7 @@ account_close(MfAccount *a)
 	g_mutex_clear(&a->pool_lock);
 	g_cond_clear(&a->pool_cond);
 	g_cond_clear(&a->inflight_done);
+	g_cond_clear(&a->poll_cond);
 	account_params_clear(&a->p);
 	g_free(a);
 }
@@ -421,11 +494,21 @@ account_refresh_tree_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	return TRUE;
 }
 
+/* How long a tree or listing stays fresh: for a backend whose every
+ * listing downloads new mail (POP3), the poll interval. */
+static gint64
+account_fresh_us(MfAccount *a)
+{
+	guint secs = (a->backend->caps & MF_BACKEND_CAP_STORE_ALL)
+	             ? a->p.poll_interval : a->p.refresh_interval;
+	return (gint64)MAX(secs, 1) * G_USEC_PER_SEC;
+}
+
 static gboolean
 account_is_stale(MfAccount *a, gint64 refreshed_at)
 {
-	return refreshed_at == 0 || g_get_monotonic_time() - refreshed_at >=
-	       (gint64)a->p.refresh_interval * G_USEC_PER_SEC;
+	return refreshed_at == 0 ||
+	       g_get_monotonic_time() - refreshed_at >= account_fresh_us(a);
 }
 
 gboolean
@@ -518,8 +601,20 @@ account_refresh_listing_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	GArray *msgs = NULL;
 	g_autoptr(GError) serr = NULL;
 
-	if (!a->backend->list_messages(s, c->folder->name, &st, &msgs, err))
+	if (a->backend->caps & MF_BACKEND_CAP_STORE_ALL) {
+		g_mutex_lock(&a->lock);
+		MfListing *cur = c->fs->listing ? listing_ref(c->fs->listing)
+		                                : NULL;
+		g_mutex_unlock(&a->lock);
+		gboolean ok = storeall_list(a, s, c->folder, cur,
+		                            a->p.leave_on_server, &st, &msgs, err);
+		listing_unref(cur);
+		if (!ok)
+			return FALSE;
+	} else if (!a->backend->list_messages(s, c->folder->name, &st, &msgs,
+	                                      err)) {
 		return FALSE;
+	}
 	gint64 gen = store_generation(a->store, c->folder->id, st.uidvalidity,
 	                              err);
 	if (gen == 0) {
@@ -539,11 +634,19 @@ account_refresh_listing_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 		g_warning("listing of %s not stored: %s", c->folder->path,
 		          serr->message);
 	listing_unref(old);
+	old = NULL;
+	MfListing *l = listing_new(gen, st.uidvalidity, msgs);
 	g_mutex_lock(&a->lock);
-	listing_unref(c->fs->listing);
-	c->fs->listing = listing_new(gen, st.uidvalidity, msgs);
+	old = c->fs->listing;
+	c->fs->listing = listing_ref(l);
 	c->fs->refreshed_at = g_get_monotonic_time();
+	/* Under the lock, so that a hook being removed is never called
+	 * afterwards; hooks only queue work. */
+	if (old && a->hook)
+		a->hook(c->folder->id, old, l, a->hook_ud);
 	g_mutex_unlock(&a->lock);
+	listing_unref(old);
+	listing_unref(l);
 	return TRUE;
 }
 
@@ -608,6 +711,7 @@ typedef struct {
 	guint32 uidvalidity;
 	guint32 uid;
 	gboolean stored;
+	const char *key;
 } FetchCtx;
 
 static gpointer
@@ -656,8 +760,9 @@ static gboolean
 account_fetch_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	FetchCtx *c = ud;
+	MfRemoteMessage m = { .uid = c->uid, .key = c->key };
 	return a->backend->fetch_bodies(s, c->folder->name, c->uidvalidity,
-	                                &c->uid, 1, &account_sink, c, err);
+	                                &m, 1, &account_sink, c, err);
 }
 
 static gboolean
@@ -723,8 +828,9 @@ account_open_stored(MfAccount *a, const char *key, gint64 folder_id,
  * by one thread while the others wait for it. */
 static int
 account_open_body(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
-                  guint32 uid, GError **err)
+                  const MfRemoteMessage *msg, GError **err)
 {
+	guint32 uid = msg->uid;
 	g_autofree char *key = g_strdup_printf("%" G_GINT64_FORMAT "/%u/%u",
 	                                       folder_id, uidvalidity, uid);
 	int fd = account_open_stored(a, key, folder_id, uidvalidity, uid);
@@ -738,7 +844,8 @@ account_open_body(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 	account_claim(a, key);
 	fd = account_open_stored(a, key, folder_id, uidvalidity, uid);
 	if (fd < 0) {
-		FetchCtx c = { a, NULL, folder_id, uidvalidity, uid, FALSE };
+		FetchCtx c = { a, NULL, folder_id, uidvalidity, uid, FALSE,
+		               msg->key };
 		if (account_fetch_body(a, &c, err)) {
 			g_mutex_lock(&a->lock);
 			g_hash_table_add(a->verified, g_strdup(key));
@@ -796,13 +903,14 @@ account_open_message(MfAccount *a, gint64 gen, guint32 uid, GError **err)
 {
 	gint64 folder_id;
 	MfListing *l = account_generation_listing(a, gen, &folder_id, err);
+	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
 	int fd = -1;
 
-	if (l && !listing_find(l, uid))
+	if (l && !m)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
 		            "message %u is gone", uid);
 	else if (l)
-		fd = account_open_body(a, folder_id, l->uidvalidity, uid, err);
+		fd = account_open_body(a, folder_id, l->uidvalidity, m, err);
 	listing_unref(l);
 	return fd;
 }

@@ -28,6 +28,8 @@ typedef struct {
 	guint max_connections;
 	guint refresh_interval;  /* seconds a tree or listing stays fresh */
 	guint64 cache_max;       /* bytes of bodies kept; 0: no limit */
+	gboolean leave_on_server; /* STORE_ALL backends: keep mail there */
+	guint poll_interval;     /* seconds between background checks */
 } MfAccountParams;
 
 void account_params_clear(MfAccountParams *p);
@@ -44,6 +46,18 @@ void account_close(MfAccount *a); /* accepts NULL */
 gboolean account_connect(MfAccount *a, GError **err);
 
 gboolean account_is_online(MfAccount *a);
+
+/* Called when a refresh replaces folder FOLDER_ID's listing OLD by NEW
+ * (both valid during the call only), from the thread that refreshed, with
+ * the account's lock held: it must not block nor call back into the
+ * account (the file system only queues names to invalidate). */
+typedef void (*MfListingHook)(gint64 folder_id, const MfListing *old,
+                              const MfListing *new_listing, void *ud);
+void account_set_listing_hook(MfAccount *a, MfListingHook hook, void *ud);
+
+/* Starts a background thread that refreshes the folder tree and every
+ * listing in use each poll_interval seconds (the mount calls it). */
+void account_start_polling(MfAccount *a);
 
 /* Evicts least recently read bodies past the cache budget. */
 void account_evict(MfAccount *a);

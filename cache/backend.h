@@ -20,6 +20,13 @@ enum {
 	MF_BACKEND_CAP_FOLDERS = 1u << 0, /* more than one mailbox */
 	MF_BACKEND_CAP_FLAGS   = 1u << 1, /* per-message flags */
 	MF_BACKEND_CAP_APPEND  = 1u << 2, /* messages can be added */
+	/* Every message is downloaded into the store as soon as it is
+	 * listed, and what is stored is the listing (POP3: the cache is the
+	 * mailbox).  Messages are named by key, not by a server UID: the
+	 * store assigns their UIDs, and UIDVALIDITY is always 1. */
+	MF_BACKEND_CAP_STORE_ALL = 1u << 3,
+	/* delete_messages works (POP3: DELE then QUIT). */
+	MF_BACKEND_CAP_DELETE  = 1u << 4,
 };
 
 /* Folder flags. */
@@ -49,6 +56,8 @@ typedef struct {
 	guint64 size;        /* exact size of the body in bytes */
 	gint64 date;         /* Unix time the message arrived */
 	const char *flags;   /* space-separated, interned (g_intern_string) */
+	const char *key;     /* STORE_ALL backends: the server's stable name
+	                      * (POP3 UIDL), interned; NULL otherwise */
 } MfRemoteMessage;
 
 /* Where fetched bodies go: open() when one starts, write() per piece,
@@ -91,24 +100,36 @@ typedef struct {
 	gboolean (*list_messages)(MfSession *s, const char *folder,
 	                          MfFolderStatus *status, GArray **msgs,
 	                          GError **err);
-	/* Streams the bodies of UIDS (N of them, ascending) of FOLDER to
-	 * SINK.  Fails with MF_ERROR_MAILBOX if FOLDER's UIDVALIDITY is no
-	 * longer UIDVALIDITY.  UIDs the server no longer has are skipped. */
+	/* Streams the bodies of MSGS (N of them, ascending UIDs; found by
+	 * uid, or by key for STORE_ALL backends) of FOLDER to SINK, whose
+	 * finish() gets each one's uid.  Fails with MF_ERROR_MAILBOX if
+	 * FOLDER's UIDVALIDITY is no longer UIDVALIDITY.  Messages the
+	 * server no longer has are skipped. */
 	gboolean (*fetch_bodies)(MfSession *s, const char *folder,
-	                         guint32 uidvalidity, const guint32 *uids,
+	                         guint32 uidvalidity, const MfRemoteMessage *msgs,
 	                         guint n, const MfBodySink *sink, void *ud,
 	                         GError **err);
+	/* Deletes MSGS (by key) from the server for good; the session ends
+	 * (it is not usable afterwards).  NULL without
+	 * MF_BACKEND_CAP_DELETE. */
+	gboolean (*delete_messages)(MfSession *s, const char *folder,
+	                            const MfRemoteMessage *msgs, guint n,
+	                            GError **err);
 	/* Adds SIZE bytes read from FD (from offset 0) to FOLDER with FLAGS
 	 * (space-separated, or NULL) and DATE; *UID gets its UID when the
 	 * server says (else 0).  NULL without MF_BACKEND_CAP_APPEND. */
 	gboolean (*append)(MfSession *s, const char *folder, const char *flags,
 	                   gint64 date, int fd, guint64 size, guint32 *uid,
 	                   GError **err);
+	/* FALSE if S must not be used again after the current operation
+	 * (POP3 sees the mailbox as it was at login).  NULL: reusable. */
+	gboolean (*reusable)(MfSession *s);
 	/* "imaps://host:993, TLSv1.3 ..." ; owned by the caller. */
 	char *(*describe)(MfSession *s);
 } MfBackend;
 
 extern const MfBackend backend_imap;
+extern const MfBackend backend_pop3;
 
 void remote_folder_free(MfRemoteFolder *f);
 

@@ -166,7 +166,7 @@ backend_imap_meta_cb(guint32 uid, guint64 size, gint64 date,
                      const char *flags, void *ud)
 {
 	GArray *msgs = ud;
-	MfRemoteMessage m = { uid, size, date, g_intern_string(flags) };
+	MfRemoteMessage m = { uid, size, date, g_intern_string(flags), NULL };
 
 	g_array_append_val(msgs, m);
 }
@@ -227,8 +227,9 @@ backend_imap_uidset(const guint32 *uids, guint n)
 
 static gboolean
 backend_imap_fetch_bodies(MfSession *s, const char *folder,
-                          guint32 uidvalidity, const guint32 *uids, guint n,
-                          const MfBodySink *sink, void *ud, GError **err)
+                          guint32 uidvalidity, const MfRemoteMessage *msgs,
+                          guint n, const MfBodySink *sink, void *ud,
+                          GError **err)
 {
 	ImapSelectInfo info;
 
@@ -242,6 +243,9 @@ backend_imap_fetch_bodies(MfSession *s, const char *folder,
 		            folder);
 		return FALSE;
 	}
+	g_autofree guint32 *uids = g_new(guint32, n);
+	for (guint i = 0; i < n; i++)
+		uids[i] = msgs[i].uid;
 	g_autofree char *set = backend_imap_uidset(uids, n);
 	/* MfBodySink and ImapBodySink have the same shape on purpose. */
 	ImapBodySink is = { sink->open, sink->write, sink->finish, sink->abort };

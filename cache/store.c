@@ -49,7 +49,11 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS messages ("
 	"  folder INTEGER NOT NULL, uid INTEGER NOT NULL,"
 	"  size INTEGER NOT NULL, date INTEGER NOT NULL, flags TEXT NOT NULL,"
+	"  key TEXT,"
 	"  PRIMARY KEY (folder, uid)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS keys ("
+	"  folder INTEGER NOT NULL, key TEXT NOT NULL, uid INTEGER NOT NULL,"
+	"  PRIMARY KEY (folder, key)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS generations ("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  folder INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
@@ -308,8 +312,8 @@ store_messages_load(Store *s, gint64 folder_id, guint32 *uidvalidity,
 {
 	g_mutex_lock(&s->lock);
 	sqlite3_stmt *st = store_prepare(s,
-		"SELECT uid, size, date, flags FROM messages WHERE folder = ?1 "
-		"ORDER BY uid", err);
+		"SELECT uid, size, date, flags, key FROM messages WHERE "
+		"folder = ?1 ORDER BY uid", err);
 	if (!st) {
 		g_mutex_unlock(&s->lock);
 		return FALSE;
@@ -324,6 +328,8 @@ store_messages_load(Store *s, gint64 folder_id, guint32 *uidvalidity,
 			.date = sqlite3_column_int64(st, 2),
 			.flags = g_intern_string(
 				(const char *)sqlite3_column_text(st, 3)),
+			.key = g_intern_string(
+				(const char *)sqlite3_column_text(st, 4)),
 		};
 		g_array_append_val(out, m);
 	}
@@ -348,6 +354,10 @@ store_message_put(sqlite3_stmt *ins, gint64 folder_id,
 	sqlite3_bind_int64(ins, 3, (sqlite3_int64)m->size);
 	sqlite3_bind_int64(ins, 4, m->date);
 	sqlite3_bind_text(ins, 5, m->flags ? m->flags : "", -1, SQLITE_STATIC);
+	if (m->key)
+		sqlite3_bind_text(ins, 6, m->key, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(ins, 6);
 	gboolean ok = sqlite3_step(ins) == SQLITE_DONE;
 	sqlite3_reset(ins);
 	return ok;
@@ -400,8 +410,8 @@ store_messages_write(Store *s, gint64 folder_id, guint32 uidvalidity,
                      GArray *old, GArray *msgs, GError **err)
 {
 	sqlite3_stmt *ins = store_prepare(s,
-		"INSERT OR REPLACE INTO messages (folder, uid, size, date, flags)"
-		" VALUES (?1, ?2, ?3, ?4, ?5)", err);
+		"INSERT OR REPLACE INTO messages (folder, uid, size, date, flags,"
+		" key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", err);
 	sqlite3_stmt *del = store_prepare(s,
 		"DELETE FROM messages WHERE folder = ?1 AND uid = ?2", err);
 	gboolean ok = ins && del;
@@ -932,4 +942,105 @@ store_evict(Store *s, guint64 budget)
 	}
 	g_mutex_unlock(&s->lock);
 	return n;
+}
+
+static gboolean
+store_key_lookup(Store *s, sqlite3_stmt *get, gint64 folder_id,
+                 const char *key, guint32 *uid)
+{
+	sqlite3_bind_int64(get, 1, folder_id);
+	sqlite3_bind_text(get, 2, key, -1, SQLITE_STATIC);
+	gboolean found = sqlite3_step(get) == SQLITE_ROW;
+	if (found)
+		*uid = (guint32)sqlite3_column_int64(get, 0);
+	sqlite3_reset(get);
+	return found;
+}
+
+static guint32
+store_key_next_uid(Store *s, gint64 folder_id)
+{
+	sqlite3_stmt *st = store_prepare(s,
+		"SELECT COALESCE(MAX(uid), 0) FROM keys WHERE folder = ?1", NULL);
+	guint32 uid = 0;
+
+	if (!st)
+		return 0;
+	sqlite3_bind_int64(st, 1, folder_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		uid = (guint32)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return uid + 1;
+}
+
+static gboolean
+store_keys_write(Store *s, gint64 folder_id, GArray *msgs, GError **err)
+{
+	sqlite3_stmt *get = store_prepare(s,
+		"SELECT uid FROM keys WHERE folder = ?1 AND key = ?2", err);
+	sqlite3_stmt *put = store_prepare(s,
+		"INSERT INTO keys (folder, key, uid) VALUES (?1, ?2, ?3)", err);
+	guint32 next = store_key_next_uid(s, folder_id);
+	gboolean ok = get && put && next > 0;
+
+	for (guint i = 0; ok && i < msgs->len; i++) {
+		MfRemoteMessage *m = &g_array_index(msgs, MfRemoteMessage, i);
+		if (!m->key || store_key_lookup(s, get, folder_id, m->key, &m->uid))
+			continue;
+		m->uid = next++;
+		sqlite3_bind_int64(put, 1, folder_id);
+		sqlite3_bind_text(put, 2, m->key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(put, 3, m->uid);
+		ok = sqlite3_step(put) == SQLITE_DONE;
+		sqlite3_reset(put);
+	}
+	sqlite3_finalize(get);
+	sqlite3_finalize(put);
+	return ok ? TRUE : store_db_error(s, err, "assign UIDs");
+}
+
+gint
+store_uid_compare(gconstpointer a, gconstpointer b)
+{
+	guint32 x = ((const MfRemoteMessage *)a)->uid;
+	guint32 y = ((const MfRemoteMessage *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+gboolean
+store_keys_assign(Store *s, gint64 folder_id, GArray *msgs, GError **err)
+{
+	gboolean ok = FALSE;
+
+	g_mutex_lock(&s->lock);
+	if (store_exec(s, "BEGIN IMMEDIATE", err)) {
+		ok = store_keys_write(s, folder_id, msgs, err) &&
+		     store_exec(s, "COMMIT", err);
+		if (!ok)
+			store_exec(s, "ROLLBACK", NULL);
+	}
+	g_mutex_unlock(&s->lock);
+	if (ok)
+		g_array_sort(msgs, store_uid_compare);
+	return ok;
+}
+
+gboolean
+store_body_pin(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
+               GError **err)
+{
+	g_autofree char *sql = g_strdup_printf(
+		"UPDATE bodies SET pinned = 1 WHERE folder = %" G_GINT64_FORMAT
+		" AND uidvalidity = %u AND uid = %u", folder_id, uidvalidity, uid);
+
+	g_mutex_lock(&s->lock);
+	gboolean ok = store_exec(s, sql, err);
+	g_mutex_unlock(&s->lock);
+	return ok;
+}
+
+char *
+store_body_file(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid)
+{
+	return store_body_path(s, folder_id, uidvalidity, uid);
 }

@@ -98,6 +98,23 @@ gboolean store_batch_commit(Store *s, StoreBatch *batch, GError **err);
 guint store_batch_count(const StoreBatch *batch);
 void store_batch_free(StoreBatch *batch); /* accepts NULL; drops rows */
 
+/* Gives every message of MSGS with a key its stable UID in FOLDER_ID,
+ * assigning new UIDs (above all earlier ones) to keys never seen, then
+ * sorts MSGS by UID. */
+gboolean store_keys_assign(Store *s, gint64 folder_id, GArray *msgs,
+                           GError **err);
+
+/* Orders MfRemoteMessage by UID, for g_array_sort. */
+gint store_uid_compare(gconstpointer a, gconstpointer b);
+
+/* Marks a stored body as the only copy: never evicted. */
+gboolean store_body_pin(Store *s, gint64 folder_id, guint32 uidvalidity,
+                        guint32 uid, GError **err);
+
+/* The path of a body's file (which may not exist); owned. */
+char *store_body_file(Store *s, gint64 folder_id, guint32 uidvalidity,
+                      guint32 uid);
+
 /* Keeps the bodies that are not pinned within BUDGET bytes (0: no limit)
  * by deleting the least recently read ones, down to 90% of BUDGET.
  * Returns how many were deleted.  Reads are recorded by store_body_open. */

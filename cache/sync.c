@@ -19,7 +19,7 @@ typedef struct {
 
 typedef struct {
 	FolderJob *job;
-	GArray *uids;           /* guint32, ascending */
+	GArray *msgs;           /* MfRemoteMessage, ascending UIDs */
 	guint64 bytes;
 } Chunk;
 
@@ -56,7 +56,7 @@ sync_result_clear(MfSyncResult *r)
 static void
 chunk_free(Chunk *c)
 {
-	g_array_unref(c->uids);
+	g_array_unref(c->msgs);
 	g_free(c);
 }
 
@@ -136,8 +136,9 @@ sync_fetch_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 
 	return account_backend(a)->fetch_bodies(s, ch->job->folder->name,
 	                                        ch->job->uidvalidity,
-	                                        (const guint32 *)ch->uids->data,
-	                                        ch->uids->len, &sync_sink, c,
+	                                        (const MfRemoteMessage *)
+	                                        ch->msgs->data,
+	                                        ch->msgs->len, &sync_sink, c,
 	                                        err);
 }
 
@@ -173,9 +174,9 @@ sync_chunk(SyncRun *run, Chunk *ch, StoreBatch *batch)
 	run->res->fetched += c.stored;
 	g_mutex_unlock(&run->lock);
 	if (!ok && !g_error_matches(err, MF_ERROR, MF_ERROR_CANCELLED))
-		sync_fail(run, ch, ch->uids->len - c.stored, err);
-	else if (ok && c.stored < ch->uids->len) /* gone from the server */
-		sync_report(run, ch->job, 0, ch->uids->len - c.stored);
+		sync_fail(run, ch, ch->msgs->len - c.stored, err);
+	else if (ok && c.stored < ch->msgs->len) /* gone from the server */
+		sync_report(run, ch->job, 0, ch->msgs->len - c.stored);
 }
 
 static gpointer
@@ -205,14 +206,15 @@ sync_plan_folder(SyncRun *run, FolderJob *job, MfListing *l, GHashTable *have)
 			run->res->cached++;
 			continue;
 		}
-		if (!cur || cur->uids->len >= CHUNK_MESSAGES ||
+		if (!cur || cur->msgs->len >= CHUNK_MESSAGES ||
 		    cur->bytes >= CHUNK_BYTES) {
 			cur = g_new0(Chunk, 1);
 			cur->job = job;
-			cur->uids = g_array_new(FALSE, FALSE, sizeof(guint32));
+			cur->msgs = g_array_new(FALSE, FALSE,
+			                        sizeof(MfRemoteMessage));
 			g_ptr_array_add(run->chunks, cur);
 		}
-		g_array_append_val(cur->uids, m->uid);
+		g_array_append_val(cur->msgs, *m);
 		cur->bytes += m->size;
 		job->total++;
 		run->prog.total++;

@@ -352,25 +352,45 @@ bad:
 	return config_fail(err, "'%.32s' is not a size like 500M or 2G", value);
 }
 
-/* yes/no, true/false, on/off, 1/0. */
+/* yes/no, true/false, on/off, 1/0 into *OUT. */
 static gboolean
-config_key_save_sent(const ConfigFile *f, MfAccountConfig *cfg,
-                     const char *value, GError **err)
+config_parse_bool(const char *value, gboolean *out, GError **err)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
 	static const char *const no[] = { "no", "false", "off", "0", NULL };
 
 	for (guint i = 0; yes[i]; i++) {
 		if (g_ascii_strcasecmp(value, yes[i]) == 0) {
-			cfg->save_sent = TRUE;
+			*out = TRUE;
 			return TRUE;
 		}
 		if (g_ascii_strcasecmp(value, no[i]) == 0) {
-			cfg->save_sent = FALSE;
+			*out = FALSE;
 			return TRUE;
 		}
 	}
 	return config_fail(err, "'%.32s' is not yes or no", value);
+}
+
+static gboolean
+config_key_save_sent(const ConfigFile *f, MfAccountConfig *cfg,
+                     const char *value, GError **err)
+{
+	return config_parse_bool(value, &cfg->save_sent, err);
+}
+
+static gboolean
+config_key_leave_on_server(const ConfigFile *f, MfAccountConfig *cfg,
+                           const char *value, GError **err)
+{
+	return config_parse_bool(value, &cfg->leave_on_server, err);
+}
+
+static gboolean
+config_key_poll_interval(const ConfigFile *f, MfAccountConfig *cfg,
+                         const char *value, GError **err)
+{
+	return config_parse_uint(value, 1, 86400, &cfg->poll_interval, err);
 }
 
 /* Every key an account may have.  Add a key here and in MfAccountConfig. */
@@ -390,6 +410,8 @@ static const ConfigKey config_keys[] = {
 	{ "refresh_interval", FALSE, config_key_refresh_interval },
 	{ "cache_max", FALSE, config_key_cache_max },
 	{ "save_sent", FALSE, config_key_save_sent },
+	{ "leave_on_server", FALSE, config_key_leave_on_server },
+	{ "poll_interval", FALSE, config_key_poll_interval },
 };
 
 static const ConfigKey *
@@ -470,6 +492,8 @@ config_set_defaults(MfAccountConfig *cfg)
 		cfg->timeout = 30;
 	if (!cfg->max_connections)
 		cfg->max_connections = 4;
+	if (!cfg->poll_interval)
+		cfg->poll_interval = 60;
 
 	if (!cfg->refresh_interval)
 		cfg->refresh_interval = 5;
@@ -532,7 +556,9 @@ config_parse_account(const ConfigFile *f, GKeyFile *kf, const char *group,
 	g_autoptr(MfAccountConfig) cfg = g_new0(MfAccountConfig, 1);
 	cfg->name = g_strdup(group + strlen(CONFIG_GROUP_PREFIX));
 	cfg->file = g_strdup(f->path);
-	cfg->save_sent = TRUE; /* a default the keys may turn off */
+	/* Defaults the keys may turn off. */
+	cfg->save_sent = TRUE;
+	cfg->leave_on_server = TRUE;
 	if (!config_parse_keys(f, kf, group, cfg, err))
 		return NULL;
 	config_set_defaults(cfg);

@@ -35,6 +35,8 @@ typedef struct {
 	guint refresh_interval; /* seconds a listing stays fresh; default 5 */
 	guint64 cache_max;      /* bytes of cached bodies kept; 0: no limit */
 	gboolean save_sent;     /* copy sent mail to \Sent; default yes */
+	gboolean leave_on_server; /* POP3: keep mail on the server; yes */
+	guint poll_interval;    /* seconds between checks for new mail; 60 */
 } MfAccountConfig;
 
 /* $XDG_CONFIG_HOME/mailfs/config or ~/.config/mailfs/config; owned. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cache/account.h"
+#include "fs/inval.h"
 #include "fs/log.h"
 #include "fs/ops.h"
 #include "net/mf_error.h"
@@ -37,6 +38,12 @@ mount_fail(const MfAccountConfig *cfg, const GError *err)
 	return 1;
 }
 
+const MfBackend *
+mount_backend(const MfAccountConfig *cfg)
+{
+	return cfg->has_imap ? &backend_imap : &backend_pop3;
+}
+
 void
 mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 {
@@ -46,8 +53,10 @@ mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 	p->max_connections = cfg->max_connections;
 	p->refresh_interval = cfg->refresh_interval;
 	p->cache_max = cfg->cache_max;
-	p->backend.url = cfg->imap;
-	p->backend.url.host = g_strdup(cfg->imap.host);
+	p->leave_on_server = cfg->leave_on_server;
+	p->poll_interval = cfg->poll_interval;
+	p->backend.url = cfg->has_imap ? cfg->imap : cfg->pop3;
+	p->backend.url.host = g_strdup(p->backend.url.host);
 	p->backend.ca_file = g_strdup(cfg->ca_file);
 	p->backend.tls_fingerprint = g_strdup(cfg->tls_fingerprint);
 	p->backend.user = g_strdup(cfg->user);
@@ -58,9 +67,10 @@ mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 /* Logs in and lists the folders, so that a mount that cannot work fails
  * before anything is mounted. */
 static gboolean
-mount_check(const MfAccountParams *p, GError **err)
+mount_check(const MfAccountConfig *cfg, const MfAccountParams *p,
+            GError **err)
 {
-	MfAccount *a = account_open(p, &backend_imap, err);
+	MfAccount *a = account_open(p, mount_backend(cfg), err);
 
 	if (!a)
 		return FALSE;
@@ -117,7 +127,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 {
 	g_autoptr(GError) err = NULL;
 
-	fs->account = account_open(p, &backend_imap, &err);
+	fs->account = account_open(p, mount_backend(cfg), &err);
 	if (fs->account && cfg->has_smtp)
 		fs->outbox = mount_outbox(cfg, p, fs->account, &err);
 	if (!fs->account || (cfg->has_smtp && !fs->outbox)) {
@@ -127,6 +137,9 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	}
 	if (fs->outbox)
 		outbox_start(fs->outbox);
+	Inval *iv = inval_start(se);
+	account_set_listing_hook(fs->account, inval_listing_cb, iv);
+	account_start_polling(fs->account);
 	if (offline)
 		account_go_offline(fs->account, offline);
 	g_message("account %s mounted%s", p->name,
@@ -136,6 +149,8 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	fuse_loop_cfg_set_idle_threads(lc, 10);
 	int rc = fuse_session_loop_mt(se, lc);
 	fuse_loop_cfg_destroy(lc);
+	account_set_listing_hook(fs->account, NULL, NULL);
+	inval_stop(iv);
 	outbox_close(fs->outbox);
 	fs->outbox = NULL;
 	account_close(fs->account);
@@ -150,11 +165,6 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 	MfAccountParams p;
 	MfFs fs = { .uid = getuid(), .gid = getgid(), .started = time(NULL) };
 
-	if (!cfg->has_imap) {
-		g_set_error(&err, MF_ERROR, MF_ERROR_CONFIG,
-		            "POP3 accounts are not supported yet");
-		return mount_fail(cfg, err);
-	}
 	char *password = config_get_password(cfg, &err);
 	if (!password)
 		return mount_fail(cfg, err);
@@ -162,7 +172,7 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 	signal(SIGPIPE, SIG_IGN);
 	log_setup("mailfs", FALSE, o->debug);
 	log_mute(TRUE);
-	gboolean reached = mount_check(&p, &err);
+	gboolean reached = mount_check(cfg, &p, &err);
 	log_mute(FALSE);
 	if (!reached) {
 		/* Unreachable is not fatal when there is a cache to serve;

@@ -25,6 +25,9 @@ int mount_run(const MfAccountConfig *cfg, const MountOptions *o);
 void mount_params(const MfAccountConfig *cfg, char *password,
                   MfAccountParams *p);
 
+/* The backend that serves CFG's account. */
+const MfBackend *mount_backend(const MfAccountConfig *cfg);
+
 /* Prints one line about CFG's account and server: WHAT, the cause, AFTER. */
 void mount_say(const MfAccountConfig *cfg, const char *what,
                const GError *err, const char *after);

@@ -139,3 +139,21 @@ dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off)
 	}
 	fuse_reply_buf(req, buf, used);
 }
+
+const char *
+node_msg_name(const MfRemoteMessage *m, char buf[NODE_NAME_MAX])
+{
+	char key[65];
+	size_t n = 0;
+
+	if (!m->key) {
+		g_snprintf(buf, NODE_NAME_MAX, "%u.eml", m->uid);
+		return buf;
+	}
+	for (const char *p = m->key; *p && n < sizeof key - 1; p++)
+		key[n++] = g_ascii_isalnum(*p) || *p == '.' || *p == '_' ||
+		           *p == '-' ? *p : '_';
+	key[n] = '\0';
+	g_snprintf(buf, NODE_NAME_MAX, "%u-%s.eml", m->uid, key);
+	return buf;
+}

@@ -38,6 +38,13 @@ fuse_ino_t node_spool_ino(gint64 id, gboolean error_file);
 
 MfFs *node_fs(fuse_req_t req);
 
+/* The file name of message M: "<uid>.eml", or "<uid>-<key>.eml" for a
+ * message named by a key (a POP3 UIDL), the key cut to 64 characters
+ * with anything but letters, digits, '.', '_' and '-' made '_'.  Unique by
+ * its UID, stable, safe to type in a shell.  Written to BUF. */
+#define NODE_NAME_MAX 96
+const char *node_msg_name(const MfRemoteMessage *m, char buf[NODE_NAME_MAX]);
+
 /* Attributes of a directory (0555, or 0755 when WRITABLE). */
 void node_dir_attr(const MfFs *fs, fuse_ino_t ino, gboolean writable,
                    struct stat *st);

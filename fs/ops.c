@@ -26,7 +26,8 @@ ops_msg_attr(const MfFs *fs, fuse_ino_t ino, const MfRemoteMessage *m,
 	node_file_attr(fs, ino, 0444, m->size, m->date, st);
 }
 
-/* Parses "<uid>.eml"; FALSE for any other name. */
+/* The UID a message file name starts with ("<uid>.eml" or
+ * "<uid>-<key>.eml"); FALSE if NAME cannot be a message's. */
 static gboolean
 ops_parse_msg_name(const char *name, guint32 *uid)
 {
@@ -40,7 +41,7 @@ ops_parse_msg_name(const char *name, guint32 *uid)
 		if (v > G_MAXUINT32)
 			return FALSE;
 	}
-	if (strcmp(p, ".eml") != 0)
+	if (*p != '-' && strcmp(p, ".eml") != 0)
 		return FALSE;
 	*uid = (guint32)v;
 	return TRUE;
@@ -56,18 +57,20 @@ ops_reply_dir_entry(fuse_req_t req, fuse_ino_t ino, gboolean writable)
 }
 
 static void
-ops_lookup_msg(fuse_req_t req, gint64 folder_id, guint32 uid)
+ops_lookup_msg(fuse_req_t req, gint64 folder_id, guint32 uid,
+               const char *name)
 {
 	MfFs *fs = node_fs(req);
 	g_autoptr(GError) err = NULL;
 	MfListing *l = account_listing(fs->account, folder_id, &err);
 	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
+	char want[NODE_NAME_MAX];
 
 	if (!l) {
 		node_reply_error(req, err);
 		return;
 	}
-	if (!m) {
+	if (!m || strcmp(node_msg_name(m, want), name) != 0) {
 		listing_unref(l);
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -115,7 +118,7 @@ ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (child)
 		ops_reply_dir_entry(req, child, FALSE);
 	else if (n.kind == NODE_FOLDER && ops_parse_msg_name(name, &uid))
-		ops_lookup_msg(req, n.id, uid);
+		ops_lookup_msg(req, n.id, uid, name);
 	else
 		fuse_reply_err(req, ENOENT);
 }
@@ -177,15 +180,15 @@ static gboolean
 ops_add_messages(MfFs *fs, GArray *dir, gint64 folder_id, GError **err)
 {
 	MfListing *l = account_listing(fs->account, folder_id, err);
-	char name[32];
+	char name[NODE_NAME_MAX];
 
 	if (!l)
 		return FALSE;
 	gint64 gen = listing_generation(l);
 	for (guint i = 0; i < listing_count(l); i++) {
-		guint32 uid = listing_at(l, i)->uid;
-		g_snprintf(name, sizeof name, "%u.eml", uid);
-		dirlist_add(dir, name, node_msg_ino(gen, uid), S_IFREG);
+		const MfRemoteMessage *m = listing_at(l, i);
+		dirlist_add(dir, node_msg_name(m, name),
+		            node_msg_ino(gen, m->uid), S_IFREG);
 	}
 	listing_unref(l);
 	return TRUE;

@@ -98,7 +98,7 @@ sync_cmd_run(const MfAccountConfig *cfg, char **folders, gboolean quiet)
 		return 1;
 	}
 	mount_params(cfg, password, &p);
-	MfAccount *a = account_open(&p, &backend_imap, &err);
+	MfAccount *a = account_open(&p, mount_backend(cfg), &err);
 	account_params_clear(&p);
 	if (!a) {
 		mount_say(cfg, "", err, "");
@@ -152,11 +152,6 @@ sync_cmd_main(int argc, char **argv)
 		config_load_account(config, account, &err);
 	if (!cfg) {
 		fprintf(stderr, "mailfs: %s\n", err->message);
-		return 1;
-	}
-	if (!cfg->has_imap) {
-		fprintf(stderr, "mailfs: account '%s': sync needs an IMAP "
-		        "account\n", cfg->name);
 		return 1;
 	}
 	log_setup("mailfs", FALSE, FALSE);

@@ -371,12 +371,21 @@ class Dovecot:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            self.proc.terminate()
+            # The whole process group: imap and login children would
+            # otherwise keep serving connections that are already open.
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         self.proc = None
         atexit.unregister(self.stop)
 

@@ -1,0 +1,26 @@
+/* inval.h - tells the kernel to forget directory entries that a listing
+ * refresh removed (expunged messages, a mailbox recreated with a new
+ * UIDVALIDITY), so that cached names never point at gone messages.
+ *
+ * Refreshes run inside FUSE requests, where notifying the kernel about the
+ * same directory could deadlock; so names are queued and a thread of their
+ * own sends the notifications. */
+#ifndef MAILFS_INVAL_H
+#define MAILFS_INVAL_H
+
+#include <fuse_lowlevel.h>
+
+#include "cache/account.h"
+
+typedef struct Inval Inval;
+
+Inval *inval_start(struct fuse_session *se);
+/* Stops the thread after the queued notifications; accepts NULL. */
+void inval_stop(Inval *iv);
+
+/* An MfListingHook: queues the names of OLD that NEW no longer has (all of
+ * them when the generation changed).  UD is the Inval. */
+void inval_listing_cb(gint64 folder_id, const MfListing *old,
+                      const MfListing *new_listing, void *ud);
+
+#endif
