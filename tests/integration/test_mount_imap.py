@@ -86,7 +86,7 @@ class MountImapTest(unittest.TestCase):
 
     def test_directory_tree_matches_server(self):
         folders, _ = self.snapshot()
-        expected = {(): {"outbox"}}
+        expected = {(): set()}  # no outbox/: this account has no smtp
         for f in folders:
             parts = tuple(f.parts)
             for i in range(len(parts)):
@@ -107,9 +107,9 @@ class MountImapTest(unittest.TestCase):
                      if e.endswith(".eml")]
             self.assertEqual(files, [], f.name)
 
-    def test_outbox_exists_and_is_empty(self):
-        self.assertTrue(os.path.isdir(self.mfs.path("outbox")))
-        self.assertEqual(os.listdir(self.mfs.path("outbox")), [])
+    def test_no_outbox_without_smtp(self):
+        self.assertNotIn("outbox", os.listdir(self.mfs.mountpoint))
+        self.assertFalse(os.path.lexists(self.mfs.path("outbox")))
 
     def test_message_files_are_the_uids(self):
         _, msgs = self.snapshot()
@@ -322,6 +322,19 @@ class MountOptionsTest(unittest.TestCase):
         res = mfs.mount()
         self.assertEqual(res.returncode, 0, res)
         self.assertTrue(harness.is_mounted(mfs.mountpoint))
+
+    def test_outbox_present_with_smtp(self):
+        # Nothing listens on the SMTP port: outbox/ exists all the same.
+        mfs = self.new_mailfs("smtp", extra={
+            "smtp": "smtp://127.0.0.1:%d" % harness.free_port(),
+            "from": "Alice <alice@example.com>"})
+        res = mfs.mount()
+        self.assertEqual(res.returncode, 0, res)
+        with Watchdog(mfs, 60):
+            self.assertIn("outbox", os.listdir(mfs.mountpoint))
+            self.assertTrue(os.path.isdir(mfs.path("outbox")))
+            self.assertEqual(set(os.listdir(mfs.path("outbox"))) - {"failed"},
+                             set())
 
     def test_umount_leaves_nothing_mounted(self):
         mfs = self.new_mailfs("um")
