@@ -1,5 +1,6 @@
 """Throwaway mailfs demo: a private Dovecot filled with sample mail, an
-aiosmtpd SMTP server that stores what it receives, a config, and a mount.
+SMTP server (tests/integration/smtpserver.py: aiosmtpd with STARTTLS and
+AUTH as alice) that stores what it receives, a config, and a mount.
 
   demo.py start DIR MAILFS   start everything, mount at DIR/mail
   demo.py stop DIR MAILFS    unmount and stop the servers (keeps the files)
@@ -9,6 +10,7 @@ Uses tests/integration/harness.py; run with Debian's /usr/bin/python3.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
 
 import corpus  # noqa: E402
 import harness  # noqa: E402
+import smtpserver  # noqa: E402
 
 
 def pidfile(d, name):
@@ -31,19 +34,14 @@ def write_pid(d, name, pid):
 
 
 def start_smtp(d, cert):
-    """aiosmtpd on loopback with STARTTLS, storing mail in DIR/sent-mail."""
-    port = harness.free_port()
-    log = open(os.path.join(d, "smtp.log"), "wb")
-    p = subprocess.Popen(
-        ["/usr/bin/python3", "-m", "aiosmtpd", "-n",
-         "-l", "127.0.0.1:%d" % port, "--tlscert", cert[0], "--tlskey", cert[1],
-         "-c", "aiosmtpd.handlers.Mailbox", os.path.join(d, "sent-mail")],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    log.close()
-    write_pid(d, "smtp", p.pid)
-    harness.wait_port(port, 10)
-    return port
+    """The test SMTP server on loopback: STARTTLS required, AUTH as the
+    Dovecot users (mailfs logs in as alice with the account password);
+    each message lands in DIR/sent-mail/*.eml and DIR/smtp/records.jsonl."""
+    server = smtpserver.SmtpServer(d, cert, "starttls", name="smtp",
+                                   maildir=os.path.join(d, "sent-mail"))
+    server.start(persistent=True)
+    write_pid(d, "smtp", server.proc.pid)
+    return server.port
 
 
 def start(d, mailfs):
@@ -52,6 +50,15 @@ def start(d, mailfs):
         stop(d, mailfs)
     os.makedirs(d, exist_ok=True)
     os.chmod(d, 0o755)
+    # A fresh start: the mail, cache and received mail of an earlier demo
+    # would make seeding fail (folders exist) and confuse the output.
+    for old in ("dovecot", "mailfs", "smtp", "sent-mail", "smtp.log",
+                "mountpoint"):
+        path = os.path.join(d, old)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
     dovecot = harness.Dovecot(d).start(persistent=True)
     write_pid(d, "dovecot", dovecot.proc.pid)
     corpus.seed(dovecot)
@@ -83,12 +90,14 @@ mailfs demo is running.
   config        %(conf)s   (account "demo")
   IMAP server   %(imaps)s and %(imap)s (STARTTLS), users alice/secret and bob/%(bobpw)s
   SMTP server   smtp://127.0.0.1:%(smtp)d (STARTTLS), received mail in %(dir)s/sent-mail
-  server logs   %(dir)s/dovecot/dovecot*.log, %(dir)s/smtp.log
+  server logs   %(dir)s/dovecot/dovecot*.log, %(dir)s/smtp/smtp.log
 
 Try:
   ls %(mnt)s %(mnt)s/INBOX
   grep -rl %(word)s %(mnt)s
   cat %(mnt)s/INBOX/1.eml
+  printf 'To: bob@example.com\\nSubject: hi\\n\\nhello\\n' > %(mnt)s/outbox/hi.eml
+  ls %(dir)s/sent-mail %(mnt)s/Sent
 
 Unmount:            %(mailfs)s umount %(mnt)s
 Stop everything:    scripts/demo.sh stop
