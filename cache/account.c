@@ -47,6 +47,12 @@ struct MfAccount {
 	GThread *poller;         /* refreshes listings in use, or NULL */
 	GCond poll_cond;         /* wakes the poller to stop */
 	gboolean probing;        /* probe is running */
+	gboolean forced_offline; /* the user said "offline" */
+	gint64 state_since;      /* real time of the last online change */
+	gint64 last_refresh;     /* real time of the last server refresh */
+	char *last_error;        /* the last failure, for status */
+	gint64 last_error_at;
+	char *tls;               /* how the last session was made */
 	gboolean closing;        /* no new probes */
 
 	MfListingHook hook;      /* told when a listing is replaced */
@@ -173,8 +179,8 @@ static gboolean
 account_may_try(MfAccount *a)
 {
 	g_mutex_lock(&a->lock);
-	gboolean ok = a->online;
-	if (!ok && !a->probing && !a->closing &&
+	gboolean ok = a->online && !a->forced_offline;
+	if (!ok && !a->probing && !a->closing && !a->forced_offline &&
 	    g_get_monotonic_time() >= a->offline_until) {
 		if (a->probe)
 			g_thread_join(a->probe);
@@ -190,16 +196,26 @@ static void
 account_note(MfAccount *a, const GError *err)
 {
 	g_mutex_lock(&a->lock);
+	if (err) {
+		g_free(a->last_error);
+		a->last_error = g_strdup(err->message);
+		a->last_error_at = g_get_real_time() / G_USEC_PER_SEC;
+	}
 	if (!err) {
-		if (!a->online)
+		if (!a->online) {
 			g_message("account %s is online", a->p.name);
+			a->state_since = g_get_real_time() / G_USEC_PER_SEC;
+		}
 		a->online = TRUE;
 		a->backoff = 0;
+		a->last_refresh = g_get_real_time() / G_USEC_PER_SEC;
 	} else if (mf_error_is_transient(err) || err->code == MF_ERROR_TLS ||
 	           err->code == MF_ERROR_AUTH) {
 		if (a->online || a->backoff == 0)
 			g_warning("account %s is offline: %s", a->p.name,
 			          err->message);
+		if (a->online)
+			a->state_since = g_get_real_time() / G_USEC_PER_SEC;
 		a->online = FALSE;
 		a->backoff = CLAMP(a->backoff * 2, BACKOFF_MIN_US, BACKOFF_MAX_US);
 		a->offline_until = g_get_monotonic_time() + a->backoff;
@@ -324,6 +340,13 @@ pool_acquire(MfAccount *a, gboolean *reused, GError **err)
 		return NULL;
 	}
 	s = a->backend->connect(&a->p.backend, err);
+	if (s && a->backend->describe) {
+		char *d = a->backend->describe(s);
+		g_mutex_lock(&a->lock);
+		g_free(a->tls);
+		a->tls = d;
+		g_mutex_unlock(&a->lock);
+	}
 	if (!s) {
 		g_mutex_lock(&a->pool_lock);
 		a->sessions--;
@@ -434,6 +457,7 @@ account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 	a->inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	                                    NULL);
 	a->online = TRUE;
+	a->state_since = g_get_real_time() / G_USEC_PER_SEC;
 	return a;
 }
 
@@ -467,6 +491,8 @@ account_close(MfAccount *a)
 	g_cond_clear(&a->pool_cond);
 	g_cond_clear(&a->inflight_done);
 	g_cond_clear(&a->poll_cond);
+	g_free(a->last_error);
+	g_free(a->tls);
 	account_params_clear(&a->p);
 	g_free(a);
 }
@@ -992,5 +1018,63 @@ account_expire_listing(MfAccount *a, gint64 folder_id)
 	FolderState *fs = g_hash_table_lookup(a->folders, &folder_id);
 	if (fs)
 		fs->refreshed_at = 0;
+	g_mutex_unlock(&a->lock);
+}
+
+void
+account_status(MfAccount *a, MfAccountStatus *out)
+{
+	memset(out, 0, sizeof *out);
+	out->server = url_to_string(&a->p.backend.url);
+	out->cache_bytes = store_total_bytes(a->store);
+	out->cache_max = a->p.cache_max;
+	g_mutex_lock(&a->lock);
+	out->online = a->online && !a->forced_offline;
+	out->forced_offline = a->forced_offline;
+	out->state_since = a->state_since;
+	out->last_refresh = a->last_refresh;
+	out->tls = g_strdup(a->tls);
+	out->last_error = g_strdup(a->last_error);
+	out->last_error_at = a->last_error_at;
+	out->push = FALSE;
+	g_mutex_unlock(&a->lock);
+}
+
+void
+account_status_clear(MfAccountStatus *st)
+{
+	g_free(st->server);
+	g_free(st->tls);
+	g_free(st->last_error);
+	memset(st, 0, sizeof *st);
+}
+
+void
+account_refresh_all(MfAccount *a)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	g_mutex_lock(&a->lock);
+	a->tree_refreshed_at = 0;
+	g_hash_table_iter_init(&it, a->folders);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		((FolderState *)v)->refreshed_at = 0;
+	a->offline_until = 0; /* and reconnect now if offline */
+	g_cond_broadcast(&a->poll_cond);
+	g_mutex_unlock(&a->lock);
+	account_may_try(a);
+}
+
+void
+account_set_forced_offline(MfAccount *a, gboolean offline)
+{
+	g_mutex_lock(&a->lock);
+	if (a->forced_offline != offline)
+		g_message("account %s: network use %s by request", a->p.name,
+		          offline ? "stopped" : "resumed");
+	a->forced_offline = offline;
+	a->state_since = g_get_real_time() / G_USEC_PER_SEC;
+	a->offline_until = 0;
 	g_mutex_unlock(&a->lock);
 }

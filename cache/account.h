@@ -55,6 +55,32 @@ typedef void (*MfListingHook)(gint64 folder_id, const MfListing *old,
                               const MfListing *new_listing, void *ud);
 void account_set_listing_hook(MfAccount *a, MfListingHook hook, void *ud);
 
+/* What `.mailfs/status` shows. */
+typedef struct {
+	gboolean online;        /* using the network now */
+	gboolean forced_offline; /* the user stopped network use */
+	gint64 state_since;     /* Unix time of the last change of online */
+	char *server;           /* "imaps://host:993" */
+	char *tls;              /* how the last session was made, or NULL */
+	gint64 last_refresh;    /* Unix time of the last server success; 0 */
+	gboolean push;          /* new mail is pushed (IDLE) */
+	guint64 cache_bytes;    /* bytes of cached bodies */
+	guint64 cache_max;      /* their budget; 0: none */
+	char *last_error;       /* the last failure, or NULL */
+	gint64 last_error_at;
+} MfAccountStatus;
+
+void account_status(MfAccount *a, MfAccountStatus *out);
+void account_status_clear(MfAccountStatus *st);
+
+/* Makes the tree and every listing stale and wakes the poller (and a
+ * reconnect when offline): the ctl command "refresh". */
+void account_refresh_all(MfAccount *a);
+
+/* Stops (TRUE) or resumes all network use: the ctl commands "offline"
+ * and "online". */
+void account_set_forced_offline(MfAccount *a, gboolean offline);
+
 /* Starts a background thread that refreshes the folder tree and every
  * listing in use each poll_interval seconds (the mount calls it). */
 void account_start_polling(MfAccount *a);

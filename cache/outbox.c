@@ -739,3 +739,16 @@ outbox_start(MfOutbox *o)
 	if (!o->sender)
 		o->sender = g_thread_new("mailfs-outbox", outbox_sender_thread, o);
 }
+
+void
+outbox_summary(MfOutbox *o, guint *queued, gint64 *oldest, guint *failed)
+{
+	g_mutex_lock(&o->lock);
+	g_autoptr(GPtrArray) q = outbox_select(o,
+		"state IN (1, 2, 3) ORDER BY mtime", 0, NULL);
+	g_autoptr(GPtrArray) f = outbox_select(o, "state = 4", 0, NULL);
+	g_mutex_unlock(&o->lock);
+	*queued = q->len;
+	*oldest = q->len ? ((OutboxEntry *)q->pdata[0])->mtime : 0;
+	*failed = f->len;
+}

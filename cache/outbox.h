@@ -115,6 +115,11 @@ gboolean outbox_rename(MfOutbox *o, gboolean from_failed, const char *from,
  * "failed: ERROR" for the xattr user.mailfs.status; owned by the caller. */
 char *outbox_status(const OutboxEntry *e);
 
+/* How many messages wait to be sent (or for their Sent copy), the mtime
+ * of the oldest (0: none), and how many are in failed/. */
+void outbox_summary(MfOutbox *o, guint *queued, gint64 *oldest,
+                    guint *failed);
+
 /* Tries every queued message now (the ctl command "flush"). */
 void outbox_kick(MfOutbox *o);
 

@@ -1044,3 +1044,17 @@ store_body_file(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid)
 {
 	return store_body_path(s, folder_id, uidvalidity, uid);
 }
+
+guint64
+store_total_bytes(Store *s)
+{
+	g_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s,
+		"SELECT COALESCE(SUM(size), 0) FROM bodies", NULL);
+	guint64 total = 0;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		total = (guint64)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	g_mutex_unlock(&s->lock);
+	return total;
+}

@@ -104,6 +104,9 @@ void store_batch_free(StoreBatch *batch); /* accepts NULL; drops rows */
 gboolean store_keys_assign(Store *s, gint64 folder_id, GArray *msgs,
                            GError **err);
 
+/* Bytes of all stored bodies. */
+guint64 store_total_bytes(Store *s);
+
 /* Orders MfRemoteMessage by UID, for g_array_sort. */
 gint store_uid_compare(gconstpointer a, gconstpointer b);
 

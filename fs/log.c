@@ -7,6 +7,42 @@
 static gboolean log_syslog;
 static gboolean log_debug;
 static gboolean log_muted;
+
+/* The recent lines, for .mailfs/log. */
+#define LOG_RECENT_MAX 200
+static GMutex log_lock;
+static GQueue log_lines = G_QUEUE_INIT;
+
+static void
+log_remember(int prio, const char *msg)
+{
+	static const char *const names[] = {
+		[LOG_ERR] = "error", [LOG_WARNING] = "warning",
+		[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+	};
+	GDateTime *now = g_date_time_new_now_local();
+	g_autofree char *when = g_date_time_format(now, "%F %T");
+
+	g_date_time_unref(now);
+	g_mutex_lock(&log_lock);
+	g_queue_push_tail(&log_lines, g_strdup_printf("%s %s: %s", when,
+	                                              names[prio], msg));
+	while (log_lines.length > LOG_RECENT_MAX)
+		g_free(g_queue_pop_head(&log_lines));
+	g_mutex_unlock(&log_lock);
+}
+
+char *
+log_recent(void)
+{
+	GString *s = g_string_new(NULL);
+
+	g_mutex_lock(&log_lock);
+	for (GList *l = log_lines.head; l; l = l->next)
+		g_string_append_printf(s, "%s\n", (const char *)l->data);
+	g_mutex_unlock(&log_lock);
+	return g_string_free(s, FALSE);
+}
 static char *log_ident;
 
 static int
@@ -35,6 +71,7 @@ log_writer_cb(GLogLevelFlags level, const GLogField *fields, gsize n,
 			msg = fields[i].value;
 	if (!msg)
 		return G_LOG_WRITER_UNHANDLED;
+	log_remember(prio, msg);
 	if (log_syslog)
 		syslog(prio, "%s", msg);
 	else

@@ -21,6 +21,9 @@ node_decode(fuse_ino_t ino)
 		n.kind = NODE_OUTBOX;
 	} else if (ino == INO_FAILED) {
 		n.kind = NODE_FAILED;
+	} else if (ino >= INO_CTL_FIRST && ino <= INO_CTL_LAST) {
+		n.kind = NODE_CTL;
+		n.id = (gint64)ino;
 	} else if (ino >> MSG_SHIFT) {
 		n.kind = NODE_MSG;
 		n.id = (gint64)(ino >> MSG_SHIFT);

@@ -2,6 +2,7 @@
  * allocated, so they are stable across remounts and need no table:
  *   1                       the mount root
  *   2, 3                    outbox/, outbox/failed/
+ *   4 .. 15                 .mailfs/ and its files
  *   0x100 + folder id       a folder (folder ids < 2^30)
  *   2^31 + 2 * spool id     a file in outbox/ or outbox/failed/
  *   ... + 1                 its NAME.error in outbox/failed/
@@ -18,7 +19,7 @@
 
 typedef enum {
 	NODE_NONE, NODE_ROOT, NODE_OUTBOX, NODE_FAILED, NODE_FOLDER, NODE_MSG,
-	NODE_SPOOL, NODE_SPOOL_ERROR,
+	NODE_SPOOL, NODE_SPOOL_ERROR, NODE_CTL,
 } NodeKind;
 
 typedef struct {
@@ -30,6 +31,8 @@ typedef struct {
 #define INO_ROOT FUSE_ROOT_ID
 #define INO_OUTBOX 2
 #define INO_FAILED 3
+#define INO_CTL_FIRST 4    /* .mailfs/ and its files: see ctl_ops.h */
+#define INO_CTL_LAST 15
 
 Node node_decode(fuse_ino_t ino);
 fuse_ino_t node_folder_ino(gint64 id);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs/ctl_ops.h"
 #include "fs/errmap.h"
 #include "fs/node.h"
 #include "fs/outbox_ops.h"
@@ -107,6 +108,11 @@ ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		outbox_ops_lookup(req, n, name);
 		return;
 	}
+	if ((n.kind == NODE_ROOT && strcmp(name, CTL_DIR_NAME) == 0) ||
+	    (n.kind == NODE_CTL && n.id == INO_CTL_DIR)) {
+		ctl_ops_lookup(req, n, name);
+		return;
+	}
 	if (n.kind != NODE_ROOT && n.kind != NODE_FOLDER) {
 		fuse_reply_err(req, n.kind == NODE_NONE ? ENOENT : ENOTDIR);
 		return;
@@ -143,6 +149,10 @@ ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (fs->outbox && ops_is_outbox(n)) {
 		outbox_ops_getattr(req, n, ino);
+		return;
+	}
+	if (n.kind == NODE_CTL) {
+		ctl_ops_getattr(req, n);
 		return;
 	}
 	if (n.kind == NODE_ROOT ||
@@ -201,9 +211,12 @@ ops_fill_dir(MfFs *fs, Node n, GArray *dir, int *errnum)
 	g_autoptr(GError) err = NULL;
 
 	if (n.kind == NODE_ROOT) {
+		dirlist_add(dir, CTL_DIR_NAME, INO_CTL_DIR, S_IFDIR);
 		if (fs->outbox)
 			dirlist_add(dir, "outbox", INO_OUTBOX, S_IFDIR);
 		ops_add_folders(fs, dir, 0);
+	} else if (n.kind == NODE_CTL && n.id == INO_CTL_DIR) {
+		ctl_ops_fill(fs, dir);
 	} else if (fs->outbox && (n.kind == NODE_OUTBOX ||
 	                          n.kind == NODE_FAILED)) {
 		outbox_ops_fill(fs, n, dir);
@@ -264,6 +277,10 @@ ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		outbox_ops_open(req, n, fi);
 		return;
 	}
+	if (n.kind == NODE_CTL) {
+		ctl_ops_open(req, n, fi);
+		return;
+	}
 	if (n.kind != NODE_MSG) {
 		fuse_reply_err(req, n.kind == NODE_NONE ? ENOENT : EISDIR);
 		return;
@@ -289,7 +306,13 @@ ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
-	if (node_decode(ino).kind != NODE_MSG) {
+	NodeKind kind = node_decode(ino).kind;
+
+	if (kind == NODE_CTL) {
+		ctl_ops_read(req, size, off, fi);
+		return;
+	}
+	if (kind != NODE_MSG) {
 		outbox_ops_read(req, size, off, fi);
 		return;
 	}
@@ -303,7 +326,11 @@ static void
 ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
           off_t off, struct fuse_file_info *fi)
 {
-	if (node_decode(ino).kind != NODE_SPOOL)
+	Node n = node_decode(ino);
+
+	if (n.kind == NODE_CTL)
+		ctl_ops_write(req, n, buf, size, fi);
+	else if (n.kind != NODE_SPOOL)
 		fuse_reply_err(req, EACCES);
 	else
 		outbox_ops_write(req, buf, size, off, fi);
@@ -327,6 +354,10 @@ ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (n.kind == NODE_SPOOL || n.kind == NODE_SPOOL_ERROR) {
 		outbox_ops_release(req, fi);
+		return;
+	}
+	if (n.kind == NODE_CTL) {
+		ctl_ops_release(req, fi);
 		return;
 	}
 	close((int)fi->fh);
@@ -409,6 +440,8 @@ ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 
 	if (node_fs(req)->outbox && ops_is_outbox(n))
 		outbox_ops_setattr(req, n, ino, attr, to_set);
+	else if (n.kind == NODE_CTL)
+		ctl_ops_setattr(req, n, attr, to_set);
 	else
 		fuse_reply_err(req, EACCES);
 }

@@ -1,0 +1,246 @@
+/* ctl_ops.c - .mailfs/status, .mailfs/ctl and .mailfs/log. */
+#include "fs/ctl_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "fs/log.h"
+
+/* The files of .mailfs/, by inode. */
+enum {
+	INO_CTL_STATUS = INO_CTL_DIR + 1,
+	INO_CTL_CTL,
+	INO_CTL_LOG,
+};
+
+static const struct {
+	const char *name;
+	fuse_ino_t ino;
+	mode_t perm;
+} ctl_files[] = {
+	{ "status", INO_CTL_STATUS, 0444 },
+	{ "ctl", INO_CTL_CTL, 0200 },
+	{ "log", INO_CTL_LOG, 0444 },
+};
+
+/* What an open ctl file reads: a snapshot taken at open. */
+typedef struct {
+	char *text;
+	size_t len;
+} CtlHandle;
+
+static void
+ctl_ops_time(GString *s, const char *key, gint64 t)
+{
+	if (t <= 0) {
+		g_string_append_printf(s, "%s: never\n", key);
+		return;
+	}
+	GDateTime *d = g_date_time_new_from_unix_local(t);
+	g_autofree char *iso = g_date_time_format_iso8601(d);
+	g_date_time_unref(d);
+	g_string_append_printf(s, "%s: %s\n", key, iso);
+}
+
+static void
+ctl_ops_outbox_status(MfFs *fs, GString *s)
+{
+	guint queued = 0, failed = 0;
+	gint64 oldest = 0;
+
+	if (!fs->outbox) {
+		g_string_append(s, "outbox: none\n");
+		return;
+	}
+	outbox_summary(fs->outbox, &queued, &oldest, &failed);
+	g_string_append_printf(s, "outbox_queued: %u\n", queued);
+	g_string_append_printf(s, "outbox_oldest_age: %" G_GINT64_FORMAT "\n",
+	                       oldest ? g_get_real_time() / G_USEC_PER_SEC -
+	                                oldest : 0);
+	g_string_append_printf(s, "outbox_failed: %u\n", failed);
+}
+
+char *
+ctl_ops_status_text(MfFs *fs)
+{
+	MfAccountStatus st;
+	GString *s = g_string_new(NULL);
+
+	account_status(fs->account, &st);
+	g_string_append_printf(s, "state: %s\n", st.online ? "online"
+	                       : st.forced_offline ? "offline (by request)"
+	                       : "offline");
+	ctl_ops_time(s, "since", st.state_since);
+	g_string_append_printf(s, "server: %s\n", st.server);
+	g_string_append_printf(s, "tls: %s\n", st.tls ? st.tls : "unknown");
+	ctl_ops_time(s, "last_refresh", st.last_refresh);
+	g_string_append_printf(s, "push: %s\n", st.push ? "active" : "off");
+	ctl_ops_outbox_status(fs, s);
+	g_string_append_printf(s, "cache_bytes: %" G_GUINT64_FORMAT "\n",
+	                       st.cache_bytes);
+	g_string_append_printf(s, "cache_max: %" G_GUINT64_FORMAT "\n",
+	                       st.cache_max);
+	g_string_append_printf(s, "last_error: %s\n",
+	                       st.last_error ? st.last_error : "none");
+	ctl_ops_time(s, "last_error_at", st.last_error_at);
+	account_status_clear(&st);
+	return g_string_free(s, FALSE);
+}
+
+static int
+ctl_ops_find(fuse_ino_t ino)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(ctl_files); i++)
+		if (ctl_files[i].ino == ino)
+			return (int)i;
+	return -1;
+}
+
+static void
+ctl_ops_attr(MfFs *fs, fuse_ino_t ino, struct stat *st)
+{
+	int i = ctl_ops_find(ino);
+
+	if (i < 0)
+		node_dir_attr(fs, ino, FALSE, st);
+	else
+		node_file_attr(fs, ino, ctl_files[i].perm, 0, fs->started, st);
+}
+
+void
+ctl_ops_lookup(fuse_req_t req, Node parent, const char *name)
+{
+	MfFs *fs = node_fs(req);
+	struct fuse_entry_param e = { .attr_timeout = 0.0,
+	                              .entry_timeout = 1.0 };
+
+	if (parent.kind == NODE_ROOT) {
+		e.ino = INO_CTL_DIR;
+	} else {
+		for (gsize i = 0; i < G_N_ELEMENTS(ctl_files); i++)
+			if (strcmp(ctl_files[i].name, name) == 0)
+				e.ino = ctl_files[i].ino;
+	}
+	if (!e.ino) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	ctl_ops_attr(fs, e.ino, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+void
+ctl_ops_getattr(fuse_req_t req, Node n)
+{
+	struct stat st;
+
+	if (n.id != INO_CTL_DIR && ctl_ops_find((fuse_ino_t)n.id) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	ctl_ops_attr(node_fs(req), (fuse_ino_t)n.id, &st);
+	fuse_reply_attr(req, &st, 0.0);
+}
+
+void
+ctl_ops_fill(MfFs *fs, GArray *dir)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(ctl_files); i++)
+		dirlist_add(dir, ctl_files[i].name, ctl_files[i].ino, S_IFREG);
+}
+
+void
+ctl_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
+{
+	MfFs *fs = node_fs(req);
+	gboolean writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+	CtlHandle *h = g_new0(CtlHandle, 1);
+
+	if ((n.id == INO_CTL_CTL) != writing || ctl_ops_find(n.id) < 0) {
+		g_free(h);
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (n.id == INO_CTL_STATUS)
+		h->text = ctl_ops_status_text(fs);
+	else if (n.id == INO_CTL_LOG)
+		h->text = log_recent();
+	h->len = h->text ? strlen(h->text) : 0;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1; /* sizes are unknown until read */
+	if (fuse_reply_open(req, fi) != 0) {
+		g_free(h->text);
+		g_free(h);
+	}
+}
+
+void
+ctl_ops_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	CtlHandle *h = (CtlHandle *)(uintptr_t)fi->fh;
+	size_t start = MIN((size_t)off, h->len);
+
+	fuse_reply_buf(req, h->text ? h->text + start : NULL,
+	               MIN(size, h->len - start));
+}
+
+/* Runs one command; FALSE if it is not one. */
+static gboolean
+ctl_ops_command(MfFs *fs, const char *cmd)
+{
+	if (strcmp(cmd, "refresh") == 0)
+		account_refresh_all(fs->account);
+	else if (strcmp(cmd, "flush") == 0 && fs->outbox)
+		outbox_kick(fs->outbox);
+	else if (strcmp(cmd, "offline") == 0)
+		account_set_forced_offline(fs->account, TRUE);
+	else if (strcmp(cmd, "online") == 0)
+		account_set_forced_offline(fs->account, FALSE);
+	else
+		return FALSE;
+	g_message("ctl: %s", cmd);
+	return TRUE;
+}
+
+void
+ctl_ops_write(fuse_req_t req, Node n, const char *buf, size_t size,
+              struct fuse_file_info *fi)
+{
+	g_autofree char *text = g_strndup(buf, MIN(size, 256));
+
+	if (n.id != INO_CTL_CTL) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	g_strstrip(text);
+	if (!ctl_ops_command(node_fs(req), text)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	fuse_reply_write(req, size);
+}
+
+void
+ctl_ops_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	CtlHandle *h = (CtlHandle *)(uintptr_t)fi->fh;
+
+	g_free(h->text);
+	g_free(h);
+	fuse_reply_err(req, 0);
+}
+
+void
+ctl_ops_setattr(fuse_req_t req, Node n, struct stat *attr, int to_set)
+{
+	/* `echo refresh > ctl` truncates first: nothing to truncate. */
+	if (n.id == INO_CTL_CTL && !(to_set & ~(FUSE_SET_ATTR_SIZE |
+	                                        FUSE_SET_ATTR_MTIME |
+	                                        FUSE_SET_ATTR_MTIME_NOW |
+	                                        FUSE_SET_ATTR_CTIME))) {
+		ctl_ops_getattr(req, n);
+		return;
+	}
+	fuse_reply_err(req, EACCES);
+}
