@@ -2,9 +2,10 @@
 
 It runs as a subprocess (this file as a script) so that it can be stopped
 and started again on the same port, and outlive its starter (the demo).
-Two modes:
+Modes:
   starttls  plain port, STARTTLS required before anything else, then AUTH
   smtps     implicit TLS on the server socket, then AUTH
+  plain     no TLS at all, AUTH offered in the clear (a client must refuse)
 AUTH PLAIN and LOGIN are offered; only the configured users are accepted.
 Mail is refused before AUTH.
 
@@ -12,13 +13,18 @@ Every accepted message is appended as one JSON line to the records file:
   {"kind": "envelope", "mail_from", "rcpt_tos", "data" (base64 of the
    exact bytes after un-dot-stuffing), "tls", "cipher", "user",
    "mail_options", "time"}
-and every refusal this server gave on purpose as
-  {"kind": "refused", "stage": "MAIL"|"RCPT"|"DATA", "reply", ...}.
+every refusal this server gave on purpose as
+  {"kind": "refused", "stage": "MAIL"|"RCPT"|"DATA", "reply", ...},
+and every AUTH attempt as {"kind": "auth", "user", "ok", "tls", "mechanism"}.
 
 Behaviour that tests change while it runs lives in a JSON control file,
 read again at each command:
   {"refuse": {"x@y": "550 5.1.1 <x@y>: Recipient address rejected"},
-   "temp_fail": "451 4.3.0 Try again later", "temp_fail_at": "MAIL"}
+   "temp_fail": "451 4.3.0 Try again later", "temp_fail_at": "MAIL",
+   "data_delay": 3.0}
+data_delay holds the reply to the end of DATA back that many seconds; a
+message whose client goes away meanwhile is not delivered and is recorded
+as {"kind": "aborted"}.
 The SIZE limit is fixed per run (restart to change it).
 
 Module use (tests): SmtpServer(workdir, cert, mode).start(); .url;
@@ -27,6 +33,7 @@ Module use (tests): SmtpServer(workdir, cert, mode).start(); .url;
 """
 
 import argparse
+import asyncio
 import base64
 import json
 import os
@@ -153,6 +160,22 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         data = envelope.original_content
+        delay = _read_control(self.control_path).get("data_delay")
+        if delay:
+            try:
+                await asyncio.sleep(float(delay))
+            except asyncio.CancelledError:
+                self.rec.write({"kind": "aborted",
+                                "mail_from": envelope.mail_from,
+                                "rcpt_tos": list(envelope.rcpt_tos),
+                                "data": base64.b64encode(data).decode()})
+                raise
+            if server.transport is None or server.transport.is_closing():
+                self.rec.write({"kind": "aborted",
+                                "mail_from": envelope.mail_from,
+                                "rcpt_tos": list(envelope.rcpt_tos),
+                                "data": base64.b64encode(data).decode()})
+                return "421 4.4.2 Gone"
         reply = self._temp("DATA")
         if reply:
             return self._refuse(server, session, envelope, "DATA", reply,
@@ -173,14 +196,18 @@ class _Handler:
         return "250 2.0.0 OK queued"
 
 
-def _authenticator(users):
+def _authenticator(users, recorder):
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
     def check(server, session, envelope, mechanism, auth_data):
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode("utf-8", "replace")
             pw = auth_data.password.decode("utf-8", "replace")
-            if users.get(user) == pw:
+            ok = users.get(user) == pw
+            recorder.write({"kind": "auth", "user": user, "ok": ok,
+                            "tls": _tls_info(server)[0],
+                            "mechanism": mechanism})
+            if ok:
                 return AuthResult(success=True, auth_data=auth_data)
         # handled=False: aiosmtpd then answers 535 itself.
         return AuthResult(success=False, handled=False)
@@ -194,18 +221,24 @@ def serve(args):
     # aiosmtpd's own deprecation notes and its warning about AUTH without
     # STARTTLS (we use implicit TLS) are noise in the log.
     warnings.simplefilter("ignore")
-    users = dict(DEFAULT_USERS)
+    users = {} if args.only_users else dict(DEFAULT_USERS)
     for spec in args.user or ():
         name, _, pw = spec.partition(":")
         users[name] = pw
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
-    handler = _Handler(_Recorder(args.records, args.maildir), args.control)
-    smtp_kw = dict(authenticator=_authenticator(users), auth_required=True,
+    recorder = _Recorder(args.records, args.maildir)
+    handler = _Handler(recorder, args.control)
+    smtp_kw = dict(authenticator=_authenticator(users, recorder),
+                   auth_required=True,
                    data_size_limit=args.size or None, enable_SMTPUTF8=True)
     if args.mode == "starttls":
         smtp_kw.update(tls_context=ctx, require_starttls=True,
                        auth_require_tls=True)
+        controller = Controller(handler, hostname="127.0.0.1", port=args.port,
+                                server_hostname="smtp.test", **smtp_kw)
+    elif args.mode == "plain":
+        smtp_kw.update(auth_require_tls=False)
         controller = Controller(handler, hostname="127.0.0.1", port=args.port,
                                 server_hostname="smtp.test", **smtp_kw)
     else:
@@ -233,7 +266,8 @@ def serve(args):
 def main(argv=None):
     p = argparse.ArgumentParser(description="SMTP test server (aiosmtpd)")
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--mode", choices=("starttls", "smtps"), default="starttls")
+    p.add_argument("--mode", choices=("starttls", "smtps", "plain"),
+                   default="starttls")
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--records", required=True, help="JSON-lines file")
@@ -243,6 +277,8 @@ def main(argv=None):
     p.add_argument("--maildir", help="also store each message as DIR/*.eml")
     p.add_argument("--ready", help="file written once the server listens")
     p.add_argument("--user", action="append", help="NAME:PASSWORD to accept")
+    p.add_argument("--only-users", action="store_true",
+                   help="accept only the --user logins, not the defaults")
     return serve(p.parse_args(argv))
 
 
@@ -251,11 +287,12 @@ def main(argv=None):
 
 class SmtpServer:
     """The server above as a subprocess with its files in WORKDIR/NAME.
-    CERT is (cert_path, key_path); MODE is "starttls" or "smtps"."""
+    CERT is (cert_path, key_path); MODE is "starttls", "smtps" or "plain".
+    USERS ({name: password}) replaces the accepted logins."""
 
     def __init__(self, workdir, cert, mode="starttls", name="smtp",
-                 port=None, size_limit=0, maildir=None):
-        assert mode in ("starttls", "smtps")
+                 port=None, size_limit=0, maildir=None, users=None):
+        assert mode in ("starttls", "smtps", "plain")
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.cert, self.key = cert
@@ -263,6 +300,7 @@ class SmtpServer:
         self.port = port
         self.size_limit = size_limit
         self.maildir = maildir
+        self.users = users
         self.records_path = os.path.join(self.dir, "records.jsonl")
         self.control_path = os.path.join(self.dir, "control.json")
         self.log_path = os.path.join(self.dir, "smtp.log")
@@ -274,7 +312,7 @@ class SmtpServer:
 
     @property
     def url(self):
-        scheme = "smtp" if self.mode == "starttls" else "smtps"
+        scheme = "smtps" if self.mode == "smtps" else "smtp"
         return "%s://127.0.0.1:%d" % (scheme, self.port)
 
     def start(self, timeout=15.0, persistent=False):
@@ -296,6 +334,10 @@ class SmtpServer:
             argv += ["--size", str(self.size_limit)]
         if self.maildir:
             argv += ["--maildir", self.maildir]
+        if self.users is not None:
+            argv += ["--only-users"]
+            for name, pw in self.users.items():
+                argv += ["--user", "%s:%s" % (name, pw)]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT,
@@ -358,6 +400,11 @@ class SmtpServer:
         self._control["refuse"].pop(addr.lower(), None)
         self._write_control()
 
+    def delay_data(self, seconds):
+        """Holds the reply to the end of DATA back SECONDS (0: off)."""
+        self._control["data_delay"] = seconds
+        self._write_control()
+
     def temp_fail(self, reply="451 4.3.0 Try again later", at="MAIL"):
         """Answers REPLY at MAIL, RCPT or DATA (end of data) until
         temp_fail(None)."""
@@ -390,6 +437,16 @@ class SmtpServer:
             containing = containing.encode()
         return [r for r in self.records() if r["kind"] == "envelope"
                 and (containing is None or containing in r["data"])]
+
+    def aborted(self, containing=None):
+        """Messages whose client went away before the server's reply."""
+        if isinstance(containing, str):
+            containing = containing.encode()
+        return [r for r in self.records() if r["kind"] == "aborted"
+                and (containing is None or containing in r["data"])]
+
+    def auths(self):
+        return [r for r in self.records() if r["kind"] == "auth"]
 
     def refusals(self):
         return [r for r in self.records() if r["kind"] == "refused"]

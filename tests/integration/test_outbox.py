@@ -11,6 +11,7 @@ import errno
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -90,6 +91,7 @@ class OutboxTestBase(unittest.TestCase):
     # -- servers and mounts -------------------------------------------------
 
     def new_smtp(self, mode="starttls", start=True, **kw):
+        """A fresh SMTP server for this test (stopped at the end)."""
         name = "smtp-%s-%d" % (self._testMethodName, len(self._cleanups))
         s = SmtpServer(self.work, self.cert, mode, name=name, **kw)
         self.addCleanup(s.stop)
@@ -124,6 +126,25 @@ class OutboxTestBase(unittest.TestCase):
         wd.__enter__()
         self.addCleanup(wd.timer.cancel)
         return res
+
+    def kill9(self, mfs):
+        """kill -9 of the daemon serving MFS (started by us), then the
+        stale mount is taken away."""
+        pids = mfs.daemons()
+        self.assertTrue(pids, "no daemon serves the mount")
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        self.assertTrue(mfs.wait_daemons_gone(10))
+        harness.force_unmount(mfs.mountpoint)
+        self.assertFalse(harness.is_mounted(mfs.mountpoint))
+
+    def wait_status(self, path, prefix, timeout=15):
+        """Waits until the status of PATH starts with PREFIX; returns it."""
+        def check():
+            st = self.status(path)
+            return st if isinstance(st, str) and st.startswith(prefix) else None
+        return self.wait_until("status %r of %s" % (prefix, path), check,
+                               timeout)
 
     def umount(self, mfs):
         res = mfs.umount()
@@ -507,10 +528,7 @@ class FailureTest(OutboxTestBase):
         mfs = self.new_mount(smtp)
         subject = "451 " + self.tag
         path = self.put(mfs, "later.eml", message(subject))
-        st = self.wait_until(
-            "a retry status", lambda: (lambda s: isinstance(s, str)
-                                       and s.startswith("queued: retry at")
-                                       and s)(self.status(path)), 15)
+        st = self.wait_status(path, "queued: retry at")
         self.assertRegex(st, r"^queued: retry at \d\d:\d\d:\d\d after: ")
         self.assertIn("451", st)
         self.assertEqual(smtp.envelopes(subject), [])
@@ -525,10 +543,7 @@ class FailureTest(OutboxTestBase):
         mfs = self.new_mount(smtp)
         subject = "down " + self.tag
         path = self.put(mfs, "down.eml", message(subject))
-        st = self.wait_until(
-            "a retry status", lambda: (lambda s: isinstance(s, str)
-                                       and s.startswith("queued: retry at")
-                                       and s)(self.status(path)), 15)
+        st = self.wait_status(path, "queued: retry at")
         m = re.match(r"^queued: retry at (\d\d):(\d\d):(\d\d) after: .+", st)
         self.assertTrue(m, st)
         now = time.localtime()
@@ -546,6 +561,141 @@ class FailureTest(OutboxTestBase):
         self.wait_gone(path)
         time.sleep(1.0)
         self.assertEqual(len(self.sent_copies(subject)), 1)
+
+
+def restart_dovecot_same_ports(dovecot):
+    """Starts a stopped DOVECOT again on the ports it had (harness picks
+    new ones on start())."""
+    ports = iter((dovecot.imap_port, dovecot.imaps_port, dovecot.pop3_port,
+                  dovecot.pop3s_port))
+    real = harness.free_port
+    harness.free_port = lambda: next(ports)
+    try:
+        dovecot.start()
+    finally:
+        harness.free_port = real
+
+
+class TrustTest(OutboxTestBase):
+    """No TLS, no trusted certificate, no valid login: nothing is sent and
+    the message is kept."""
+
+    def assert_kept_unsent(self, smtp, mfs, path, subject):
+        st = self.wait_status(path, "queued: retry at")
+        self.assertEqual(smtp.envelopes(), [])
+        self.assertIn(os.path.basename(path), os.listdir(self.outbox(mfs)))
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), message(subject))
+        return st
+
+    def test_server_without_starttls_gets_no_login_and_no_mail(self):
+        smtp = self.new_smtp("plain")
+        mfs = self.new_mount(smtp)
+        subject = "plain " + self.tag
+        path = self.put(mfs, "plain.eml", message(subject))
+        st = self.assert_kept_unsent(smtp, mfs, path, subject)
+        self.assertIn("STARTTLS", st)
+        self.assertEqual(smtp.records(), [])
+
+    def test_untrusted_certificate_gets_no_login_and_no_mail(self):
+        other = harness.make_cert(self.work, "untrusted-" + RUN)
+        for mode in ("starttls", "smtps"):
+            with self.subTest(mode=mode):
+                smtp = SmtpServer(self.work, other, mode,
+                                  name="smtp-untrusted-" + mode)
+                self.addCleanup(smtp.stop)
+                smtp.start()
+                mfs = self.new_mount(smtp, name="mfs-untrusted-" + mode)
+                subject = "untrusted %s %s" % (mode, self.tag)
+                path = self.put(mfs, "u.eml", message(subject))
+                st = self.assert_kept_unsent(smtp, mfs, path, subject)
+                self.assertIn("certificate", st)
+                self.assertEqual(smtp.records(), [])
+
+    def test_refused_login_sends_nothing_and_keeps_the_message(self):
+        smtp = self.new_smtp(users={"alice": "not-the-imap-password"})
+        mfs = self.new_mount(smtp)
+        subject = "badauth " + self.tag
+        path = self.put(mfs, "auth.eml", message(subject))
+        # A refused login is the account's problem, not the message's:
+        # either kept in outbox/ for a retry, or in failed/ with the reply.
+        failed = self.outbox(mfs, "failed", "auth.eml")
+        self.wait_until("a retry status or failed/",
+                        lambda: os.path.exists(failed) or str(
+                            self.status(path)).startswith("queued: retry"), 15)
+        where = failed if os.path.exists(failed) else path
+        reason = (self.read_error(mfs, "auth.eml") if where == failed
+                  else self.status(path))
+        self.assertIn("535", reason)
+        with open(where, "rb") as f:
+            self.assertEqual(f.read(), message(subject))
+        self.assertEqual(smtp.envelopes(), [])
+        auths = smtp.auths()
+        self.assertTrue(auths)
+        self.assertTrue(all(a["tls"] and not a["ok"] for a in auths), auths)
+
+
+class CrashTest(OutboxTestBase):
+    """kill -9 and servers going away: nothing lost, nothing sent twice."""
+
+    def test_kill_9_right_after_close_keeps_the_message(self):
+        smtp = self.new_smtp()
+        mfs = self.new_mount(smtp)
+        subject = "durable " + self.tag
+        raw = message(subject, body="durable body\n" * 1000)
+        self.put(mfs, "durable.eml", raw)
+        self.kill9(mfs)
+        self.assertEqual(smtp.envelopes(subject), [])
+        self.mount(mfs)
+        env = self.assert_sent_once(smtp, subject, settle=2.0, timeout=30)
+        self.assertTrue(env["data"].endswith(b"durable body\r\n" * 1000))
+        self.wait_gone(self.outbox(mfs, "durable.eml"))
+
+    def test_kill_9_while_sending_then_sent_once(self):
+        smtp = self.new_smtp()
+        smtp.delay_data(3)  # the final reply comes 3 s after the data
+        mfs = self.new_mount(smtp)
+        subject = "killed sending " + self.tag
+        path = self.put(mfs, "k.eml", message(subject))
+        self.wait_status(path, "sending")
+        time.sleep(0.8)
+        self.kill9(mfs)
+        self.wait_until("the server to see the client go",
+                        lambda: smtp.aborted(subject), 10)
+        self.assertEqual(smtp.envelopes(subject), [])
+        smtp.delay_data(0)
+        self.mount(mfs)
+        self.assertIn("k.eml", os.listdir(self.outbox(mfs)))
+        self.assert_sent_once(smtp, subject, settle=3.0, timeout=30)
+        self.wait_gone(path)
+
+    def test_imap_down_mail_sent_once_and_copy_saved_later(self):
+        own = os.path.join(self.work, "imapdown")
+        os.makedirs(own, mode=0o755)
+        os.chmod(own, 0o755)
+        dovecot = Dovecot(own, cert=self.cert).start()
+        self.addCleanup(dovecot.stop)
+        self.dovecot = dovecot  # for sent_copies()
+        smtp = self.new_smtp()
+        mfs = self.new_mount(smtp)
+        self.assertIn("Sent", os.listdir(mfs.mountpoint))
+        dovecot.stop()
+        subject = "imap down " + self.tag
+        path = self.put(mfs, "imapdown.eml", message(subject))
+        env = self.assert_sent_once(smtp, subject, settle=1.0)
+        self.wait_gone(path)
+        # Unmounted while the copy is still to be saved; IMAP comes back.
+        self.umount(mfs)
+        restart_dovecot_same_ports(dovecot)
+        self.mount(mfs)
+        self.wait_until("the copy in Sent", lambda: self.sent_copies(subject),
+                        40)
+        time.sleep(1.0)
+        copies = self.sent_copies(subject)
+        self.assertEqual(len(copies), 1, copies)
+        self.assertEqual(copies[0][1], env["data"])
+        self.assertIn("\\Seen", copies[0][0])
+        self.assertEqual(len(smtp.envelopes(subject)), 1)
 
 
 class ScratchAndBulkTest(OutboxTestBase):
