@@ -175,7 +175,7 @@ account_probe_thread(gpointer data)
 /* TRUE if requests may use the network now.  While the account is offline
  * they may not, so that nothing waits on a dead server; instead, once the
  * backoff has passed, a background probe tries to reconnect. */
-static gboolean
+gboolean
 account_may_try(MfAccount *a)
 {
 	g_mutex_lock(&a->lock);
@@ -300,7 +300,7 @@ account_cache_exists(const MfAccountParams *p)
 	return store_exists(p->cache_dir);
 }
 
-static void
+void
 account_set_offline_error(MfAccount *a, GError **err)
 {
 	g_set_error(err, MF_ERROR, MF_ERROR_OFFLINE,
@@ -407,7 +407,6 @@ account_with_session(MfAccount *a, SessionFn fn, void *ud, GError **err)
 	g_assert_not_reached();
 }
 
-static void account_expire_listing(MfAccount *a, gint64 folder_id);
 
 /* --- open / close ------------------------------------------------------ */
 
@@ -1010,8 +1009,7 @@ account_append_special(MfAccount *a, guint special, const char *flags,
 	return TRUE;
 }
 
-/* Makes the next use of FOLDER_ID's listing ask the server. */
-static void
+void
 account_expire_listing(MfAccount *a, gint64 folder_id)
 {
 	g_mutex_lock(&a->lock);
@@ -1077,4 +1075,58 @@ account_set_forced_offline(MfAccount *a, gboolean offline)
 	a->state_since = g_get_real_time() / G_USEC_PER_SEC;
 	a->offline_until = 0;
 	g_mutex_unlock(&a->lock);
+}
+
+void
+account_expire_tree(MfAccount *a)
+{
+	g_mutex_lock(&a->lock);
+	a->tree_refreshed_at = 0;
+	g_mutex_unlock(&a->lock);
+}
+
+gboolean
+account_edit_listing(MfAccount *a, gint64 folder_id, guint32 uid,
+                     const char *flags)
+{
+	gboolean found = FALSE;
+
+	g_mutex_lock(&a->lock);
+	FolderState *fs = g_hash_table_lookup(a->folders, &folder_id);
+	MfListing *old = fs ? fs->listing : NULL;
+	if (old && listing_find(old, uid)) {
+		GArray *msgs = g_array_sized_new(FALSE, FALSE,
+		                                 sizeof(MfRemoteMessage),
+		                                 old->msgs->len);
+		for (guint i = 0; i < old->msgs->len; i++) {
+			MfRemoteMessage m = g_array_index(old->msgs,
+			                                  MfRemoteMessage, i);
+			if (m.uid == uid && !flags)
+				continue;
+			if (m.uid == uid)
+				m.flags = g_intern_string(flags);
+			g_array_append_val(msgs, m);
+		}
+		MfListing *l = listing_new(old->gen, old->uidvalidity, msgs);
+		fs->listing = l;
+		if (a->hook)
+			a->hook(folder_id, old, l, a->hook_ud);
+		listing_unref(old);
+		found = TRUE;
+	}
+	g_mutex_unlock(&a->lock);
+	return found;
+}
+
+gboolean
+account_generation_folder(MfAccount *a, gint64 gen, gint64 *folder_id,
+                          guint32 *uidvalidity)
+{
+	return store_generation_lookup(a->store, gen, folder_id, uidvalidity);
+}
+
+const MfAccountParams *
+account_params(MfAccount *a)
+{
+	return &a->p;
 }

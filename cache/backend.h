@@ -27,6 +27,8 @@ enum {
 	MF_BACKEND_CAP_STORE_ALL = 1u << 3,
 	/* delete_messages works (POP3: DELE then QUIT). */
 	MF_BACKEND_CAP_DELETE  = 1u << 4,
+	/* Messages can be moved and flagged, folders made and removed. */
+	MF_BACKEND_CAP_WRITE   = 1u << 5,
 };
 
 /* Folder flags. */
@@ -109,12 +111,37 @@ typedef struct {
 	                         guint32 uidvalidity, const MfRemoteMessage *msgs,
 	                         guint n, const MfBodySink *sink, void *ud,
 	                         GError **err);
-	/* Deletes MSGS (by key) from the server for good; the session ends
-	 * (it is not usable afterwards).  NULL without
-	 * MF_BACKEND_CAP_DELETE. */
+	/* Deletes MSGS of FOLDER from the server for good (IMAP: by UID,
+	 * expunging only those; POP3: by key, DELE then QUIT, after which the
+	 * session is spent).  NULL without MF_BACKEND_CAP_DELETE. */
 	gboolean (*delete_messages)(MfSession *s, const char *folder,
+	                            guint32 uidvalidity,
 	                            const MfRemoteMessage *msgs, guint n,
 	                            GError **err);
+	/* The slots below are NULL without MF_BACKEND_CAP_WRITE. */
+	/* Moves MSGS of FOLDER to DEST (server names). */
+	gboolean (*move_messages)(MfSession *s, const char *folder,
+	                          guint32 uidvalidity, const MfRemoteMessage *msgs,
+	                          guint n, const char *dest, GError **err);
+	/* Replaces the flags of one message. */
+	gboolean (*set_flags)(MfSession *s, const char *folder,
+	                      guint32 uidvalidity, guint32 uid, const char *flags,
+	                      GError **err);
+	/* Creates folder LEAF (UTF-8) inside PARENT (server name; NULL: at
+	 * the top). */
+	gboolean (*create_folder)(MfSession *s, const char *parent,
+	                          const char *leaf, GError **err);
+	gboolean (*delete_folder)(MfSession *s, const char *name, GError **err);
+	/* Renames folder NAME to LEAF inside PARENT (NULL: the top). */
+	gboolean (*rename_folder)(MfSession *s, const char *name,
+	                          const char *parent, const char *leaf,
+	                          GError **err);
+	/* Waits up to MAX_SECONDS for a change in FOLDER (push); NULL when
+	 * the server cannot push.  *CHANGED says whether one came. */
+	gboolean (*idle)(MfSession *s, const char *folder, int max_seconds,
+	                 gboolean *changed, GError **err);
+	/* Makes a blocked idle() fail at once; from any thread. */
+	void (*interrupt)(MfSession *s);
 	/* Adds SIZE bytes read from FD (from offset 0) to FOLDER with FLAGS
 	 * (space-separated, or NULL) and DATE; *UID gets its UID when the
 	 * server says (else 0).  NULL without MF_BACKEND_CAP_APPEND. */

@@ -5,39 +5,10 @@
 
 #include <string.h>
 
-#include "net/imap_client.h"
 #include "net/mf_error.h"
 #include "net/mutf7.h"
 
-struct MfSession {
-	ImapClient *imap;
-};
-
-void
-remote_folder_free(MfRemoteFolder *f)
-{
-	if (!f)
-		return;
-	g_free(f->name);
-	g_free(f->path);
-	g_free(f);
-}
-
-void
-backend_params_clear(MfBackendParams *p)
-{
-	if (!p)
-		return;
-	url_clear(&p->url);
-	g_free(p->ca_file);
-	g_free(p->tls_fingerprint);
-	g_free(p->user);
-	if (p->password) {
-		explicit_bzero(p->password, strlen(p->password));
-		g_free(p->password);
-	}
-	memset(p, 0, sizeof *p);
-}
+#include "cache/backend_imap_int.h"
 
 static MfSession *
 backend_imap_connect(const MfBackendParams *p, GError **err)
@@ -204,25 +175,41 @@ backend_imap_list_messages(MfSession *s, const char *folder,
 	return TRUE;
 }
 
-/* "1:3,7,9:12" from ascending UIDS. */
-static char *
-backend_imap_uidset(const guint32 *uids, guint n)
+char *
+backend_imap_uidset(const MfRemoteMessage *msgs, guint n)
 {
 	GString *s = g_string_new(NULL);
 
 	for (guint i = 0; i < n;) {
 		guint j = i;
-		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+		while (j + 1 < n && msgs[j + 1].uid == msgs[j].uid + 1)
 			j++;
 		if (s->len)
 			g_string_append_c(s, ',');
 		if (j == i)
-			g_string_append_printf(s, "%u", uids[i]);
+			g_string_append_printf(s, "%u", msgs[i].uid);
 		else
-			g_string_append_printf(s, "%u:%u", uids[i], uids[j]);
+			g_string_append_printf(s, "%u:%u", msgs[i].uid, msgs[j].uid);
 		i = j + 1;
 	}
 	return g_string_free(s, FALSE);
+}
+
+gboolean
+backend_imap_open(MfSession *s, const char *folder, guint32 uidvalidity,
+                  gboolean writable, GError **err)
+{
+	ImapSelectInfo info;
+
+	if (!imap_client_select(s->imap, folder, writable, FALSE, &info, err))
+		return FALSE;
+	if (info.uidvalidity != uidvalidity) {
+		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
+		            "mailbox %s was recreated (UIDVALIDITY changed)",
+		            folder);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static gboolean
@@ -231,22 +218,11 @@ backend_imap_fetch_bodies(MfSession *s, const char *folder,
                           guint n, const MfBodySink *sink, void *ud,
                           GError **err)
 {
-	ImapSelectInfo info;
-
 	if (n == 0)
 		return TRUE;
-	if (!imap_client_examine(s->imap, folder, FALSE, &info, err))
+	if (!backend_imap_open(s, folder, uidvalidity, FALSE, err))
 		return FALSE;
-	if (info.uidvalidity != uidvalidity) {
-		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
-		            "mailbox %s was recreated (UIDVALIDITY changed)",
-		            folder);
-		return FALSE;
-	}
-	g_autofree guint32 *uids = g_new(guint32, n);
-	for (guint i = 0; i < n; i++)
-		uids[i] = msgs[i].uid;
-	g_autofree char *set = backend_imap_uidset(uids, n);
+	g_autofree char *set = backend_imap_uidset(msgs, n);
 	/* MfBodySink and ImapBodySink have the same shape on purpose. */
 	ImapBodySink is = { sink->open, sink->write, sink->finish, sink->abort };
 	return imap_client_fetch_bodies(s->imap, set, &is, ud, err);
@@ -264,7 +240,16 @@ backend_imap_append(MfSession *s, const char *folder, const char *flags,
 const MfBackend backend_imap = {
 	.name = "imap",
 	.caps = MF_BACKEND_CAP_FOLDERS | MF_BACKEND_CAP_FLAGS |
-	        MF_BACKEND_CAP_APPEND,
+	        MF_BACKEND_CAP_APPEND | MF_BACKEND_CAP_DELETE |
+	        MF_BACKEND_CAP_WRITE,
+	.delete_messages = backend_imap_delete_messages,
+	.move_messages = backend_imap_move_messages,
+	.set_flags = backend_imap_set_flags,
+	.create_folder = backend_imap_create_folder,
+	.delete_folder = backend_imap_delete_folder,
+	.rename_folder = backend_imap_rename_folder,
+	.idle = backend_imap_idle,
+	.interrupt = backend_imap_interrupt,
 	.append = backend_imap_append,
 	.connect = backend_imap_connect,
 	.disconnect = backend_imap_disconnect,

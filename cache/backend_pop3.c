@@ -184,8 +184,8 @@ backend_pop3_fetch_bodies(MfSession *s, const char *folder,
 
 static gboolean
 backend_pop3_delete_messages(MfSession *s, const char *folder,
-                             const MfRemoteMessage *msgs, guint n,
-                             GError **err)
+                             guint32 uidvalidity, const MfRemoteMessage *msgs,
+                             guint n, GError **err)
 {
 	if (!backend_pop3_check_folder(folder, err))
 		return FALSE;

@@ -198,7 +198,8 @@ storeall_delete(MfAccount *a, MfSession *s, const MfFolder *f, GArray *remote,
 		return TRUE;
 	g_message("deleting %u stored messages from the server", del->len);
 	return account_backend(a)->delete_messages(
-		s, f->name, (const MfRemoteMessage *)del->data, del->len, err);
+		s, f->name, STOREALL_UIDVALIDITY,
+		(const MfRemoteMessage *)del->data, del->len, err);
 }
 
 gboolean

@@ -16,6 +16,10 @@ errmap_to_errno(const GError *err)
 		return ENOENT;
 	case MF_ERROR_READONLY:
 		return EACCES;
+	case MF_ERROR_EXISTS:
+		return EEXIST;
+	case MF_ERROR_NOTEMPTY:
+		return ENOTEMPTY;
 	case MF_ERROR_CANCELLED:
 		return EINTR;
 	case MF_ERROR_CONFIG:

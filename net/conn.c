@@ -958,6 +958,23 @@ conn_describe_tls(const Conn *c)
 	                       SSL_CIPHER_get_name(SSL_get_current_cipher(c->ssl)));
 }
 
+int
+conn_wait_input(Conn *c, int timeout_ms)
+{
+	if (c->len > 0 || (c->ssl && SSL_pending(c->ssl) > 0))
+		return 1;
+	int rc = conn_poll_until(c->fd, POLLIN, g_get_monotonic_time() +
+	                         (gint64)timeout_ms * 1000);
+	return rc < 0 ? 1 : rc; /* a poll error shows in the next read */
+}
+
+void
+conn_interrupt(Conn *c)
+{
+	if (c && c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+}
+
 void
 conn_close(Conn *c)
 {

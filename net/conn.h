@@ -74,6 +74,17 @@ gboolean conn_is_tls(const Conn *c);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "plaintext"; owned by the caller. */
 char *conn_describe_tls(const Conn *c);
 
+/* Waits up to TIMEOUT_MS for input (buffered or on the socket), ignoring
+ * the deadline, for callers that wait on purpose (IMAP IDLE).  1 when a
+ * read would not block (data, EOF or error: the read tells), 0 when the
+ * time ran out. */
+int conn_wait_input(Conn *c, int timeout_ms);
+
+/* Shuts the socket down so that a read or write blocked in another thread
+ * fails at once (as a closed connection).  The only call that may be made
+ * from a thread other than C's user; C must still be closed by its user. */
+void conn_interrupt(Conn *c);
+
 /* Closes and frees C; accepts NULL. */
 void conn_close(Conn *c);
 

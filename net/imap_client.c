@@ -6,39 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/imap_client_int.h"
 #include "net/imap_date.h"
 #include "net/imap_parser.h"
 #include "net/mf_error.h"
 
 #define IMAP_DEFAULT_LITERAL_MAX (1ull << 30)
-/* A streamed body gets this many extra seconds per MiB on its deadline. */
-#define IMAP_SECONDS_PER_MIB 2
-
-struct ImapClient {
-	Conn *conn;
-	ImapParser *parser;
-	ImapState state;
-	guint caps;
-	guint tag_seq;
-	char *selected;     /* wire name of the selected mailbox, or NULL */
-	ImapSelectInfo selected_info;
-	guint32 appenduid;  /* from the last tagged OK [APPENDUID v uid] */
-	char *url;          /* for messages */
-	int timeout_ms;
-};
-
-/* How a command's untagged responses and large literals are handled. */
-typedef struct {
-	gboolean (*untagged)(ImapClient *c, ImapResponse *r, void *ud,
-	                     GError **err);
-	gboolean (*literal)(ImapClient *c, guint64 size, void *ud,
-	                    GError **err);
-	const char *cont_line; /* sent on the first "+" (SASL) */
-	/* Called on the first "+" instead, to send a literal. */
-	gboolean (*cont)(ImapClient *c, void *ud, GError **err);
-	int no_code;           /* MfErrorCode for a tagged NO */
-	void *ud;
-} ImapHandler;
 
 static const char *const state_names[] = {
 	[IMAP_STATE_GREETING] = "greeting", [IMAP_STATE_NOT_AUTH] = "not-auth",
@@ -47,7 +20,7 @@ static const char *const state_names[] = {
 };
 
 /* The one place the protocol state changes. */
-static void
+void
 imap_client_set_state(ImapClient *c, ImapState st)
 {
 	if (c->state != st)
@@ -58,7 +31,7 @@ imap_client_set_state(ImapClient *c, ImapState st)
 		g_clear_pointer(&c->selected, g_free);
 }
 
-static gboolean
+gboolean
 imap_client_fail(ImapClient *c, GError **err)
 {
 	imap_client_set_state(c, IMAP_STATE_BROKEN);
@@ -103,7 +76,7 @@ imap_client_note_code(ImapClient *c, const ImapResponse *r)
 		imap_client_set_caps(c, r->code, 1);
 }
 
-static void
+void
 imap_client_deadline(ImapClient *c, gint64 extra_s)
 {
 	conn_set_deadline(c->conn, g_get_monotonic_time() +
@@ -129,7 +102,7 @@ imap_client_stream_literal(ImapClient *c, const ImapHandler *h, GError **err)
 }
 
 /* Reads one complete response, streaming large literals through H. */
-static ImapResponse *
+ImapResponse *
 imap_client_read(ImapClient *c, const ImapHandler *h, GError **err)
 {
 	imap_client_deadline(c, 0);
@@ -163,7 +136,7 @@ fail:
 	return NULL;
 }
 
-static gboolean
+gboolean
 imap_client_send(ImapClient *c, const char *line, GError **err)
 {
 	if (!conn_write(c->conn, line, strlen(line), err))
@@ -225,7 +198,7 @@ imap_client_tagged(ImapClient *c, ImapResponse *r, const char *tag,
 
 /* Sends "TAG COMMAND" and reads replies up to the tagged one.  WHAT names
  * the command in messages (the command itself may hold a password). */
-static gboolean
+gboolean
 imap_client_run(ImapClient *c, const ImapHandler *h, const char *what,
                 const char *command, GError **err)
 {
@@ -275,7 +248,7 @@ imap_client_run(ImapClient *c, const ImapHandler *h, const char *what,
 }
 
 /* Quotes S as an IMAP quoted string; NULL if it needs a literal. */
-static char *
+char *
 imap_client_quote(const char *s)
 {
 	GString *q = g_string_new("\"");
@@ -610,39 +583,50 @@ imap_client_examine_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_examine(ImapClient *c, const char *mailbox, gboolean force,
-                    ImapSelectInfo *out, GError **err)
+imap_client_select(ImapClient *c, const char *mailbox, gboolean writable,
+                   gboolean force, ImapSelectInfo *out, GError **err)
 {
 	ImapSelectInfo info = { 0 };
 	ImapHandler h = { .untagged = imap_client_examine_cb,
 	                  .no_code = MF_ERROR_MAILBOX, .ud = &info };
 	g_autofree char *q = imap_client_quote(mailbox);
+	const char *verb = writable ? "SELECT" : "EXAMINE";
 
 	if (!q) {
 		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
 		            "%s: unusable mailbox name", c->url);
 		return FALSE;
 	}
-	if (!force && c->selected && strcmp(c->selected, mailbox) == 0) {
+	if (!force && c->selected && strcmp(c->selected, mailbox) == 0 &&
+	    (c->selected_rw || !writable)) {
 		if (out)
 			*out = c->selected_info;
 		return TRUE;
 	}
-	g_autofree char *cmd = g_strdup_printf("EXAMINE %s", q);
+	g_autofree char *cmd = g_strdup_printf("%s %s", verb, q);
 	imap_client_set_state(c, IMAP_STATE_AUTH);
-	if (!imap_client_run(c, &h, "EXAMINE", cmd, err))
+	if (!imap_client_run(c, &h, verb, cmd, err))
 		return FALSE;
 	if (info.uidvalidity == 0) {
 		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
-		            "%s: EXAMINE %s gave no UIDVALIDITY", c->url, mailbox);
+		            "%s: %s %s gave no UIDVALIDITY", c->url, verb,
+		            mailbox);
 		return FALSE;
 	}
 	imap_client_set_state(c, IMAP_STATE_SELECTED);
 	c->selected = g_strdup(mailbox);
+	c->selected_rw = writable;
 	c->selected_info = info;
 	if (out)
 		*out = info;
 	return TRUE;
+}
+
+gboolean
+imap_client_examine(ImapClient *c, const char *mailbox, gboolean force,
+                    ImapSelectInfo *out, GError **err)
+{
+	return imap_client_select(c, mailbox, FALSE, force, out, err);
 }
 
 /* Finds the value following the atom KEY in a FETCH attribute list. */

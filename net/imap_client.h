@@ -103,6 +103,12 @@ gboolean imap_client_examine(ImapClient *c, const char *mailbox,
                              gboolean force, ImapSelectInfo *out,
                              GError **err);
 
+/* SELECTs (WRITABLE) or EXAMINEs MAILBOX, unless it is already selected
+ * in a mode that suffices and FORCE is FALSE. */
+gboolean imap_client_select(ImapClient *c, const char *mailbox,
+                            gboolean writable, gboolean force,
+                            ImapSelectInfo *out, GError **err);
+
 /* UID FETCH UIDSET (UID FLAGS RFC822.SIZE INTERNALDATE) on the selected
  * mailbox.  META_CB is called once per message.  FLAGS is a space-separated
  * string valid during the call only. */
@@ -137,6 +143,36 @@ gboolean imap_client_fetch_bodies(ImapClient *c, const char *uidset,
 gboolean imap_client_append(ImapClient *c, const char *mailbox,
                             const char *flags, gint64 date, int fd,
                             guint64 size, guint32 *uid, GError **err);
+
+/* Changes, by UID on the selected mailbox (imap_write.c).  None sends a
+ * bare EXPUNGE: without UIDPLUS, expunging (and moving without MOVE) is
+ * refused with MF_ERROR_READONLY rather than risk other clients'
+ * \Deleted messages.  The mailbox must be selected writable. */
+gboolean imap_client_uid_expunge(ImapClient *c, const char *uidset,
+                                 GError **err);
+gboolean imap_client_uid_move(ImapClient *c, const char *uidset,
+                              const char *dest, GError **err);
+/* Replaces the flags of UIDSET with FLAGS (space-separated). */
+gboolean imap_client_uid_set_flags(ImapClient *c, const char *uidset,
+                                   const char *flags, GError **err);
+
+/* Mailboxes, by wire name (modified UTF-7). */
+gboolean imap_client_create(ImapClient *c, const char *name, GError **err);
+gboolean imap_client_delete(ImapClient *c, const char *name, GError **err);
+gboolean imap_client_rename(ImapClient *c, const char *from, const char *to,
+                            GError **err);
+/* The server's hierarchy delimiter (LIST "" ""), asked once. */
+gboolean imap_client_delimiter(ImapClient *c, char *delim, GError **err);
+
+/* IDLE on the selected mailbox (imap_idle.c) for at most MAX_SECONDS:
+ * returns TRUE with *CHANGED set when the server reported new, expunged
+ * or changed messages, or when the time ran out (*CHANGED FALSE).  A
+ * suspend of the machine, a dropped connection or imap_client_interrupt()
+ * from another thread end it with MF_ERROR_CONNECTION. */
+gboolean imap_client_idle(ImapClient *c, int max_seconds, gboolean *changed,
+                          GError **err);
+/* Makes a blocked call on C fail at once; callable from any thread. */
+void imap_client_interrupt(ImapClient *c);
 
 /* Sends NOOP, which also keeps the connection alive. */
 gboolean imap_client_noop(ImapClient *c, GError **err);

@@ -25,6 +25,8 @@ typedef enum {
 	MF_ERROR_LOCAL,      /* local disk or system failure */
 	MF_ERROR_NOTFOUND,   /* no such folder or message */
 	MF_ERROR_READONLY,   /* the operation is not allowed here */
+	MF_ERROR_EXISTS,     /* the name is taken */
+	MF_ERROR_NOTEMPTY,   /* the folder still holds something */
 } MfErrorCode;
 
 GQuark mf_error_quark(void);

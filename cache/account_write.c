@@ -1,0 +1,323 @@
+/* account_write.c - changes a user makes through the mount: removing,
+ * moving, flagging and adding messages, and making, removing and renaming
+ * folders.  Each runs on the server first and then shows at once in the
+ * listings (edited in place or marked stale). */
+#include "cache/account_write.h"
+
+#include <string.h>
+
+#include "net/mf_error.h"
+
+/* A message named by (generation, UID), resolved to its folder. */
+typedef struct {
+	MfAccount *a;
+	MfTree *tree;
+	const MfFolder *folder;
+	const MfFolder *dest;   /* for moves and appends */
+	guint32 uidvalidity;
+	MfRemoteMessage msg;    /* uid (and flags) */
+	const char *flags;      /* for set_flags */
+	const char *leaf;       /* for folder operations */
+	int fd;                 /* for appends */
+	guint64 size;
+	gint64 date;
+} WriteCtx;
+
+static gboolean
+account_write_check(MfAccount *a, GError **err)
+{
+	if (!(account_backend(a)->caps & MF_BACKEND_CAP_WRITE)) {
+		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
+		            "this account is read-only");
+		return FALSE;
+	}
+	if (!account_may_try(a)) {
+		account_set_offline_error(a, err);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Resolves GEN/UID into C (which then holds a tree reference). */
+static gboolean
+account_write_resolve(MfAccount *a, gint64 gen, guint32 uid, WriteCtx *c,
+                      GError **err)
+{
+	gint64 folder_id;
+
+	memset(c, 0, sizeof *c);
+	c->a = a;
+	if (!account_generation_folder(a, gen, &folder_id, &c->uidvalidity) ||
+	    !account_message(a, gen, uid, &c->msg, err)) {
+		if (err && !*err)
+			g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
+			            "no such message");
+		return FALSE;
+	}
+	c->tree = account_tree(a);
+	c->folder = tree_folder(c->tree, folder_id);
+	if (!c->folder) {
+		tree_unref(g_steal_pointer(&c->tree));
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "folder is gone");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* The first folder with special-use flag SPECIAL, breadth-first. */
+static const MfFolder *
+account_write_special(MfTree *t, guint special)
+{
+	g_autoptr(GPtrArray) all = tree_children(t, 0);
+
+	for (guint i = 0; i < all->len; i++) {
+		const MfFolder *f = all->pdata[i];
+		if (f->flags & special)
+			return f;
+		g_ptr_array_extend_and_steal(all, tree_children(t, f->id));
+	}
+	return NULL;
+}
+
+static gboolean
+account_write_expunge_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	WriteCtx *c = ud;
+	return account_backend(a)->delete_messages(s, c->folder->name,
+	                                           c->uidvalidity, &c->msg, 1,
+	                                           err);
+}
+
+static gboolean
+account_write_move_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	WriteCtx *c = ud;
+	return account_backend(a)->move_messages(s, c->folder->name,
+	                                         c->uidvalidity, &c->msg, 1,
+	                                         c->dest->name, err);
+}
+
+/* Runs FN for C; on success the message leaves its folder's listing and
+ * the destination (if any) is listed anew. */
+static gboolean
+account_write_run(WriteCtx *c, SessionFn fn, GError **err)
+{
+	gboolean ok = account_with_session(c->a, fn, c, err);
+
+	if (ok) {
+		account_edit_listing(c->a, c->folder->id, c->msg.uid, NULL);
+		if (c->dest)
+			account_expire_listing(c->a, c->dest->id);
+	}
+	tree_unref(c->tree);
+	return ok;
+}
+
+gboolean
+account_remove_message(MfAccount *a, gint64 gen, guint32 uid,
+                       gboolean expunge, GError **err)
+{
+	WriteCtx c;
+
+	if (!account_write_check(a, err) ||
+	    !account_write_resolve(a, gen, uid, &c, err))
+		return FALSE;
+	const MfFolder *trash = account_write_special(c.tree, MF_FOLDER_TRASH);
+	if (expunge || (c.folder->flags & MF_FOLDER_TRASH))
+		return account_write_run(&c, account_write_expunge_cb, err);
+	if (!trash) {
+		tree_unref(c.tree);
+		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
+		            "no \\Trash folder to move it to (set delete = "
+		            "expunge to delete for good)");
+		return FALSE;
+	}
+	c.dest = trash;
+	return account_write_run(&c, account_write_move_cb, err);
+}
+
+gboolean
+account_move_message(MfAccount *a, gint64 gen, guint32 uid, gint64 dest_id,
+                     GError **err)
+{
+	WriteCtx c;
+
+	if (!account_write_check(a, err) ||
+	    !account_write_resolve(a, gen, uid, &c, err))
+		return FALSE;
+	c.dest = tree_folder(c.tree, dest_id);
+	if (!c.dest || (c.dest->flags & MF_FOLDER_NOSELECT) ||
+	    c.dest->id == c.folder->id) {
+		gboolean same = c.dest && c.dest->id == c.folder->id;
+		tree_unref(c.tree);
+		g_set_error(err, MF_ERROR, MF_ERROR_READONLY, same
+		            ? "a message cannot be renamed within its folder"
+		            : "the destination holds no messages");
+		return FALSE;
+	}
+	return account_write_run(&c, account_write_move_cb, err);
+}
+
+static gboolean
+account_write_flags_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	WriteCtx *c = ud;
+	return account_backend(a)->set_flags(s, c->folder->name, c->uidvalidity,
+	                                     c->msg.uid, c->flags, err);
+}
+
+gboolean
+account_set_flags(MfAccount *a, gint64 gen, guint32 uid, const char *flags,
+                  GError **err)
+{
+	WriteCtx c;
+
+	if (!account_write_check(a, err) ||
+	    !account_write_resolve(a, gen, uid, &c, err))
+		return FALSE;
+	c.flags = flags;
+	gboolean ok = account_with_session(a, account_write_flags_cb, &c, err);
+	if (ok)
+		account_edit_listing(a, c.folder->id, uid, flags);
+	tree_unref(c.tree);
+	return ok;
+}
+
+static gboolean
+account_write_append_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	WriteCtx *c = ud;
+	return account_backend(a)->append(s, c->dest->name, c->flags, c->date,
+	                                  c->fd, c->size, NULL, err);
+}
+
+gboolean
+account_append_message(MfAccount *a, gint64 folder_id, int fd, guint64 size,
+                       gint64 date, const char *flags, GError **err)
+{
+	WriteCtx c = { .a = a, .fd = fd, .size = size, .date = date,
+	               .flags = flags };
+
+	if (!account_write_check(a, err))
+		return FALSE;
+	c.tree = account_tree(a);
+	c.dest = tree_folder(c.tree, folder_id);
+	gboolean ok = c.dest && !(c.dest->flags & MF_FOLDER_NOSELECT);
+	if (!ok)
+		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
+		            "this folder holds no messages");
+	else
+		ok = account_with_session(a, account_write_append_cb, &c, err);
+	if (ok)
+		account_expire_listing(a, folder_id);
+	tree_unref(c.tree);
+	return ok;
+}
+
+static gboolean
+account_write_mkdir_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	WriteCtx *c = ud;
+	return account_backend(a)->create_folder(
+		s, c->folder ? c->folder->name : NULL, c->leaf, err);
+}
+
+/* Runs a folder operation; on success the tree is listed anew now. */
+static gboolean
+account_write_folder_op(WriteCtx *c, SessionFn fn, GError **err)
+{
+	gboolean ok = account_with_session(c->a, fn, c, err);
+
+	tree_unref(c->tree);
+	if (ok) {
+		account_expire_tree(c->a);
+		tree_unref(account_tree(c->a));
+	}
+	return ok;
+}
+
+gboolean
+account_create_folder(MfAccount *a, gint64 parent_id, const char *leaf,
+                      GError **err)
+{
+	WriteCtx c = { .a = a, .leaf = leaf };
+
+	if (!account_write_check(a, err))
+		return FALSE;
+	c.tree = account_tree(a);
+	c.folder = parent_id ? tree_folder(c.tree, parent_id) : NULL;
+	if ((parent_id && !c.folder) || tree_child(c.tree, parent_id, leaf)) {
+		gboolean exists = tree_child(c.tree, parent_id, leaf) != NULL;
+		tree_unref(c.tree);
+		g_set_error(err, MF_ERROR, exists ? MF_ERROR_EXISTS
+		            : MF_ERROR_NOTFOUND, exists ? "%s exists"
+		            : "no parent for %s", leaf);
+		return FALSE;
+	}
+	/* A folder named like the server's special names would clash. */
+	return account_write_folder_op(&c, account_write_mkdir_cb, err);
+}
+
+static gboolean
+account_write_rmdir_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	WriteCtx *c = ud;
+	return account_backend(a)->delete_folder(s, c->folder->name, err);
+}
+
+gboolean
+account_delete_folder(MfAccount *a, gint64 folder_id, GError **err)
+{
+	WriteCtx c = { .a = a };
+	g_autoptr(GError) lerr = NULL;
+
+	if (!account_write_check(a, err))
+		return FALSE;
+	c.tree = account_tree(a);
+	c.folder = tree_folder(c.tree, folder_id);
+	g_autoptr(GPtrArray) kids = c.folder ? tree_children(c.tree, folder_id)
+	                                     : NULL;
+	MfListing *l = c.folder && !(c.folder->flags & MF_FOLDER_NOSELECT)
+	               ? account_listing(a, folder_id, &lerr) : NULL;
+	gboolean empty = kids && kids->len == 0 &&
+	                 (!l || listing_count(l) == 0) && !lerr;
+	listing_unref(l);
+	if (!c.folder || !empty) {
+		tree_unref(c.tree);
+		g_set_error(err, MF_ERROR, c.folder ? MF_ERROR_NOTEMPTY
+		            : MF_ERROR_NOTFOUND, "folder is not empty");
+		return FALSE;
+	}
+	return account_write_folder_op(&c, account_write_rmdir_cb, err);
+}
+
+static gboolean
+account_write_rename_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	WriteCtx *c = ud;
+	return account_backend(a)->rename_folder(
+		s, c->folder->name, c->dest ? c->dest->name : NULL, c->leaf, err);
+}
+
+gboolean
+account_rename_folder(MfAccount *a, gint64 folder_id, gint64 parent_id,
+                      const char *leaf, GError **err)
+{
+	WriteCtx c = { .a = a, .leaf = leaf };
+
+	if (!account_write_check(a, err))
+		return FALSE;
+	c.tree = account_tree(a);
+	c.folder = tree_folder(c.tree, folder_id);
+	c.dest = parent_id ? tree_folder(c.tree, parent_id) : NULL;
+	if (!c.folder || (parent_id && !c.dest) ||
+	    tree_child(c.tree, parent_id, leaf)) {
+		gboolean exists = c.folder && tree_child(c.tree, parent_id, leaf);
+		tree_unref(c.tree);
+		g_set_error(err, MF_ERROR, exists ? MF_ERROR_EXISTS
+		            : MF_ERROR_NOTFOUND, exists ? "%s exists"
+		            : "no such folder", leaf);
+		return FALSE;
+	}
+	return account_write_folder_op(&c, account_write_rename_cb, err);
+}

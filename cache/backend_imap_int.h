@@ -1,0 +1,44 @@
+/* backend_imap_int.h - what the two files of the IMAP backend share:
+ * backend_imap.c (reading) and backend_imap_write.c (changing). */
+#ifndef MAILFS_BACKEND_IMAP_INT_H
+#define MAILFS_BACKEND_IMAP_INT_H
+
+#include "cache/backend.h"
+#include "net/imap_client.h"
+
+struct MfSession {
+	ImapClient *imap;
+};
+
+/* "1:3,7,9:12" from the UIDs of MSGS (ascending); owned. */
+char *backend_imap_uidset(const MfRemoteMessage *msgs, guint n);
+
+/* Selects FOLDER (WRITABLE or not) and checks it still has UIDVALIDITY:
+ * else MF_ERROR_MAILBOX, so that a UID never names another message. */
+gboolean backend_imap_open(MfSession *s, const char *folder,
+                           guint32 uidvalidity, gboolean writable,
+                           GError **err);
+
+gboolean backend_imap_delete_messages(MfSession *s, const char *folder,
+                                      guint32 uidvalidity,
+                                      const MfRemoteMessage *msgs, guint n,
+                                      GError **err);
+gboolean backend_imap_move_messages(MfSession *s, const char *folder,
+                                    guint32 uidvalidity,
+                                    const MfRemoteMessage *msgs, guint n,
+                                    const char *dest, GError **err);
+gboolean backend_imap_set_flags(MfSession *s, const char *folder,
+                                guint32 uidvalidity, guint32 uid,
+                                const char *flags, GError **err);
+gboolean backend_imap_create_folder(MfSession *s, const char *parent,
+                                    const char *leaf, GError **err);
+gboolean backend_imap_delete_folder(MfSession *s, const char *name,
+                                    GError **err);
+gboolean backend_imap_rename_folder(MfSession *s, const char *name,
+                                    const char *parent, const char *leaf,
+                                    GError **err);
+gboolean backend_imap_idle(MfSession *s, const char *folder, int max_seconds,
+                           gboolean *changed, GError **err);
+void backend_imap_interrupt(MfSession *s);
+
+#endif

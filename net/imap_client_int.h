@@ -1,0 +1,57 @@
+/* imap_client_int.h - the insides of ImapClient shared by the files of
+ * the IMAP client (imap_client.c, imap_write.c, imap_idle.c).  Not for
+ * use outside net/imap_*.c. */
+#ifndef MAILFS_IMAP_CLIENT_INT_H
+#define MAILFS_IMAP_CLIENT_INT_H
+
+#include "net/imap_client.h"
+#include "net/imap_parser.h"
+
+/* A streamed body gets this many extra seconds per MiB on its deadline. */
+#define IMAP_SECONDS_PER_MIB 2
+
+struct ImapClient {
+	Conn *conn;
+	ImapParser *parser;
+	ImapState state;
+	guint caps;
+	guint tag_seq;
+	char *selected;     /* wire name of the selected mailbox, or NULL */
+	gboolean selected_rw; /* selected with SELECT, not EXAMINE */
+	ImapSelectInfo selected_info;
+	guint32 appenduid;  /* from the last tagged OK [APPENDUID v uid] */
+	char delim;         /* hierarchy delimiter once known, or 0 */
+	char *url;          /* for messages */
+	int timeout_ms;
+};
+
+/* How a command's untagged responses and large literals are handled. */
+typedef struct {
+	gboolean (*untagged)(ImapClient *c, ImapResponse *r, void *ud,
+	                     GError **err);
+	gboolean (*literal)(ImapClient *c, guint64 size, void *ud,
+	                    GError **err);
+	const char *cont_line; /* sent on the first "+" (SASL) */
+	/* Called on the first "+" instead, to send a literal. */
+	gboolean (*cont)(ImapClient *c, void *ud, GError **err);
+	int no_code;           /* MfErrorCode for a tagged NO */
+	void *ud;
+} ImapHandler;
+
+/* The one place the protocol state changes. */
+void imap_client_set_state(ImapClient *c, ImapState st);
+/* Marks C broken; returns FALSE. */
+gboolean imap_client_fail(ImapClient *c, GError **err);
+/* Sets the deadline to now + timeout + EXTRA_S seconds. */
+void imap_client_deadline(ImapClient *c, gint64 extra_s);
+/* Reads one complete response. */
+ImapResponse *imap_client_read(ImapClient *c, const ImapHandler *h,
+                               GError **err);
+gboolean imap_client_send(ImapClient *c, const char *line, GError **err);
+/* Sends "TAG COMMAND" and reads replies up to the tagged one. */
+gboolean imap_client_run(ImapClient *c, const ImapHandler *h,
+                         const char *what, const char *command, GError **err);
+/* IMAP quoted string of S, or NULL if it needs a literal; owned. */
+char *imap_client_quote(const char *s);
+
+#endif

@@ -1,0 +1,153 @@
+/* imap_write.c - IMAP commands that change the server: moving, expunging
+ * and flagging messages by UID, and creating, deleting and renaming
+ * mailboxes.  Every message command names its UIDs: a bare EXPUNGE, which
+ * would also remove other clients' \Deleted messages, is never sent. */
+#include "net/imap_client_int.h"
+
+#include <string.h>
+
+#include "net/mf_error.h"
+
+static gboolean
+imap_write_simple(ImapClient *c, int no_code, const char *what,
+                  const char *cmd, GError **err)
+{
+	ImapHandler h = { .no_code = no_code };
+	return imap_client_run(c, &h, what, cmd, err);
+}
+
+static char *
+imap_write_quote_or_fail(ImapClient *c, const char *name, GError **err)
+{
+	char *q = imap_client_quote(name);
+
+	if (!q)
+		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
+		            "%s: unusable mailbox name", c->url);
+	return q;
+}
+
+gboolean
+imap_client_uid_expunge(ImapClient *c, const char *uidset, GError **err)
+{
+	if (!(c->caps & IMAP_CAP_UIDPLUS)) {
+		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
+		            "%s: server lacks UIDPLUS: refusing to expunge, as "
+		            "a plain EXPUNGE could remove other messages",
+		            c->url);
+		return FALSE;
+	}
+	g_autofree char *store = g_strdup_printf(
+		"UID STORE %s +FLAGS.SILENT (\\Deleted)", uidset);
+	g_autofree char *expunge = g_strdup_printf("UID EXPUNGE %s", uidset);
+	return imap_write_simple(c, MF_ERROR_MESSAGE, "UID STORE", store, err) &&
+	       imap_write_simple(c, MF_ERROR_MESSAGE, "UID EXPUNGE", expunge,
+	                         err);
+}
+
+gboolean
+imap_client_uid_move(ImapClient *c, const char *uidset, const char *dest,
+                     GError **err)
+{
+	g_autofree char *q = imap_write_quote_or_fail(c, dest, err);
+
+	if (!q)
+		return FALSE;
+	if (c->caps & IMAP_CAP_MOVE) {
+		g_autofree char *cmd = g_strdup_printf("UID MOVE %s %s", uidset, q);
+		return imap_write_simple(c, MF_ERROR_MAILBOX, "UID MOVE", cmd,
+		                         err);
+	}
+	if (!(c->caps & IMAP_CAP_UIDPLUS)) {
+		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
+		            "%s: server has neither MOVE nor UIDPLUS: refusing "
+		            "to move, as removing the original would need a "
+		            "plain EXPUNGE", c->url);
+		return FALSE;
+	}
+	g_autofree char *copy = g_strdup_printf("UID COPY %s %s", uidset, q);
+	return imap_write_simple(c, MF_ERROR_MAILBOX, "UID COPY", copy, err) &&
+	       imap_client_uid_expunge(c, uidset, err);
+}
+
+gboolean
+imap_client_uid_set_flags(ImapClient *c, const char *uidset,
+                          const char *flags, GError **err)
+{
+	g_autofree char *cmd = g_strdup_printf("UID STORE %s FLAGS.SILENT (%s)",
+	                                       uidset, flags ? flags : "");
+	return imap_write_simple(c, MF_ERROR_MESSAGE, "UID STORE", cmd, err);
+}
+
+gboolean
+imap_client_create(ImapClient *c, const char *name, GError **err)
+{
+	g_autofree char *q = imap_write_quote_or_fail(c, name, err);
+	g_autofree char *cmd = q ? g_strdup_printf("CREATE %s", q) : NULL;
+
+	return q && imap_write_simple(c, MF_ERROR_MAILBOX, "CREATE", cmd, err);
+}
+
+gboolean
+imap_client_delete(ImapClient *c, const char *name, GError **err)
+{
+	g_autofree char *q = imap_write_quote_or_fail(c, name, err);
+	g_autofree char *cmd = q ? g_strdup_printf("DELETE %s", q) : NULL;
+
+	if (!q)
+		return FALSE;
+	/* A selected mailbox cannot be deleted everywhere. */
+	if (c->selected && strcmp(c->selected, name) == 0 &&
+	    !imap_write_simple(c, MF_ERROR_MAILBOX, "CLOSE", "CLOSE", err))
+		return FALSE;
+	imap_client_set_state(c, IMAP_STATE_AUTH);
+	return imap_write_simple(c, MF_ERROR_MAILBOX, "DELETE", cmd, err);
+}
+
+gboolean
+imap_client_rename(ImapClient *c, const char *from, const char *to,
+                   GError **err)
+{
+	g_autofree char *qf = imap_write_quote_or_fail(c, from, err);
+	g_autofree char *qt = qf ? imap_write_quote_or_fail(c, to, err) : NULL;
+
+	if (!qt)
+		return FALSE;
+	g_autofree char *cmd = g_strdup_printf("RENAME %s %s", qf, qt);
+	imap_client_set_state(c, IMAP_STATE_AUTH);
+	return imap_write_simple(c, MF_ERROR_MAILBOX, "RENAME", cmd, err);
+}
+
+static gboolean
+imap_write_delim_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+{
+	const ImapValue *d;
+
+	if (r->args->len >= 3 && imap_value_is_atom(r->args->pdata[0], "LIST")) {
+		d = r->args->pdata[2];
+		if (d->type == IMAP_VALUE_STRING && d->len == 1)
+			c->delim = d->str[0];
+		else if (d->type == IMAP_VALUE_NIL)
+			c->delim = '/'; /* flat: any character would do */
+	}
+	return TRUE;
+}
+
+gboolean
+imap_client_delimiter(ImapClient *c, char *delim, GError **err)
+{
+	ImapHandler h = { .untagged = imap_write_delim_cb,
+	                  .no_code = MF_ERROR_PROTOCOL };
+
+	if (!c->delim &&
+	    !imap_client_run(c, &h, "LIST", "LIST \"\" \"\"", err))
+		return FALSE;
+	if (!c->delim) {
+		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
+		            "%s: server did not say its hierarchy delimiter",
+		            c->url);
+		return FALSE;
+	}
+	*delim = c->delim;
+	return TRUE;
+}
