@@ -1,0 +1,760 @@
+"""Fault injection: mailfs against servers that die, stall, lie about
+sizes or present bad certificates, and checks that nothing leaks.
+
+- the IMAP connection is cut in the middle of a body literal (a TCP relay in
+  front of the real Dovecot): the read fails with EIO, and the next read
+  through a healthy path is byte-identical (nothing half-written cached);
+- a server that sends one byte per second still times out;
+- certificates for the wrong host name, or expired, are refused clearly;
+- a 1 GiB body is streamed to disk with bounded memory; an announced
+  literal over the limit and a body cut short fail cleanly;
+- 10,000 opens and reads leave no file descriptor or memory behind;
+- the SMTP connection drops during DATA: the message stays queued and is
+  sent exactly once later;
+- a mount / read / write / unmount cycle of `mailfs mount -f` has no leak
+  (LeakSanitizer in an ASan build, else valgrind), and the checker is shown
+  to catch a leak.
+
+The fakes live here (registered in fakeservers.BEHAVIOURS by name) so that
+fakeservers.py stays shared and untouched."""
+
+import errno
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import corpus
+import fakeservers
+import harness
+from fakeservers import FakeServer
+from harness import Dovecot, Mailfs, ServerView, Watchdog
+
+TIMEOUT = 3               # the config's timeout, seconds
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+RSS_LIMIT_KB = 100 * 1024  # VmRSS of the daemon, plain build
+RSS_GROWTH_KB = 64 * 1024  # growth over a fetch, any build
+
+_module = {}
+
+
+def is_asan_build(path):
+    """TRUE if the binary at PATH was built with AddressSanitizer."""
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def mailfs_env():
+    """The environment for mailfs runs: in an ASan build a small quarantine,
+    so that freed memory does not pass for growth."""
+    env = dict(os.environ)
+    if _module.get("asan"):
+        opts = env.get("ASAN_OPTIONS", "")
+        env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + \
+            "quarantine_size_mb=8:malloc_context_size=5"
+    return env
+
+
+def mount(mfs, *extra, timeout=30.0):
+    """`mailfs mount` of MFS with mailfs_env(); returns the RunResult."""
+    argv = [harness.mailfs_bin(), "mount", "--config", mfs.config,
+            "--account", mfs.account] + list(extra) + [mfs.mountpoint]
+    return harness.run(argv, timeout=timeout, watch_arg=mfs.mountpoint,
+                       env=mailfs_env())
+
+
+def proc_status_kb(pid, field):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+class RssWatcher:
+    """Samples the VmRSS of PID every 20 ms while in a `with`; .peak_kb."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.peak_kb = proc_status_kb(pid, "VmRSS")
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.wait(0.02):
+            self.peak_kb = max(self.peak_kb, proc_status_kb(self.pid, "VmRSS"))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def setUpModule():
+    if not harness.have_fuse():
+        raise RuntimeError("/dev/fuse is missing: load the fuse module")
+    if not os.access(harness.mailfs_bin(), os.X_OK):
+        raise RuntimeError("no mailfs binary at %s" % harness.mailfs_bin())
+    work = harness.make_workdir("mailfs-faults-")
+    unittest.addModuleCleanup(harness.remove_workdir, work)
+    cert = harness.make_cert(work, "server")
+    dovecot = Dovecot(work, cert=cert).start()
+    unittest.addModuleCleanup(dovecot.stop)
+    seeded = corpus.seed(dovecot)
+    _module.update(work=work, cert=cert, dovecot=dovecot, seeded=seeded,
+                   asan=is_asan_build(harness.mailfs_bin()))
+
+
+# --------------------------------------------------------------------------
+# A relay that cuts connections
+
+class CuttingRelay:
+    """A TCP relay from 127.0.0.1:port to 127.0.0.1:TARGET.  While armed, a
+    connection whose DIRECTION ("down": server to client, "up": client to
+    server) has carried LIMIT bytes since arming is cut right there: the
+    first LIMIT bytes go through, then both sockets are shut down.  With
+    ONE_SHOT the relay disarms itself after its first cut.  .cuts counts
+    the cuts, .cut_event is set at the first."""
+
+    def __init__(self, target, direction="down", limit=64 * 1024,
+                 one_shot=False):
+        self.target = target
+        self.direction = direction
+        self.limit = limit
+        self.one_shot = one_shot
+        self.armed = False
+        self.generation = 0
+        self.cuts = 0
+        self.cut_event = threading.Event()
+        self.lock = threading.Lock()
+        self.socks = []
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(32)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def arm(self):
+        with self.lock:
+            self.generation += 1
+            self.armed = True
+
+    def disarm(self):
+        with self.lock:
+            self.armed = False
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.socks += [client, server]
+            for src, dst, name in ((client, server, "up"),
+                                   (server, client, "down")):
+                threading.Thread(target=self._pump, daemon=True,
+                                 args=(src, dst, name == self.direction,
+                                       (client, server))).start()
+
+    def _take(self, n, state):
+        """How many of N bytes may pass; records a cut when the limit is
+        reached.  STATE is [generation, count] of one pump."""
+        with self.lock:
+            if not self.armed:
+                state[1] = 0
+                return n, False
+            if state[0] != self.generation:
+                state[0], state[1] = self.generation, 0
+            allowed = min(n, self.limit - state[1])
+            state[1] += allowed
+            if state[1] < self.limit:
+                return allowed, False
+            self.cuts += 1
+            if self.one_shot:
+                self.armed = False
+            self.cut_event.set()
+            return allowed, True
+
+    def _pump(self, src, dst, counted, pair):
+        state = [None, 0]
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                cut = False
+                if counted:
+                    n, cut = self._take(len(data), state)
+                    data = data[:n]
+                dst.sendall(data)
+                if cut:
+                    break
+        except OSError:
+            pass
+        for s in pair:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        try:
+            self.listener.close()
+        except OSError:
+            pass
+        with self.lock:
+            socks = list(self.socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+# --------------------------------------------------------------------------
+# A fake IMAP server that speaks just enough IMAP for a mount and a read
+
+FAKE_UIDVALIDITY = 42
+FAKE_HEAD = b"From: big@example.org\r\nSubject: big\r\n\r\n"
+
+
+def _trickle(conn, data, forever=False):
+    """Sends DATA one byte per second (again and again if FOREVER) until
+    the peer goes away or the fake stops."""
+    while not conn.stopped():
+        for i in range(len(data)):
+            if conn.stopped():
+                return
+            try:
+                conn.send(data[i:i + 1])
+            except OSError:
+                return
+            time.sleep(1.0)
+        if not forever:
+            return
+
+
+def _send_body(conn, tag, size, send):
+    """Answers a body fetch: a literal of SIZE bytes (FAKE_HEAD, then
+    zeros), of which SEND are sent; the connection closes if SEND < SIZE."""
+    conn.sock.settimeout(60)
+    conn.send(b"* 1 FETCH (UID 1 BODY[] {%d}\r\n" % size)
+    sent = 0
+    zeros = bytes(MIB)
+    first = FAKE_HEAD[:send]
+    try:
+        conn.send(first)
+        sent = len(first)
+        while sent < send and not conn.stopped():
+            n = min(MIB, send - sent)
+            conn.send(zeros[:n])
+            sent += n
+        conn.server.bytes_sent += sent
+        if sent == size:
+            conn.send(b")\r\n" + tag + b" OK Fetch completed\r\n")
+            conn.sock.settimeout(0.2)
+            return True
+    except OSError:
+        pass
+    return False
+
+
+def imap_session(conn, size=1000, send=None, trickle=None):
+    """One IMAP session with a single message in INBOX: UID 1 of SIZE
+    bytes, whose body fetch sends SEND bytes (default all).  TRICKLE
+    "greeting" sends the greeting at one byte per second; "list" answers
+    LIST that way, forever."""
+    send = size if send is None else send
+    greeting = b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n"
+    if trickle == "greeting":
+        _trickle(conn, greeting)
+        conn.drain()
+        return
+    conn.send(greeting)
+    while True:
+        line = conn.readline()
+        if line is None:
+            return
+        parts = line.split(b" ", 2)
+        tag = parts[0]
+        cmd = parts[1].upper() if len(parts) > 1 else b""
+        rest = parts[2].upper() if len(parts) > 2 else b""
+        if cmd == b"CAPABILITY":
+            conn.send(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\n" +
+                      tag + b" OK done\r\n")
+        elif cmd == b"AUTHENTICATE":
+            if len(rest.split()) < 2:
+                conn.send(b"+ \r\n")
+                if conn.readline() is None:
+                    return
+            conn.send(tag + b" OK logged in\r\n")
+        elif cmd == b"LIST":
+            answer = b'* LIST (\\HasNoChildren) "/" INBOX\r\n'
+            if trickle == "list":
+                _trickle(conn, answer, forever=True)
+                return
+            conn.send(answer + tag + b" OK done\r\n")
+        elif cmd in (b"EXAMINE", b"SELECT"):
+            conn.send(b"* FLAGS (\\Seen)\r\n* 1 EXISTS\r\n"
+                      b"* OK [UIDVALIDITY %d] ok\r\n* OK [UIDNEXT 2] ok\r\n"
+                      % FAKE_UIDVALIDITY + tag + b" OK [READ-ONLY] done\r\n")
+        elif cmd == b"UID" and rest.startswith(b"FETCH"):
+            if b"BODY.PEEK[]" in rest:
+                if not _send_body(conn, tag, size, send):
+                    return
+            else:
+                conn.send(b'* 1 FETCH (UID 1 FLAGS () RFC822.SIZE %d '
+                          b'INTERNALDATE "01-Jan-2024 10:00:00 +0000")\r\n'
+                          % size + tag + b" OK done\r\n")
+        elif cmd == b"LOGOUT":
+            conn.send(b"* BYE bye\r\n" + tag + b" OK done\r\n")
+            return
+        else:
+            conn.send(tag + b" OK done\r\n")
+
+
+def fake_server(name, cert, **kw):
+    """A started FakeServer (implicit TLS) running imap_session(**KW)."""
+    key = "faults-%s-%d" % (name, id(kw))
+    fakeservers.BEHAVIOURS[key] = lambda conn: imap_session(conn, **kw)
+    return FakeServer(key, cert).start()
+
+
+# --------------------------------------------------------------------------
+
+class FaultTestBase(unittest.TestCase):
+
+    def setUp(self):
+        self.work = _module["work"]
+        self.cert = _module["cert"]
+        self.dovecot = _module["dovecot"]
+        self.seeded = _module["seeded"]
+        self.asan = _module["asan"]
+
+    def new_mailfs(self, url, ca_file=None, timeout=TIMEOUT, **kw):
+        mfs = Mailfs(self.work, "mfs-" + self._testMethodName)
+        self.addCleanup(mfs.cleanup)
+        mfs.configure(url, ca_file=ca_file or self.cert[0], timeout=timeout,
+                      **kw)
+        return mfs
+
+    def mount_ok(self, mfs):
+        res = mount(mfs)
+        self.assertEqual(res.returncode, 0, res)
+        self.assertTrue(harness.is_mounted(mfs.mountpoint), res)
+        wd = Watchdog(mfs, 300)
+        wd.__enter__()
+        self.addCleanup(wd.timer.cancel)
+        pids = mfs.daemons()
+        self.assertEqual(len(pids), 1, "want one daemon: %r" % pids)
+        return pids[0]
+
+    def assert_mount_fails(self, mfs, *words, max_elapsed=TIMEOUT + 7):
+        res = mount(mfs)
+        self.assertFalse(res.timed_out, "mailfs mount hung: %r" % res)
+        self.assertGreater(res.returncode, 0, res)
+        self.assertLess(res.elapsed, max_elapsed, res)
+        self.assertFalse(harness.is_mounted(mfs.mountpoint), res)
+        self.assertTrue(mfs.wait_daemons_gone(5), "a mailfs process is left")
+        lines = harness.error_lines(res)
+        self.assertEqual(len(lines), 1, "want one line on stderr: %r" % res)
+        low = lines[0].lower()
+        self.assertTrue(any(w in low for w in words),
+                        "none of %r in %r" % (words, lines[0]))
+        return res
+
+    def large_message(self):
+        return max(self.seeded.messages, key=lambda m: len(m.raw))
+
+    def read_until_ok(self, path, timeout=40):
+        """Reads PATH, retrying while mailfs is offline after a fault."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except OSError as e:
+                if e.errno != errno.EIO or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+
+class CutLiteralTest(FaultTestBase):
+    """The IMAP server's connection dies in the middle of a body."""
+
+    def test_cut_in_literal_fails_with_eio_and_caches_nothing(self):
+        relay = CuttingRelay(self.dovecot.imaps_port, "down", limit=96 * 1024)
+        self.addCleanup(relay.stop)
+        mfs = self.new_mailfs("imaps://127.0.0.1:%d" % relay.port,
+                              extra={"max_connections": 2})
+        self.mount_ok(mfs)
+        big = self.large_message()
+        self.assertGreater(len(big.raw), 2 * relay.limit)
+        path = mfs.path(*big.relpath.split("/"))
+        self.assertEqual(os.stat(path).st_size, len(big.raw))
+
+        relay.arm()
+        with self.assertRaises(OSError) as cm:
+            with open(path, "rb") as f:
+                f.read()
+        self.assertEqual(cm.exception.errno, errno.EIO)
+        self.assertGreaterEqual(relay.cuts, 1, "the relay never cut")
+        relay.disarm()
+
+        self.assertEqual(self.read_until_ok(path), big.raw)
+        # The cache holds the whole body, and nothing is left half-written.
+        bodies = glob.glob(os.path.join(mfs.cache_dir, "bodies", "*",
+                                        "*-%d.eml" % big.uid))
+        self.assertTrue(bodies, "body not cached")
+        for b in bodies:
+            with open(b, "rb") as f:
+                self.assertIn(f.read(), [m.raw for m in self.seeded.messages])
+        self.assertEqual(os.listdir(os.path.join(mfs.cache_dir, "tmp")), [])
+
+        # A fresh mount of the same cache serves the same bytes.
+        res = mfs.umount()
+        self.assertEqual(res.returncode, 0, res)
+        self.assertTrue(mfs.wait_daemons_gone(10))
+        self.mount_ok(mfs)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), big.raw)
+
+
+class TimeoutTest(FaultTestBase):
+    """Servers that trickle one byte per second."""
+
+    def trickle(self, where):
+        fake = fake_server("trickle-" + where, self.cert, trickle=where)
+        self.addCleanup(fake.stop)
+        mfs = self.new_mailfs(fake.url())
+        res = self.assert_mount_fails(mfs, "timed out", "timeout")
+        self.assertGreater(res.elapsed, TIMEOUT * 0.8, res)
+        return res, fake
+
+    def test_greeting_at_one_byte_per_second_times_out(self):
+        res, fake = self.trickle("greeting")
+        self.assertIn("127.0.0.1:%d" % fake.port, res.stderr)
+
+    def test_list_answer_at_one_byte_per_second_times_out(self):
+        # Each byte comes well within the idle timeout; only the deadline
+        # of the command stops it.
+        res, fake = self.trickle("list")
+        self.assertIn("LIST", fake.commands())
+
+
+class CertificateTest(FaultTestBase):
+    """Certificates that are trusted (ca_file) but wrong."""
+
+    def refused(self, name, cert, *words):
+        work = os.path.join(self.work, name)
+        os.makedirs(work, exist_ok=True)
+        dovecot = Dovecot(work, cert=cert).start()
+        self.addCleanup(dovecot.stop)
+        mfs = self.new_mailfs(dovecot.url("imaps"), ca_file=cert[0])
+        res = self.assert_mount_fails(mfs, *words)
+        self.assertIn("certificate", res.stderr.lower(), res)
+        self.assertEqual(dovecot.login_lines("alice"), [], "logged in")
+        # STARTTLS on imap:// is refused the same way.
+        mfs.configure(dovecot.url("imap"), ca_file=cert[0], timeout=TIMEOUT)
+        self.assert_mount_fails(mfs, *words)
+        self.assertEqual(dovecot.login_lines("alice"), [], "logged in")
+        return dovecot
+
+    def test_wrong_host_name_refused(self):
+        cert = harness.make_wrong_host_cert(self.work)
+        dovecot = self.refused("wronghost", cert, "ip address mismatch")
+        # By name: the same certificate, the host name check.
+        mfs = self.new_mailfs("imaps://localhost:%d" % dovecot.imaps_port,
+                              ca_file=cert[0])
+        self.assert_mount_fails(mfs, "host name mismatch")
+        self.assertEqual(dovecot.login_lines("alice"), [], "logged in")
+
+    def test_expired_certificate_refused(self):
+        cert = harness.make_expired_cert(self.work)
+        self.refused("expired", cert, "expired")
+
+
+class HugeBodyTest(FaultTestBase):
+    """Bodies of 1 GiB, announced or sent, from a fake server."""
+
+    def mount_fake(self, name, **kw):
+        fake = fake_server(name, self.cert, **kw)
+        self.addCleanup(fake.stop)
+        mfs = self.new_mailfs(fake.url(), timeout=10)
+        pid = self.mount_ok(mfs)
+        path = mfs.path("INBOX", "1.eml")
+        return fake, mfs, pid, path
+
+    def assert_bounded(self, pid, watcher, before_kb):
+        grown = watcher.peak_kb - before_kb
+        self.assertLess(grown, RSS_GROWTH_KB,
+                        "VmRSS grew by %d kB (peak %d kB)"
+                        % (grown, watcher.peak_kb))
+        if not self.asan:
+            self.assertLess(watcher.peak_kb, RSS_LIMIT_KB)
+            self.assertLess(proc_status_kb(pid, "VmHWM"), RSS_LIMIT_KB)
+
+    def test_one_gib_body_streams_to_disk_with_bounded_memory(self):
+        fake, mfs, pid, path = self.mount_fake("gib", size=GIB)
+        self.assertEqual(os.stat(path).st_size, GIB)
+        before = proc_status_kb(pid, "VmRSS")
+        with RssWatcher(pid) as w:
+            with open(path, "rb") as f:
+                head = f.read(len(FAKE_HEAD))
+                f.seek(GIB // 2)
+                middle = f.read(4096)
+                f.seek(GIB - 4096)
+                tail = f.read(8192)
+        self.assertEqual(head, FAKE_HEAD)
+        self.assertEqual(middle, bytes(4096))
+        self.assertEqual(tail, bytes(4096))
+        self.assert_bounded(pid, w, before)
+        bodies = glob.glob(os.path.join(mfs.cache_dir, "bodies", "*",
+                                        "%d-1.eml" % FAKE_UIDVALIDITY))
+        self.assertEqual(len(bodies), 1, bodies)
+        self.assertEqual(os.stat(bodies[0]).st_size, GIB)
+
+    def test_announced_literal_over_the_limit_fails_fast(self):
+        size = 5 * GIB
+        fake, mfs, pid, path = self.mount_fake("over", size=size,
+                                               send=64 * MIB)
+        self.assertEqual(os.stat(path).st_size, size)
+        before = proc_status_kb(pid, "VmRSS")
+        with RssWatcher(pid) as w:
+            start = time.monotonic()
+            with self.assertRaises(OSError) as cm:
+                with open(path, "rb") as f:
+                    f.read(4096)
+            elapsed = time.monotonic() - start
+        self.assertEqual(cm.exception.errno, errno.EIO)
+        self.assertLess(elapsed, 10)
+        self.assert_bounded(pid, w, before)
+        self.assertEqual(os.listdir(os.path.join(mfs.cache_dir, "tmp")), [])
+        self.assertEqual(glob.glob(os.path.join(mfs.cache_dir, "bodies",
+                                                "*", "*.eml")), [])
+
+    def test_body_cut_short_fails_cleanly(self):
+        fake, mfs, pid, path = self.mount_fake("short", size=GIB,
+                                               send=200 * MIB)
+        before = proc_status_kb(pid, "VmRSS")
+        with RssWatcher(pid) as w:
+            with self.assertRaises(OSError) as cm:
+                with open(path, "rb") as f:
+                    f.read(4096)
+        self.assertEqual(cm.exception.errno, errno.EIO)
+        self.assert_bounded(pid, w, before)
+        self.assertEqual(os.listdir(os.path.join(mfs.cache_dir, "tmp")), [])
+        self.assertEqual(glob.glob(os.path.join(mfs.cache_dir, "bodies",
+                                                "*", "*.eml")), [])
+        self.assertTrue(harness.is_mounted(mfs.mountpoint))
+
+
+class ManyOpensTest(FaultTestBase):
+    """10,000 opens and reads leave nothing behind."""
+
+    def test_ten_thousand_opens_leak_no_fd_and_no_memory(self):
+        mfs = self.new_mailfs(self.dovecot.url("imaps"))
+        pid = self.mount_ok(mfs)
+        paths = [mfs.path(*m.relpath.split("/")) for m in self.seeded.messages]
+        raws = {p: m.raw for p, m in zip(paths, self.seeded.messages)}
+
+        def cycle(n):
+            for i in range(n):
+                p = paths[i % len(paths)]
+                fd = os.open(p, os.O_RDONLY)
+                try:
+                    data = os.read(fd, 65536)
+                finally:
+                    os.close(fd)
+                self.assertEqual(data, raws[p][:65536], p)
+
+        cycle(len(paths) * 3)  # warm: every body cached, pools filled
+        time.sleep(0.5)
+        fds_before = fd_count(pid)
+        rss_before = proc_status_kb(pid, "VmRSS")
+        cycle(10000)
+        fds_after = fds_before
+        for _ in range(50):  # FUSE releases are asynchronous
+            fds_after = fd_count(pid)
+            if fds_after <= fds_before:
+                break
+            time.sleep(0.1)
+        rss_after = proc_status_kb(pid, "VmRSS")
+        self.assertLessEqual(fds_after, fds_before,
+                             "fds %d -> %d: %r" % (fds_before, fds_after,
+                                                   os.listdir("/proc/%d/fd"
+                                                              % pid)))
+        self.assertLess(rss_after - rss_before, 8 * 1024,
+                        "VmRSS %d -> %d kB" % (rss_before, rss_after))
+
+
+class SmtpDropTest(FaultTestBase):
+    """The SMTP connection drops during DATA."""
+
+    def test_drop_during_data_keeps_it_queued_then_sends_once(self):
+        try:
+            from smtpserver import SmtpServer
+        except ImportError as e:
+            self.skipTest("no smtpserver.py: %s" % e)
+        smtp = SmtpServer(self.work, self.cert, "smtps", name="smtp-drop")
+        self.addCleanup(smtp.stop)
+        smtp.start()
+        relay = CuttingRelay(smtp.port, "up", limit=128 * 1024,
+                             one_shot=True)
+        self.addCleanup(relay.stop)
+        mfs = self.new_mailfs(self.dovecot.url("imaps"), timeout=10, extra={
+            "smtp": "smtps://127.0.0.1:%d" % relay.port,
+            "from": "Alice <alice@example.com>", "save_sent": "no"})
+        self.mount_ok(mfs)
+        subject = "drop-during-data-%d-%d" % (os.getpid(), time.time())
+        body = "".join("line %06d of a long message\n" % i
+                       for i in range(12000))
+        msg = ("From: Alice <alice@example.com>\nTo: bob@example.com\n"
+               "Subject: %s\n\n%s" % (subject, body)).encode()
+        self.assertGreater(len(msg), 2 * relay.limit)
+        relay.arm()
+        path = mfs.path("outbox", "drop.eml")
+        with open(path, "wb") as f:
+            f.write(msg)
+        self.assertTrue(relay.cut_event.wait(30), "the relay never cut")
+        envs = smtp.wait_envelopes(subject.encode(), 1, 45)
+        self.assertTrue(envs, "not delivered after the drop; records %r"
+                        % smtp.records())
+        time.sleep(3)
+        self.assertEqual(len(smtp.envelopes(subject.encode())), 1,
+                         "sent more than once")
+        self.assertEqual(relay.cuts, 1)
+        deadline = time.monotonic() + 20
+        while os.path.lexists(path) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(os.path.lexists(path), "still in outbox/")
+
+
+# --------------------------------------------------------------------------
+# Leak check of a whole mount cycle
+
+LEAKY_C = b"""
+#include <stdlib.h>
+#include <string.h>
+int main(void) {
+	char *p = malloc(4096);
+	memset(p, 1, 4096);
+	p = NULL;
+	return p != NULL;
+}
+"""
+
+
+def leak_checked(argv, asan):
+    """ARGV wrapped in the leak checker: LeakSanitizer (ASan build, via the
+    environment) or valgrind.  Returns (argv, env)."""
+    env = dict(os.environ)
+    if asan:
+        env["ASAN_OPTIONS"] = "detect_leaks=1:exitcode=23"
+        return list(argv), env
+    return ["valgrind", "--quiet", "--leak-check=full",
+            "--errors-for-leak-kinds=definite", "--error-exitcode=97",
+            "--show-leak-kinds=definite"] + list(argv), env
+
+
+def leak_found(returncode, stderr):
+    return (returncode in (23, 97) or "ERROR: LeakSanitizer" in stderr or
+            "definitely lost" in stderr)
+
+
+class LeakCheckTest(FaultTestBase):
+    """mount -f / read / write / unmount under a leak checker."""
+
+    def setUp(self):
+        super().setUp()
+        if not self.asan and not shutil.which("valgrind"):
+            self.skipTest("no valgrind and not an ASan build")
+
+    def test_checker_catches_a_leak(self):
+        d = tempfile.mkdtemp(dir=self.work)
+        src = os.path.join(d, "leak.c")
+        exe = os.path.join(d, "leak")
+        with open(src, "wb") as f:
+            f.write(LEAKY_C)
+        cc = ["cc", "-O0", "-g", "-o", exe, src]
+        if self.asan:
+            cc.insert(1, "-fsanitize=address")
+        subprocess.run(cc, check=True, capture_output=True)
+        argv, env = leak_checked([exe], self.asan)
+        p = subprocess.run(argv, env=env, capture_output=True, timeout=120)
+        self.assertTrue(leak_found(p.returncode, p.stderr.decode()),
+                        "the checker missed a leak: %r" % p)
+
+    def test_mount_cycle_leaks_nothing(self):
+        mfs = self.new_mailfs(self.dovecot.url("imaps"), timeout=30)
+        argv, env = leak_checked(
+            [harness.mailfs_bin(), "mount", "-f", "--config", mfs.config,
+             "--account", mfs.account, mfs.mountpoint], self.asan)
+        err = tempfile.TemporaryFile(dir=self.work)
+        self.addCleanup(err.close)
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        deadline = time.monotonic() + 120
+        while not harness.is_mounted(mfs.mountpoint):
+            self.assertIsNone(proc.poll(), "mount -f exited")
+            self.assertLess(time.monotonic(), deadline, "never mounted")
+            time.sleep(0.1)
+
+        for m in self.seeded.messages[:8]:
+            with open(mfs.path(*m.relpath.split("/")), "rb") as f:
+                self.assertEqual(f.read(), m.raw)
+        sm = self.seeded.messages[0]
+        with self.assertRaises(OSError) as cm:
+            open(mfs.path(*sm.relpath.split("/")), "r+b")
+        self.assertIn(cm.exception.errno, (errno.EACCES, errno.EROFS))
+        with self.assertRaises(OSError):
+            with open(mfs.path("INBOX", "new.eml"), "wb") as f:
+                f.write(b"x")
+        for root, dirs, files in os.walk(mfs.mountpoint):
+            for name in files[:2]:
+                os.stat(os.path.join(root, name))
+
+        res = mfs.umount(timeout=60)
+        self.assertEqual(res.returncode, 0, res)
+        try:
+            rc = proc.wait(120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            self.fail("mount -f did not exit after umount")
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+        self.assertFalse(leak_found(rc, stderr),
+                         "leak at exit (rc %d):\n%s" % (rc, stderr[-6000:]))
+        self.assertEqual(rc, 0, stderr[-3000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
