@@ -262,3 +262,249 @@ class FakeServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+# --------------------------------------------------------------------------
+# Scripted bad POP3 servers (RFC 1939, CAPA from RFC 2449).
+#
+# Behaviours (Pop3FakeServer):
+#   pop3_garbage           greets with binary junk instead of "+OK"
+#   pop3_endless_greeting  sends "+OK " then bytes without a newline
+#   pop3_capa_unterminated answers CAPA with a few lines but no ".", then
+#                          waits silently
+#   pop3_capa_endless      answers CAPA with an endless stream of distinct
+#                          capability lines
+#   pop3_uidl_unterminated a normal server (USER/PASS, UIDL in CAPA) whose
+#                          UIDL answer has a few lines but no "."
+#   pop3_uidl_endless      the same, but UIDL streams distinct lines
+#                          "N <70-digit id>" without end (up to MAX_SEND)
+#   pop3_uidl_long_line    the same, but the first UIDL line never ends
+#   pop3_no_uidl           lists CAPA without UIDL, logs in anyone, and
+#                          answers UIDL with -ERR
+#   pop3_no_capa_no_uidl   answers both CAPA and UIDL with -ERR
+#   pop3_no_stls           plain POP3 whose CAPA lacks STLS and that would
+#                          accept any USER/PASS (the client must not send)
+#   pop3_odd_uidls         a good server whose messages have odd unique-ids
+#                          (POP3_ODD_MESSAGES), for file-name tests
+# Every scripted session records what the client sent; commands() gives
+# the command names (first word, upper-cased).
+
+POP3_CAPA = (b"USER", b"UIDL", b"TOP", b"PIPELINING")
+POP3_MSG = b"Subject: fake\r\nFrom: a@example.org\r\n\r\nhello\r\n"
+
+
+def _pop3_stream_lines(conn, head, make_line, limit=MAX_SEND):
+    """Sends HEAD then lines make_line(i), i = 1, 2, ..., in 64 KiB
+    chunks, until LIMIT bytes, stop, or the peer goes away."""
+    sent = 0
+    i = 1
+    conn.sock.settimeout(5)
+    try:
+        conn.send(head)
+        sent = len(head)
+        while sent < limit and not conn.stopped():
+            parts, n = [], 0
+            while n < 65536:
+                line = make_line(i)
+                parts.append(line)
+                n += len(line)
+                i += 1
+            conn.send(b"".join(parts))
+            sent += n
+    except (OSError, ssl.SSLError):
+        pass
+    conn.sock.settimeout(0.2)
+    conn.server.bytes_sent += sent
+
+
+def _pop3_stuff(raw):
+    """RAW (CRLF lines) as RETR sends it: dot-stuffed, then ".\r\n"."""
+    lines = raw.split(b"\r\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                    for l in lines) + b".\r\n"
+
+
+def _pop3_session(conn, capa=POP3_CAPA, uidl=None, messages=None):
+    """A small POP3 server for one connection.  CAPA: the capability lines,
+    or None to answer CAPA with -ERR.  UIDL: a function(conn) answering the
+    UIDL command and returning False to end the session, or None for a
+    plain -ERR.  MESSAGES: [(uidl, CRLF bytes)] served by LIST, RETR and
+    (if UIDL is None) UIDL; default one message without a UIDL."""
+    if messages is not None and uidl is None:
+        def uidl(c):
+            c.send(b"+OK\r\n" + b"".join(b"%d %s\r\n" % (i + 1, u)
+                   for i, (u, _) in enumerate(messages)) + b".\r\n")
+    msgs = [raw for _, raw in messages] if messages else [POP3_MSG]
+    conn.send(b"+OK fake POP3 ready\r\n")
+    while True:
+        line = conn.readline()
+        if line is None:
+            return
+        cmd = line.split(b" ", 1)[0].upper()
+        if cmd == b"CAPA":
+            if capa is None:
+                conn.send(b"-ERR unknown command\r\n")
+            else:
+                conn.send(b"+OK capabilities follow\r\n"
+                          + b"".join(c + b"\r\n" for c in capa) + b".\r\n")
+        elif cmd in (b"USER", b"PASS", b"NOOP", b"RSET"):
+            conn.send(b"+OK\r\n")
+        elif cmd == b"STAT":
+            conn.send(b"+OK %d %d\r\n" % (len(msgs), sum(map(len, msgs))))
+        elif cmd == b"LIST":
+            conn.send(b"+OK\r\n" + b"".join(b"%d %d\r\n" % (i + 1, len(m))
+                      for i, m in enumerate(msgs)) + b".\r\n")
+        elif cmd == b"RETR":
+            arg = line.split(b" ", 1)[1:] or [b"0"]
+            n = int(arg[0]) if arg[0].isdigit() else 0
+            if 1 <= n <= len(msgs):
+                conn.send(b"+OK\r\n" + _pop3_stuff(msgs[n - 1]))
+            else:
+                conn.send(b"-ERR no such message\r\n")
+        elif cmd == b"UIDL":
+            if uidl is None:
+                conn.send(b"-ERR command not implemented\r\n")
+            elif uidl(conn) is False:
+                conn.drain()
+                return
+        elif cmd == b"QUIT":
+            conn.send(b"+OK bye\r\n")
+            return
+        else:
+            conn.send(b"-ERR unknown command\r\n")
+
+
+def pop3_garbage(conn):
+    conn.send(b"\x00\xff\xfe\x16\x03garbage\x07\r\n"
+              b"* OK [CAPABILITY IMAP4rev1] this is not POP3\r\n")
+    conn.drain()
+
+
+def pop3_endless_greeting(conn):
+    conn.stream(b"+OK ")
+    conn.drain()
+
+
+def pop3_capa_unterminated(conn):
+    conn.send(b"+OK fake POP3 ready\r\n")
+    if conn.readline() is None:
+        return
+    conn.send(b"+OK capabilities follow\r\nUSER\r\nUIDL\r\nSTLS\r\n")
+    conn.drain()
+
+
+def pop3_capa_endless(conn):
+    conn.send(b"+OK fake POP3 ready\r\n")
+    if conn.readline() is None:
+        return
+    _pop3_stream_lines(conn, b"+OK capabilities follow\r\n",
+                       lambda i: b"X-CAP-%d\r\n" % i)
+    conn.drain()
+
+
+def _uidl_unterminated(conn):
+    conn.send(b"+OK\r\n1 uid-one\r\n")
+    return False
+
+
+def _uidl_endless(conn):
+    # Distinct unique-ids of the longest legal length, 70 characters.
+    # 96 MiB: more than the 1,000,000 lines a client might allow.
+    _pop3_stream_lines(conn, b"+OK\r\n",
+                       lambda i: b"%d %070d\r\n" % (i, i),
+                       limit=96 * 1024 * 1024)
+    return False
+
+
+def _uidl_long_line(conn):
+    conn.stream(b"+OK\r\n1 ")
+    return False
+
+
+def pop3_uidl_unterminated(conn):
+    _pop3_session(conn, uidl=_uidl_unterminated)
+
+
+def pop3_uidl_endless(conn):
+    _pop3_session(conn, uidl=_uidl_endless)
+
+
+def pop3_uidl_long_line(conn):
+    _pop3_session(conn, uidl=_uidl_long_line)
+
+
+def pop3_no_uidl(conn):
+    _pop3_session(conn, capa=(b"USER", b"TOP"), uidl=None)
+
+
+def pop3_no_capa_no_uidl(conn):
+    _pop3_session(conn, capa=None, uidl=None)
+
+
+def pop3_no_stls(conn):
+    _pop3_session(conn, capa=(b"USER", b"UIDL", b"TOP"),
+                  uidl=lambda c: c.send(b"+OK\r\n1 uid-one\r\n.\r\n"))
+
+
+# Odd but legal unique-ids (RFC 1939: 1 to 70 characters 0x21-0x7E); two
+# of them become the same file name once sanitised.
+POP3_ODD_UIDLS = [
+    b"a/b+c=d",
+    b"a_b_c_d",
+    b"~!@#$%^&*()<>?",
+    b"L" * 40 + b"." + b"x" * 29,
+    b"dots..and-dashes_ok.1",
+]
+
+
+def pop3_odd_message(i, uidl):
+    return (b"From: odd@example.org\r\nSubject: odd %d\r\n"
+            b"Date: Wed, 07 Feb 2024 12:00:%02d +0000\r\n\r\n"
+            b"message %d for uidl %s\r\n.\r\n..two dots\r\n.x\r\n"
+            % (i, i, i, uidl))
+
+
+POP3_ODD_MESSAGES = [(u, pop3_odd_message(i + 1, u))
+                     for i, u in enumerate(POP3_ODD_UIDLS)]
+
+
+def pop3_odd_uidls(conn):
+    """A well-behaved server whose messages have POP3_ODD_UIDLS."""
+    _pop3_session(conn, messages=POP3_ODD_MESSAGES)
+
+
+POP3_BEHAVIOURS = {
+    "pop3_odd_uidls": pop3_odd_uidls,
+    "pop3_garbage": pop3_garbage,
+    "pop3_endless_greeting": pop3_endless_greeting,
+    "pop3_capa_unterminated": pop3_capa_unterminated,
+    "pop3_capa_endless": pop3_capa_endless,
+    "pop3_uidl_unterminated": pop3_uidl_unterminated,
+    "pop3_uidl_endless": pop3_uidl_endless,
+    "pop3_uidl_long_line": pop3_uidl_long_line,
+    "pop3_no_uidl": pop3_no_uidl,
+    "pop3_no_capa_no_uidl": pop3_no_capa_no_uidl,
+    "pop3_no_stls": pop3_no_stls,
+}
+
+
+class Pop3FakeServer(FakeServer):
+    """A FakeServer running one of POP3_BEHAVIOURS; CERT as for
+    FakeServer (implicit TLS: pop3s)."""
+
+    def __init__(self, behaviour, cert=None):
+        super().__init__("silent", cert)
+        self.name = behaviour
+        self.behaviour = POP3_BEHAVIOURS[behaviour]
+
+    def url(self, scheme=None):
+        scheme = scheme or ("pop3s" if self.ctx else "pop3")
+        return "%s://127.0.0.1:%d" % (scheme, self.port)
+
+    def commands(self):
+        """Upper-cased POP3 command names the client sent (first word)."""
+        with self.lock:
+            return [l.split(b" ")[0].upper().decode(errors="replace")
+                    for l in self.lines if l]
