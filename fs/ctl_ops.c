@@ -193,6 +193,8 @@ ctl_ops_command(MfFs *fs, const char *cmd)
 		account_refresh_all(fs->account);
 	else if (strcmp(cmd, "flush") == 0 && fs->outbox)
 		outbox_kick(fs->outbox);
+	else if (strcmp(cmd, "flush") == 0)
+		; /* no outbox: nothing to send */
 	else if (strcmp(cmd, "offline") == 0)
 		account_set_forced_offline(fs->account, TRUE);
 	else if (strcmp(cmd, "online") == 0)

@@ -2,11 +2,13 @@
 #include "fs/log.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 
 static gboolean log_syslog;
 static gboolean log_debug;
 static gboolean log_muted;
+static char *log_ident;
 
 /* The recent lines, for .mailfs/log. */
 #define LOG_RECENT_MAX 200
@@ -43,7 +45,6 @@ log_recent(void)
 	g_mutex_unlock(&log_lock);
 	return g_string_free(s, FALSE);
 }
-static char *log_ident;
 
 static int
 log_priority(GLogLevelFlags level)
@@ -55,6 +56,16 @@ log_priority(GLogLevelFlags level)
 	if (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO))
 		return LOG_INFO;
 	return LOG_DEBUG;
+}
+
+/* Writes MSG to syslog or stderr. */
+static void
+log_emit(int prio, const char *msg)
+{
+	if (log_syslog)
+		syslog(prio, "%s", msg);
+	else
+		fprintf(stderr, "%s: %s\n", log_ident, msg);
 }
 
 static GLogWriterOutput
@@ -72,11 +83,93 @@ log_writer_cb(GLogLevelFlags level, const GLogField *fields, gsize n,
 	if (!msg)
 		return G_LOG_WRITER_UNHANDLED;
 	log_remember(prio, msg);
-	if (log_syslog)
-		syslog(prio, "%s", msg);
-	else
-		fprintf(stderr, "%s: %s\n", log_ident, msg);
+	log_emit(prio, msg);
 	return G_LOG_WRITER_HANDLED;
+}
+
+/* ---- protocol trace ---- */
+
+static const char *const log_verbs_all[] = { "LOGIN", "PASS", "APOP", NULL };
+static const char *const log_verbs_mech[] = { "AUTHENTICATE", "AUTH", NULL };
+
+static gboolean
+log_is_one_of(const char *word, const char *const *list)
+{
+	for (; *list; list++)
+		if (g_ascii_strcasecmp(word, *list) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* TRUE if LINE is one word of base64 (a SASL response), other than a
+ * command word such as QUIT, DATA, NOOP or DONE. */
+static gboolean
+log_is_sasl_response(const char *line)
+{
+	gboolean upper_only = TRUE;
+	size_t n = 0;
+
+	for (; line[n]; n++) {
+		if (!g_ascii_isalnum(line[n]) && !strchr("+/=", line[n]))
+			return FALSE;
+		if (!g_ascii_isupper(line[n]))
+			upper_only = FALSE;
+	}
+	return n >= 4 && !(upper_only && n <= 8);
+}
+
+/* How many bytes of LINE to keep before "[redacted]", or -1 to keep it
+ * whole. */
+static gssize
+log_redact_at(const char *dir, const char *line)
+{
+	g_auto(GStrv) w = g_strsplit(line, " ", 4);
+	guint n = g_strv_length(w);
+
+	for (guint v = 0; v < 2 && v < n; v++) {
+		gboolean all = log_is_one_of(w[v], log_verbs_all);
+		gboolean mech = log_is_one_of(w[v], log_verbs_mech);
+		guint keep = v + (mech ? 2 : 1); /* words kept */
+		if ((!all && !mech) || n <= keep)
+			continue;
+		gssize at = 0;
+		for (guint i = 0; i < keep; i++)
+			at += (gssize)strlen(w[i]) + 1;
+		return at;
+	}
+	if (strcmp(dir, "C") == 0 && log_is_sasl_response(line))
+		return 0;
+	return -1;
+}
+
+char *
+log_redact_line(const char *dir, const char *line)
+{
+	gssize at = log_redact_at(dir, line);
+	size_t len = strlen(line);
+	size_t keep = at >= 0 ? (size_t)at : MIN(len, LOG_TRACE_MAX);
+	GString *s = g_string_new_len(line, (gssize)keep);
+
+	for (size_t i = 0; i < s->len; i++)
+		if ((guchar)s->str[i] < 0x20 || s->str[i] == 0x7f)
+			s->str[i] = '.';
+	if (at >= 0)
+		g_string_append(s, "[redacted]");
+	else if (keep < len)
+		g_string_append_printf(s, "... (%zu bytes)", len);
+	return g_string_free(s, FALSE);
+}
+
+void
+log_trace_cb(const char *dir, const char *line, void *ud)
+{
+	if (!log_debug)
+		return;
+	g_autofree char *safe = log_redact_line(dir, line);
+	g_autofree char *msg = g_strdup_printf("%s%s%s: %s",
+	                                       ud ? (const char *)ud : "",
+	                                       ud ? " " : "", dir, safe);
+	log_emit(LOG_DEBUG, msg);
 }
 
 void

@@ -11,6 +11,24 @@ void log_setup(const char *ident, gboolean to_syslog, gboolean debug);
  * owned by the caller. */
 char *log_recent(void);
 
+/* A protocol trace hook for the net layer (ConnTraceFn): DIR is "C" for a
+ * line mailfs sends, "S" for one the server sends; LINE is one line
+ * without its CRLF; UD is a label such as "imap imaps://host:993", or
+ * NULL.  Written only with --debug, never kept for .mailfs/log, and always
+ * passed through log_redact_line() first (a second guard: the clients
+ * also mark the lines that carry credentials). */
+void log_trace_cb(const char *dir, const char *line, void *ud);
+
+/* Pure: LINE (sent in direction DIR, as above) made safe for a log:
+ * credentials replaced by "[redacted]", control characters by '.', and
+ * cut after LOG_TRACE_MAX bytes; owned by the caller.  Redacted are what
+ * follows the verbs LOGIN, PASS and APOP, what follows the mechanism of
+ * AUTHENTICATE and AUTH (after an optional IMAP tag), and any line sent
+ * that is a single base64 word (a SASL response), except short all
+ * capital words such as QUIT or DATA. */
+#define LOG_TRACE_MAX 400
+char *log_redact_line(const char *dir, const char *line);
+
 /* While muted only errors are written: for steps whose outcome the
  * caller reports itself. */
 void log_mute(gboolean mute);

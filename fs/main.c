@@ -1,10 +1,12 @@
-/* main.c - the mailfs command line: mount, umount, --help, --version. */
+/* main.c - the mailfs command line: mount, umount, sync, status, --help,
+ * --version. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fs/config.h"
 #include "fs/mount.h"
+#include "fs/status_cmd.h"
 #include "fs/sync_cmd.h"
 
 static const char usage_text[] =
@@ -17,7 +19,11 @@ static const char usage_text[] =
 	"        [-o FUSE_OPTIONS] MOUNTPOINT\n"
 	"                  mount an account; returns once the mount is ready\n"
 	"  umount MOUNTPOINT\n"
-	"                  unmount it\n"
+	"                  unmount it (says if messages are still queued)\n"
+	"  status [MOUNTPOINT]\n"
+	"                  show the state of a mount (online or offline, last\n"
+	"                  refresh, outbox queue, cache, last error), or of\n"
+	"                  every mailfs mount; also in MOUNTPOINT/.mailfs/status\n"
 	"  sync [--config FILE] [--account NAME] [--quiet] [FOLDER...]\n"
 	"                  download every message not yet cached, so that the\n"
 	"                  account reads offline (all folders by default)\n"
@@ -116,6 +122,8 @@ main(int argc, char **argv)
 		return cmd_mount(argc - 1, argv + 1);
 	if (!strcmp(cmd, "sync"))
 		return sync_cmd_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "status"))
+		return status_cmd_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "umount") || !strcmp(cmd, "unmount"))
 		return cmd_umount(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);

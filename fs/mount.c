@@ -13,6 +13,7 @@
 #include "fs/inval.h"
 #include "fs/log.h"
 #include "fs/ops.h"
+#include "fs/status_cmd.h"
 #include "net/mf_error.h"
 
 void
@@ -213,21 +214,29 @@ mount_unmount(const char *mountpoint)
 	g_autofree char *errs = NULL;
 	int status = 0;
 	const char *argv[] = { "fusermount3", "-u", mountpoint, NULL };
+	/* Asked first: once unmounted, the daemon is gone.  A daemon that
+	 * does not answer must not stop the unmount: 3 s at most. */
+	guint queued = status_cmd_queued(mountpoint, 3000);
 
 	if (geteuid() == 0) {
-		if (umount2(mountpoint, 0) == 0)
-			return 0;
-		int e = errno;
-		fprintf(stderr, "mailfs: cannot unmount %s: %s\n", mountpoint,
-		        g_strerror(e));
-		return 1;
-	}
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-	                  NULL, &out, &errs, &status, NULL) ||
-	    !g_spawn_check_wait_status(status, NULL)) {
+		if (umount2(mountpoint, 0) != 0) {
+			int e = errno;
+			fprintf(stderr, "mailfs: cannot unmount %s: %s\n",
+			        mountpoint, g_strerror(e));
+			return 1;
+		}
+	} else if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+	                         NULL, NULL, &out, &errs, &status, NULL) ||
+	           !g_spawn_check_wait_status(status, NULL)) {
 		fprintf(stderr, "mailfs: cannot unmount %s: %s", mountpoint,
 		        errs && *errs ? errs : "fusermount3 failed\n");
 		return 1;
 	}
+	/* The spool is on disk in the cache directory. */
+	if (queued)
+		fprintf(stderr, "mailfs: %u %s still queued in outbox/; %s will "
+		        "be sent at the next mount\n", queued,
+		        queued == 1 ? "message is" : "messages are",
+		        queued == 1 ? "it" : "they");
 	return 0;
 }

@@ -21,10 +21,11 @@ Behaviour that tests change while it runs lives in a JSON control file,
 read again at each command:
   {"refuse": {"x@y": "550 5.1.1 <x@y>: Recipient address rejected"},
    "temp_fail": "451 4.3.0 Try again later", "temp_fail_at": "MAIL",
-   "data_delay": 3.0}
+   "data_delay": 3.0, "delay_after_commit": false}
 data_delay holds the reply to the end of DATA back that many seconds; a
 message whose client goes away meanwhile is not delivered and is recorded
-as {"kind": "aborted"}.
+as {"kind": "aborted"}, unless delay_after_commit: then it was recorded as
+delivered before the wait (a slow server that has taken the message).
 The SIZE limit is fixed per run (restart to change it).
 
 Module use (tests): SmtpServer(workdir, cert, mode).start(); .url;
@@ -160,7 +161,14 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         data = envelope.original_content
-        delay = _read_control(self.control_path).get("data_delay")
+        ctl = _read_control(self.control_path)
+        delay = ctl.get("data_delay")
+        if delay and ctl.get("delay_after_commit"):
+            # A server that has taken the message (it will be delivered)
+            # but is slow to say so.
+            self._record_envelope(server, session, envelope)
+            await asyncio.sleep(float(delay))
+            return "250 2.0.0 OK queued (late)"
         if delay:
             try:
                 await asyncio.sleep(float(delay))
@@ -181,6 +189,11 @@ class _Handler:
             return self._refuse(server, session, envelope, "DATA", reply,
                                 rcpt_tos=list(envelope.rcpt_tos),
                                 data=base64.b64encode(data).decode())
+        self._record_envelope(server, session, envelope)
+        return "250 2.0.0 OK queued"
+
+    def _record_envelope(self, server, session, envelope):
+        data = envelope.original_content
         tls, cipher = _tls_info(server)
         self.rec.write({
             "kind": "envelope",
@@ -193,7 +206,6 @@ class _Handler:
             "user": _user_of(session),
         })
         self.rec.store(data)
-        return "250 2.0.0 OK queued"
 
 
 def _authenticator(users, recorder):
@@ -400,9 +412,12 @@ class SmtpServer:
         self._control["refuse"].pop(addr.lower(), None)
         self._write_control()
 
-    def delay_data(self, seconds):
-        """Holds the reply to the end of DATA back SECONDS (0: off)."""
+    def delay_data(self, seconds, after_commit=False):
+        """Holds the reply to the end of DATA back SECONDS (0: off).  With
+        AFTER_COMMIT the message counts as delivered before the wait (a
+        slow server that has taken it), else only once the reply is sent."""
         self._control["data_delay"] = seconds
+        self._control["delay_after_commit"] = after_commit
         self._write_control()
 
     def temp_fail(self, reply="451 4.3.0 Try again later", at="MAIL"):

@@ -102,7 +102,7 @@ class OutboxTestBase(unittest.TestCase):
         return s
 
     def new_mount(self, smtp, save_sent=None, name=None, mount=True,
-                  with_smtp=True, from_=FROM):
+                  with_smtp=True, from_=FROM, timeout=5):
         mfs = Mailfs(self.work, name or "mfs-" + self._testMethodName)
         self.addCleanup(mfs.cleanup)
         extra = {}
@@ -113,7 +113,7 @@ class OutboxTestBase(unittest.TestCase):
         if save_sent is not None:
             extra["save_sent"] = save_sent
         mfs.configure(self.dovecot.url("imaps"), ca_file=self.cert[0],
-                      timeout=5, extra=extra)
+                      timeout=timeout, extra=extra)
         if mount:
             self.mount(mfs)
         return mfs
@@ -332,6 +332,22 @@ class SendTest(OutboxTestBase):
         env = self.assert_sent_once(smtp, subject, settle=0.5)
         self.assertEqual(parse(env["data"])["From"], FROM)
         self.assertEqual(env["mail_from"], FROM_ADDR)
+
+    def test_sender_from_header_without_from_key(self):
+        smtp = self.new_smtp()
+        mfs = self.new_mount(smtp, from_=None)
+        subject = "carol " + self.tag
+        raw = ("From: Carol <carol@example.org>\n"
+               "To: bob@example.com (Bob B.), Dan <dan@example.com>\n"
+               "Subject: %s\n\nno newline at the end" % subject).encode()
+        self.put(mfs, "carol.eml", raw)
+        env = self.assert_sent_once(smtp, subject, settle=0.5)
+        self.assertEqual(env["mail_from"], "carol@example.org")
+        self.assertEqual(sorted(env["rcpt_tos"]),
+                         ["bob@example.com", "dan@example.com"])
+        self.assertTrue(env["data"].endswith(b"\r\n\r\nno newline at the end"
+                                             b"\r\n"), env["data"])
+        self.assertEqual(parse(env["data"])["From"], "Carol <carol@example.org>")
 
     def test_shell_redirect_is_sent_once_and_whole(self):
         # The shell opens the file, dup2()s it to stdout and closes the
@@ -668,6 +684,43 @@ class CrashTest(OutboxTestBase):
         self.assertIn("k.eml", os.listdir(self.outbox(mfs)))
         self.assert_sent_once(smtp, subject, settle=3.0, timeout=30)
         self.wait_gone(path)
+
+    def test_rm_while_sending_sends_at_most_once(self):
+        smtp = self.new_smtp()
+        smtp.delay_data(2)
+        mfs = self.new_mount(smtp)
+        subject = "rm sending " + self.tag
+        path = self.put(mfs, "rms.eml", message(subject))
+        self.wait_status(path, "sending")
+        try:
+            os.unlink(path)
+            removed = True
+        except OSError as e:
+            # Too late to cancel: the message is on its way.
+            self.assertEqual(e.errno, errno.EBUSY, e)
+            removed = False
+        time.sleep(8)
+        n = len(smtp.envelopes(subject))
+        self.assertLessEqual(n, 1)
+        if not removed:
+            self.assertEqual(n, 1)
+        self.assertFalse(os.path.lexists(path))
+        self.assertEqual(os.listdir(self.outbox(mfs, "failed")), [])
+
+    def test_slow_final_reply_is_not_sent_twice(self):
+        # The server has taken the message but answers the final "." only
+        # after the configured network timeout (RFC 5321 4.5.3.2.6 gives a
+        # client 10 minutes there).  Resending would deliver it twice.
+        smtp = self.new_smtp()
+        smtp.delay_data(4, after_commit=True)
+        mfs = self.new_mount(smtp, timeout=2)
+        subject = "slow reply " + self.tag
+        path = self.put(mfs, "slow.eml", message(subject))
+        smtp.wait_envelopes(subject, 1, 10)
+        time.sleep(10)  # past the first retry (5 s) if there is one
+        envs = smtp.envelopes(subject)
+        self.assertEqual(len(envs), 1, "delivered %d times; status %r"
+                         % (len(envs), self.status(path)))
 
     def test_imap_down_mail_sent_once_and_copy_saved_later(self):
         own = os.path.join(self.work, "imapdown")
