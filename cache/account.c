@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "cache/journal.h"
+#include "cache/push.h"
 #include "cache/storeall.h"
 #include "net/mf_error.h"
 
@@ -59,6 +61,8 @@ struct MfAccount {
 	void *hook_ud;
 
 	GMutex tree_refresh;     /* one tree refresh at a time */
+	GMutex journal;          /* one journal run at a time */
+	Push *push;              /* IDLE watches (push.c) */
 	GMutex pool_lock;        /* guards the pool */
 	GCond pool_cond;
 	GQueue idle;             /* MfSession* ready for use */
@@ -166,6 +170,8 @@ account_probe_thread(gpointer data)
 
 	if (!account_connect(a, &err))
 		g_debug("account %s still offline: %s", a->p.name, err->message);
+	else
+		journal_replay(a);
 	g_mutex_lock(&a->lock);
 	a->probing = FALSE;
 	g_mutex_unlock(&a->lock);
@@ -249,6 +255,7 @@ account_poll_thread(gpointer data)
 		g_list_free(ids);
 		g_mutex_unlock(&a->lock);
 		if (account_may_try(a)) {
+			journal_replay(a);
 			tree_unref(account_tree(a));
 			for (guint i = 0; i < todo->len; i++)
 				listing_unref(account_listing(
@@ -267,6 +274,10 @@ account_start_polling(MfAccount *a)
 	if (!a->poller)
 		a->poller = g_thread_new("mailfs-poll", account_poll_thread, a);
 	g_mutex_unlock(&a->lock);
+	MfTree *t = account_tree(a);
+	const MfFolder *inbox = tree_find(t, "INBOX");
+	push_start(a, inbox ? inbox->id : 0);
+	tree_unref(t);
 }
 
 void
@@ -443,6 +454,7 @@ account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 	a->store = store;
 	g_mutex_init(&a->lock);
 	g_mutex_init(&a->tree_refresh);
+	g_mutex_init(&a->journal);
 	g_mutex_init(&a->pool_lock);
 	g_cond_init(&a->pool_cond);
 	g_cond_init(&a->inflight_done);
@@ -457,6 +469,7 @@ account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 	                                    NULL);
 	a->online = TRUE;
 	a->state_since = g_get_real_time() / G_USEC_PER_SEC;
+	a->push = push_new();
 	return a;
 }
 
@@ -477,6 +490,7 @@ account_close(MfAccount *a)
 		g_thread_join(probe);
 	if (poller)
 		g_thread_join(poller);
+	push_free(a, g_steal_pointer(&a->push));
 	while ((s = g_queue_pop_head(&a->idle)))
 		a->backend->disconnect(s);
 	tree_unref(a->tree);
@@ -486,6 +500,7 @@ account_close(MfAccount *a)
 	store_close(a->store);
 	g_mutex_clear(&a->lock);
 	g_mutex_clear(&a->tree_refresh);
+	g_mutex_clear(&a->journal);
 	g_mutex_clear(&a->pool_lock);
 	g_cond_clear(&a->pool_cond);
 	g_cond_clear(&a->inflight_done);
@@ -706,6 +721,8 @@ account_listing(MfAccount *a, gint64 folder_id, GError **err)
 		            "no such folder %" G_GINT64_FORMAT, folder_id);
 		return NULL;
 	}
+	if (a->push)
+		push_watch(a, folder_id);
 	g_mutex_lock(&a->lock);
 	FolderState *fs = account_folder_state(a, folder_id);
 	gboolean loaded = fs->listing != NULL;
@@ -1034,7 +1051,7 @@ account_status(MfAccount *a, MfAccountStatus *out)
 	out->tls = g_strdup(a->tls);
 	out->last_error = g_strdup(a->last_error);
 	out->last_error_at = a->last_error_at;
-	out->push = FALSE;
+	out->push = a->push && push_active(a);
 	g_mutex_unlock(&a->lock);
 }
 
@@ -1129,4 +1146,28 @@ const MfAccountParams *
 account_params(MfAccount *a)
 {
 	return &a->p;
+}
+
+GMutex *
+account_journal_lock(MfAccount *a)
+{
+	return &a->journal;
+}
+
+guint
+account_caps(MfAccount *a)
+{
+	return a->backend->caps;
+}
+
+Push *
+account_push(MfAccount *a)
+{
+	return a->push;
+}
+
+const MfBackendParams *
+account_backend_params(MfAccount *a)
+{
+	return &a->p.backend;
 }

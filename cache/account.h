@@ -47,6 +47,9 @@ gboolean account_connect(MfAccount *a, GError **err);
 
 gboolean account_is_online(MfAccount *a);
 
+/* What the account's backend can do: MF_BACKEND_CAP_*. */
+guint account_caps(MfAccount *a);
+
 /* Called when a refresh replaces folder FOLDER_ID's listing OLD by NEW
  * (both valid during the call only), from the thread that refreshed, with
  * the account's lock held: it must not block nor call back into the
@@ -81,8 +84,10 @@ void account_refresh_all(MfAccount *a);
  * and "online". */
 void account_set_forced_offline(MfAccount *a, gboolean offline);
 
-/* Starts a background thread that refreshes the folder tree and every
- * listing in use each poll_interval seconds (the mount calls it). */
+/* Starts the background work of a mount: a thread that refreshes the
+ * folder tree and every listing in use each poll_interval seconds, and
+ * push (IDLE) on INBOX and the folder looked at last, where the server
+ * can. */
 void account_start_polling(MfAccount *a);
 
 /* Evicts least recently read bodies past the cache budget. */
@@ -115,6 +120,10 @@ const MfRemoteMessage *listing_find(const MfListing *l, guint32 uid);
 /* Messages are named by (generation, UID): the generation is the listing's
  * id for its (folder, UIDVALIDITY), never reused. */
 gint64 listing_generation(const MfListing *l);
+
+/* The folder and UIDVALIDITY of listing generation GEN. */
+gboolean account_generation_folder(MfAccount *a, gint64 gen,
+                                   gint64 *folder_id, guint32 *uidvalidity);
 
 /* Copies the metadata of message UID of generation GEN into *OUT; the
  * listing is refreshed first if stale.  MF_ERROR_NOTFOUND if it is gone. */

@@ -6,6 +6,8 @@
 #include "cache/account.h"
 #include "cache/store.h"
 
+typedef struct Push Push;
+
 typedef gboolean (*SessionFn)(MfAccount *a, MfSession *s, void *ud,
                               GError **err);
 
@@ -16,6 +18,9 @@ gboolean account_with_session(MfAccount *a, SessionFn fn, void *ud,
                               GError **err);
 
 Store *account_store(MfAccount *a);
+Push *account_push(MfAccount *a);
+/* How to reach the server, for connections outside the pool (push). */
+const MfBackendParams *account_backend_params(MfAccount *a);
 const MfAccountParams *account_params(MfAccount *a);
 
 /* TRUE if the network may be used now (online, not stopped by the user);
@@ -34,10 +39,35 @@ void account_expire_listing(MfAccount *a, gint64 folder_id);
 gboolean account_edit_listing(MfAccount *a, gint64 folder_id, guint32 uid,
                               const char *flags);
 
-/* The folder and UIDVALIDITY of listing generation GEN. */
-gboolean account_generation_folder(MfAccount *a, gint64 gen,
-                                   gint64 *folder_id, guint32 *uidvalidity);
+/* Held while the journal runs (journal.c). */
+GMutex *account_journal_lock(MfAccount *a);
+
+
 const MfBackend *account_backend(MfAccount *a);
 guint account_max_connections(MfAccount *a);
+
+/* Message changes, made on the server now.  The journal (journal.h)
+ * records each change first and calls these; nothing else should.
+ * Messages are named by folder, UIDVALIDITY and UID, checked on the
+ * server, not in the local listing (which may no longer show them). */
+
+/* Moves the message to the \Trash folder, or expunges exactly it when
+ * EXPUNGE is set or it already is in \Trash. */
+gboolean account_exec_remove(MfAccount *a, gint64 folder_id,
+                             guint32 uidvalidity, guint32 uid,
+                             gboolean expunge, GError **err);
+/* Moves the message to folder DEST_ID (another folder). */
+gboolean account_exec_move(MfAccount *a, gint64 folder_id,
+                           guint32 uidvalidity, guint32 uid, gint64 dest_id,
+                           GError **err);
+/* Replaces the message's flags and keywords (space-separated). */
+gboolean account_exec_flags(MfAccount *a, gint64 folder_id,
+                            guint32 uidvalidity, guint32 uid,
+                            const char *flags, GError **err);
+/* Appends SIZE bytes of FD (CRLF line ends) to FOLDER_ID with DATE as
+ * its INTERNALDATE. */
+gboolean account_exec_append(MfAccount *a, gint64 folder_id, int fd,
+                             guint64 size, gint64 date, const char *flags,
+                             GError **err);
 
 #endif

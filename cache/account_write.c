@@ -4,6 +4,8 @@
  * listings (edited in place or marked stale). */
 #include "cache/account_write.h"
 
+#include "cache/account_int.h"
+
 #include <string.h>
 
 #include "net/mf_error.h"
@@ -38,22 +40,17 @@ account_write_check(MfAccount *a, GError **err)
 	return TRUE;
 }
 
-/* Resolves GEN/UID into C (which then holds a tree reference). */
+/* Fills C for message UID of FOLDER_ID (which then holds a tree
+ * reference).  The listing is not consulted: a change recorded offline
+ * names a message the local listing no longer shows. */
 static gboolean
-account_write_resolve(MfAccount *a, gint64 gen, guint32 uid, WriteCtx *c,
-                      GError **err)
+account_write_resolve(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
+                      guint32 uid, WriteCtx *c, GError **err)
 {
-	gint64 folder_id;
-
 	memset(c, 0, sizeof *c);
 	c->a = a;
-	if (!account_generation_folder(a, gen, &folder_id, &c->uidvalidity) ||
-	    !account_message(a, gen, uid, &c->msg, err)) {
-		if (err && !*err)
-			g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
-			            "no such message");
-		return FALSE;
-	}
+	c->uidvalidity = uidvalidity;
+	c->msg.uid = uid;
 	c->tree = account_tree(a);
 	c->folder = tree_folder(c->tree, folder_id);
 	if (!c->folder) {
@@ -114,13 +111,13 @@ account_write_run(WriteCtx *c, SessionFn fn, GError **err)
 }
 
 gboolean
-account_remove_message(MfAccount *a, gint64 gen, guint32 uid,
-                       gboolean expunge, GError **err)
+account_exec_remove(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
+                    guint32 uid, gboolean expunge, GError **err)
 {
 	WriteCtx c;
 
 	if (!account_write_check(a, err) ||
-	    !account_write_resolve(a, gen, uid, &c, err))
+	    !account_write_resolve(a, folder_id, uidvalidity, uid, &c, err))
 		return FALSE;
 	const MfFolder *trash = account_write_special(c.tree, MF_FOLDER_TRASH);
 	if (expunge || (c.folder->flags & MF_FOLDER_TRASH))
@@ -137,13 +134,13 @@ account_remove_message(MfAccount *a, gint64 gen, guint32 uid,
 }
 
 gboolean
-account_move_message(MfAccount *a, gint64 gen, guint32 uid, gint64 dest_id,
-                     GError **err)
+account_exec_move(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
+                  guint32 uid, gint64 dest_id, GError **err)
 {
 	WriteCtx c;
 
 	if (!account_write_check(a, err) ||
-	    !account_write_resolve(a, gen, uid, &c, err))
+	    !account_write_resolve(a, folder_id, uidvalidity, uid, &c, err))
 		return FALSE;
 	c.dest = tree_folder(c.tree, dest_id);
 	if (!c.dest || (c.dest->flags & MF_FOLDER_NOSELECT) ||
@@ -167,13 +164,13 @@ account_write_flags_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 }
 
 gboolean
-account_set_flags(MfAccount *a, gint64 gen, guint32 uid, const char *flags,
-                  GError **err)
+account_exec_flags(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
+                   guint32 uid, const char *flags, GError **err)
 {
 	WriteCtx c;
 
 	if (!account_write_check(a, err) ||
-	    !account_write_resolve(a, gen, uid, &c, err))
+	    !account_write_resolve(a, folder_id, uidvalidity, uid, &c, err))
 		return FALSE;
 	c.flags = flags;
 	gboolean ok = account_with_session(a, account_write_flags_cb, &c, err);
@@ -192,8 +189,8 @@ account_write_append_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 }
 
 gboolean
-account_append_message(MfAccount *a, gint64 folder_id, int fd, guint64 size,
-                       gint64 date, const char *flags, GError **err)
+account_exec_append(MfAccount *a, gint64 folder_id, int fd, guint64 size,
+                    gint64 date, const char *flags, GError **err)
 {
 	WriteCtx c = { .a = a, .fd = fd, .size = size, .date = date,
 	               .flags = flags };

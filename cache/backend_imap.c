@@ -212,20 +212,67 @@ backend_imap_open(MfSession *s, const char *folder, guint32 uidvalidity,
 	return TRUE;
 }
 
+/* Passes bodies on to the caller's sink and notes which UIDs came. */
+typedef struct {
+	const MfBodySink *sink;
+	void *ud;
+	GHashTable *got;
+} FetchWrap;
+
+static gboolean
+backend_imap_finish_cb(gpointer body, guint32 uid, void *ud, GError **err)
+{
+	FetchWrap *w = ud;
+
+	g_hash_table_add(w->got, GUINT_TO_POINTER(uid));
+	return w->sink->finish(body, uid, w->ud, err);
+}
+
+static gpointer
+backend_imap_open_cb(guint64 size, void *ud, GError **err)
+{
+	FetchWrap *w = ud;
+	return w->sink->open(size, w->ud, err);
+}
+
+static gboolean
+backend_imap_fetch_set(MfSession *s, const MfRemoteMessage *msgs, guint n,
+                       FetchWrap *w, GError **err)
+{
+	g_autofree char *set = backend_imap_uidset(msgs, n);
+	ImapBodySink is = { backend_imap_open_cb, w->sink->write,
+	                    backend_imap_finish_cb, w->sink->abort };
+
+	return imap_client_fetch_bodies(s->imap, set, &is, w, err);
+}
+
 static gboolean
 backend_imap_fetch_bodies(MfSession *s, const char *folder,
                           guint32 uidvalidity, const MfRemoteMessage *msgs,
                           guint n, const MfBodySink *sink, void *ud,
                           GError **err)
 {
+	g_autoptr(GHashTable) got = g_hash_table_new(NULL, NULL);
+	FetchWrap w = { sink, ud, got };
+
 	if (n == 0)
 		return TRUE;
-	if (!backend_imap_open(s, folder, uidvalidity, FALSE, err))
+	if (!backend_imap_open(s, folder, uidvalidity, FALSE, err) ||
+	    !backend_imap_fetch_set(s, msgs, n, &w, err))
 		return FALSE;
-	g_autofree char *set = backend_imap_uidset(msgs, n);
-	/* MfBodySink and ImapBodySink have the same shape on purpose. */
-	ImapBodySink is = { sink->open, sink->write, sink->finish, sink->abort };
-	return imap_client_fetch_bodies(s->imap, set, &is, ud, err);
+	if (g_hash_table_size(got) == n)
+		return TRUE;
+	/* A session that selected the folder earlier may not know of
+	 * messages that arrived since: NOOP brings them, then ask again for
+	 * what did not come. */
+	g_autoptr(GArray) missing = g_array_new(FALSE, FALSE,
+	                                        sizeof(MfRemoteMessage));
+	for (guint i = 0; i < n; i++)
+		if (!g_hash_table_contains(got, GUINT_TO_POINTER(msgs[i].uid)))
+			g_array_append_val(missing, msgs[i]);
+	return imap_client_noop(s->imap, err) &&
+	       backend_imap_fetch_set(s, (const MfRemoteMessage *)missing->data,
+	                              missing->len, &w, err);
 }
 
 static gboolean

@@ -56,9 +56,30 @@ backend_pop3_describe(MfSession *s)
 	return pop3_client_describe(s->pop3);
 }
 
+/* UIDL (and LIST sizes), remembering each message's number. */
+static gboolean
+backend_pop3_uidl(MfSession *s, GArray **entries, GError **err)
+{
+	if (!pop3_client_uidl(s->pop3, entries, err))
+		return FALSE;
+	g_hash_table_remove_all(s->nums);
+	for (guint i = 0; i < (*entries)->len; i++) {
+		const Pop3Entry *e = &g_array_index(*entries, Pop3Entry, i);
+		g_hash_table_insert(s->nums, (gpointer)g_intern_string(e->uidl),
+		                    GUINT_TO_POINTER(e->num));
+	}
+	return TRUE;
+}
+
+/* Also asks UIDL once: a server that cannot give stable ids is refused
+ * before anything is mounted. */
 static gboolean
 backend_pop3_list_folders(MfSession *s, GPtrArray **out, GError **err)
 {
+	g_autoptr(GArray) entries = NULL;
+
+	if (!backend_pop3_uidl(s, &entries, err))
+		return FALSE;
 	GPtrArray *res =
 		g_ptr_array_new_with_free_func((GDestroyNotify)remote_folder_free);
 	MfRemoteFolder *f = g_new0(MfRemoteFolder, 1);
@@ -78,21 +99,6 @@ backend_pop3_check_folder(const char *folder, GError **err)
 	g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
 	            "a POP3 account has only %s", POP3_FOLDER);
 	return FALSE;
-}
-
-/* UIDL (and LIST sizes), remembering each message's number. */
-static gboolean
-backend_pop3_uidl(MfSession *s, GArray **entries, GError **err)
-{
-	if (!pop3_client_uidl(s->pop3, entries, err))
-		return FALSE;
-	g_hash_table_remove_all(s->nums);
-	for (guint i = 0; i < (*entries)->len; i++) {
-		const Pop3Entry *e = &g_array_index(*entries, Pop3Entry, i);
-		g_hash_table_insert(s->nums, (gpointer)g_intern_string(e->uidl),
-		                    GUINT_TO_POINTER(e->num));
-	}
-	return TRUE;
 }
 
 static gboolean

@@ -51,6 +51,11 @@ static const char schema[] =
 	"  size INTEGER NOT NULL, date INTEGER NOT NULL, flags TEXT NOT NULL,"
 	"  key TEXT,"
 	"  PRIMARY KEY (folder, uid)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS pending ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, op INTEGER NOT NULL,"
+	"  folder INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL, dest INTEGER NOT NULL, flags TEXT,"
+	"  path TEXT, date INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS keys ("
 	"  folder INTEGER NOT NULL, key TEXT NOT NULL, uid INTEGER NOT NULL,"
 	"  PRIMARY KEY (folder, key)) WITHOUT ROWID;"
@@ -1057,4 +1062,90 @@ store_total_bytes(Store *s)
 	sqlite3_finalize(st);
 	g_mutex_unlock(&s->lock);
 	return total;
+}
+
+gint64
+store_pending_add(Store *s, const StorePending *p, GError **err)
+{
+	gint64 id = 0;
+
+	g_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s,
+		"INSERT INTO pending (op, folder, uidvalidity, uid, dest, flags,"
+		" path, date) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", err);
+	if (st) {
+		sqlite3_bind_int(st, 1, p->op);
+		sqlite3_bind_int64(st, 2, p->folder_id);
+		sqlite3_bind_int64(st, 3, p->uidvalidity);
+		sqlite3_bind_int64(st, 4, p->uid);
+		sqlite3_bind_int64(st, 5, p->dest_id);
+		sqlite3_bind_text(st, 6, p->flags, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, p->path, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 8, p->date);
+		/* synchronous=NORMAL may lose the last commits at a power
+		 * cut; a change the user was told is done must not be. */
+		if (sqlite3_step(st) == SQLITE_DONE &&
+		    store_exec(s, "PRAGMA wal_checkpoint(FULL)", err))
+			id = sqlite3_last_insert_rowid(s->db);
+		else if (err && !*err)
+			store_db_error(s, err, "record a change");
+		sqlite3_finalize(st);
+	}
+	g_mutex_unlock(&s->lock);
+	return id;
+}
+
+GArray *
+store_pending_list(Store *s)
+{
+	GArray *out = g_array_new(FALSE, TRUE, sizeof(StorePending));
+
+	g_array_set_clear_func(out, (GDestroyNotify)store_pending_clear);
+	g_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s,
+		"SELECT id, op, folder, uidvalidity, uid, dest, flags, path, date"
+		" FROM pending ORDER BY id", NULL);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		StorePending p = {
+			.id = sqlite3_column_int64(st, 0),
+			.op = sqlite3_column_int(st, 1),
+			.folder_id = sqlite3_column_int64(st, 2),
+			.uidvalidity = (guint32)sqlite3_column_int64(st, 3),
+			.uid = (guint32)sqlite3_column_int64(st, 4),
+			.dest_id = sqlite3_column_int64(st, 5),
+			.flags = g_strdup((const char *)sqlite3_column_text(st, 6)),
+			.path = g_strdup((const char *)sqlite3_column_text(st, 7)),
+			.date = sqlite3_column_int64(st, 8),
+		};
+		g_array_append_val(out, p);
+	}
+	sqlite3_finalize(st);
+	g_mutex_unlock(&s->lock);
+	return out;
+}
+
+void
+store_pending_remove(Store *s, gint64 id)
+{
+	g_autofree char *sql = g_strdup_printf(
+		"DELETE FROM pending WHERE id = %" G_GINT64_FORMAT, id);
+
+	g_mutex_lock(&s->lock);
+	store_exec(s, sql, NULL);
+	g_mutex_unlock(&s->lock);
+}
+
+void
+store_pending_clear(StorePending *p)
+{
+	g_free(p->flags);
+	g_free(p->path);
+}
+
+char *
+store_pending_dir(Store *s)
+{
+	char *dir = g_build_filename(s->dir, "pending", NULL);
+	g_mkdir_with_parents(dir, 0700);
+	return dir;
 }

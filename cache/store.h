@@ -104,6 +104,30 @@ void store_batch_free(StoreBatch *batch); /* accepts NULL; drops rows */
 gboolean store_keys_assign(Store *s, gint64 folder_id, GArray *msgs,
                            GError **err);
 
+/* Changes made through the mount, kept until the server has them (the
+ * journal): they survive crashes and remounts, and are replayed in id
+ * order. */
+typedef struct {
+	gint64 id;
+	int op;              /* JournalOp of journal.h */
+	gint64 folder_id;
+	guint32 uidvalidity;
+	guint32 uid;
+	gint64 dest_id;      /* a folder id, or 1 for "expunge" removals */
+	char *flags;         /* or NULL */
+	char *path;          /* a file to append, or NULL */
+	gint64 date;
+} StorePending;
+
+/* Records P durably; returns its id, or 0 with ERR. */
+gint64 store_pending_add(Store *s, const StorePending *p, GError **err);
+/* Every recorded change, oldest first (clear func set). */
+GArray *store_pending_list(Store *s);
+void store_pending_remove(Store *s, gint64 id);
+void store_pending_clear(StorePending *p);
+/* The directory for files waiting to be appended (created); owned. */
+char *store_pending_dir(Store *s);
+
 /* Bytes of all stored bodies. */
 guint64 store_total_bytes(Store *s);
 

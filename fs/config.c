@@ -386,6 +386,20 @@ config_key_leave_on_server(const ConfigFile *f, MfAccountConfig *cfg,
 	return config_parse_bool(value, &cfg->leave_on_server, err);
 }
 
+/* delete = trash | expunge */
+static gboolean
+config_key_delete(const ConfigFile *f, MfAccountConfig *cfg,
+                  const char *value, GError **err)
+{
+	if (g_ascii_strcasecmp(value, "trash") == 0)
+		cfg->delete_expunge = FALSE;
+	else if (g_ascii_strcasecmp(value, "expunge") == 0)
+		cfg->delete_expunge = TRUE;
+	else
+		return config_fail(err, "'%.32s' is not trash or expunge", value);
+	return TRUE;
+}
+
 static gboolean
 config_key_poll_interval(const ConfigFile *f, MfAccountConfig *cfg,
                          const char *value, GError **err)
@@ -412,6 +426,7 @@ static const ConfigKey config_keys[] = {
 	{ "save_sent", FALSE, config_key_save_sent },
 	{ "leave_on_server", FALSE, config_key_leave_on_server },
 	{ "poll_interval", FALSE, config_key_poll_interval },
+	{ "delete", FALSE, config_key_delete },
 };
 
 static const ConfigKey *

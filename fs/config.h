@@ -37,6 +37,7 @@ typedef struct {
 	gboolean save_sent;     /* copy sent mail to \Sent; default yes */
 	gboolean leave_on_server; /* POP3: keep mail on the server; yes */
 	guint poll_interval;    /* seconds between checks for new mail; 60 */
+	gboolean delete_expunge; /* delete = expunge (default: trash) */
 } MfAccountConfig;
 
 /* $XDG_CONFIG_HOME/mailfs/config or ~/.config/mailfs/config; owned. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cache/account.h"
+#include "fs/folder_ops.h"
 #include "fs/inval.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -138,6 +139,8 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	}
 	if (fs->outbox)
 		outbox_start(fs->outbox);
+	fs->staging = g_build_filename(cfg->cache_dir, "staging", NULL);
+	folder_ops_init(fs);
 	Inval *iv = inval_start(se);
 	account_set_listing_hook(fs->account, inval_listing_cb, iv);
 	account_start_polling(fs->account);
@@ -152,6 +155,8 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	fuse_loop_cfg_destroy(lc);
 	account_set_listing_hook(fs->account, NULL, NULL);
 	inval_stop(iv);
+	folder_ops_cleanup(fs);
+	g_free(fs->staging);
 	outbox_close(fs->outbox);
 	fs->outbox = NULL;
 	account_close(fs->account);
@@ -164,7 +169,8 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 {
 	g_autoptr(GError) err = NULL;
 	MfAccountParams p;
-	MfFs fs = { .uid = getuid(), .gid = getgid(), .started = time(NULL) };
+	MfFs fs = { .uid = getuid(), .gid = getgid(), .started = time(NULL),
+	            .expunge = cfg->delete_expunge };
 
 	char *password = config_get_password(cfg, &err);
 	if (!password)

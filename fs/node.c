@@ -8,6 +8,7 @@
 
 #define INO_FOLDER_BASE 0x100
 #define INO_SPOOL_BASE (1ull << 31)
+#define INO_STAGED_BASE (INO_SPOOL_BASE + (1ull << 30))
 #define MSG_SHIFT 32
 
 Node
@@ -28,6 +29,9 @@ node_decode(fuse_ino_t ino)
 		n.kind = NODE_MSG;
 		n.id = (gint64)(ino >> MSG_SHIFT);
 		n.uid = (guint32)(ino & 0xffffffffu);
+	} else if (ino >= INO_STAGED_BASE) {
+		n.kind = NODE_STAGED;
+		n.id = (gint64)(ino - INO_STAGED_BASE);
 	} else if (ino >= INO_SPOOL_BASE) {
 		n.kind = (ino & 1) ? NODE_SPOOL_ERROR : NODE_SPOOL;
 		n.id = (gint64)((ino - INO_SPOOL_BASE) >> 1);
@@ -54,8 +58,15 @@ node_msg_ino(gint64 gen, guint32 uid)
 fuse_ino_t
 node_spool_ino(gint64 id, gboolean error_file)
 {
-	g_assert(id > 0 && id < (1 << 30));
+	g_assert(id > 0 && id < (1 << 29));
 	return (fuse_ino_t)(INO_SPOOL_BASE + 2 * (guint64)id + !!error_file);
+}
+
+fuse_ino_t
+node_staged_ino(gint64 id)
+{
+	g_assert(id > 0 && id < (1 << 30));
+	return (fuse_ino_t)(INO_STAGED_BASE + (guint64)id);
 }
 
 MfFs *

@@ -6,6 +6,7 @@
  *   0x100 + folder id       a folder (folder ids < 2^30)
  *   2^31 + 2 * spool id     a file in outbox/ or outbox/failed/
  *   ... + 1                 its NAME.error in outbox/failed/
+ *   2^31 + 2^30 + id        a file being written into a folder
  *   gen << 32 | uid         a message; gen names (folder, UIDVALIDITY)
  * and the helpers fs/ uses to answer with them. */
 #ifndef MAILFS_NODE_H
@@ -19,7 +20,7 @@
 
 typedef enum {
 	NODE_NONE, NODE_ROOT, NODE_OUTBOX, NODE_FAILED, NODE_FOLDER, NODE_MSG,
-	NODE_SPOOL, NODE_SPOOL_ERROR, NODE_CTL,
+	NODE_SPOOL, NODE_SPOOL_ERROR, NODE_CTL, NODE_STAGED,
 } NodeKind;
 
 typedef struct {
@@ -38,6 +39,7 @@ Node node_decode(fuse_ino_t ino);
 fuse_ino_t node_folder_ino(gint64 id);
 fuse_ino_t node_msg_ino(gint64 gen, guint32 uid);
 fuse_ino_t node_spool_ino(gint64 id, gboolean error_file);
+fuse_ino_t node_staged_ino(gint64 id);
 
 MfFs *node_fs(fuse_req_t req);
 

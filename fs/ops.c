@@ -11,6 +11,7 @@
 
 #include "fs/ctl_ops.h"
 #include "fs/errmap.h"
+#include "fs/folder_ops.h"
 #include "fs/node.h"
 #include "fs/outbox_ops.h"
 #include "net/mf_error.h"
@@ -67,6 +68,11 @@ ops_lookup_msg(fuse_req_t req, gint64 folder_id, guint32 uid,
 	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
 	char want[NODE_NAME_MAX];
 
+	/* A folder never listed before going offline has no names to find. */
+	if (!l && g_error_matches(err, MF_ERROR, MF_ERROR_OFFLINE)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (!l) {
 		node_reply_error(req, err);
 		return;
@@ -120,9 +126,13 @@ ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	MfTree *t = account_tree(fs->account);
 	const MfFolder *f = tree_child(t, n.kind == NODE_ROOT ? 0 : n.id, name);
 	fuse_ino_t child = f ? node_folder_ino(f->id) : 0;
+	struct fuse_entry_param e = { 0 };
 	tree_unref(t);
 	if (child)
 		ops_reply_dir_entry(req, child, FALSE);
+	else if (n.kind == NODE_FOLDER &&
+	         (e.ino = folder_ops_staged_lookup(fs, n.id, name, &e.attr)))
+		fuse_reply_entry(req, &e);
 	else if (n.kind == NODE_FOLDER && ops_parse_msg_name(name, &uid))
 		ops_lookup_msg(req, n.id, uid, name);
 	else
@@ -153,6 +163,10 @@ ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (n.kind == NODE_CTL) {
 		ctl_ops_getattr(req, n);
+		return;
+	}
+	if (n.kind == NODE_STAGED) {
+		folder_ops_getattr(req, n);
 		return;
 	}
 	if (n.kind == NODE_ROOT ||
@@ -222,6 +236,7 @@ ops_fill_dir(MfFs *fs, Node n, GArray *dir, int *errnum)
 		outbox_ops_fill(fs, n, dir);
 	} else if (n.kind == NODE_FOLDER && ops_folder_exists(fs, n.id)) {
 		ops_add_folders(fs, dir, n.id);
+		folder_ops_fill_staged(fs, n.id, dir);
 		if (!ops_add_messages(fs, dir, n.id, &err) &&
 		    !g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND)) {
 			*errnum = errmap_to_errno(err);
@@ -281,6 +296,10 @@ ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ctl_ops_open(req, n, fi);
 		return;
 	}
+	if (n.kind == NODE_STAGED) {
+		folder_ops_open(req, n, fi);
+		return;
+	}
 	if (n.kind != NODE_MSG) {
 		fuse_reply_err(req, n.kind == NODE_NONE ? ENOENT : EISDIR);
 		return;
@@ -312,6 +331,10 @@ ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		ctl_ops_read(req, size, off, fi);
 		return;
 	}
+	if (kind == NODE_STAGED) {
+		folder_ops_read(req, size, off, fi);
+		return;
+	}
 	if (kind != NODE_MSG) {
 		outbox_ops_read(req, size, off, fi);
 		return;
@@ -330,6 +353,8 @@ ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 
 	if (n.kind == NODE_CTL)
 		ctl_ops_write(req, n, buf, size, fi);
+	else if (n.kind == NODE_STAGED)
+		folder_ops_write(req, buf, size, off, fi);
 	else if (n.kind != NODE_SPOOL)
 		fuse_reply_err(req, EACCES);
 	else
@@ -343,6 +368,8 @@ ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (n.kind == NODE_SPOOL || n.kind == NODE_SPOOL_ERROR)
 		outbox_ops_flush(req, fi);
+	else if (n.kind == NODE_STAGED)
+		folder_ops_flush(req, fi);
 	else
 		fuse_reply_err(req, 0);
 }
@@ -358,6 +385,10 @@ ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (n.kind == NODE_CTL) {
 		ctl_ops_release(req, fi);
+		return;
+	}
+	if (n.kind == NODE_STAGED) {
+		folder_ops_release(req, fi);
 		return;
 	}
 	close((int)fi->fh);
@@ -380,6 +411,8 @@ ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 
 	if (node_fs(req)->outbox && n.kind == NODE_OUTBOX)
 		outbox_ops_create(req, n, name, fi);
+	else if (n.kind == NODE_FOLDER)
+		folder_ops_create(req, n, name, fi);
 	else
 		fuse_reply_err(req, EACCES);
 }
@@ -394,7 +427,12 @@ ops_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 static void
 ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	fuse_reply_err(req, EACCES);
+	Node n = node_decode(parent);
+
+	if (n.kind == NODE_ROOT || n.kind == NODE_FOLDER)
+		folder_ops_mkdir(req, n, name);
+	else
+		fuse_reply_err(req, EACCES);
 }
 
 static void
@@ -405,6 +443,8 @@ ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (node_fs(req)->outbox && (n.kind == NODE_OUTBOX ||
 	                             n.kind == NODE_FAILED))
 		outbox_ops_unlink(req, n, name);
+	else if (n.kind == NODE_FOLDER)
+		folder_ops_unlink(req, n, name);
 	else
 		fuse_reply_err(req, EACCES);
 }
@@ -412,7 +452,12 @@ ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void
 ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, EACCES);
+	Node n = node_decode(parent);
+
+	if (n.kind == NODE_ROOT || n.kind == NODE_FOLDER)
+		folder_ops_rmdir(req, n, name);
+	else
+		fuse_reply_err(req, EACCES);
 }
 
 static void
@@ -428,6 +473,8 @@ ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (node_fs(req)->outbox && (from.kind == NODE_OUTBOX ||
 	                             from.kind == NODE_FAILED))
 		outbox_ops_rename(req, from, name, to, newname);
+	else if (from.kind == NODE_ROOT || from.kind == NODE_FOLDER)
+		folder_ops_rename(req, from, name, to, newname);
 	else
 		fuse_reply_err(req, EACCES);
 }
@@ -442,6 +489,8 @@ ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		outbox_ops_setattr(req, n, ino, attr, to_set);
 	else if (n.kind == NODE_CTL)
 		ctl_ops_setattr(req, n, attr, to_set);
+	else if (n.kind == NODE_STAGED)
+		folder_ops_setattr(req, n, attr, to_set, fi);
 	else
 		fuse_reply_err(req, EACCES);
 }
@@ -454,7 +503,34 @@ ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	if (node_fs(req)->outbox && ops_is_outbox(n))
 		outbox_ops_getxattr(req, n, name, size);
 	else
-		fuse_reply_err(req, ENODATA);
+		folder_ops_getxattr(req, n, name, size);
+}
+
+static void
+ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+             const char *value, size_t size, int flags)
+{
+	folder_ops_setxattr(req, node_decode(ino), name, value, size);
+}
+
+static void
+ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void
+ops_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+            const char *name)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void
+ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+         const char *newname)
+{
+	fuse_reply_err(req, EACCES);
 }
 
 static void
@@ -464,10 +540,8 @@ ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 	if (node_fs(req)->outbox && ops_is_outbox(n))
 		outbox_ops_listxattr(req, n, size);
-	else if (size == 0)
-		fuse_reply_xattr(req, 0);
 	else
-		fuse_reply_buf(req, NULL, 0);
+		folder_ops_listxattr(req, n, size);
 }
 
 const struct fuse_lowlevel_ops ops_table = {
@@ -490,5 +564,9 @@ const struct fuse_lowlevel_ops ops_table = {
 	.rmdir = ops_rmdir,
 	.rename = ops_rename,
 	.getxattr = ops_getxattr,
+	.setxattr = ops_setxattr,
 	.listxattr = ops_listxattr,
+	.removexattr = ops_removexattr,
+	.symlink = ops_symlink,
+	.link = ops_link,
 };

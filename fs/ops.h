@@ -15,6 +15,11 @@ typedef struct {
 	uid_t uid;        /* owner shown for every file */
 	gid_t gid;
 	time_t started;   /* mtime of directories */
+	gboolean expunge; /* rm expunges instead of moving to \Trash */
+	char *staging;    /* directory of files being written into folders */
+	GMutex staged_lock;
+	GHashTable *staged; /* id -> Staged (folder_ops.c) */
+	gint64 staged_next;
 } MfFs;
 
 extern const struct fuse_lowlevel_ops ops_table;
