@@ -9,6 +9,7 @@ import email.policy
 import email.utils
 import errno
 import os
+import random
 import re
 import shutil
 import signal
@@ -376,6 +377,53 @@ class SendTest(OutboxTestBase):
         sent_body = env["data"].split(b"\r\n\r\n", 1)[1]
         self.assertTrue(sent_body == body.replace("\n", "\r\n").encode(),
                         "body differs (%d bytes sent)" % len(sent_body))
+
+    def test_dot_stuffing_and_mixed_line_ends_across_buffers(self):
+        # Lines of every length, many starting with dots, ending in LF or
+        # CRLF at random: line starts and CR/LF pairs fall on every offset
+        # of whatever buffers mailfs reads and writes through.
+        smtp = self.new_smtp()
+        mfs = self.new_mount(smtp)
+        subject = "stuffing " + self.tag
+        rnd = random.Random(7)
+        lines, size = [], 0
+        while size < 1500000:
+            line = "." * rnd.randrange(0, 3) + "".join(
+                rnd.choice("ab.") for _ in range(rnd.randrange(0, 300)))
+            lines.append(line.encode())
+            size += len(line) + 2
+        body = b"".join(l + rnd.choice((b"\n", b"\r\n")) for l in lines)
+        raw = ("To: bob@example.com\r\nSubject: %s\n\n" % subject).encode()
+        self.put(mfs, "stuffing.eml", raw + body)
+        env = self.assert_sent_once(smtp, subject, settle=0.5, timeout=30)
+        sent_body = env["data"].split(b"\r\n\r\n", 1)[1]
+        self.assertTrue(sent_body == b"".join(l + b"\r\n" for l in lines),
+                        "the body differs")
+
+    def test_header_forms(self):
+        # Several Bcc fields in any case (not the body's look-alike), an
+        # empty group, encoded words and quoted local parts.
+        smtp = self.new_smtp()
+        mfs = self.new_mount(smtp)
+        subject = "forms " + self.tag
+        raw = ("Bcc: b1@example.com\n"
+               "TO: undisclosed-recipients:;\n"
+               "cc: =?utf-8?q?Doe=2C_J?= <j@example.com>, \"john doe\"@example.com,\n"
+               " \"a\\\"b, c\" <q@example.com>\n"
+               "Subject: %s\n"
+               "bcc: b2@example.com\n"
+               "BCC: b3@example.com\n"
+               "\nbody\nBcc: inbody@example.com\n" % subject).encode()
+        self.put(mfs, "forms.eml", raw)
+        env = self.assert_sent_once(smtp, subject, settle=0.5)
+        self.assertEqual(sorted(env["rcpt_tos"]), sorted([
+            "b1@example.com", "b2@example.com", "b3@example.com",
+            "j@example.com", '"john doe"@example.com', "q@example.com"]))
+        head, body = env["data"].split(b"\r\n\r\n", 1)
+        self.assertNotRegex(head, rb"(?im)^bcc:")
+        self.assertIn(b"TO: undisclosed-recipients:;\r\n", head)
+        self.assertIn(b'\r\n \"a\\\"b, c\" <q@example.com>\r\n', head)
+        self.assertEqual(body, b"body\r\nBcc: inbody@example.com\r\n")
 
     def test_utf8_address_uses_smtputf8(self):
         smtp = self.new_smtp()
@@ -807,6 +855,26 @@ class ScratchAndBulkTest(OutboxTestBase):
                         lambda: self.outbox_files(mfs) == [], 20)
         self.assertEqual(os.listdir(self.outbox(mfs, "failed")), [])
         shutil.rmtree(src)
+
+
+    def test_queue_built_while_smtp_down_is_sent_once_when_it_is_back(self):
+        smtp = self.new_smtp(start=False)
+        mfs = self.new_mount(smtp)
+        subjects = ["backlog %02d %s" % (i, self.tag) for i in range(30)]
+        for i, subject in enumerate(subjects):
+            self.put(mfs, "b%02d.eml" % i, message(subject))
+        self.wait_until("every file to wait for a retry", lambda: all(
+            str(self.status(self.outbox(mfs, "b%02d.eml" % i))).startswith(
+                "queued: retry") for i in range(30)), 20)
+        smtp.start()
+        self.wait_until("30 deliveries",
+                        lambda: len(smtp.envelopes(self.tag)) >= 30, 40)
+        time.sleep(2.0)
+        got = sorted(parse(e["data"])["Subject"]
+                     for e in smtp.envelopes(self.tag))
+        self.assertEqual(got, sorted(subjects))
+        self.wait_until("an empty outbox",
+                        lambda: self.outbox_files(mfs) == [], 10)
 
 
 class NoSmtpTest(OutboxTestBase):
