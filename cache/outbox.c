@@ -29,6 +29,7 @@ struct MfOutbox {
 	GThread *sender;
 	gboolean stopping;
 	guint64 wake_seq;      /* bumped whenever the sender should look */
+	OutboxSender *snd;     /* the sender thread's, while it runs */
 };
 
 static void outbox_fail_locked(MfOutbox *o, const OutboxEntry *e,
@@ -254,6 +255,8 @@ outbox_close(MfOutbox *o)
 		return;
 	g_mutex_lock(&o->lock);
 	o->stopping = TRUE;
+	if (o->snd)
+		outbox_sender_interrupt(o->snd);
 	g_cond_broadcast(&o->wake);
 	g_mutex_unlock(&o->lock);
 	if (o->sender)
@@ -709,6 +712,7 @@ outbox_sender_thread(gpointer data)
 	gint64 until;
 
 	g_mutex_lock(&o->lock);
+	o->snd = snd;
 	while (!o->stopping) {
 		if (outbox_next_due(o, &e, &until)) {
 			g_mutex_unlock(&o->lock);
@@ -728,6 +732,7 @@ outbox_sender_thread(gpointer data)
 		       g_cond_wait_until(&o->wake, &o->lock, end))
 			;
 	}
+	o->snd = NULL;
 	g_mutex_unlock(&o->lock);
 	outbox_sender_free(snd);
 	return NULL;

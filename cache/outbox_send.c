@@ -18,13 +18,16 @@
 struct OutboxSender {
 	const OutboxParams *p; /* owned by the MfOutbox */
 	MfAccount *account;
+	GMutex lock;           /* guards smtp against outbox_sender_interrupt */
 	SmtpClient *smtp;
+	gboolean stopping;
 };
 
 OutboxSender *
 outbox_sender_new(const OutboxParams *p, MfAccount *account)
 {
 	OutboxSender *s = g_new0(OutboxSender, 1);
+	g_mutex_init(&s->lock);
 	s->p = p;
 	s->account = account;
 	return s;
@@ -33,7 +36,20 @@ outbox_sender_new(const OutboxParams *p, MfAccount *account)
 void
 outbox_sender_idle(OutboxSender *s)
 {
-	g_clear_pointer(&s->smtp, smtp_client_free);
+	g_mutex_lock(&s->lock);
+	SmtpClient *c = g_steal_pointer(&s->smtp);
+	g_mutex_unlock(&s->lock);
+	smtp_client_free(c);
+}
+
+void
+outbox_sender_interrupt(OutboxSender *s)
+{
+	g_mutex_lock(&s->lock);
+	s->stopping = TRUE;
+	if (s->smtp)
+		smtp_client_interrupt(s->smtp);
+	g_mutex_unlock(&s->lock);
 }
 
 void
@@ -42,6 +58,7 @@ outbox_sender_free(OutboxSender *s)
 	if (!s)
 		return;
 	outbox_sender_idle(s);
+	g_mutex_clear(&s->lock);
 	g_free(s);
 }
 
@@ -66,8 +83,13 @@ outbox_sender_connect(OutboxSender *s, GError **err)
 		.password = s->p->password,
 		.timeout_ms = s->p->timeout_ms,
 	};
-	s->smtp = smtp_client_connect(&sp, err);
-	return s->smtp != NULL;
+	SmtpClient *c = smtp_client_connect(&sp, err);
+	g_mutex_lock(&s->lock);
+	s->smtp = c;
+	if (c && s->stopping)
+		smtp_client_interrupt(c);
+	g_mutex_unlock(&s->lock);
+	return c != NULL;
 }
 
 /* Reads the whole spooled file (bounded). */

@@ -21,6 +21,10 @@ typedef struct OutboxSender OutboxSender;
 OutboxSender *outbox_sender_new(const OutboxParams *p, MfAccount *account);
 void outbox_sender_free(OutboxSender *s); /* accepts NULL */
 gboolean outbox_sender_connected(const OutboxSender *s);
+/* Makes the session's blocked I/O fail at once (at unmount); from any
+ * thread. */
+void outbox_sender_interrupt(OutboxSender *s);
+
 /* Ends the SMTP session, if any (QUIT). */
 void outbox_sender_idle(OutboxSender *s);
 

@@ -959,6 +959,14 @@ conn_describe_tls(const Conn *c)
 }
 
 int
+conn_set_timeout(Conn *c, int timeout_ms)
+{
+	int old = c->timeout_ms;
+	c->timeout_ms = timeout_ms;
+	return old;
+}
+
+int
 conn_wait_input(Conn *c, int timeout_ms)
 {
 	if (c->len > 0 || (c->ssl && SSL_pending(c->ssl) > 0))

@@ -74,6 +74,9 @@ gboolean conn_is_tls(const Conn *c);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "plaintext"; owned by the caller. */
 char *conn_describe_tls(const Conn *c);
 
+/* Changes the idle timeout of every later wait; returns the old one. */
+int conn_set_timeout(Conn *c, int timeout_ms);
+
 /* Waits up to TIMEOUT_MS for input (buffered or on the socket), ignoring
  * the deadline, for callers that wait on purpose (IMAP IDLE).  1 when a
  * read would not block (data, EOF or error: the read tells), 0 when the

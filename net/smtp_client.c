@@ -609,6 +609,8 @@ smtp_client_stream(SmtpClient *c, const SmtpSource *src, GError **err)
 	return conn_write(c->conn, out, o, err);
 }
 
+#define SMTP_FINAL_REPLY_MS (10 * 60 * 1000)
+
 /* Sends the data after a 354 and reads the verdict on it. */
 static gboolean
 smtp_client_data(SmtpClient *c, const SmtpSource *src, char **reply,
@@ -619,9 +621,15 @@ smtp_client_data(SmtpClient *c, const SmtpSource *src, char **reply,
 	smtp_client_deadline(c, extra);
 	if (!smtp_client_stream(c, src, err))
 		return smtp_client_fail(c);
-	/* From here a lost connection leaves the outcome unknown. */
-	smtp_client_deadline(c, extra);
+	/* From here a lost connection leaves the outcome unknown, so the
+	 * server gets the 10 minutes RFC 5321 (4.5.3.2.6) gives it for the
+	 * final reply: giving up earlier and sending again could deliver the
+	 * message twice. */
+	int old = conn_set_timeout(c->conn, MAX(c->timeout_ms,
+	                                        SMTP_FINAL_REPLY_MS));
+	conn_set_deadline(c->conn, 0);
 	g_autoptr(SmtpReply) r = smtp_client_read_more(c, err);
+	conn_set_timeout(c->conn, old);
 	if (!r) {
 		g_prefix_error(err, "%s: no reply after the message was sent "
 		               "(it may have been delivered): ", c->url);
@@ -912,4 +920,10 @@ smtp_client_error_is_permanent(const GError *err)
 {
 	return err && err->domain == MF_ERROR &&
 	       err->code == MF_ERROR_MESSAGE;
+}
+
+void
+smtp_client_interrupt(SmtpClient *c)
+{
+	conn_interrupt(c->conn);
 }

@@ -133,6 +133,9 @@ gboolean smtp_client_send_data(SmtpClient *c, const SmtpEnvelope *env,
                                const char *data, size_t len, char **reply,
                                GError **err);
 
+/* Makes a blocked call on C fail at once; callable from any thread. */
+void smtp_client_interrupt(SmtpClient *c);
+
 /* TRUE when ERR means the message itself was refused for good (it goes to
  * failed/); FALSE for NULL and for every other error. */
 gboolean smtp_client_error_is_permanent(const GError *err);
