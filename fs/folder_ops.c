@@ -563,12 +563,7 @@ folder_ops_getxattr(fuse_req_t req, Node n, const char *name, size_t size)
 		return;
 	}
 	size_t len = m.flags ? strlen(m.flags) : 0;
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, m.flags, len);
+	node_reply_xattr(req, m.flags, len, size);
 }
 
 void
@@ -608,11 +603,7 @@ folder_ops_listxattr(fuse_req_t req, Node n, size_t size)
 	gboolean has = folder_ops_has_flags(node_fs(req), n);
 
 	if (!has)
-		size == 0 ? fuse_reply_xattr(req, 0) : fuse_reply_buf(req, NULL, 0);
-	else if (size == 0)
-		fuse_reply_xattr(req, sizeof names);
-	else if (size < sizeof names)
-		fuse_reply_err(req, ERANGE);
+		node_reply_xattr(req, NULL, 0, size);
 	else
-		fuse_reply_buf(req, names, sizeof names);
+		node_reply_xattr(req, names, sizeof names, size);
 }

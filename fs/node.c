@@ -1,6 +1,7 @@
 /* node.c - inode numbering of the mount tree and shared reply helpers. */
 #include "fs/node.h"
 
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -170,4 +171,15 @@ node_msg_name(const MfRemoteMessage *m, char buf[NODE_NAME_MAX])
 	key[n] = '\0';
 	g_snprintf(buf, NODE_NAME_MAX, "%u-%s.eml", m->uid, key);
 	return buf;
+}
+
+void
+node_reply_xattr(fuse_req_t req, const char *value, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, len);
 }

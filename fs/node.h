@@ -57,6 +57,11 @@ void node_dir_attr(const MfFs *fs, fuse_ino_t ino, gboolean writable,
 void node_file_attr(const MfFs *fs, fuse_ino_t ino, mode_t perm,
                     guint64 size, gint64 mtime, struct stat *st);
 
+/* Replies to GETXATTR or LISTXATTR with VALUE (LEN bytes) for a caller
+ * buffer of SIZE (0: it asks for the length). */
+void node_reply_xattr(fuse_req_t req, const char *value, size_t len,
+                      size_t size);
+
 /* Replies with ERR's errno (errmap). */
 void node_reply_error(fuse_req_t req, const GError *err);
 

@@ -392,12 +392,7 @@ outbox_ops_getxattr(fuse_req_t req, Node n, const char *name, size_t size)
 	g_autofree char *status = outbox_status(&e);
 	outbox_entry_clear(&e);
 	size_t len = strlen(status);
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, status, len);
+	node_reply_xattr(req, status, len, size);
 }
 
 void
@@ -407,10 +402,6 @@ outbox_ops_listxattr(fuse_req_t req, Node n, size_t size)
 
 	if (n.kind != NODE_SPOOL)
 		fuse_reply_buf(req, NULL, 0);
-	else if (size == 0)
-		fuse_reply_xattr(req, sizeof names);
-	else if (size < sizeof names)
-		fuse_reply_err(req, ERANGE);
 	else
-		fuse_reply_buf(req, names, sizeof names);
+		node_reply_xattr(req, names, sizeof names, size);
 }

@@ -976,6 +976,20 @@ conn_wait_input(Conn *c, int timeout_ms)
 	return rc < 0 ? 1 : rc; /* a poll error shows in the next read */
 }
 
+Conn *
+conn_open_url(const MfUrl *url, ConnTlsConfig *tls, int timeout_ms,
+              GError **err)
+{
+	if (!tls->host)
+		tls->host = url->host;
+	Conn *c = conn_connect(url->host, url->port, timeout_ms, err);
+	if (c && url->implicit_tls && !conn_start_tls(c, tls, err)) {
+		conn_close(c);
+		return NULL;
+	}
+	return c;
+}
+
 void
 conn_interrupt(Conn *c)
 {

@@ -17,6 +17,8 @@
 #include <glib.h>
 #include <stdint.h>
 
+#include "net/url.h"
+
 typedef struct Conn Conn;
 
 typedef struct {
@@ -31,6 +33,12 @@ typedef struct {
  * address tried).  TIMEOUT_MS also becomes the idle timeout of every later
  * read and write.  TCP_NODELAY is set.  Returns a new Conn or NULL. */
 Conn *conn_connect(const char *host, guint16 port, int timeout_ms, GError **err);
+
+/* Connects to URL's host and port and, for an implicit-TLS scheme, runs
+ * the handshake at once.  TLS->host is set to the URL's host when NULL
+ * (the caller keeps TLS for a later STARTTLS).  Errors as below. */
+Conn *conn_open_url(const MfUrl *url, ConnTlsConfig *tls, int timeout_ms,
+                    GError **err);
 
 /* Runs the TLS client handshake on C (implicit TLS right after connect, or
  * STARTTLS after the protocol said so), verifying chain and host name, or

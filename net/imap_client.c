@@ -405,19 +405,12 @@ ImapClient *
 imap_client_connect(const ImapClientParams *p, GError **err)
 {
 	ConnTlsConfig tls = p->tls;
-	Conn *conn;
 
 	g_return_val_if_fail(p->url->scheme == URL_IMAP ||
 	                     p->url->scheme == URL_IMAPS, NULL);
-	if (!tls.host)
-		tls.host = p->url->host;
-	conn = conn_connect(p->url->host, p->url->port, p->timeout_ms, err);
+	Conn *conn = conn_open_url(p->url, &tls, p->timeout_ms, err);
 	if (!conn)
 		return NULL;
-	if (p->url->implicit_tls && !conn_start_tls(conn, &tls, err)) {
-		conn_close(conn);
-		return NULL;
-	}
 	g_autoptr(ImapClient) c = imap_client_new(p, conn);
 	if (!imap_client_greeting(c, err))
 		return NULL;

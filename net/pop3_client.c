@@ -501,15 +501,9 @@ pop3_client_connect(const Pop3ClientParams *p, GError **err)
 	                     p->url->scheme == URL_POP3S, NULL);
 	g_return_val_if_fail(p->user != NULL && p->password != NULL, NULL);
 	tls = p->tls;
-	if (!tls.host)
-		tls.host = p->url->host;
-	conn = conn_connect(p->url->host, p->url->port, p->timeout_ms, err);
+	conn = conn_open_url(p->url, &tls, p->timeout_ms, err);
 	if (!conn)
 		return NULL;
-	if (p->url->implicit_tls && !conn_start_tls(conn, &tls, err)) {
-		conn_close(conn);
-		return NULL;
-	}
 	g_autoptr(Pop3Client) c = pop3_client_new(p, conn);
 	if (!pop3_client_greeting(c, err) || !pop3_client_capa(c, err))
 		return NULL;

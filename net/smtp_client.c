@@ -432,19 +432,12 @@ SmtpClient *
 smtp_client_connect(const SmtpClientParams *p, GError **err)
 {
 	ConnTlsConfig tls = p->tls;
-	Conn *conn;
 
 	g_return_val_if_fail(p->url->scheme == URL_SMTP ||
 	                     p->url->scheme == URL_SMTPS, NULL);
-	if (!tls.host)
-		tls.host = p->url->host;
-	conn = conn_connect(p->url->host, p->url->port, p->timeout_ms, err);
+	Conn *conn = conn_open_url(p->url, &tls, p->timeout_ms, err);
 	if (!conn)
 		return NULL;
-	if (p->url->implicit_tls && !conn_start_tls(conn, &tls, err)) {
-		conn_close(conn);
-		return NULL;
-	}
 	g_autoptr(SmtpClient) c = smtp_client_new(p, conn);
 	if (!smtp_client_setup(c, p, &tls, err))
 		return NULL;
