@@ -401,7 +401,7 @@ outbox_ops_listxattr(fuse_req_t req, Node n, size_t size)
 	static const char names[] = OUTBOX_STATUS_XATTR;
 
 	if (n.kind != NODE_SPOOL)
-		fuse_reply_buf(req, NULL, 0);
+		node_reply_xattr(req, NULL, 0, size);
 	else
 		node_reply_xattr(req, names, sizeof names, size);
 }
