@@ -61,6 +61,22 @@ ctl_ops_outbox_status(MfFs *fs, GString *s)
 	g_string_append_printf(s, "outbox_failed: %u\n", failed);
 }
 
+/* How the last session was secured, without the server that the backend
+ * puts in front ("imaps://host:993, TLSv1.3 ...") and status shows on
+ * its own line. */
+static const char *
+ctl_ops_tls(const MfAccountStatus *st)
+{
+	size_t n = strlen(st->server);
+
+	if (!st->tls)
+		return "unknown";
+	if (strncmp(st->tls, st->server, n) == 0 &&
+	    strncmp(st->tls + n, ", ", 2) == 0)
+		return st->tls + n + 2;
+	return st->tls;
+}
+
 char *
 ctl_ops_status_text(MfFs *fs)
 {
@@ -73,7 +89,7 @@ ctl_ops_status_text(MfFs *fs)
 	                       : "offline");
 	ctl_ops_time(s, "since", st.state_since);
 	g_string_append_printf(s, "server: %s\n", st.server);
-	g_string_append_printf(s, "tls: %s\n", st.tls ? st.tls : "unknown");
+	g_string_append_printf(s, "tls: %s\n", ctl_ops_tls(&st));
 	ctl_ops_time(s, "last_refresh", st.last_refresh);
 	g_string_append_printf(s, "push: %s\n", st.push ? "active" : "off");
 	ctl_ops_outbox_status(fs, s);
