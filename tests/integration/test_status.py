@@ -461,6 +461,21 @@ class StatusCommandTest(StatusTestBase):
             self.assertEqual(account, mfs.account)
             self.assert_same_status(body, mfs)
 
+    def test_mount_point_with_odd_characters(self):
+        # mountinfo escapes space, tab, newline and backslash as \ooo.
+        mfs = self.new_mount(mount=False)
+        mfs.mountpoint = os.path.join(mfs.dir, "my mail\\box\tx")
+        os.makedirs(mfs.mountpoint)
+        self.mount(mfs)
+        res = mailfs("status", mfs.mountpoint)
+        self.assertEqual(res.returncode, 0, res)
+        self.assert_same_status(res.stdout, mfs)
+        res = mailfs("status")
+        self.assertIn("== %s (account %s)\n" % (mfs.mountpoint, mfs.account),
+                      res.stdout)
+        res = self.umount(mfs)
+        self.assertEqual(res.stderr, "")
+
     def test_not_a_mailfs_mount(self):
         for path in (self.work, "/proc", os.path.join(self.work, "nothing")):
             res = mailfs("status", path)
