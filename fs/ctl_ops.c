@@ -20,7 +20,9 @@ static const struct {
 	mode_t perm;
 } ctl_files[] = {
 	{ "status", INO_CTL_STATUS, 0444 },
-	{ "ctl", INO_CTL_CTL, 0200 },
+	/* Readable (it reads empty) so that grep -r and backups walking the
+	 * mount do not stop at it. */
+	{ "ctl", INO_CTL_CTL, 0644 },
 	{ "log", INO_CTL_LOG, 0444 },
 };
 
@@ -173,7 +175,7 @@ ctl_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 	gboolean writing = (fi->flags & O_ACCMODE) != O_RDONLY;
 	CtlHandle *h = g_new0(CtlHandle, 1);
 
-	if ((n.id == INO_CTL_CTL) != writing || ctl_ops_find(n.id) < 0) {
+	if ((writing && n.id != INO_CTL_CTL) || ctl_ops_find(n.id) < 0) {
 		g_free(h);
 		fuse_reply_err(req, EACCES);
 		return;

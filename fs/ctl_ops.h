@@ -3,7 +3,7 @@
  *   status  key: value lines: online state, server and TLS, last refresh,
  *           push, outbox queue, cache size and budget, last error
  *   ctl     write "refresh", "flush", "offline" or "online"; anything else
- *           fails the write with EINVAL
+ *           fails the write with EINVAL; it reads empty
  *   log     the recent log lines of this mount
  * ops.c hands every request on these inodes (NODE_CTL) here. */
 #ifndef MAILFS_CTL_OPS_H
