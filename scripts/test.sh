@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds with -Werror, runs every meson test (unit and
-# integration) and prints "N passed, N failed[, N skipped]".  Exits non-zero
-# if a test failed or none ran.  BUILDDIR (default: build) may be overridden.
+# Installs dependencies, then runs everything and prints one summary line
+# "N passed, N failed[, N skipped]" for all of it:
+#   1. BUILDDIR (default build): build with -Werror, every meson test (unit
+#      and integration);
+#   2. ASAN_BUILDDIR (default build-asan): the same build with
+#      -Db_sanitize=address,undefined and the same tests, with leak checks
+#      and undefined behaviour fatal (SANITIZE=0 skips it);
+#   3. FUZZ_BUILDDIR (default build-fuzz): the libFuzzer targets of
+#      tests/fuzz, FUZZ_SECONDS (default 8) each, a test each (FUZZ=0 skips).
+# A build that fails counts as one failed test.  Exits non-zero if anything
+# failed or no test ran.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 builddir=${BUILDDIR:-build}
+asandir=${ASAN_BUILDDIR:-build-asan}
+fuzzdir=${FUZZ_BUILDDIR:-build-fuzz}
 
 scripts/install-deps.sh
 
@@ -14,33 +24,81 @@ if [[ ! -e /dev/fuse ]]; then
 	modprobe fuse 2>/dev/null || true
 fi
 
-if [[ -d "$builddir/meson-private" ]]; then
-	meson setup --reconfigure -Dwerror=true "$builddir"
-else
-	meson setup -Dwerror=true "$builddir"
-fi
-meson compile -C "$builddir"
-
+logs=()
+build_failures=0
 status=0
-meson test -C "$builddir" --print-errorlogs || status=$?
 
-summary=$(/usr/bin/python3 - "$builddir/meson-logs/testlog.json" <<'PY'
+# setup DIR [meson options...]: configures DIR, or reconfigures it.
+setup() {
+	local dir=$1
+	shift
+	if [[ -d "$dir/meson-private" ]]; then
+		meson setup --reconfigure "$@" "$dir" >/dev/null
+	else
+		meson setup "$@" "$dir" >/dev/null
+	fi
+}
+
+# run_phase NAME DIR TARGETS MESON-TEST-ARGS...: builds TARGETS (all when
+# empty) in DIR, then runs meson test there; its log joins the summary.
+run_phase() {
+	local name=$1 dir=$2 targets=$3
+	shift 3
+	echo "=== $name ($dir)"
+	rm -f "$dir/meson-logs/testlog.json"
+	# shellcheck disable=SC2086
+	if ! meson compile -C "$dir" $targets; then
+		echo "test.sh: $name build failed" >&2
+		build_failures=$((build_failures + 1))
+		return
+	fi
+	meson test -C "$dir" --no-rebuild --print-errorlogs "$@" || status=$?
+	logs+=("$dir/meson-logs/testlog.json")
+}
+
+setup "$builddir" -Dwerror=true
+run_phase "tests" "$builddir" ""
+
+if [[ "${SANITIZE:-1}" != 0 ]]; then
+	setup "$asandir" -Dwerror=true -Db_sanitize=address,undefined \
+		-Db_lundef=false
+	# Leaks fail the unit tests; undefined behaviour stops the program
+	# (also the mailfs daemon, so an integration test notices).  Check's
+	# own per-test timeouts get the same slack as meson's.
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	CK_TIMEOUT_MULTIPLIER=3 \
+		run_phase "tests under ASan/UBSan" "$asandir" "" \
+		--timeout-multiplier 3
+fi
+
+if [[ "${FUZZ:-1}" != 0 ]]; then
+	fuzz_targets=$(sed -n "s/^  '\([a-z0-9_]*\)' : \[.*/fuzz_\1/p" \
+		tests/fuzz/meson.build | tr '\n' ' ')
+	CC=clang setup "$fuzzdir" -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false
+	FUZZ_SECONDS=${FUZZ_SECONDS:-8} \
+		run_phase "fuzzing" "$fuzzdir" "$fuzz_targets" --suite fuzz
+fi
+
+summary=$(/usr/bin/python3 - "$build_failures" "${logs[@]}" <<'PY'
 import json, sys
-counts = {"passed": 0, "failed": 0, "skipped": 0}
-try:
-    with open(sys.argv[1]) as f:
-        for line in f:
-            if not line.strip():
-                continue
-            result = json.loads(line).get("result", "")
-            if result in ("OK", "EXPECTEDFAIL"):
-                counts["passed"] += 1
-            elif result == "SKIP":
-                counts["skipped"] += 1
-            else:
-                counts["failed"] += 1
-except FileNotFoundError:
-    pass
+counts = {"passed": 0, "failed": int(sys.argv[1]), "skipped": 0}
+for path in sys.argv[2:]:
+    try:
+        with open(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                result = json.loads(line).get("result", "")
+                if result in ("OK", "EXPECTEDFAIL"):
+                    counts["passed"] += 1
+                elif result == "SKIP":
+                    counts["skipped"] += 1
+                else:
+                    counts["failed"] += 1
+    except FileNotFoundError:
+        counts["failed"] += 1
 text = "%d passed, %d failed" % (counts["passed"], counts["failed"])
 if counts["skipped"]:
     text += ", %d skipped" % counts["skipped"]
