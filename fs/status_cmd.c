@@ -80,8 +80,8 @@ status_cmd_parse_line(const char *line)
 GPtrArray *
 status_cmd_parse_mountinfo(const char *text)
 {
-	GPtrArray *out =
-		g_ptr_array_new_with_free_func((GDestroyNotify)status_mount_free);
+	GDestroyNotify free_fn = (GDestroyNotify)status_mount_free;
+	GPtrArray *out = g_ptr_array_new_with_free_func(free_fn);
 	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 
 	for (guint i = 0; lines[i]; i++) {
@@ -274,9 +274,9 @@ status_cmd_read(const char *mountpoint, int timeout_ms, GError **err)
 	if (pid < 0)
 		status_cmd_read_error(mountpoint, e, err);
 	else if (!done)
-		g_set_error(err, MF_ERROR, MF_ERROR_CONNECTION, "%s: the mailfs "
-		            "daemon did not answer within %d s", mountpoint,
-		            timeout_ms / 1000);
+		g_set_error(err, MF_ERROR, MF_ERROR_CONNECTION, "%s: the "
+		            "mailfs daemon did not answer within %d s",
+		            mountpoint, timeout_ms / 1000);
 	else if (status == -1 || !WIFEXITED(status))
 		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "%s: cannot read "
 		            "the status", mountpoint);
@@ -295,7 +295,8 @@ status_cmd_queued(const char *mountpoint, int timeout_ms)
 
 	if (!m)
 		return 0;
-	g_autofree char *text = status_cmd_read(m->mountpoint, timeout_ms, NULL);
+	g_autofree char *text =
+		status_cmd_read(m->mountpoint, timeout_ms, NULL);
 	g_autofree char *v = text ? status_cmd_value(text, "outbox_queued")
 	                          : NULL;
 	status_mount_free(m);
@@ -337,7 +338,8 @@ status_cmd_one(const char *path)
 		return 1;
 	}
 	if (!m) {
-		fprintf(stderr, "mailfs: %s is not a mailfs mount point\n", path);
+		fprintf(stderr, "mailfs: %s is not a mailfs mount point\n",
+		        path);
 		return 1;
 	}
 	int rc = status_cmd_print(m, FALSE, TRUE);
@@ -360,8 +362,10 @@ status_cmd_all(void)
 		printf("no mailfs mounts\n");
 		return 0;
 	}
-	for (guint i = 0; i < mounts->len; i++)
-		rc |= status_cmd_print(g_ptr_array_index(mounts, i), TRUE, i == 0);
+	for (guint i = 0; i < mounts->len; i++) {
+		StatusMount *m = g_ptr_array_index(mounts, i);
+		rc |= status_cmd_print(m, TRUE, i == 0);
+	}
 	return rc;
 }
 
