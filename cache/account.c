@@ -4,7 +4,9 @@
 #include "cache/account.h"
 #include "cache/account_int.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cache/store.h"
@@ -39,7 +41,8 @@ struct MfAccount {
 	MfTree *tree;
 	gint64 tree_refreshed_at;
 	GHashTable *folders;     /* gint64* id -> FolderState* */
-	GHashTable *verified;    /* bodies checksummed this run */
+	GHashTable *verified;    /* bodies checked this run -> size + 1 */
+	GHashTable *gens;        /* generation -> folder id, known so far */
 	GHashTable *inflight;    /* bodies being fetched */
 	GCond inflight_done;
 	gboolean online;
@@ -467,6 +470,8 @@ account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 	                                    NULL);
 	a->inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	                                    NULL);
+	a->gens = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+	                                g_free);
 	a->online = TRUE;
 	a->state_since = g_get_real_time() / G_USEC_PER_SEC;
 	a->push = push_new();
@@ -497,6 +502,7 @@ account_close(MfAccount *a)
 	g_hash_table_unref(a->folders);
 	g_hash_table_unref(a->verified);
 	g_hash_table_unref(a->inflight);
+	g_hash_table_unref(a->gens);
 	store_close(a->store);
 	g_mutex_clear(&a->lock);
 	g_mutex_clear(&a->tree_refresh);
@@ -849,20 +855,61 @@ account_unclaim(MfAccount *a, const char *key)
 	g_mutex_unlock(&a->lock);
 }
 
+/* Opens a body checked earlier in this run straight from its file: the
+ * hot path of a warm grep, with no index lookup.  -1 if it must be looked
+ * up (not checked yet, or gone since). */
+static int
+account_open_verified(MfAccount *a, const char *key, gint64 folder_id,
+                      guint32 uidvalidity, guint32 uid)
+{
+	struct stat st;
+
+	g_mutex_lock(&a->lock);
+	gpointer size = g_hash_table_lookup(a->verified, key);
+	g_mutex_unlock(&a->lock);
+	if (!size)
+		return -1;
+	g_autofree char *path = store_body_file(a->store, folder_id,
+	                                        uidvalidity, uid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 &&
+	    (guint64)st.st_size + 1 == GPOINTER_TO_SIZE(size)) {
+		store_body_touch(a->store, folder_id, uidvalidity, uid);
+		return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	g_mutex_lock(&a->lock);
+	g_hash_table_remove(a->verified, key);
+	g_mutex_unlock(&a->lock);
+	return -1;
+}
+
+/* Remembers that KEY's body (of FD) passed its checks in this run. */
+static void
+account_mark_verified(MfAccount *a, const char *key, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return;
+	g_mutex_lock(&a->lock);
+	g_hash_table_replace(a->verified, g_strdup(key),
+	                     GSIZE_TO_POINTER((gsize)st.st_size + 1));
+	g_mutex_unlock(&a->lock);
+}
+
 static int
 account_open_stored(MfAccount *a, const char *key, gint64 folder_id,
                     guint32 uidvalidity, guint32 uid)
 {
-	g_mutex_lock(&a->lock);
-	gboolean verify = !g_hash_table_contains(a->verified, key);
-	g_mutex_unlock(&a->lock);
-	int fd = store_body_open(a->store, folder_id, uidvalidity, uid, verify,
-	                         NULL);
-	if (fd >= 0 && verify) {
-		g_mutex_lock(&a->lock);
-		g_hash_table_add(a->verified, g_strdup(key));
-		g_mutex_unlock(&a->lock);
-	}
+	int fd = account_open_verified(a, key, folder_id, uidvalidity, uid);
+
+	if (fd >= 0)
+		return fd;
+	fd = store_body_open(a->store, folder_id, uidvalidity, uid, TRUE, NULL);
+	if (fd >= 0)
+		account_mark_verified(a, key, fd);
 	return fd;
 }
 
@@ -889,11 +936,10 @@ account_open_body(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 		FetchCtx c = { a, NULL, folder_id, uidvalidity, uid, FALSE,
 		               msg->key };
 		if (account_fetch_body(a, &c, err)) {
-			g_mutex_lock(&a->lock);
-			g_hash_table_add(a->verified, g_strdup(key));
-			g_mutex_unlock(&a->lock);
 			fd = store_body_open(a->store, folder_id, uidvalidity,
 			                     uid, FALSE, err);
+			if (fd >= 0)
+				account_mark_verified(a, key, fd);
 		}
 	}
 	account_unclaim(a, key);
@@ -907,9 +953,7 @@ static MfListing *
 account_generation_listing(MfAccount *a, gint64 gen, gint64 *folder_id,
                            GError **err)
 {
-	guint32 uv;
-
-	if (!store_generation_lookup(a->store, gen, folder_id, &uv)) {
+	if (!account_generation_folder(a, gen, folder_id, NULL)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no such message");
 		return NULL;
 	}
@@ -1135,11 +1179,37 @@ account_edit_listing(MfAccount *a, gint64 folder_id, guint32 uid,
 	return found;
 }
 
+/* Generations never change meaning, so they are remembered once looked
+ * up: this is on the path of every open. */
+typedef struct {
+	gint64 folder_id;
+	guint32 uidvalidity;
+} GenInfo;
+
 gboolean
 account_generation_folder(MfAccount *a, gint64 gen, gint64 *folder_id,
                           guint32 *uidvalidity)
 {
-	return store_generation_lookup(a->store, gen, folder_id, uidvalidity);
+	GenInfo info;
+
+	g_mutex_lock(&a->lock);
+	GenInfo *known = g_hash_table_lookup(a->gens, &gen);
+	if (known)
+		info = *known;
+	g_mutex_unlock(&a->lock);
+	if (!known) {
+		if (!store_generation_lookup(a->store, gen, &info.folder_id,
+		                             &info.uidvalidity))
+			return FALSE;
+		g_mutex_lock(&a->lock);
+		g_hash_table_replace(a->gens, g_memdup2(&gen, sizeof gen),
+		                     g_memdup2(&info, sizeof info));
+		g_mutex_unlock(&a->lock);
+	}
+	*folder_id = info.folder_id;
+	if (uidvalidity)
+		*uidvalidity = info.uidvalidity;
+	return TRUE;
 }
 
 const MfAccountParams *

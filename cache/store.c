@@ -789,13 +789,9 @@ store_body_open(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
 			store_body_forget(s, folder_id, uidvalidity, uid, path);
 		}
 	}
-	if (fd >= 0) {
-		Touch t = { folder_id, uidvalidity, uid, g_get_real_time() };
-		g_array_append_val(s->touched, t);
-	}
 	g_mutex_unlock(&s->lock);
-	if (s->touched->len >= 1000)
-		store_touch_flush(s);
+	if (fd >= 0)
+		store_body_touch(s, folder_id, uidvalidity, uid);
 	if (fd < 0)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
 		            "message %u is not cached", uid);
@@ -1148,4 +1144,18 @@ store_pending_dir(Store *s)
 	char *dir = g_build_filename(s->dir, "pending", NULL);
 	g_mkdir_with_parents(dir, 0700);
 	return dir;
+}
+
+void
+store_body_touch(Store *s, gint64 folder_id, guint32 uidvalidity,
+                 guint32 uid)
+{
+	Touch t = { folder_id, uidvalidity, uid, g_get_real_time() };
+
+	g_mutex_lock(&s->lock);
+	g_array_append_val(s->touched, t);
+	gboolean full = s->touched->len >= 1000;
+	g_mutex_unlock(&s->lock);
+	if (full)
+		store_touch_flush(s);
 }

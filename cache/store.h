@@ -142,6 +142,11 @@ gboolean store_body_pin(Store *s, gint64 folder_id, guint32 uidvalidity,
 char *store_body_file(Store *s, gint64 folder_id, guint32 uidvalidity,
                       guint32 uid);
 
+/* Records that a body was just read (for eviction order), in memory; the
+ * times reach the index in batches. */
+void store_body_touch(Store *s, gint64 folder_id, guint32 uidvalidity,
+                      guint32 uid);
+
 /* Keeps the bodies that are not pinned within BUDGET bytes (0: no limit)
  * by deleting the least recently read ones, down to 90% of BUDGET.
  * Returns how many were deleted.  Reads are recorded by store_body_open. */

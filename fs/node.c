@@ -112,6 +112,7 @@ node_reply_error(fuse_req_t req, const GError *err)
 
 typedef struct {
 	char *name;
+	struct fuse_entry_param e; /* e.ino 0: no attributes to give */
 	fuse_ino_t ino;
 	mode_t mode;
 } DirEntry;
@@ -125,7 +126,7 @@ dirlist_entry_clear(DirEntry *e)
 GArray *
 dirlist_new(void)
 {
-	GArray *dir = g_array_new(FALSE, FALSE, sizeof(DirEntry));
+	GArray *dir = g_array_new(FALSE, TRUE, sizeof(DirEntry));
 	g_array_set_clear_func(dir, (GDestroyNotify)dirlist_entry_clear);
 	return dir;
 }
@@ -133,12 +134,22 @@ dirlist_new(void)
 void
 dirlist_add(GArray *dir, const char *name, fuse_ino_t ino, mode_t mode)
 {
-	DirEntry e = { g_strdup(name), ino, mode };
+	DirEntry e = { .name = g_strdup(name), .ino = ino, .mode = mode };
 	g_array_append_val(dir, e);
 }
 
 void
-dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off)
+dirlist_add_plus(GArray *dir, const char *name,
+                 const struct fuse_entry_param *ep)
+{
+	DirEntry e = { .name = g_strdup(name), .e = *ep, .ino = ep->ino,
+	               .mode = ep->attr.st_mode };
+	g_array_append_val(dir, e);
+}
+
+void
+dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off,
+              gboolean plus)
 {
 	g_autofree char *buf = g_malloc(size);
 	size_t used = 0;
@@ -146,8 +157,13 @@ dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off)
 	for (guint i = (guint)off; i < dir->len; i++) {
 		const DirEntry *e = &g_array_index(dir, DirEntry, i);
 		struct stat st = { .st_ino = e->ino, .st_mode = e->mode };
-		size_t n = fuse_add_direntry(req, buf + used, size - used,
-		                             e->name, &st, (off_t)i + 1);
+		struct fuse_entry_param none = { 0 };
+		size_t n = plus
+			? fuse_add_direntry_plus(req, buf + used, size - used,
+			                         e->name, e->e.ino ? &e->e : &none,
+			                         (off_t)i + 1)
+			: fuse_add_direntry(req, buf + used, size - used,
+			                    e->name, &st, (off_t)i + 1);
 		if (n > size - used)
 			break;
 		used += n;

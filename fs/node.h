@@ -68,7 +68,13 @@ void node_reply_error(fuse_req_t req, const GError *err);
 /* A directory listing captured at opendir and served by readdir. */
 GArray *dirlist_new(void);
 void dirlist_add(GArray *dir, const char *name, fuse_ino_t ino, mode_t mode);
-/* Replies to READDIR with the entries of DIR from OFF on. */
-void dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off);
+/* An entry with its attributes, for READDIRPLUS (the kernel then needs no
+ * LOOKUP for it: an `ls -l` of a folder is one request, not one per
+ * message). */
+void dirlist_add_plus(GArray *dir, const char *name,
+                      const struct fuse_entry_param *e);
+/* Replies to READDIR (PLUS: READDIRPLUS) with DIR's entries from OFF on. */
+void dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off,
+                   gboolean plus);
 
 #endif

@@ -195,7 +195,12 @@ ops_add_folders(MfFs *fs, GArray *dir, gint64 parent)
 
 	for (guint i = 0; i < kids->len; i++) {
 		const MfFolder *f = kids->pdata[i];
-		dirlist_add(dir, f->leaf, node_folder_ino(f->id), S_IFDIR);
+		struct fuse_entry_param e = {
+			.ino = node_folder_ino(f->id),
+			.attr_timeout = DIR_TIMEOUT, .entry_timeout = DIR_TIMEOUT,
+		};
+		node_dir_attr(fs, e.ino, FALSE, &e.attr);
+		dirlist_add_plus(dir, f->leaf, &e);
 	}
 	tree_unref(t);
 }
@@ -211,8 +216,13 @@ ops_add_messages(MfFs *fs, GArray *dir, gint64 folder_id, GError **err)
 	gint64 gen = listing_generation(l);
 	for (guint i = 0; i < listing_count(l); i++) {
 		const MfRemoteMessage *m = listing_at(l, i);
-		dirlist_add(dir, node_msg_name(m, name),
-		            node_msg_ino(gen, m->uid), S_IFREG);
+		struct fuse_entry_param e = {
+			.ino = node_msg_ino(gen, m->uid),
+			.generation = listing_uidvalidity(l),
+			.attr_timeout = MSG_TIMEOUT, .entry_timeout = MSG_TIMEOUT,
+		};
+		ops_msg_attr(fs, e.ino, m, &e.attr);
+		dirlist_add_plus(dir, node_msg_name(m, name), &e);
 	}
 	listing_unref(l);
 	return TRUE;
@@ -271,7 +281,14 @@ static void
 ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
             struct fuse_file_info *fi)
 {
-	dirlist_reply(req, (GArray *)(uintptr_t)fi->fh, size, off);
+	dirlist_reply(req, (GArray *)(uintptr_t)fi->fh, size, off, FALSE);
+}
+
+static void
+ops_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                struct fuse_file_info *fi)
+{
+	dirlist_reply(req, (GArray *)(uintptr_t)fi->fh, size, off, TRUE);
 }
 
 static void
@@ -315,6 +332,7 @@ ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)fd;
 	fi->keep_cache = 1;
+	fi->noflush = 1; /* nothing to do at close: spare the round trip */
 	if (fuse_reply_open(req, fi) != 0)
 		close(fd);
 }
@@ -550,6 +568,7 @@ const struct fuse_lowlevel_ops ops_table = {
 	.setattr = ops_setattr,
 	.opendir = ops_opendir,
 	.readdir = ops_readdir,
+	.readdirplus = ops_readdirplus,
 	.releasedir = ops_releasedir,
 	.open = ops_open,
 	.read = ops_read,
