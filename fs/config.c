@@ -319,11 +319,9 @@ config_key_refresh_interval(const ConfigFile *f, MfAccountConfig *cfg,
 	return config_parse_uint(value, 1, 86400, &cfg->refresh_interval, err);
 }
 
-/* "2G", "500M", "64K", "1T" (powers of 1024) or plain bytes; "0" means
- * no limit. */
+/* "2G", "500M", "64K", "1T" (powers of 1024) or plain bytes into *OUT. */
 static gboolean
-config_key_cache_max(const ConfigFile *f, MfAccountConfig *cfg,
-                     const char *value, GError **err)
+config_parse_size(const char *value, guint64 *out, GError **err)
 {
 	static const char units[] = "KMGT";
 	guint64 v = 0;
@@ -346,10 +344,34 @@ config_key_cache_max(const ConfigFile *f, MfAccountConfig *cfg,
 			v *= 1024;
 		}
 	}
-	cfg->cache_max = v;
+	*out = v;
 	return TRUE;
 bad:
 	return config_fail(err, "'%.32s' is not a size like 500M or 2G", value);
+}
+
+/* "0" means no limit. */
+static gboolean
+config_key_cache_max(const ConfigFile *f, MfAccountConfig *cfg,
+                     const char *value, GError **err)
+{
+	return config_parse_size(value, &cfg->cache_max, err);
+}
+
+/* The largest message mailfs accepts from a server (it is streamed to
+ * disk whatever its size; this bounds the disk it may take). */
+static gboolean
+config_key_message_max(const ConfigFile *f, MfAccountConfig *cfg,
+                       const char *value, GError **err)
+{
+	guint64 v = 0;
+
+	if (!config_parse_size(value, &v, err))
+		return FALSE;
+	if (v < 1024)
+		return config_fail(err, "'%.32s' is below 1K", value);
+	cfg->message_max = v;
+	return TRUE;
 }
 
 /* yes/no, true/false, on/off, 1/0 into *OUT. */
@@ -423,6 +445,7 @@ static const ConfigKey config_keys[] = {
 	{ "max_connections", FALSE, config_key_max_connections },
 	{ "refresh_interval", FALSE, config_key_refresh_interval },
 	{ "cache_max", FALSE, config_key_cache_max },
+	{ "message_max", FALSE, config_key_message_max },
 	{ "save_sent", FALSE, config_key_save_sent },
 	{ "leave_on_server", FALSE, config_key_leave_on_server },
 	{ "poll_interval", FALSE, config_key_poll_interval },
@@ -509,6 +532,8 @@ config_set_defaults(MfAccountConfig *cfg)
 		cfg->max_connections = 4;
 	if (!cfg->poll_interval)
 		cfg->poll_interval = 60;
+	if (!cfg->message_max)
+		cfg->message_max = 1ull << 30;
 
 	if (!cfg->refresh_interval)
 		cfg->refresh_interval = 5;

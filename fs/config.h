@@ -34,6 +34,7 @@ typedef struct {
 	guint max_connections;  /* per account, default 4, 1..16 */
 	guint refresh_interval; /* seconds a listing stays fresh; default 5 */
 	guint64 cache_max;      /* bytes of cached bodies kept; 0: no limit */
+	guint64 message_max;    /* largest message accepted; default 1G */
 	gboolean save_sent;     /* copy sent mail to \Sent; default yes */
 	gboolean leave_on_server; /* POP3: keep mail on the server; yes */
 	guint poll_interval;    /* seconds between checks for new mail; 60 */

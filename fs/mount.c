@@ -64,6 +64,7 @@ mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 	p->backend.user = g_strdup(cfg->user);
 	p->backend.password = password;
 	p->backend.timeout_ms = (int)cfg->timeout * 1000;
+	p->backend.message_max = cfg->message_max;
 }
 
 /* Logs in and lists the folders, so that a mount that cannot work fails
