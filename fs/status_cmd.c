@@ -22,6 +22,9 @@
 #define STATUS_TEXT_MAX (64 * 1024)
 /* How long `mailfs status` waits for a daemon's answer. */
 #define STATUS_TIMEOUT_MS 10000
+/* How long a killed reader may take to go (a loaded machine is slow to
+ * run it to its end). */
+#define STATUS_REAP_MS 5000
 
 void
 status_mount_free(StatusMount *m)
@@ -214,23 +217,24 @@ status_cmd_collect(int fd, gint64 until, GString *s)
 
 /* Waits for PID, killing it first when KILL; a process stuck in a FUSE
  * request its daemon has already taken cannot die until the daemon
- * answers, so this gives up after a second.  Returns the wait status, or
- * -1. */
+ * answers, so this gives up after STATUS_REAP_MS.  Returns the wait
+ * status, or -1. */
 static int
 status_cmd_reap(pid_t pid, gboolean kill_it)
 {
+	gint64 until = g_get_monotonic_time() + STATUS_REAP_MS * 1000;
 	int status;
 
 	if (kill_it)
 		kill(pid, SIGKILL);
-	for (int i = 0; i < 100; i++) {
+	do {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
 			return status;
 		if (r < 0 && errno != EINTR)
 			return -1;
 		g_usleep(10 * 1000);
-	}
+	} while (g_get_monotonic_time() < until);
 	return -1;
 }
 
