@@ -521,6 +521,7 @@ class StatusCommandTest(StatusTestBase):
 
     def test_stuck_daemon_does_not_hang_umount(self):
         mfs = self.new_mount()
+        time.sleep(1.5)  # past the attribute timeout of the mount's root
         pids = mfs.daemons()
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
