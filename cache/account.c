@@ -1146,37 +1146,91 @@ account_expire_tree(MfAccount *a)
 	g_mutex_unlock(&a->lock);
 }
 
+/* Swaps in MSGS as FOLDER_ID's listing (the same generation as OLD, its
+ * current one), tells the hook, and stores it for remounts.  Called with
+ * a->lock held; returns with it released. */
+static void
+account_swap_listing_locked(MfAccount *a, gint64 folder_id, FolderState *fs,
+                            GArray *msgs)
+{
+	MfListing *old = fs->listing;
+	MfListing *l = listing_new(old->gen, old->uidvalidity, msgs);
+
+	fs->listing = listing_ref(l);
+	if (a->hook)
+		a->hook(folder_id, old, l, a->hook_ud);
+	g_mutex_unlock(&a->lock);
+	if (!store_messages_save(a->store, folder_id, l->uidvalidity, old->msgs,
+	                         l->msgs, NULL))
+		g_warning("local change to a listing not stored");
+	listing_unref(old);
+	listing_unref(l);
+}
+
 gboolean
 account_edit_listing(MfAccount *a, gint64 folder_id, guint32 uid,
                      const char *flags)
 {
-	gboolean found = FALSE;
-
 	g_mutex_lock(&a->lock);
 	FolderState *fs = g_hash_table_lookup(a->folders, &folder_id);
 	MfListing *old = fs ? fs->listing : NULL;
-	if (old && listing_find(old, uid)) {
-		GArray *msgs = g_array_sized_new(FALSE, FALSE,
-		                                 sizeof(MfRemoteMessage),
-		                                 old->msgs->len);
-		for (guint i = 0; i < old->msgs->len; i++) {
-			MfRemoteMessage m = g_array_index(old->msgs,
-			                                  MfRemoteMessage, i);
-			if (m.uid == uid && !flags)
-				continue;
-			if (m.uid == uid)
-				m.flags = g_intern_string(flags);
-			g_array_append_val(msgs, m);
-		}
-		MfListing *l = listing_new(old->gen, old->uidvalidity, msgs);
-		fs->listing = l;
-		if (a->hook)
-			a->hook(folder_id, old, l, a->hook_ud);
-		listing_unref(old);
-		found = TRUE;
+	if (!old || !listing_find(old, uid)) {
+		g_mutex_unlock(&a->lock);
+		return FALSE;
 	}
-	g_mutex_unlock(&a->lock);
-	return found;
+	GArray *msgs = g_array_sized_new(FALSE, FALSE, sizeof(MfRemoteMessage),
+	                                 old->msgs->len);
+	for (guint i = 0; i < old->msgs->len; i++) {
+		MfRemoteMessage m = g_array_index(old->msgs, MfRemoteMessage, i);
+		if (m.uid == uid && !flags)
+			continue;
+		if (m.uid == uid)
+			m.flags = g_intern_string(flags);
+		g_array_append_val(msgs, m);
+	}
+	account_swap_listing_locked(a, folder_id, fs, msgs);
+	return TRUE;
+}
+
+/* The loaded (or stored) listing state of FOLDER_ID, with a->lock held;
+ * NULL if it was never listed. */
+static FolderState *
+account_loaded_state_locked(MfAccount *a, gint64 folder_id)
+{
+	FolderState *fs = account_folder_state(a, folder_id);
+
+	if (!fs->listing) {
+		g_mutex_unlock(&a->lock);
+		account_load_stored_listing(a, folder_id, fs);
+		g_mutex_lock(&a->lock);
+	}
+	return fs->listing ? fs : NULL;
+}
+
+gboolean
+account_show_move(MfAccount *a, gint64 src_id, guint32 uidvalidity,
+                  guint32 uid, gint64 dest_id, guint32 ghost_uid)
+{
+	g_mutex_lock(&a->lock);
+	FolderState *src = g_hash_table_lookup(a->folders, &src_id);
+	const MfRemoteMessage *found = src && src->listing
+	                               ? listing_find(src->listing, uid) : NULL;
+	MfRemoteMessage m = found ? *found : (MfRemoteMessage){ 0 };
+	FolderState *dst = found ? account_loaded_state_locked(a, dest_id)
+	                         : NULL;
+	if (!dst || listing_find(dst->listing, ghost_uid)) {
+		g_mutex_unlock(&a->lock);
+		return FALSE;
+	}
+	guint32 dest_uv = dst->listing->uidvalidity;
+	GArray *msgs = g_array_copy(dst->listing->msgs);
+	m.uid = ghost_uid;
+	g_array_append_val(msgs, m);
+	g_array_sort(msgs, store_uid_compare);
+	account_swap_listing_locked(a, dest_id, dst, msgs);
+	store_body_link(a->store, src_id, uidvalidity, uid, dest_id, dest_uv,
+	                ghost_uid);
+	return TRUE;
 }
 
 /* Generations never change meaning, so they are remembered once looked

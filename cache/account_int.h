@@ -39,6 +39,12 @@ void account_expire_listing(MfAccount *a, gint64 folder_id);
 gboolean account_edit_listing(MfAccount *a, gint64 folder_id, guint32 uid,
                               const char *flags);
 
+/* Shows message UID of SRC_ID (being moved while offline) in DEST_ID's
+ * listing under the stand-in GHOST_UID until the server has done the move
+ * and a refresh brings its real UID; its cached body reads there too. */
+gboolean account_show_move(MfAccount *a, gint64 src_id, guint32 uidvalidity,
+                           guint32 uid, gint64 dest_id, guint32 ghost_uid);
+
 /* Held while the journal runs (journal.c). */
 GMutex *account_journal_lock(MfAccount *a);
 

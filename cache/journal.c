@@ -100,6 +100,10 @@ journal_run(MfAccount *a, gint64 upto, GError **err)
 static void
 journal_show_locally(MfAccount *a, const StorePending *p)
 {
+	/* Stand-in UIDs count down from the top, where servers do not go. */
+	if (p->op == JOURNAL_MOVE)
+		account_show_move(a, p->folder_id, p->uidvalidity, p->uid,
+		                  p->dest_id, G_MAXUINT32 - (guint32)p->id);
 	if (p->op == JOURNAL_FLAGS)
 		account_edit_listing(a, p->folder_id, p->uid, p->flags);
 	else if (p->op != JOURNAL_APPEND)

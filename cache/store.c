@@ -1159,3 +1159,24 @@ store_body_touch(Store *s, gint64 folder_id, guint32 uidvalidity,
 	if (full)
 		store_touch_flush(s);
 }
+
+gboolean
+store_body_link(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
+                gint64 to_folder, guint32 to_uidvalidity, guint32 to_uid)
+{
+	g_autofree char *from = store_body_path(s, folder_id, uidvalidity, uid);
+	g_autofree char *to = store_body_path(s, to_folder, to_uidvalidity,
+	                                      to_uid);
+	g_autofree char *dir = g_path_get_dirname(to);
+	guint64 size;
+	guint8 sha[32];
+	gboolean ok = FALSE;
+
+	g_mutex_lock(&s->lock);
+	if (store_body_row(s, folder_id, uidvalidity, uid, &size, sha) &&
+	    store_mkdir(dir, NULL) && (link(from, to) == 0 || errno == EEXIST))
+		ok = store_body_record(s, to_folder, to_uidvalidity, to_uid, size,
+		                       sha, NULL);
+	g_mutex_unlock(&s->lock);
+	return ok;
+}

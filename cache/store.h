@@ -142,6 +142,13 @@ gboolean store_body_pin(Store *s, gint64 folder_id, guint32 uidvalidity,
 char *store_body_file(Store *s, gint64 folder_id, guint32 uidvalidity,
                       guint32 uid);
 
+/* Makes the stored body of (FOLDER_ID, UIDVALIDITY, UID) also the body of
+ * (TO_FOLDER, TO_UIDVALIDITY, TO_UID), sharing the file.  FALSE if it is
+ * not stored. */
+gboolean store_body_link(Store *s, gint64 folder_id, guint32 uidvalidity,
+                         guint32 uid, gint64 to_folder,
+                         guint32 to_uidvalidity, guint32 to_uid);
+
 /* Records that a body was just read (for eviction order), in memory; the
  * times reach the index in batches. */
 void store_body_touch(Store *s, gint64 folder_id, guint32 uidvalidity,

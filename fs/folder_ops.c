@@ -566,6 +566,24 @@ folder_ops_getxattr(fuse_req_t req, Node n, const char *name, size_t size)
 	node_reply_xattr(req, m.flags, len, size);
 }
 
+/* FLAGS without \Recent, which only the server sets (a value read from
+ * the xattr by an older mailfs, or another tool, may hold it); owned. */
+static char *
+folder_ops_settable_flags(const char *flags)
+{
+	g_auto(GStrv) words = g_strsplit_set(flags, " \t", -1);
+	GString *out = g_string_new(NULL);
+
+	for (guint i = 0; words[i]; i++) {
+		if (!*words[i] || g_ascii_strcasecmp(words[i], "\\Recent") == 0)
+			continue;
+		if (out->len)
+			g_string_append_c(out, ' ');
+		g_string_append(out, words[i]);
+	}
+	return g_string_free(out, FALSE);
+}
+
 void
 folder_ops_setxattr(fuse_req_t req, Node n, const char *name,
                     const char *value, size_t size)
@@ -592,7 +610,7 @@ folder_ops_setxattr(fuse_req_t req, Node n, const char *name,
 	}
 	StorePending p = { .op = JOURNAL_FLAGS, .folder_id = folder_id,
 	                   .uidvalidity = uv, .uid = n.uid,
-	                   .flags = g_steal_pointer(&flags) };
+	                   .flags = folder_ops_settable_flags(flags) };
 	folder_ops_submit(req, &p);
 }
 

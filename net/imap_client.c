@@ -651,7 +651,9 @@ imap_client_join_flags(const ImapValue *flags)
 	for (guint i = 0; flags && flags->type == IMAP_VALUE_LIST &&
 	                  i < flags->list->len; i++) {
 		const char *f = imap_value_str(flags->list->pdata[i]);
-		if (!f)
+		/* \Recent belongs to one session and no client can set it:
+		 * showing it would make the flags differ by connection. */
+		if (!f || g_ascii_strcasecmp(f, "\\Recent") == 0)
 			continue;
 		if (s->len)
 			g_string_append_c(s, ' ');
