@@ -10,6 +10,7 @@ packages=(
 	dovecot-imapd dovecot-pop3d
 	python3 python3-aiosmtpd openssl ca-certificates
 	isync curl procps time
+	clang libclang-rt-14-dev valgrind
 )
 
 missing=()
