@@ -157,7 +157,9 @@ dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off,
 	for (guint i = (guint)off; i < dir->len; i++) {
 		const DirEntry *e = &g_array_index(dir, DirEntry, i);
 		struct stat st = { .st_ino = e->ino, .st_mode = e->mode };
-		struct fuse_entry_param none = { 0 };
+		/* No attributes to give: the name and inode only (ino 0 in
+		 * the entry keeps the kernel from caching it). */
+		struct fuse_entry_param none = { .attr = st };
 		size_t n = plus
 			? fuse_add_direntry_plus(req, buf + used, size - used,
 			                         e->name, e->e.ino ? &e->e : &none,
