@@ -17,6 +17,7 @@
 #define GRACE_US (500 * 1000)       /* a queued file waits this long */
 #define RETRY_MIN_US (5 * G_USEC_PER_SEC)
 #define RETRY_MAX_US (300 * G_USEC_PER_SEC)
+#define OUTBOX_STOP_GRACE_US (20 * G_USEC_PER_SEC)
 
 struct MfOutbox {
 	GMutex lock;           /* the database and the fields below */
@@ -255,9 +256,14 @@ outbox_close(MfOutbox *o)
 		return;
 	g_mutex_lock(&o->lock);
 	o->stopping = TRUE;
+	g_cond_broadcast(&o->wake);
+	/* A message on its way gets a while to finish, so that a server
+	 * slow to confirm is not cut off (the outcome would be unknown). */
+	gint64 end = g_get_monotonic_time() + OUTBOX_STOP_GRACE_US;
+	while (o->snd && g_cond_wait_until(&o->wake, &o->lock, end))
+		;
 	if (o->snd)
 		outbox_sender_interrupt(o->snd);
-	g_cond_broadcast(&o->wake);
 	g_mutex_unlock(&o->lock);
 	if (o->sender)
 		g_thread_join(o->sender);
@@ -733,6 +739,7 @@ outbox_sender_thread(gpointer data)
 			;
 	}
 	o->snd = NULL;
+	g_cond_broadcast(&o->wake);
 	g_mutex_unlock(&o->lock);
 	outbox_sender_free(snd);
 	return NULL;

@@ -172,11 +172,19 @@ outbox_sender_transmit(OutboxSender *s, OutboxMsg *m, int fd,
 	if (!outbox_sender_connect(s, &err))
 		return outbox_sender_outcome(err, error);
 	if (!smtp_client_send_fd(s->smtp, &env, fd, NULL, &err)) {
+		gboolean unknown = smtp_client_outcome_unknown(s->smtp);
+		gboolean permanent = smtp_client_error_is_permanent(err);
 		if (smtp_client_state(s->smtp) == SMTP_STATE_BROKEN)
 			outbox_sender_idle(s);
+		/* Sending again might deliver it twice: the user decides. */
+		if (unknown) {
+			*error = g_strdup_printf("%s; to send it again anyway, "
+			                         "move it back into outbox/",
+			                         err->message);
+			return OUTBOX_REFUSED;
+		}
 		*error = g_strdup(err->message);
-		return smtp_client_error_is_permanent(err) ? OUTBOX_REFUSED
-		                                           : OUTBOX_RETRY;
+		return permanent ? OUTBOX_REFUSED : OUTBOX_RETRY;
 	}
 	if (!mark_sent(ud))
 		g_warning("outbox: message sent but its state not saved");

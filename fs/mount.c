@@ -15,6 +15,7 @@
 #include "fs/log.h"
 #include "fs/ops.h"
 #include "fs/status_cmd.h"
+#include "net/conn.h"
 #include "net/mf_error.h"
 
 void
@@ -179,6 +180,8 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 	mount_params(cfg, password, &p);
 	signal(SIGPIPE, SIG_IGN);
 	log_setup("mailfs", FALSE, o->debug);
+	if (o->debug)
+		conn_set_default_trace(log_trace_cb);
 	log_mute(TRUE);
 	gboolean reached = mount_check(cfg, &p, &err);
 	log_mute(FALSE);

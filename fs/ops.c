@@ -235,7 +235,8 @@ ops_fill_dir(MfFs *fs, Node n, GArray *dir, int *errnum)
 	g_autoptr(GError) err = NULL;
 
 	if (n.kind == NODE_ROOT) {
-		dirlist_add(dir, CTL_DIR_NAME, INO_CTL_DIR, S_IFDIR);
+		/* .mailfs/ is found by name but not listed, so that find and
+		 * grep -r walk mail only. */
 		if (fs->outbox)
 			dirlist_add(dir, "outbox", INO_OUTBOX, S_IFDIR);
 		ops_add_folders(fs, dir, 0);

@@ -49,7 +49,58 @@ struct Conn {
 	gboolean peer_eof;      /* the socket reported EOF (for the BIO) */
 	int io_errno;           /* last socket error seen by the BIO */
 	gboolean broken;        /* an earlier failure desynchronised the stream */
+	ConnTraceFn trace;      /* protocol trace (--debug), or NULL */
+	gboolean redact;        /* sent lines are traced as "[redacted]" */
 };
+
+static ConnTraceFn conn_default_trace;
+
+#define TRACE_LINES 8
+#define TRACE_WIDTH 200
+
+/* Traces DATA as at most TRACE_LINES printable lines. */
+static void
+conn_trace(const Conn *c, const char *dir, const char *data, size_t len)
+{
+	char line[TRACE_WIDTH + 1];
+	size_t pos = 0;
+
+	if (!c->trace || len == 0)
+		return;
+	if (c->redact && dir[0] == 'C') {
+		c->trace(dir, "[redacted]", c->name);
+		return;
+	}
+	for (int n = 0; pos < len && n < TRACE_LINES; n++) {
+		size_t w = 0;
+		while (pos < len && data[pos] != '\n') {
+			if (w < TRACE_WIDTH && data[pos] != '\r')
+				line[w++] = g_ascii_isprint(data[pos]) ? data[pos]
+				                                       : '.';
+			pos++;
+		}
+		pos += pos < len; /* the LF */
+		line[w] = '\0';
+		c->trace(dir, line, c->name);
+	}
+	if (pos < len) {
+		g_autofree char *more = g_strdup_printf("... %zu more bytes",
+		                                        len - pos);
+		c->trace(dir, more, c->name);
+	}
+}
+
+void
+conn_set_default_trace(ConnTraceFn fn)
+{
+	conn_default_trace = fn;
+}
+
+void
+conn_set_redact(Conn *c, gboolean redact)
+{
+	c->redact = redact;
+}
 
 /* Outcome of one non-blocking transfer attempt. */
 typedef enum {
@@ -385,7 +436,8 @@ conn_recv(Conn *c, char *buf, size_t size, size_t *n, GError **err)
 
 gboolean
 conn_write(Conn *c, const void *buf, size_t len, GError **err)
-{
+{	conn_trace(c, "C", buf, len);
+
 	const char *p = buf;
 	size_t done = 0;
 
@@ -464,6 +516,7 @@ conn_consume(Conn *c, size_t n)
 {
 	g_return_if_fail(c != NULL);
 	g_return_if_fail(n <= c->len);
+	conn_trace(c, "S", c->buf + c->off, n);
 	c->off += n;
 	c->len -= n;
 	if (c->len == 0)
@@ -669,6 +722,7 @@ conn_connect(const char *host, guint16 port, int timeout_ms, GError **err)
 	c->host = g_strdup(host);
 	c->name = g_steal_pointer(&name);
 	c->timeout_ms = timeout_ms;
+	c->trace = conn_default_trace;
 	c->cap = CONN_BUF_SIZE;
 	c->buf = g_malloc(c->cap);
 	return c;

@@ -96,6 +96,15 @@ int conn_wait_input(Conn *c, int timeout_ms);
  * from a thread other than C's user; C must still be closed by its user. */
 void conn_interrupt(Conn *c);
 
+/* The protocol trace (--debug): DIR is "C" for what mailfs sends, "S" for
+ * what it receives; UD is the connection's "host:port".  Connections made
+ * after conn_set_default_trace() trace through FN (NULL: none).  Clients
+ * set redact around lines that carry credentials: while set, every sent
+ * piece is traced as "[redacted]". */
+typedef void (*ConnTraceFn)(const char *dir, const char *line, void *ud);
+void conn_set_default_trace(ConnTraceFn fn);
+void conn_set_redact(Conn *c, gboolean redact);
+
 /* Closes and frees C; accepts NULL. */
 void conn_close(Conn *c);
 

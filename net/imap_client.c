@@ -423,7 +423,11 @@ imap_client_connect(const ImapClientParams *p, GError **err)
 	if (!p->url->implicit_tls && !imap_client_starttls(c, &tls, err))
 		return NULL;
 	if (c->state == IMAP_STATE_NOT_AUTH) {
-		if (!imap_client_login(c, p->user, p->password, err))
+		/* What is sent while logging in carries credentials. */
+		conn_set_redact(c->conn, TRUE);
+		gboolean ok = imap_client_login(c, p->user, p->password, err);
+		conn_set_redact(c->conn, FALSE);
+		if (!ok)
 			return NULL;
 		imap_client_set_state(c, IMAP_STATE_AUTH);
 	}

@@ -439,10 +439,13 @@ pop3_client_login(Pop3Client *c, const char *user, const char *pass,
 		            "a line break", c->url);
 		return FALSE;
 	}
+	/* What is sent while logging in carries credentials: not traced. */
+	conn_set_redact(c->conn, TRUE);
 	if (c->caps & POP3_CAP_SASL_PLAIN)
 		ok = pop3_client_auth_plain(c, user, pass, err);
 	else
 		ok = pop3_client_user_pass(c, user, pass, err);
+	conn_set_redact(c->conn, FALSE);
 	if (ok)
 		pop3_client_set_state(c, POP3_STATE_TRANSACTION);
 	return ok;

@@ -29,6 +29,7 @@ struct SmtpClient {
 	char *url;             /* for messages */
 	char *ehlo_name;
 	int timeout_ms;
+	gboolean unknown;      /* the last message may have been delivered */
 };
 
 static const char *const state_names[] = {
@@ -386,14 +387,22 @@ static gboolean
 smtp_client_auth(SmtpClient *c, const char *user, const char *pass,
                  GError **err)
 {
-	if (c->ext & SMTP_EXT_AUTH_PLAIN)
-		return smtp_client_auth_plain(c, user, pass ? pass : "", err);
-	if (c->ext & SMTP_EXT_AUTH_LOGIN)
-		return smtp_client_auth_login(c, user, pass ? pass : "", err);
-	g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
-	            "%s: authentication impossible: server offers neither "
-	            "AUTH PLAIN nor AUTH LOGIN", c->url);
-	return FALSE;
+	gboolean ok;
+
+	/* What is sent during AUTH carries credentials: never traced. */
+	conn_set_redact(c->conn, TRUE);
+	if (c->ext & SMTP_EXT_AUTH_PLAIN) {
+		ok = smtp_client_auth_plain(c, user, pass ? pass : "", err);
+	} else if (c->ext & SMTP_EXT_AUTH_LOGIN) {
+		ok = smtp_client_auth_login(c, user, pass ? pass : "", err);
+	} else {
+		g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
+		            "%s: authentication impossible: server offers "
+		            "neither AUTH PLAIN nor AUTH LOGIN", c->url);
+		ok = FALSE;
+	}
+	conn_set_redact(c->conn, FALSE);
+	return ok;
 }
 
 /* --- connection --- */
@@ -611,6 +620,7 @@ smtp_client_data(SmtpClient *c, const SmtpSource *src, char **reply,
 {
 	gint64 extra = (gint64)(src->size >> 20) * SMTP_SECONDS_PER_MIB;
 
+	c->unknown = FALSE;
 	smtp_client_deadline(c, extra);
 	if (!smtp_client_stream(c, src, err))
 		return smtp_client_fail(c);
@@ -623,6 +633,7 @@ smtp_client_data(SmtpClient *c, const SmtpSource *src, char **reply,
 	conn_set_deadline(c->conn, 0);
 	g_autoptr(SmtpReply) r = smtp_client_read_more(c, err);
 	conn_set_timeout(c->conn, old);
+	c->unknown = r == NULL;
 	if (!r) {
 		g_prefix_error(err, "%s: no reply after the message was sent "
 		               "(it may have been delivered): ", c->url);
@@ -919,4 +930,10 @@ void
 smtp_client_interrupt(SmtpClient *c)
 {
 	conn_interrupt(c->conn);
+}
+
+gboolean
+smtp_client_outcome_unknown(const SmtpClient *c)
+{
+	return c->unknown;
 }

@@ -133,6 +133,10 @@ gboolean smtp_client_send_data(SmtpClient *c, const SmtpEnvelope *env,
                                const char *data, size_t len, char **reply,
                                GError **err);
 
+/* TRUE when the last send failed after the whole message was sent, before
+ * the server's verdict: it may have been delivered. */
+gboolean smtp_client_outcome_unknown(const SmtpClient *c);
+
 /* Makes a blocked call on C fail at once; callable from any thread. */
 void smtp_client_interrupt(SmtpClient *c);
 
