@@ -593,7 +593,9 @@ folder_ops_setxattr(fuse_req_t req, Node n, const char *name,
 	guint32 uv;
 
 	if (!folder_ops_has_flags(fs, n) || strcmp(name, FLAGS_XATTR) != 0) {
-		fuse_reply_err(req, n.kind == NODE_MSG ? ENOTSUP : EACCES);
+		/* Read-only mail (POP3) refuses like every other write. */
+		fuse_reply_err(req, folder_ops_has_flags(fs, n) ? ENOTSUP
+		                                               : EACCES);
 		return;
 	}
 	g_autofree char *flags = g_strndup(value, MIN(size, 4096));
