@@ -4,8 +4,9 @@
 #   scripts/fuzz.sh [SECONDS [TARGET...]]
 # SECONDS (default 60) is the total budget, split evenly between the
 # targets (all of them unless named: imap_parser pop3_parser smtp_reply
-# outbox_msg config mutf7 url).  JOBS=2 runs two targets at once.  New
-# corpus entries and crash artifacts stay in build-fuzz/tests/fuzz/work-*;
+# outbox_msg config mutf7 url log_redact).  JOBS=2 runs two targets at
+# once.  New corpus entries and crash artifacts stay in
+# build-fuzz/tests/fuzz/work-*;
 # the committed seeds in tests/fuzz/corpus are only read.  Prints one line
 # per target (executions, seconds, result) and exits non-zero if any
 # target found a crash, a leak or undefined behaviour.
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 builddir=${FUZZ_BUILDDIR:-build-fuzz}
 total=${1:-60}
 shift || true
-all=(imap_parser pop3_parser smtp_reply outbox_msg config mutf7 url)
+all=(imap_parser pop3_parser smtp_reply outbox_msg config mutf7 url log_redact)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 jobs=${JOBS:-1}
