@@ -119,6 +119,17 @@ folder_ops_fill_staged(MfFs *fs, gint64 folder_id, GArray *dir)
 
 /* --- messages ----------------------------------------------------------- */
 
+/* FALSE (and the reply sent) when the account's mail cannot be changed
+ * (POP3): every change is refused alike, before anything is recorded. */
+static gboolean
+folder_ops_writable(fuse_req_t req)
+{
+	if (account_caps(node_fs(req)->account) & MF_BACKEND_CAP_WRITE)
+		return TRUE;
+	fuse_reply_err(req, EACCES);
+	return FALSE;
+}
+
 /* Resolves NAME in folder FOLDER_ID to a message; fills P's message
  * fields.  ENOENT-like FALSE if there is none. */
 static gboolean
@@ -196,6 +207,8 @@ folder_ops_unlink(fuse_req_t req, Node parent, const char *name)
 	MfFs *fs = node_fs(req);
 	StorePending p = { .op = JOURNAL_REMOVE, .dest_id = fs->expunge };
 
+	if (!folder_ops_writable(req))
+		return;
 	if (parent.kind != NODE_FOLDER) {
 		fuse_reply_err(req, EACCES);
 		return;
@@ -230,6 +243,8 @@ folder_ops_rename(fuse_req_t req, Node parent, const char *name,
 	g_autoptr(GError) err = NULL;
 	gint64 folder = folder_ops_child(fs, parent, name);
 
+	if (!folder_ops_writable(req))
+		return;
 	if (newparent.kind != NODE_FOLDER && newparent.kind != NODE_ROOT) {
 		fuse_reply_err(req, EXDEV);
 		return;
@@ -263,6 +278,8 @@ folder_ops_mkdir(fuse_req_t req, Node parent, const char *name)
 	struct fuse_entry_param e = { .attr_timeout = 1.0,
 	                              .entry_timeout = 1.0 };
 
+	if (!folder_ops_writable(req))
+		return;
 	if (!account_create_folder(fs->account, folder_ops_parent_id(parent),
 	                           name, &err)) {
 		node_reply_error(req, err);
@@ -285,6 +302,8 @@ folder_ops_rmdir(fuse_req_t req, Node parent, const char *name)
 	g_autoptr(GError) err = NULL;
 	gint64 id = folder_ops_child(fs, parent, name);
 
+	if (!folder_ops_writable(req))
+		return;
 	if (!id) {
 		fuse_reply_err(req, ENOENT);
 		return;
