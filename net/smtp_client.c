@@ -632,7 +632,8 @@ smtp_client_data(SmtpClient *c, const SmtpSource *src, char **reply,
 	                                        SMTP_FINAL_REPLY_MS));
 	conn_set_deadline(c->conn, 0);
 	g_autoptr(SmtpReply) r = smtp_client_read_more(c, err);
-	conn_set_timeout(c->conn, old);
+	if (c->conn) /* a failed read closes it */
+		conn_set_timeout(c->conn, old);
 	c->unknown = r == NULL;
 	if (!r) {
 		g_prefix_error(err, "%s: no reply after the message was sent "

@@ -575,8 +575,10 @@ static const Step script_data_silent[] = {
 	END,
 };
 
-/* No answer after the data: temporary, and the message says it may have
- * been delivered. */
+/* No answer after the data (the client waits for it far longer than its
+ * timeout, as RFC 5321 asks; here the server gives up first): temporary,
+ * the message says it may have been delivered, and the client knows the
+ * outcome is unknown. */
 START_TEST(test_data_no_reply)
 {
 	Fake *f = fake_start(script_data_silent, TRUE);
@@ -587,7 +589,7 @@ START_TEST(test_data_no_reply)
 	ck_assert(c != NULL);
 	ck_assert(!smtp_client_send_data(c, &env, "hi\r\n", 4, NULL, &err));
 	assert_error(err, MF_ERROR_CONNECTION, "may have been delivered");
-	ck_assert(strstr(err->message, "timed out") != NULL);
+	ck_assert(smtp_client_outcome_unknown(c));
 	ck_assert_int_eq(smtp_client_state(c), SMTP_STATE_BROKEN);
 	smtp_client_free(c);
 	fake_finish(f);
