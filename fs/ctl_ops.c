@@ -33,6 +33,15 @@ typedef struct {
 } CtlHandle;
 
 static void
+ctl_handle_free(gpointer p)
+{
+	CtlHandle *h = p;
+
+	g_free(h->text);
+	g_free(h);
+}
+
+static void
 ctl_ops_time(GString *s, const char *key, gint64 t)
 {
 	if (t <= 0) {
@@ -185,12 +194,11 @@ ctl_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 	else if (n.id == INO_CTL_LOG)
 		h->text = log_recent();
 	h->len = h->text ? strlen(h->text) : 0;
+	node_handle_track(fs, h, ctl_handle_free);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1; /* sizes are unknown until read */
-	if (fuse_reply_open(req, fi) != 0) {
-		g_free(h->text);
-		g_free(h);
-	}
+	if (fuse_reply_open(req, fi) != 0)
+		node_handle_release(fs, h);
 }
 
 void
@@ -244,10 +252,7 @@ ctl_ops_write(fuse_req_t req, Node n, const char *buf, size_t size,
 void
 ctl_ops_release(fuse_req_t req, struct fuse_file_info *fi)
 {
-	CtlHandle *h = (CtlHandle *)(uintptr_t)fi->fh;
-
-	g_free(h->text);
-	g_free(h);
+	node_handle_release(node_fs(req), (gpointer)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

@@ -13,6 +13,7 @@
 #include "fs/folder_ops.h"
 #include "fs/inval.h"
 #include "fs/log.h"
+#include "fs/node.h"
 #include "fs/ops.h"
 #include "fs/status_cmd.h"
 #include "net/conn.h"
@@ -143,6 +144,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 		outbox_start(fs->outbox);
 	fs->staging = g_build_filename(cfg->cache_dir, "staging", NULL);
 	folder_ops_init(fs);
+	node_handles_init(fs);
 	Inval *iv = inval_start(se);
 	account_set_listing_hook(fs->account, inval_listing_cb, iv);
 	account_start_polling(fs->account);
@@ -158,6 +160,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	account_set_listing_hook(fs->account, NULL, NULL);
 	inval_stop(iv);
 	folder_ops_cleanup(fs);
+	node_handles_free_all(fs);
 	g_free(fs->staging);
 	outbox_close(fs->outbox);
 	fs->outbox = NULL;

@@ -201,3 +201,42 @@ node_reply_xattr(fuse_req_t req, const char *value, size_t len, size_t size)
 	else
 		fuse_reply_buf(req, value, len);
 }
+
+void
+node_handles_init(MfFs *fs)
+{
+	g_mutex_init(&fs->handles_lock);
+	fs->handles = g_hash_table_new(NULL, NULL);
+}
+
+void
+node_handle_track(MfFs *fs, gpointer h, GDestroyNotify free_fn)
+{
+	g_mutex_lock(&fs->handles_lock);
+	g_hash_table_insert(fs->handles, h, free_fn);
+	g_mutex_unlock(&fs->handles_lock);
+}
+
+void
+node_handle_release(MfFs *fs, gpointer h)
+{
+	g_mutex_lock(&fs->handles_lock);
+	GDestroyNotify free_fn = g_hash_table_lookup(fs->handles, h);
+	g_hash_table_remove(fs->handles, h);
+	g_mutex_unlock(&fs->handles_lock);
+	if (free_fn)
+		free_fn(h);
+}
+
+void
+node_handles_free_all(MfFs *fs)
+{
+	GHashTableIter it;
+	gpointer h, free_fn;
+
+	g_hash_table_iter_init(&it, fs->handles);
+	while (g_hash_table_iter_next(&it, &h, &free_fn))
+		((GDestroyNotify)free_fn)(h);
+	g_hash_table_unref(fs->handles);
+	g_mutex_clear(&fs->handles_lock);
+}

@@ -65,6 +65,15 @@ void node_reply_xattr(fuse_req_t req, const char *value, size_t len,
 /* Replies with ERR's errno (errmap). */
 void node_reply_error(fuse_req_t req, const GError *err);
 
+/* Open handles of the ctl files and directories: the kernel may not send
+ * every RELEASE before the session ends, so what is still open is freed
+ * when the mount is over. */
+void node_handles_init(MfFs *fs);
+void node_handle_track(MfFs *fs, gpointer h, GDestroyNotify free_fn);
+/* Frees H now (at RELEASE) with the function it was tracked with. */
+void node_handle_release(MfFs *fs, gpointer h);
+void node_handles_free_all(MfFs *fs);
+
 /* A directory listing captured at opendir and served by readdir. */
 GArray *dirlist_new(void);
 void dirlist_add(GArray *dir, const char *name, fuse_ino_t ino, mode_t mode);

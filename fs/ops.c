@@ -274,6 +274,7 @@ ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, errnum);
 		return;
 	}
+	node_handle_track(node_fs(req), dir, (GDestroyNotify)g_array_unref);
 	fi->fh = (uint64_t)(uintptr_t)dir;
 	fuse_reply_open(req, fi);
 }
@@ -295,7 +296,7 @@ ops_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void
 ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	g_array_unref((GArray *)(uintptr_t)fi->fh);
+	node_handle_release(node_fs(req), (gpointer)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

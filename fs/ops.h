@@ -20,6 +20,8 @@ typedef struct {
 	GMutex staged_lock;
 	GHashTable *staged; /* id -> Staged (folder_ops.c) */
 	gint64 staged_next;
+	GMutex handles_lock;
+	GHashTable *handles; /* open file handles -> their free function */
 } MfFs;
 
 extern const struct fuse_lowlevel_ops ops_table;

@@ -53,6 +53,7 @@ struct ImapParser {
 	GPtrArray *stack;     /* open containers: [0] args or code, then lists */
 	GString *tok;         /* bytes of the current tag, atom, string, text */
 	size_t line_len;      /* non-literal bytes of this response so far */
+	guint64 inline_len;   /* inline literal bytes of this response */
 	guint items;          /* tokens of this response so far */
 	guint section_depth;  /* "[" nesting inside an atom */
 	guint ext_count;      /* streamed literals of this response so far */
@@ -139,6 +140,7 @@ parser_reset(ImapParser *p)
 	g_string_truncate(p->tok, 0);
 	p->state = ST_TAG;
 	p->line_len = 0;
+	p->inline_len = 0;
 	p->items = 0;
 	p->section_depth = 0;
 	p->ext_count = 0;
@@ -509,7 +511,12 @@ parser_literal_begin(ImapParser *p)
 {
 	ImapValue *v;
 
-	if (p->lit_size <= p->lim.literal_inline_max) {
+	/* Inline literals of one response share the line budget, so that
+	 * many small ones cannot pile up in memory: past it they are
+	 * streamed like large ones. */
+	if (p->lit_size <= p->lim.literal_inline_max &&
+	    p->inline_len + p->lit_size <= p->lim.line_max) {
+		p->inline_len += p->lit_size;
 		p->lit_left = p->lit_size;
 		p->state = ST_LIT_DATA;
 		g_string_set_size(p->tok, (gsize)p->lit_size);

@@ -17,8 +17,9 @@
  * one ATOM.  Numbers stay atoms; imap_value_get_u32/u64 convert them with
  * overflow checks.
  *
- * Literals up to limits.literal_inline_max are stored in the tree.  A larger
- * literal (up to limits.literal_max) is not buffered: the parser stops with
+ * Literals up to limits.literal_inline_max are stored in the tree, as long
+ * as the inline literals of one response stay within limits.line_max in
+ * all.  Any other literal (up to limits.literal_max) is not buffered: the parser stops with
  * IMAP_PARSE_LITERAL and reports its size; the caller consumes exactly that
  * many bytes of the stream itself (typically writing them to a file), then
  * calls imap_parser_literal_done() and continues feeding.  The tree then
