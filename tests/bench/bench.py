@@ -821,6 +821,9 @@ def machine():
         "mailfs": _version([harness.mailfs_bin(), "--version"]),
         "mailfs_commit": _version(["git", "-C", REPO, "rev-parse", "--short",
                                    "HEAD"], r"(\w+)"),
+        "mailfs_binary": harness.mailfs_bin(),
+        "mailfs_built": datetime.datetime.fromtimestamp(
+            os.stat(harness.mailfs_bin()).st_mtime).isoformat(timespec="seconds"),
         "loadavg_at_start": open("/proc/loadavg").read().split()[:3],
         "hostname": socket.gethostname(),
     }
