@@ -1,0 +1,39 @@
+/* store_int.h - what the two files of the store (store.c: the index,
+ * store_body.c: the bodies) share.  Not for use outside cache/store*.c. */
+#ifndef MAILFS_STORE_INT_H
+#define MAILFS_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "cache/store.h"
+
+typedef struct {
+	gint64 folder_id;
+	guint32 uidvalidity;
+	guint32 uid;
+	gint64 atime;
+} Touch;
+
+struct Store {
+	GMutex lock;
+	sqlite3 *db;
+	GArray *touched;  /* Touch: reads not yet written to the index */
+	char *dir;
+	char *tmp_dir;
+	char *bodies_dir;
+};
+
+
+gboolean store_db_error(Store *s, GError **err, const char *what);
+gboolean store_exec(Store *s, const char *sql, GError **err);
+sqlite3_stmt *store_prepare(Store *s, const char *sql, GError **err);
+/* Creates PATH (and parents) with mode 0700. */
+gboolean store_mkdir(const char *path, GError **err);
+
+/* Bodies (store_body.c), called with s->lock held where noted. */
+char *store_body_path(Store *s, gint64 folder_id, guint32 uidvalidity,
+                      guint32 uid);
+/* Writes the read times gathered so far (takes the lock). */
+void store_touch_flush(Store *s);
+
+#endif
