@@ -135,10 +135,13 @@ run(const uint8_t *data, size_t len, const ImapParserLimits *lim,
 			break;
 		}
 		case IMAP_PARSE_LITERAL:
+			/* Large literals, and small ones once the response's
+			 * inline budget (line_max) is spent, are streamed. */
 			skip = imap_parser_literal_size(p);
-			g_assert(skip > lim->literal_inline_max &&
-			         skip <= lim->literal_max);
+			g_assert(skip <= lim->literal_max);
 			g_string_append_printf(t, "L%" G_GUINT64_FORMAT "\n", skip);
+			if (skip == 0)
+				imap_parser_literal_done(p);
 			break;
 		case IMAP_PARSE_NEED_MORE:
 			g_assert(used == avail - pos);

@@ -23,6 +23,7 @@ import glob
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -133,17 +134,21 @@ class CuttingRelay:
     server) has carried LIMIT bytes since arming is cut right there: the
     first LIMIT bytes go through, then both sockets are shut down.  With
     ONE_SHOT the relay disarms itself after its first cut.  .cuts counts
-    the cuts, .cut_event is set at the first."""
+    the cuts, .cut_event is set at the first.  With RESET the cut is a
+    TCP reset (SO_LINGER 0), so the peer's next write fails at once
+    instead of filling socket buffers."""
 
     def __init__(self, target, direction="down", limit=64 * 1024,
-                 one_shot=False):
+                 one_shot=False, reset=False):
         self.target = target
+        self.reset = reset
         self.direction = direction
         self.limit = limit
         self.one_shot = one_shot
         self.armed = False
         self.generation = 0
         self.cuts = 0
+        self.bytes = {"up": 0, "down": 0}
         self.cut_event = threading.Event()
         self.lock = threading.Lock()
         self.socks = []
@@ -179,8 +184,25 @@ class CuttingRelay:
             for src, dst, name in ((client, server, "up"),
                                    (server, client, "down")):
                 threading.Thread(target=self._pump, daemon=True,
-                                 args=(src, dst, name == self.direction,
+                                 args=(src, dst, name,
                                        (client, server))).start()
+
+    def cut_now(self):
+        """Resets every relayed connection now."""
+        with self.lock:
+            socks = list(self.socks)
+            self.cuts += 1
+        for s in socks:
+            # close() alone would not wake a pump blocked in recv(), and
+            # the socket would live on until it returns.
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             struct.pack("ii", 1, 0))
+                s.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+            s.close()
+        self.cut_event.set()
 
     def _take(self, n, state):
         """How many of N bytes may pass; records a cut when the limit is
@@ -201,13 +223,16 @@ class CuttingRelay:
             self.cut_event.set()
             return allowed, True
 
-    def _pump(self, src, dst, counted, pair):
+    def _pump(self, src, dst, name, pair):
+        counted = name == self.direction
         state = [None, 0]
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
+                with self.lock:
+                    self.bytes[name] += len(data)
                 cut = False
                 if counted:
                     n, cut = self._take(len(data), state)
@@ -217,6 +242,15 @@ class CuttingRelay:
                     break
         except OSError:
             pass
+        if self.reset:
+            for s in pair:
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
+                    s.close()
+                except OSError:
+                    pass
+            return
         for s in pair:
             try:
                 s.shutdown(socket.SHUT_RDWR)
@@ -416,6 +450,19 @@ class FaultTestBase(unittest.TestCase):
                         "none of %r in %r" % (words, lines[0]))
         return res
 
+    def assert_daemon_alive(self, pid, exc):
+        """After EXC from a request: mailfs must still be serving."""
+        died = exc.errno in (errno.ECONNABORTED, errno.ENOTCONN)
+        time.sleep(0.5)
+        state = ""
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            died = True
+        self.assertFalse(died or state in ("Z", "X"),
+                         "the mailfs daemon died (%s)" % exc)
+
     def large_message(self):
         return max(self.seeded.messages, key=lambda m: len(m.raw))
 
@@ -471,6 +518,41 @@ class CutLiteralTest(FaultTestBase):
         self.mount_ok(mfs)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), big.raw)
+
+
+    def test_server_drops_every_pooled_session(self):
+        # A server restart, or an idle timeout, kills every connection in
+        # the pool at once; the next read must not take mailfs down.
+        relay = CuttingRelay(self.dovecot.imaps_port)
+        self.addCleanup(relay.stop)
+        mfs = self.new_mailfs("imaps://127.0.0.1:%d" % relay.port,
+                              extra={"max_connections": 4})
+        pid = self.mount_ok(mfs)
+        msgs = sorted(self.seeded.messages, key=lambda m: -len(m.raw))
+
+        def read(m):
+            with open(mfs.path(*m.relpath.split("/")), "rb") as f:
+                return f.read()
+
+        # Several bodies at once, so that several sessions are pooled.
+        for _ in range(3):
+            threads = [threading.Thread(target=read, args=(m,))
+                       for m in msgs[:4]]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            msgs = msgs[4:]
+        relay.cut_now()
+        time.sleep(0.5)
+        m = msgs[0]
+        try:
+            data = read(m)
+        except OSError as e:
+            self.assert_daemon_alive(pid, e)
+            self.assertEqual(e.errno, errno.EIO)
+            data = self.read_until_ok(mfs.path(*m.relpath.split("/")))
+        self.assertEqual(data, m.raw)
 
 
 class TimeoutTest(FaultTestBase):
@@ -594,6 +676,7 @@ class HugeBodyTest(FaultTestBase):
             with self.assertRaises(OSError) as cm:
                 with open(path, "rb") as f:
                     f.read(4096)
+        self.assert_daemon_alive(pid, cm.exception)
         self.assertEqual(cm.exception.errno, errno.EIO)
         self.assert_bounded(pid, w, before)
         self.assertEqual(os.listdir(os.path.join(mfs.cache_dir, "tmp")), [])
@@ -674,8 +757,11 @@ class SmtpDropTest(FaultTestBase):
         smtp = SmtpServer(self.work, self.cert, "smtps", name="smtp-drop")
         self.addCleanup(smtp.stop)
         smtp.start()
-        relay = CuttingRelay(smtp.port, "up", limit=128 * 1024,
-                             one_shot=True)
+        # A reset, and a message larger than socket buffers hold, so that
+        # mailfs notices while still sending DATA (a drop after the whole
+        # message went out is the other test below).
+        relay = CuttingRelay(smtp.port, "up", limit=256 * 1024,
+                             one_shot=True, reset=True)
         self.addCleanup(relay.stop)
         mfs = self.new_mailfs(self.dovecot.url("imaps"), timeout=10, extra={
             "smtp": "smtps://127.0.0.1:%d" % relay.port,
@@ -683,15 +769,24 @@ class SmtpDropTest(FaultTestBase):
         self.mount_ok(mfs)
         subject = "drop-during-data-%d-%d" % (os.getpid(), time.time())
         body = "".join("line %06d of a long message\n" % i
-                       for i in range(12000))
+                       for i in range(300000))
         msg = ("From: Alice <alice@example.com>\nTo: bob@example.com\n"
                "Subject: %s\n\n%s" % (subject, body)).encode()
-        self.assertGreater(len(msg), 2 * relay.limit)
+        self.assertGreater(len(msg), 20 * relay.limit)
         relay.arm()
         path = mfs.path("outbox", "drop.eml")
         with open(path, "wb") as f:
             f.write(msg)
         self.assertTrue(relay.cut_event.wait(30), "the relay never cut")
+        st = ""
+        deadline = time.monotonic() + 5
+        while not st.startswith("queued") and time.monotonic() < deadline:
+            try:
+                st = os.getxattr(path, "user.mailfs.status").decode()
+            except OSError as e:
+                st = repr(e)
+            time.sleep(0.1)
+        self.assertTrue(st.startswith("queued"), st)
         envs = smtp.wait_envelopes(subject.encode(), 1, 45)
         self.assertTrue(envs, "not delivered after the drop; records %r"
                         % smtp.records())
@@ -703,6 +798,50 @@ class SmtpDropTest(FaultTestBase):
         while os.path.lexists(path) and time.monotonic() < deadline:
             time.sleep(0.1)
         self.assertFalse(os.path.lexists(path), "still in outbox/")
+
+
+    def test_drop_while_waiting_for_the_final_reply_is_never_resent(self):
+        # The whole message went out; the connection dies before the
+        # server's verdict.  It may have been delivered, so mailfs must not
+        # send it again on its own: it goes to outbox/failed/ and says so.
+        try:
+            from smtpserver import SmtpServer
+        except ImportError as e:
+            self.skipTest("no smtpserver.py: %s" % e)
+        smtp = SmtpServer(self.work, self.cert, "smtps", name="smtp-reply")
+        self.addCleanup(smtp.stop)
+        smtp.start()
+        smtp.delay_data(4)
+        relay = CuttingRelay(smtp.port, "up", limit=1 << 40)
+        self.addCleanup(relay.stop)
+        mfs = self.new_mailfs(self.dovecot.url("imaps"), timeout=10, extra={
+            "smtp": "smtps://127.0.0.1:%d" % relay.port,
+            "from": "Alice <alice@example.com>", "save_sent": "no"})
+        self.mount_ok(mfs)
+        subject = "drop-before-reply-%d-%d" % (os.getpid(), time.time())
+        msg = ("From: Alice <alice@example.com>\nTo: bob@example.com\n"
+               "Subject: %s\n\nshort\n" % subject).encode()
+        with open(mfs.path("outbox", "reply.eml"), "wb") as f:
+            f.write(msg)
+        # Wait until the data went through and the line is quiet.
+        deadline = time.monotonic() + 20
+        last, quiet = -1, 0
+        while quiet < 10 and time.monotonic() < deadline:
+            now = relay.bytes["up"]
+            quiet = quiet + 1 if now == last and now > len(msg) else 0
+            last = now
+            time.sleep(0.1)
+        relay.cut_now()
+        failed = mfs.path("outbox", "failed", "reply.eml")
+        deadline = time.monotonic() + 30
+        while not os.path.exists(failed) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertTrue(os.path.exists(failed), "not moved to failed/")
+        with open(failed + ".error", "rb") as f:
+            self.assertIn(b"may have been delivered", f.read())
+        time.sleep(8)
+        self.assertLessEqual(len(smtp.envelopes(subject.encode())), 1,
+                             "sent twice")
 
 
 # --------------------------------------------------------------------------
