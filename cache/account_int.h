@@ -1,5 +1,6 @@
-/* account_int.h - what other cache/ modules (sync.c) use of an account's
- * insides.  Not for fs/. */
+/* account_int.h - an account's insides, for the cache/ modules that make
+ * up or work with an account (account*.c, journal.c, push.c, sync.c,
+ * storeall.c).  Not for fs/: it uses account.h. */
 #ifndef MAILFS_ACCOUNT_INT_H
 #define MAILFS_ACCOUNT_INT_H
 
@@ -7,6 +8,60 @@
 #include "cache/store.h"
 
 typedef struct Push Push;
+
+struct MfListing {
+	gint ref;
+	gint64 gen;           /* store generation of (folder, uidvalidity) */
+	guint32 uidvalidity;
+	GArray *msgs;         /* MfRemoteMessage, sorted by UID */
+};
+
+/* Per-folder state, created on first use and kept until close. */
+typedef struct {
+	GMutex refresh;       /* one refresh of this folder at a time */
+	MfListing *listing;   /* guarded by MfAccount.lock; NULL: not loaded */
+	gint64 refreshed_at;  /* monotonic time of the last server listing */
+} FolderState;
+
+struct MfAccount {
+	MfAccountParams p;
+	const MfBackend *backend;
+	Store *store;
+
+	GMutex lock;             /* guards everything below */
+	MfTree *tree;
+	gint64 tree_refreshed_at;
+	GHashTable *folders;     /* gint64* id -> FolderState* */
+	GHashTable *verified;    /* bodies checked this run -> size + 1 */
+	GHashTable *gens;        /* generation -> folder id, known so far */
+	GHashTable *inflight;    /* bodies being fetched */
+	GCond inflight_done;
+	gboolean online;
+	gint64 offline_until;    /* no probe before this (monotonic) */
+	gint64 backoff;
+	GThread *probe;          /* reconnects in the background, or NULL */
+	GThread *poller;         /* refreshes listings in use, or NULL */
+	GCond poll_cond;         /* wakes the poller to stop */
+	gboolean probing;        /* probe is running */
+	gboolean forced_offline; /* the user said "offline" */
+	gint64 state_since;      /* real time of the last online change */
+	gint64 last_refresh;     /* real time of the last server refresh */
+	char *last_error;        /* the last failure, for status */
+	gint64 last_error_at;
+	char *tls;               /* how the last session was made */
+	gboolean closing;        /* no new probes */
+
+	MfListingHook hook;      /* told when a listing is replaced */
+	void *hook_ud;
+
+	GMutex tree_refresh;     /* one tree refresh at a time */
+	GMutex journal;          /* one journal run at a time */
+	Push *push;              /* IDLE watches (push.c) */
+	GMutex pool_lock;        /* guards the pool */
+	GCond pool_cond;
+	GQueue idle;             /* MfSession* ready for use */
+	guint sessions;          /* connected sessions, idle or in use */
+};
 
 typedef gboolean (*SessionFn)(MfAccount *a, MfSession *s, void *ud,
                               GError **err);
