@@ -468,6 +468,9 @@ class SizeRun:
         log("N=%d: writing corpus" % self.n)
         self.dov, corpus = fill_server(self.workdir, self.n, self.args.seed)
         self.r["corpus"] = corpus
+        self.r["fsync_ms"] = fsync_latency_ms(self.workdir)
+        log("N=%d: create+write+fsync of a 4 KB file: %.2f ms (median of 50)"
+            % (self.n, self.r["fsync_ms"]))
         log("N=%d: %.1f MB (RFC822), median %d B, %d attachments, fill %.1fs, "
             "server index %.1fs" % (self.n, corpus["rfc822_bytes"] / 1e6,
                                     corpus["median_size"], corpus["attachments"],
@@ -800,6 +803,22 @@ def _version(argv, pattern=r"(\d+\.\d+[\w.]*)"):
         return None
 
 
+def fsync_latency_ms(directory, count=50):
+    """Median time to create, write 4 KB to and fsync one file in
+    DIRECTORY: what mbsync's default FSync pays per message."""
+    times = []
+    for i in range(count):
+        path = os.path.join(directory, "fsync-probe.%d" % i)
+        t0 = time.monotonic()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, b"x" * 4096)
+        os.fsync(fd)
+        os.close(fd)
+        times.append(time.monotonic() - t0)
+        os.unlink(path)
+    return round(median(times) * 1e3, 2)
+
+
 def machine():
     free = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout
     cpu = ""
@@ -891,6 +910,7 @@ def markdown(results):
     row("**ratio sync** (target ≤ 0.5)", lambda r: "**%.2f**" % r["cold_sync"]["ratio"])
     row("cold `mbsync`, `FSync no`", lambda r: "%.2f s" % r["cold_sync"]["mbsync_nofsync_s"])
     row("ratio sync vs `FSync no`", lambda r: "%.2f" % r["cold_sync"]["ratio_vs_nofsync"])
+    row("disk: create + fsync of a 4 KB file", lambda r: "%.2f ms" % r["fsync_ms"])
     row("CPU s: mailfs / mbsync / Dovecot (in mailfs run)", lambda r: "%.2f / %.2f / %.2f" % (
         r["cold_sync"]["mailfs_cpu_s"], r["cold_sync"]["mbsync_cpu_s"],
         r["cold_sync"]["mailfs_dovecot_cpu_s"]))
