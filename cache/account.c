@@ -505,6 +505,12 @@ account_is_stale(MfAccount *a, gint64 refreshed_at)
 }
 
 gboolean
+account_refresh_tree_now(MfAccount *a, GError **err)
+{
+	return account_connect(a, err);
+}
+
+gboolean
 account_connect(MfAccount *a, GError **err)
 {
 	g_mutex_lock(&a->tree_refresh);

@@ -84,6 +84,10 @@ gboolean account_may_try(MfAccount *a);
 /* Sets ERR to MF_ERROR_OFFLINE for A. */
 void account_set_offline_error(MfAccount *a, GError **err);
 
+/* Lists the folders on the server now, waiting for a refresh already
+ * under way rather than skipping (after a change to the folders). */
+gboolean account_refresh_tree_now(MfAccount *a, GError **err);
+
 /* Makes the next use of the tree / FOLDER_ID's listing ask the server. */
 void account_expire_tree(MfAccount *a);
 void account_expire_listing(MfAccount *a, gint64 folder_id);

@@ -226,10 +226,8 @@ account_write_folder_op(WriteCtx *c, SessionFn fn, GError **err)
 	gboolean ok = account_with_session(c->a, fn, c, err);
 
 	tree_unref(c->tree);
-	if (ok) {
+	if (ok && !account_refresh_tree_now(c->a, NULL))
 		account_expire_tree(c->a);
-		tree_unref(account_tree(c->a));
-	}
 	return ok;
 }
 

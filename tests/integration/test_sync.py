@@ -188,7 +188,9 @@ class SyncTest(SyncCase):
         mount then serves the bodies the sync fetched, offline."""
         snap = self.seed_bulk()
         relay = self.slow_relay()
-        m = self.new_mailfs(url=relay.url())
+        # A generous timeout: the relay is slow on purpose, and a loaded
+        # machine (or a sanitizer build) is slower still.
+        m = self.new_mailfs(url=relay.url(), timeout=30)
         self.mount(m)
         p, out, err = self.start_sync(m)
         # Read every other message of each folder while the sync runs.
