@@ -838,6 +838,8 @@ account_set_forced_offline(MfAccount *a, gboolean offline)
 	a->state_since = g_get_real_time() / G_USEC_PER_SEC;
 	a->offline_until = 0;
 	g_mutex_unlock(&a->lock);
+	if (offline)
+		push_pause(a);
 }
 
 void

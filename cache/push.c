@@ -47,15 +47,16 @@ push_folder_name(PushSlot *slot)
 	return name;
 }
 
-/* Waits SECONDS unless stopping; FALSE when stopping. */
+/* Waits SECONDS, or until woken (a new watch, stopping); FALSE when
+ * stopping. */
 static gboolean
 push_sleep(Push *p, int seconds)
 {
 	gint64 end = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
 
 	g_mutex_lock(&p->lock);
-	while (!p->stopping && g_cond_wait_until(&p->wake, &p->lock, end))
-		;
+	if (!p->stopping && seconds > 0)
+		g_cond_wait_until(&p->wake, &p->lock, end);
 	gboolean go_on = !p->stopping;
 	g_mutex_unlock(&p->lock);
 	return go_on;
@@ -79,7 +80,7 @@ push_session(Push *p, PushSlot *slot, const MfBackend *be, GError **err)
 	slot->session = s;
 	gboolean ok = !p->stopping;
 	g_mutex_unlock(&p->lock);
-	while (ok && slot->folder_id == watching) {
+	while (ok && slot->folder_id == watching && account_may_try(slot->a)) {
 		gboolean changed = FALSE;
 		g_mutex_lock(&p->lock);
 		slot->idling = TRUE;
@@ -108,14 +109,21 @@ push_thread(gpointer data)
 
 	for (;;) {
 		g_autoptr(GError) err = NULL;
-		if (slot->folder_id && push_session(p, slot, be, &err))
+		int pause;
+		if (!slot->folder_id) {
+			/* Nothing to watch yet: push_watch() wakes us. */
+			pause = PUSH_IDLE_SECONDS;
+		} else if (push_session(p, slot, be, &err)) {
 			backoff = PUSH_RETRY_MIN_S;
-		else if (err && !g_error_matches(err, MF_ERROR, MF_ERROR_OFFLINE))
-			g_debug("push: %s", err->message);
-		if (!push_sleep(p, err ? backoff : 0))
-			return NULL;
-		if (err)
+			pause = 0; /* IDLE renewed, or the watch moved */
+		} else {
+			if (!g_error_matches(err, MF_ERROR, MF_ERROR_OFFLINE))
+				g_debug("push: %s", err->message);
+			pause = backoff;
 			backoff = MIN(backoff * 2, PUSH_RETRY_MAX_S);
+		}
+		if (!push_sleep(p, pause))
+			return NULL;
 	}
 }
 
@@ -200,4 +208,18 @@ push_free(MfAccount *a, Push *p)
 	g_mutex_clear(&p->lock);
 	g_cond_clear(&p->wake);
 	g_free(p);
+}
+
+void
+push_pause(MfAccount *a)
+{
+	Push *p = push_of(a);
+
+	if (!p)
+		return;
+	g_mutex_lock(&p->lock);
+	for (guint i = 0; i < G_N_ELEMENTS(p->slots); i++)
+		push_interrupt(a, &p->slots[i]);
+	g_cond_broadcast(&p->wake);
+	g_mutex_unlock(&p->lock);
 }

@@ -15,6 +15,10 @@ void push_start(MfAccount *a, gint64 inbox_id);
 /* The user looked at FOLDER_ID: watch it too (at most one switch per 30
  * seconds, so that a recursive grep does not churn connections). */
 void push_watch(MfAccount *a, gint64 folder_id);
+/* Drops the watches' connections now (network use stopped by the user);
+ * they come back when the account may use the network again. */
+void push_pause(MfAccount *a);
+
 /* TRUE while at least one watch is idling on the server. */
 gboolean push_active(MfAccount *a);
 

@@ -205,10 +205,16 @@ void
 ctl_ops_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	CtlHandle *h = (CtlHandle *)(uintptr_t)fi->fh;
-	size_t start = MIN((size_t)off, h->len);
+	MfFs *fs = node_fs(req);
 
+	if (!node_handle_get(fs, h)) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	size_t start = MIN((size_t)off, h->len);
 	fuse_reply_buf(req, h->text ? h->text + start : NULL,
 	               MIN(size, h->len - start));
+	node_handle_put(fs, h);
 }
 
 /* Runs one command; FALSE if it is not one. */

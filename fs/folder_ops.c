@@ -314,6 +314,16 @@ folder_ops_rmdir(fuse_req_t req, Node parent, const char *name)
 
 /* --- files written into folders ------------------------------------------- */
 
+static void
+staged_handle_free(gpointer p)
+{
+	StagedHandle *h = p;
+
+	if (h->fd >= 0)
+		close(h->fd);
+	g_free(h);
+}
+
 static StagedHandle *
 folder_ops_handle(struct fuse_file_info *fi)
 {
@@ -356,13 +366,12 @@ folder_ops_create(fuse_req_t req, Node parent, const char *name,
 	StagedHandle *h = g_new0(StagedHandle, 1);
 	h->st = st;
 	h->fd = fd;
+	node_handle_track(fs, h, staged_handle_free);
 	e.ino = e.attr.st_ino;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
-	if (fuse_reply_create(req, &e, fi) != 0) {
-		close(fd);
-		g_free(h);
-	}
+	if (fuse_reply_create(req, &e, fi) != 0)
+		node_handle_release(fs, h);
 }
 
 static Staged *
@@ -412,9 +421,11 @@ folder_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 	StagedHandle *h = g_new0(StagedHandle, 1);
 	h->st = st;
 	h->fd = fd;
+	node_handle_track(fs, h, staged_handle_free);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) != 0)
+		node_handle_release(fs, h);
 }
 
 void
@@ -525,11 +536,12 @@ folder_ops_release(fuse_req_t req, struct fuse_file_info *fi)
 	StagedHandle *h = folder_ops_handle(fi);
 
 	close(h->fd);
+	h->fd = -1;
 	g_mutex_lock(&fs->staged_lock);
 	if (--h->st->opens == 0)
 		g_hash_table_remove(fs->staged, &h->st->id);
 	g_mutex_unlock(&fs->staged_lock);
-	g_free(h);
+	node_handle_release(fs, h);
 	fuse_reply_err(req, 0);
 }
 

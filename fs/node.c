@@ -202,41 +202,94 @@ node_reply_xattr(fuse_req_t req, const char *value, size_t len, size_t size)
 		fuse_reply_buf(req, value, len);
 }
 
+/* An open handle: freed once it is released and no request uses it. */
+typedef struct {
+	GDestroyNotify free_fn;
+	guint users;     /* the open itself, and requests in progress */
+	gboolean closed; /* RELEASE came */
+} HandleRef;
+
 void
 node_handles_init(MfFs *fs)
 {
 	g_mutex_init(&fs->handles_lock);
-	fs->handles = g_hash_table_new(NULL, NULL);
+	fs->handles = g_hash_table_new_full(NULL, NULL, NULL, g_free);
 }
 
 void
 node_handle_track(MfFs *fs, gpointer h, GDestroyNotify free_fn)
 {
+	HandleRef *r = g_new0(HandleRef, 1);
+
+	r->free_fn = free_fn;
+	r->users = 1;
 	g_mutex_lock(&fs->handles_lock);
-	g_hash_table_insert(fs->handles, h, free_fn);
+	g_hash_table_insert(fs->handles, h, r);
 	g_mutex_unlock(&fs->handles_lock);
 }
 
-void
-node_handle_release(MfFs *fs, gpointer h)
+/* Drops one user of H (locked); frees H when none is left. */
+static void
+node_handle_drop_locked(MfFs *fs, gpointer h, HandleRef *r)
 {
-	g_mutex_lock(&fs->handles_lock);
-	GDestroyNotify free_fn = g_hash_table_lookup(fs->handles, h);
+	GDestroyNotify free_fn = r->free_fn;
+
+	if (--r->users > 0) {
+		g_mutex_unlock(&fs->handles_lock);
+		return;
+	}
 	g_hash_table_remove(fs->handles, h);
 	g_mutex_unlock(&fs->handles_lock);
 	if (free_fn)
 		free_fn(h);
 }
 
+gboolean
+node_handle_get(MfFs *fs, gpointer h)
+{
+	g_mutex_lock(&fs->handles_lock);
+	HandleRef *r = g_hash_table_lookup(fs->handles, h);
+	gboolean ok = r && !r->closed;
+	if (ok)
+		r->users++;
+	g_mutex_unlock(&fs->handles_lock);
+	return ok;
+}
+
+void
+node_handle_put(MfFs *fs, gpointer h)
+{
+	g_mutex_lock(&fs->handles_lock);
+	HandleRef *r = g_hash_table_lookup(fs->handles, h);
+	if (r)
+		node_handle_drop_locked(fs, h, r);
+	else
+		g_mutex_unlock(&fs->handles_lock);
+}
+
+void
+node_handle_release(MfFs *fs, gpointer h)
+{
+	g_mutex_lock(&fs->handles_lock);
+	HandleRef *r = g_hash_table_lookup(fs->handles, h);
+	if (r && !r->closed) {
+		r->closed = TRUE;
+		node_handle_drop_locked(fs, h, r);
+	} else {
+		g_mutex_unlock(&fs->handles_lock);
+	}
+}
+
 void
 node_handles_free_all(MfFs *fs)
 {
 	GHashTableIter it;
-	gpointer h, free_fn;
+	gpointer h, v;
 
 	g_hash_table_iter_init(&it, fs->handles);
-	while (g_hash_table_iter_next(&it, &h, &free_fn))
-		((GDestroyNotify)free_fn)(h);
+	while (g_hash_table_iter_next(&it, &h, &v))
+		if (((HandleRef *)v)->free_fn)
+			((HandleRef *)v)->free_fn(h);
 	g_hash_table_unref(fs->handles);
 	g_mutex_clear(&fs->handles_lock);
 }

@@ -65,12 +65,16 @@ void node_reply_xattr(fuse_req_t req, const char *value, size_t len,
 /* Replies with ERR's errno (errmap). */
 void node_reply_error(fuse_req_t req, const GError *err);
 
-/* Open handles of the ctl files and directories: the kernel may not send
- * every RELEASE before the session ends, so what is still open is freed
- * when the mount is over. */
+/* Open file and directory handles.  The kernel may release a handle while
+ * a request on it is still being answered (an interrupted read), and may
+ * not release every handle before the session ends; so requests hold a
+ * handle between node_handle_get() (FALSE: already released) and
+ * node_handle_put(), and what is still open at the end is freed. */
 void node_handles_init(MfFs *fs);
 void node_handle_track(MfFs *fs, gpointer h, GDestroyNotify free_fn);
-/* Frees H now (at RELEASE) with the function it was tracked with. */
+gboolean node_handle_get(MfFs *fs, gpointer h);
+void node_handle_put(MfFs *fs, gpointer h);
+/* At RELEASE: H is freed once no request holds it. */
 void node_handle_release(MfFs *fs, gpointer h);
 void node_handles_free_all(MfFs *fs);
 

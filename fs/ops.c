@@ -280,17 +280,32 @@ ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void
+ops_readdir_any(fuse_req_t req, struct fuse_file_info *fi, size_t size,
+                off_t off, gboolean plus)
+{
+	MfFs *fs = node_fs(req);
+	GArray *dir = (GArray *)(uintptr_t)fi->fh;
+
+	if (!node_handle_get(fs, dir)) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	dirlist_reply(req, dir, size, off, plus);
+	node_handle_put(fs, dir);
+}
+
+static void
 ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
             struct fuse_file_info *fi)
 {
-	dirlist_reply(req, (GArray *)(uintptr_t)fi->fh, size, off, FALSE);
+	ops_readdir_any(req, fi, size, off, FALSE);
 }
 
 static void
 ops_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                 struct fuse_file_info *fi)
 {
-	dirlist_reply(req, (GArray *)(uintptr_t)fi->fh, size, off, TRUE);
+	ops_readdir_any(req, fi, size, off, TRUE);
 }
 
 static void
@@ -339,6 +354,17 @@ ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		close(fd);
 }
 
+/* Holds the open handle of FI for a request (which then must put it);
+ * FALSE, with EBADF replied, if it was released meanwhile. */
+static gboolean
+ops_hold(fuse_req_t req, struct fuse_file_info *fi)
+{
+	if (node_handle_get(node_fs(req), (gpointer)(uintptr_t)fi->fh))
+		return TRUE;
+	fuse_reply_err(req, EBADF);
+	return FALSE;
+}
+
 static void
 ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
          struct fuse_file_info *fi)
@@ -351,12 +377,15 @@ ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		ctl_ops_read(req, size, off, fi);
 		return;
 	}
-	if (kind == NODE_STAGED) {
-		folder_ops_read(req, size, off, fi);
-		return;
-	}
 	if (kind != NODE_MSG) {
-		outbox_ops_read(req, size, off, fi);
+		MfFs *fs = node_fs(req); /* REQ is gone once answered */
+		if (!ops_hold(req, fi))
+			return;
+		if (kind == NODE_STAGED)
+			folder_ops_read(req, size, off, fi);
+		else
+			outbox_ops_read(req, size, off, fi);
+		node_handle_put(fs, (gpointer)(uintptr_t)fi->fh);
 		return;
 	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -371,14 +400,18 @@ ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 {
 	Node n = node_decode(ino);
 
-	if (n.kind == NODE_CTL)
+	if (n.kind == NODE_CTL) {
 		ctl_ops_write(req, n, buf, size, fi);
-	else if (n.kind == NODE_STAGED)
-		folder_ops_write(req, buf, size, off, fi);
-	else if (n.kind != NODE_SPOOL)
+	} else if (n.kind != NODE_STAGED && n.kind != NODE_SPOOL) {
 		fuse_reply_err(req, EACCES);
-	else
-		outbox_ops_write(req, buf, size, off, fi);
+	} else if (ops_hold(req, fi)) {
+		MfFs *fs = node_fs(req); /* REQ is gone once answered */
+		if (n.kind == NODE_STAGED)
+			folder_ops_write(req, buf, size, off, fi);
+		else
+			outbox_ops_write(req, buf, size, off, fi);
+		node_handle_put(fs, (gpointer)(uintptr_t)fi->fh);
+	}
 }
 
 static void
@@ -386,12 +419,19 @@ ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	Node n = node_decode(ino);
 
-	if (n.kind == NODE_SPOOL || n.kind == NODE_SPOOL_ERROR)
-		outbox_ops_flush(req, fi);
-	else if (n.kind == NODE_STAGED)
+	if (n.kind != NODE_SPOOL && n.kind != NODE_SPOOL_ERROR &&
+	    n.kind != NODE_STAGED) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	MfFs *fs = node_fs(req); /* REQ is gone once answered */
+	if (!ops_hold(req, fi))
+		return;
+	if (n.kind == NODE_STAGED)
 		folder_ops_flush(req, fi);
 	else
-		fuse_reply_err(req, 0);
+		outbox_ops_flush(req, fi);
+	node_handle_put(fs, (gpointer)(uintptr_t)fi->fh);
 }
 
 static void

@@ -20,6 +20,16 @@ typedef struct {
 	gboolean written;
 } OutboxHandle;
 
+static void
+outbox_handle_free(gpointer p)
+{
+	OutboxHandle *h = p;
+
+	if (h->fd >= 0)
+		close(h->fd);
+	g_free(h);
+}
+
 static OutboxHandle *
 outbox_handle(struct fuse_file_info *fi)
 {
@@ -161,18 +171,16 @@ outbox_ops_reply_open(fuse_req_t req, struct fuse_file_info *fi, int fd,
 	h->fd = fd;
 	h->id = id;
 	h->written = created;
+	node_handle_track(node_fs(req), h, outbox_handle_free);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1; /* the file is ours to change: no page cache */
 	if (!created) {
-		if (fuse_reply_open(req, fi) != 0) {
-			close(fd);
-			g_free(h);
-		}
+		if (fuse_reply_open(req, fi) != 0)
+			node_handle_release(node_fs(req), h);
 		return;
 	}
 	if (!outbox_get(node_fs(req)->outbox, id, &e)) {
-		close(fd);
-		g_free(h);
+		node_handle_release(node_fs(req), h);
 		fuse_reply_err(req, EIO);
 		return;
 	}
@@ -181,10 +189,8 @@ outbox_ops_reply_open(fuse_req_t req, struct fuse_file_info *fi, int fd,
 	outbox_ops_entry_attr(node_fs(req), &e, FALSE, &p.attr);
 	p.ino = p.attr.st_ino;
 	outbox_entry_clear(&e);
-	if (fuse_reply_create(req, &p, fi) != 0) {
-		close(fd);
-		g_free(h);
-	}
+	if (fuse_reply_create(req, &p, fi) != 0)
+		node_handle_release(node_fs(req), h);
 }
 
 void
@@ -297,10 +303,13 @@ outbox_ops_release(fuse_req_t req, struct fuse_file_info *fi)
 	OutboxHandle *h = outbox_handle(fi);
 	g_autoptr(GError) err = NULL;
 
-	if (h->fd >= 0 && !outbox_release(node_fs(req)->outbox, h->id, h->fd,
-	                                  h->written, &err))
+	int fd = h->fd;
+
+	h->fd = -1; /* outbox_release() closes it */
+	if (fd >= 0 && !outbox_release(node_fs(req)->outbox, h->id, fd,
+	                               h->written, &err))
 		g_warning("outbox: %s", err->message);
-	g_free(h);
+	node_handle_release(node_fs(req), h);
 	fuse_reply_err(req, 0);
 }
 

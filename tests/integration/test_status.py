@@ -270,6 +270,9 @@ class CtlTest(StatusTestBase):
         self.ctl(mfs, "offline")
         st = self.status(mfs)
         self.assertEqual(st["state"], "offline (by request)", st)
+        # A connection already being made (push) may still log in; from
+        # here on none may start.
+        time.sleep(2.0)
         logins = len(self.imap_logins(dovecot))
         code, took = read_failure(mfs.path("INBOX", uncached))
         self.assertEqual(code, errno.EIO)
