@@ -103,6 +103,15 @@ store_mkdir(const char *path, GError **err)
 	return TRUE;
 }
 
+gboolean
+store_mkdir_once(const char *path, GError **err)
+{
+	/* The common case, on the path of every body: it exists. */
+	if (mkdir(path, 0700) != 0 && errno == EEXIST)
+		return TRUE;
+	return store_mkdir(path, err);
+}
+
 /* Removes leftovers of bodies that were being written at a crash. */
 static void
 store_clean_tmp(const char *tmp_dir)

@@ -117,7 +117,7 @@ store_body_place(Store *s, StoreBody *b, const char *final, GError **err)
 
 	if (fsync(b->fd) != 0)
 		e = errno;
-	else if (!store_mkdir(dir, err))
+	else if (!store_mkdir_once(dir, err))
 		return FALSE;
 	else if (rename(b->tmp_path, final) != 0)
 		e = errno;
@@ -173,7 +173,7 @@ store_batch_add(Store *s, StoreBatch *batch, StoreBody *b, gint64 folder_id,
 	g_autofree char *dir = g_path_get_dirname(final);
 	BatchRow r = { folder_id, uidvalidity, uid, b->size, { 0 } };
 	gsize len = sizeof r.sha;
-	gboolean ok = store_mkdir(dir, err);
+	gboolean ok = store_mkdir_once(dir, err);
 
 	if (ok && rename(b->tmp_path, final) != 0) {
 		int e = errno;
@@ -517,7 +517,7 @@ store_body_link(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
 
 	g_mutex_lock(&s->lock);
 	if (store_body_row(s, folder_id, uidvalidity, uid, &size, sha) &&
-	    store_mkdir(dir, NULL) && (link(from, to) == 0 || errno == EEXIST))
+	    store_mkdir_once(dir, NULL) && (link(from, to) == 0 || errno == EEXIST))
 		ok = store_body_record(s, to_folder, to_uidvalidity, to_uid, size,
 		                       sha, NULL);
 	g_mutex_unlock(&s->lock);

@@ -29,6 +29,9 @@ gboolean store_exec(Store *s, const char *sql, GError **err);
 sqlite3_stmt *store_prepare(Store *s, const char *sql, GError **err);
 /* Creates PATH (and parents) with mode 0700. */
 gboolean store_mkdir(const char *path, GError **err);
+/* The same for a directory that mostly exists already: one system call
+ * then (bodies/F, for each body). */
+gboolean store_mkdir_once(const char *path, GError **err);
 
 /* Bodies (store_body.c), called with s->lock held where noted. */
 char *store_body_path(Store *s, gint64 folder_id, guint32 uidvalidity,
