@@ -211,6 +211,21 @@ account_exec_append(MfAccount *a, gint64 folder_id, int fd, guint64 size,
 	return ok;
 }
 
+/* The folder tree, listed anew first if it lacks folder NEED (0: none),
+ * which the file system knows of: a folder just made by this mount, whose
+ * own refresh lost a race with another one. */
+static MfTree *
+account_write_tree(MfAccount *a, gint64 need)
+{
+	MfTree *t = account_tree(a);
+
+	if (!need || tree_folder(t, need))
+		return t;
+	tree_unref(t);
+	account_refresh_tree_now(a, NULL);
+	return account_tree(a);
+}
+
 static gboolean
 account_write_mkdir_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
@@ -239,7 +254,7 @@ account_create_folder(MfAccount *a, gint64 parent_id, const char *leaf,
 
 	if (!account_write_check(a, err))
 		return FALSE;
-	c.tree = account_tree(a);
+	c.tree = account_write_tree(a, parent_id);
 	c.folder = parent_id ? tree_folder(c.tree, parent_id) : NULL;
 	if ((parent_id && !c.folder) || tree_child(c.tree, parent_id, leaf)) {
 		gboolean exists = tree_child(c.tree, parent_id, leaf) != NULL;
@@ -268,7 +283,7 @@ account_delete_folder(MfAccount *a, gint64 folder_id, GError **err)
 
 	if (!account_write_check(a, err))
 		return FALSE;
-	c.tree = account_tree(a);
+	c.tree = account_write_tree(a, folder_id);
 	c.folder = tree_folder(c.tree, folder_id);
 	g_autoptr(GPtrArray) kids = c.folder ? tree_children(c.tree, folder_id)
 	                                     : NULL;
@@ -302,7 +317,7 @@ account_rename_folder(MfAccount *a, gint64 folder_id, gint64 parent_id,
 
 	if (!account_write_check(a, err))
 		return FALSE;
-	c.tree = account_tree(a);
+	c.tree = account_write_tree(a, folder_id);
 	c.folder = tree_folder(c.tree, folder_id);
 	c.dest = parent_id ? tree_folder(c.tree, parent_id) : NULL;
 	if (!c.folder || (parent_id && !c.dest) ||
