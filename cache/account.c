@@ -999,3 +999,24 @@ account_backend_params(MfAccount *a)
 {
 	return &a->p.backend;
 }
+
+gint64
+account_find_folder(MfAccount *a, gint64 parent, const char *name)
+{
+	MfTree *t = account_tree(a);
+	const MfFolder *f = tree_child(t, parent, name);
+	gint64 id = f ? f->id : 0;
+
+	tree_unref(t);
+	if (id || !account_may_try(a))
+		return id;
+	/* A folder made a moment ago (here or by another client) may not be
+	 * in a tree listed just before: ask once more before saying no. */
+	if (!account_refresh_tree_now(a, NULL))
+		return 0;
+	t = account_tree(a);
+	f = tree_child(t, parent, name);
+	id = f ? f->id : 0;
+	tree_unref(t);
+	return id;
+}

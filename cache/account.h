@@ -106,6 +106,10 @@ gboolean account_cache_exists(const MfAccountParams *p);
  * online.  Never NULL; release with tree_unref(). */
 MfTree *account_tree(MfAccount *a);
 
+/* The id of the folder NAME inside PARENT (0: the top), or 0.  A name
+ * not in the tree makes it be listed anew once, while online. */
+gint64 account_find_folder(MfAccount *a, gint64 parent, const char *name);
+
 /* The listing of FOLDER_ID, refreshed first if stale and online.  NULL
  * with ERR if the folder is unknown or was never listed and cannot be. */
 MfListing *account_listing(MfAccount *a, gint64 folder_id, GError **err);

@@ -180,12 +180,8 @@ folder_ops_parent_id(Node n)
 static gint64
 folder_ops_child(MfFs *fs, Node parent, const char *name)
 {
-	MfTree *t = account_tree(fs->account);
-	const MfFolder *f = tree_child(t, folder_ops_parent_id(parent), name);
-	gint64 id = f ? f->id : 0;
-
-	tree_unref(t);
-	return id;
+	return account_find_folder(fs->account, folder_ops_parent_id(parent),
+	                           name);
 }
 
 static gboolean

@@ -123,17 +123,22 @@ ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, n.kind == NODE_NONE ? ENOENT : ENOTDIR);
 		return;
 	}
-	MfTree *t = account_tree(fs->account);
-	const MfFolder *f = tree_child(t, n.kind == NODE_ROOT ? 0 : n.id, name);
-	fuse_ino_t child = f ? node_folder_ino(f->id) : 0;
 	struct fuse_entry_param e = { 0 };
-	tree_unref(t);
+	gboolean msg_name = n.kind == NODE_FOLDER &&
+	                    ops_parse_msg_name(name, &uid);
+	gint64 parent_id = n.kind == NODE_ROOT ? 0 : n.id;
+	fuse_ino_t child = 0;
+
+	if (!msg_name) {
+		gint64 id = account_find_folder(fs->account, parent_id, name);
+		child = id ? node_folder_ino(id) : 0;
+	}
 	if (child)
 		ops_reply_dir_entry(req, child, FALSE);
 	else if (n.kind == NODE_FOLDER &&
 	         (e.ino = folder_ops_staged_lookup(fs, n.id, name, &e.attr)))
 		fuse_reply_entry(req, &e);
-	else if (n.kind == NODE_FOLDER && ops_parse_msg_name(name, &uid))
+	else if (msg_name)
 		ops_lookup_msg(req, n.id, uid, name);
 	else
 		fuse_reply_err(req, ENOENT);
