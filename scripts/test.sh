@@ -64,8 +64,8 @@ for l in open(sys.argv[1]):
     if l.strip():
         t = json.loads(l)
         if t.get("result") not in ("OK", "EXPECTEDFAIL", "SKIP") \
-                and t.get("name", "").startswith("integration-"):
-            print(t["name"])' "$log" 2>/dev/null || true)
+                and t.get("name", "").split(" / ")[-1].startswith("integration-"):
+            print(t["name"].split(" / ")[-1])' "$log" 2>/dev/null || true)
 	if ((rc != 0)) && [[ -n "$failed" ]]; then
 		cp "$log" "$dir/meson-logs/testlog-first.json"
 		echo "=== retrying once, alone: $(echo "$failed" | tr '\n' ' ')"
