@@ -238,8 +238,13 @@ account_write_mkdir_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 static gboolean
 account_write_folder_op(WriteCtx *c, SessionFn fn, GError **err)
 {
-	gboolean ok = account_with_session(c->a, fn, c, err);
+	GError *lerr = NULL;
+	gboolean ok = account_with_session(c->a, fn, c, &lerr);
 
+	if (!ok) {
+		g_message("folder change failed: %s", lerr->message);
+		g_propagate_error(err, lerr);
+	}
 	tree_unref(c->tree);
 	if (ok && !account_refresh_tree_now(c->a, NULL))
 		account_expire_tree(c->a);
@@ -264,8 +269,26 @@ account_create_folder(MfAccount *a, gint64 parent_id, const char *leaf,
 		            : "no parent for %s", leaf);
 		return FALSE;
 	}
-	/* A folder named like the server's special names would clash. */
-	return account_write_folder_op(&c, account_write_mkdir_cb, err);
+	GError *lerr = NULL;
+	if (account_write_folder_op(&c, account_write_mkdir_cb, &lerr))
+		return TRUE;
+	/* Dovecot (maildir) may answer [ALREADYEXISTS] to a CREATE that made
+	 * the folder while another session of ours scanned the folder list.
+	 * It was not there a moment ago: if it is there now, it is made. */
+	if (g_error_matches(lerr, MF_ERROR, MF_ERROR_EXISTS) &&
+	    account_refresh_tree_now(a, NULL)) {
+		MfTree *t = account_tree(a);
+		gboolean made = tree_child(t, parent_id, leaf) != NULL;
+		tree_unref(t);
+		if (made) {
+			g_message("CREATE %s: the server says it exists, and it "
+			          "does now: taken as made", leaf);
+			g_error_free(lerr);
+			return TRUE;
+		}
+	}
+	g_propagate_error(err, lerr);
+	return FALSE;
 }
 
 static gboolean

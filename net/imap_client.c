@@ -167,6 +167,24 @@ imap_client_untagged(ImapClient *c, ImapResponse *r, const ImapHandler *h,
 	return TRUE;
 }
 
+/* The MfErrorCode for a tagged NO: the handler's, made precise for a
+ * mailbox command by the RFC 5530 response codes that say why. */
+static int
+imap_client_no_code(const ImapResponse *r, const ImapHandler *h)
+{
+	int code = h ? h->no_code : MF_ERROR_PROTOCOL;
+
+	if (code != MF_ERROR_MAILBOX || !r->code || r->code->len == 0)
+		return code;
+	if (imap_value_is_atom(r->code->pdata[0], "ALREADYEXISTS"))
+		return MF_ERROR_EXISTS;
+	if (imap_value_is_atom(r->code->pdata[0], "NONEXISTENT"))
+		return MF_ERROR_NOTFOUND;
+	if (imap_value_is_atom(r->code->pdata[0], "NOPERM"))
+		return MF_ERROR_READONLY;
+	return code;
+}
+
 static gboolean
 imap_client_tagged(ImapClient *c, ImapResponse *r, const char *tag,
                    const char *what, const ImapHandler *h, GError **err)
@@ -185,7 +203,7 @@ imap_client_tagged(ImapClient *c, ImapResponse *r, const char *tag,
 		return TRUE;
 	}
 	if (r->status && g_ascii_strcasecmp(r->status, "NO") == 0) {
-		g_set_error(err, MF_ERROR, h ? h->no_code : MF_ERROR_PROTOCOL,
+		g_set_error(err, MF_ERROR, imap_client_no_code(r, h),
 		            "%s: %s refused: %s", c->url, what,
 		            r->text ? r->text : "");
 		return FALSE;

@@ -159,6 +159,15 @@ def errname(code):
 
 # --------------------------------------------------------------------------
 
+def mount_log(m):
+    """The last lines of the mount's own log, for a failure message."""
+    try:
+        with open(m.path(".mailfs", "log"), errors="replace") as f:
+            return "".join(f.readlines()[-40:])
+    except OSError as e:
+        return "(no log: %s)" % e
+
+
 class WriteCase(unittest.TestCase):
     """A private Dovecot, a workdir and (when asked) one mount per test."""
 
@@ -542,9 +551,12 @@ class FolderTest(WriteCase):
         """mkdir makes a mailbox, mkdir A/B a nested one, a non-ASCII name
         is sent in modified UTF-7; all show in the mount."""
         m = self.mounted()
-        os.mkdir(m.path("NewBox"))
-        os.mkdir(m.path("NewBox", "Child"))
-        os.mkdir(m.path("Entwürfe2"))
+        for parts in (("NewBox",), ("NewBox", "Child"), ("Entwürfe2",)):
+            try:
+                os.mkdir(m.path(*parts))
+            except OSError as e:
+                self.fail("mkdir %s: %s\nmount log:\n%s"
+                          % ("/".join(parts), e, mount_log(m)))
         folders = self.server_folders()
         for raw in ("NewBox", "NewBox/Child", "Entw&APw-rfe2"):
             self.assertIn(raw, folders, "server folders: %s" % sorted(folders))
