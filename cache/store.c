@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,7 +113,10 @@ store_mkdir_once(const char *path, GError **err)
 	return store_mkdir(path, err);
 }
 
-/* Removes leftovers of bodies that were being written at a crash. */
+/* Removes leftovers of bodies that were being written at a crash.  Another
+ * process of the same cache (a mount while `mailfs sync` starts) may be
+ * writing some: each holds a lock on its file (store_body_begin()), so a
+ * file is removed only under its lock. */
 static void
 store_clean_tmp(const char *tmp_dir)
 {
@@ -121,7 +125,13 @@ store_clean_tmp(const char *tmp_dir)
 
 	while (d && (name = g_dir_read_name(d))) {
 		g_autofree char *p = g_build_filename(tmp_dir, name, NULL);
-		unlink(p);
+		int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			unlink(p);
+		close(fd);
 	}
 }
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,12 +28,33 @@ store_body_path(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid)
 	                       s->bodies_dir, folder_id, uidvalidity, uid);
 }
 
+/* A new temporary file in S's tmp/, locked until it is closed: the
+ * store_clean_tmp() of another process sharing the cache removes only
+ * files it can lock.  Should it remove this one between its creation and
+ * the lock, another is made.  -1 with errno set on failure. */
+static int
+store_body_tmp(Store *s, char **path)
+{
+	for (;;) {
+		char *tmpl = g_build_filename(s->tmp_dir, "body-XXXXXX", NULL);
+		int fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
+		struct stat st;
+
+		if (fd < 0 || (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 &&
+		               st.st_nlink > 0)) {
+			*path = tmpl;
+			return fd;
+		}
+		close(fd);
+		g_free(tmpl);
+	}
+}
+
 StoreBody *
 store_body_begin(Store *s, GError **err)
 {
-	g_autofree char *tmpl = g_build_filename(s->tmp_dir, "body-XXXXXX",
-	                                         NULL);
-	int fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
+	g_autofree char *tmpl = NULL;
+	int fd = store_body_tmp(s, &tmpl);
 
 	if (fd < 0) {
 		int e = errno;
