@@ -408,6 +408,13 @@ config_key_leave_on_server(const ConfigFile *f, MfAccountConfig *cfg,
 	return config_parse_bool(value, &cfg->leave_on_server, err);
 }
 
+static gboolean
+config_key_read_only(const ConfigFile *f, MfAccountConfig *cfg,
+                     const char *value, GError **err)
+{
+	return config_parse_bool(value, &cfg->read_only, err);
+}
+
 /* delete = trash | expunge */
 static gboolean
 config_key_delete(const ConfigFile *f, MfAccountConfig *cfg,
@@ -450,6 +457,7 @@ static const ConfigKey config_keys[] = {
 	{ "leave_on_server", FALSE, config_key_leave_on_server },
 	{ "poll_interval", FALSE, config_key_poll_interval },
 	{ "delete", FALSE, config_key_delete },
+	{ "read_only", FALSE, config_key_read_only },
 };
 
 static const ConfigKey *

@@ -39,6 +39,7 @@ typedef struct {
 	gboolean leave_on_server; /* POP3: keep mail on the server; yes */
 	guint poll_interval;    /* seconds between checks for new mail; 60 */
 	gboolean delete_expunge; /* delete = expunge (default: trash) */
+	gboolean read_only;     /* a read-only mount, faster; default no */
 } MfAccountConfig;
 
 /* $XDG_CONFIG_HOME/mailfs/config or ~/.config/mailfs/config; owned. */

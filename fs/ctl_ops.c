@@ -124,15 +124,72 @@ ctl_ops_find(fuse_ino_t ino)
 	return -1;
 }
 
+/* read_only = yes sends no OPEN, so no open handle holds a snapshot of
+ * status or log.  Each keeps its last text for a moment instead (one
+ * `cat` reads one text), and shows its size and the time it was taken as
+ * its attributes: a new text changes them, and the kernel then drops the
+ * copy it cached.  A ctl command drops both at once. */
+#define CTL_SNAPSHOT_US (500 * 1000)
+
+static int
+ctl_ops_snap_slot(fuse_ino_t ino)
+{
+	return ino == INO_CTL_STATUS ? 0 : ino == INO_CTL_LOG ? 1 : -1;
+}
+
+/* The text of SLOT, taken anew when older than CTL_SNAPSHOT_US; when it
+ * was taken (real time, µs) to *TAKEN.  Called with fs->ctl_lock held. */
+static const char *
+ctl_ops_snapshot_locked(MfFs *fs, int slot, gint64 *taken)
+{
+	gint64 now = g_get_real_time();
+
+	if (!fs->ctl_text[slot] || now - fs->ctl_taken[slot] >= CTL_SNAPSHOT_US ||
+	    now < fs->ctl_taken[slot]) {
+		g_free(fs->ctl_text[slot]);
+		fs->ctl_text[slot] = slot == 0 ? ctl_ops_status_text(fs)
+		                               : log_recent();
+		fs->ctl_taken[slot] = now;
+	}
+	*taken = fs->ctl_taken[slot];
+	return fs->ctl_text[slot];
+}
+
+static void
+ctl_ops_forget_snapshots(MfFs *fs)
+{
+	g_mutex_lock(&fs->ctl_lock);
+	for (int i = 0; i < 2; i++)
+		g_clear_pointer(&fs->ctl_text[i], g_free);
+	g_mutex_unlock(&fs->ctl_lock);
+}
+
+void
+ctl_ops_cleanup(MfFs *fs)
+{
+	ctl_ops_forget_snapshots(fs);
+}
+
 static void
 ctl_ops_attr(MfFs *fs, fuse_ino_t ino, struct stat *st)
 {
 	int i = ctl_ops_find(ino);
+	int slot = ctl_ops_snap_slot(ino);
+	gint64 taken = 0;
+	size_t len = 0;
 
-	if (i < 0)
+	if (i < 0) {
 		node_dir_attr(fs, ino, FALSE, st);
-	else
-		node_file_attr(fs, ino, ctl_files[i].perm, 0, fs->started, st);
+		return;
+	}
+	if (fs->read_only && slot >= 0) {
+		g_mutex_lock(&fs->ctl_lock);
+		len = strlen(ctl_ops_snapshot_locked(fs, slot, &taken));
+		g_mutex_unlock(&fs->ctl_lock);
+	}
+	node_file_attr(fs, ino, ctl_files[i].perm, len,
+	               taken ? taken / G_USEC_PER_SEC : fs->started, st);
+	st->st_mtim.tv_nsec = (long)(taken % G_USEC_PER_SEC) * 1000;
 }
 
 void
@@ -201,11 +258,37 @@ ctl_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 		node_handle_release(fs, h);
 }
 
+/* A read with no open handle (read_only = yes): from the snapshot. */
+static void
+ctl_ops_read_snapshot(fuse_req_t req, Node n, size_t size, off_t off)
+{
+	MfFs *fs = node_fs(req);
+	int slot = ctl_ops_snap_slot((fuse_ino_t)n.id);
+	gint64 taken;
+
+	if (slot < 0) { /* ctl reads empty */
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	g_mutex_lock(&fs->ctl_lock);
+	const char *text = ctl_ops_snapshot_locked(fs, slot, &taken);
+	size_t len = strlen(text), start = MIN((size_t)off, len);
+	g_autofree char *part = g_strndup(text + start, MIN(size, len - start));
+	g_mutex_unlock(&fs->ctl_lock);
+	fuse_reply_buf(req, part, strlen(part));
+}
+
 void
-ctl_ops_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
+ctl_ops_read(fuse_req_t req, Node n, size_t size, off_t off,
+             struct fuse_file_info *fi)
 {
 	CtlHandle *h = (CtlHandle *)(uintptr_t)fi->fh;
 	MfFs *fs = node_fs(req);
+
+	if (!h) {
+		ctl_ops_read_snapshot(req, n, size, off);
+		return;
+	}
 
 	if (!node_handle_get(fs, h)) {
 		fuse_reply_err(req, EBADF);
@@ -233,6 +316,7 @@ ctl_ops_command(MfFs *fs, const char *cmd)
 		account_set_forced_offline(fs->account, FALSE);
 	else
 		return FALSE;
+	ctl_ops_forget_snapshots(fs);
 	g_message("ctl: %s", cmd);
 	return TRUE;
 }

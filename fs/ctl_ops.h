@@ -19,12 +19,16 @@ void ctl_ops_getattr(fuse_req_t req, Node n);
 /* Fills DIR with the files of .mailfs/. */
 void ctl_ops_fill(MfFs *fs, GArray *dir);
 void ctl_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi);
-void ctl_ops_read(fuse_req_t req, size_t size, off_t off,
+/* With no open handle (read_only = yes), status and log read a snapshot
+ * kept for a moment, whose size and time their attributes show. */
+void ctl_ops_read(fuse_req_t req, Node n, size_t size, off_t off,
                   struct fuse_file_info *fi);
 void ctl_ops_write(fuse_req_t req, Node n, const char *buf, size_t size,
                    struct fuse_file_info *fi);
 void ctl_ops_release(fuse_req_t req, struct fuse_file_info *fi);
 void ctl_ops_setattr(fuse_req_t req, Node n, struct stat *attr, int to_set);
+/* Frees the snapshots of status and log at unmount. */
+void ctl_ops_cleanup(MfFs *fs);
 
 /* The text of .mailfs/status for FS (also used by `mailfs status`
  * through the file); owned by the caller. */

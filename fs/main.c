@@ -16,8 +16,9 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  mount [--config FILE] [--account NAME] [-f|--foreground] [-d|--debug]\n"
-	"        [-o FUSE_OPTIONS] MOUNTPOINT\n"
-	"                  mount an account; returns once the mount is ready\n"
+	"        [-r|--read-only] [-o FUSE_OPTIONS] MOUNTPOINT\n"
+	"                  mount an account; returns once the mount is ready;\n"
+	"                  --read-only refuses every change and reads faster\n"
 	"  umount MOUNTPOINT\n"
 	"                  unmount it (says if messages are still queued)\n"
 	"  status [MOUNTPOINT]\n"
@@ -55,7 +56,7 @@ cmd_mount(int argc, char **argv)
 	g_autofree char *config = NULL;
 	g_autofree char *account = NULL;
 	g_auto(GStrv) opts = NULL;
-	gboolean foreground = FALSE, debug = FALSE;
+	gboolean foreground = FALSE, debug = FALSE, read_only = FALSE;
 	GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
 		  "config file", "FILE" },
@@ -65,6 +66,8 @@ cmd_mount(int argc, char **argv)
 		  "stay in the foreground, log to stderr", NULL },
 		{ "debug", 'd', 0, G_OPTION_ARG_NONE, &debug,
 		  "log debug lines", NULL },
+		{ "read-only", 'r', 0, G_OPTION_ARG_NONE, &read_only,
+		  "refuse every change; reads reach the daemon less", NULL },
 		{ "options", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &opts,
 		  "FUSE mount options", "OPTS" },
 		{ NULL },
@@ -88,7 +91,8 @@ cmd_mount(int argc, char **argv)
 		return 1;
 	}
 	MountOptions o = { .mountpoint = argv[1], .foreground = foreground,
-	                   .debug = debug, .fuse_opts = opts };
+	                   .debug = debug, .read_only = read_only,
+	                   .fuse_opts = opts };
 	return mount_run(cfg, &o);
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cache/account.h"
+#include "fs/ctl_ops.h"
 #include "fs/folder_ops.h"
 #include "fs/inval.h"
 #include "fs/log.h"
@@ -144,6 +145,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 		outbox_start(fs->outbox);
 	fs->staging = g_build_filename(cfg->cache_dir, "staging", NULL);
 	folder_ops_init(fs);
+	g_mutex_init(&fs->ctl_lock);
 	node_handles_init(fs);
 	Inval *iv = inval_start(se);
 	account_set_listing_hook(fs->account, inval_listing_cb, iv);
@@ -160,6 +162,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	account_set_listing_hook(fs->account, NULL, NULL);
 	inval_stop(iv);
 	folder_ops_cleanup(fs);
+	ctl_ops_cleanup(fs);
 	node_handles_free_all(fs);
 	g_free(fs->staging);
 	outbox_close(fs->outbox);
@@ -175,7 +178,8 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 	g_autoptr(GError) err = NULL;
 	MfAccountParams p;
 	MfFs fs = { .uid = getuid(), .gid = getgid(), .started = time(NULL),
-	            .expunge = cfg->delete_expunge };
+	            .expunge = cfg->delete_expunge,
+	            .read_only = cfg->read_only || o->read_only };
 
 	char *password = config_get_password(cfg, &err);
 	if (!password)

@@ -11,6 +11,7 @@ typedef struct {
 	const char *mountpoint;
 	gboolean foreground;
 	gboolean debug;
+	gboolean read_only; /* --read-only, or read_only = yes */
 	char **fuse_opts;   /* values of -o, NULL-terminated, or NULL */
 } MountOptions;
 

@@ -14,6 +14,7 @@
 #include "fs/folder_ops.h"
 #include "fs/node.h"
 #include "fs/outbox_ops.h"
+#include "fs/ro_ops.h"
 #include "net/mf_error.h"
 
 /* Messages never change: the kernel may keep their names and attributes
@@ -327,6 +328,8 @@ ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	Node n = node_decode(ino);
 	g_autoptr(GError) err = NULL;
 
+	if (ro_ops_open(req, n, fi))
+		return;
 	if (fs->outbox && (n.kind == NODE_SPOOL || n.kind == NODE_SPOOL_ERROR)) {
 		outbox_ops_open(req, n, fi);
 		return;
@@ -349,6 +352,7 @@ ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	int fd = account_open_message(fs->account, n.id, n.uid, &err);
 	if (fd < 0) {
+		g_debug("open of message %u: %s", n.uid, err->message);
 		node_reply_error(req, err);
 		return;
 	}
@@ -376,10 +380,15 @@ ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
-	NodeKind kind = node_decode(ino).kind;
+	Node n = node_decode(ino);
+	NodeKind kind = n.kind;
 
+	if (fi->fh == 0 && node_fs(req)->no_open) {
+		ro_ops_read(req, n, size, off);
+		return;
+	}
 	if (kind == NODE_CTL) {
-		ctl_ops_read(req, size, off, fi);
+		ctl_ops_read(req, n, size, off, fi);
 		return;
 	}
 	if (kind != NODE_MSG) {
@@ -407,6 +416,8 @@ ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 
 	if (n.kind == NODE_CTL) {
 		ctl_ops_write(req, n, buf, size, fi);
+	} else if (ro_ops_refuse(req)) {
+		return;
 	} else if (n.kind != NODE_STAGED && n.kind != NODE_SPOOL) {
 		fuse_reply_err(req, EACCES);
 	} else if (ops_hold(req, fi)) {
@@ -424,6 +435,8 @@ ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	Node n = node_decode(ino);
 
+	if (ro_ops_no_flush(req))
+		return;
 	if (n.kind != NODE_SPOOL && n.kind != NODE_SPOOL_ERROR &&
 	    n.kind != NODE_STAGED) {
 		fuse_reply_err(req, 0);
@@ -456,7 +469,8 @@ ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		folder_ops_release(req, fi);
 		return;
 	}
-	close((int)fi->fh);
+	if (fi->fh != 0) /* 0: the OPEN answered ENOSYS (ro_ops.c) */
+		close((int)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -474,6 +488,8 @@ ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 {
 	Node n = node_decode(parent);
 
+	if (ro_ops_refuse(req))
+		return;
 	if (node_fs(req)->outbox && n.kind == NODE_OUTBOX)
 		outbox_ops_create(req, n, name, fi);
 	else if (n.kind == NODE_FOLDER)
@@ -494,6 +510,8 @@ ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	Node n = node_decode(parent);
 
+	if (ro_ops_refuse(req))
+		return;
 	if (n.kind == NODE_ROOT || n.kind == NODE_FOLDER)
 		folder_ops_mkdir(req, n, name);
 	else
@@ -505,6 +523,8 @@ ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	Node n = node_decode(parent);
 
+	if (ro_ops_refuse(req))
+		return;
 	if (node_fs(req)->outbox && (n.kind == NODE_OUTBOX ||
 	                             n.kind == NODE_FAILED))
 		outbox_ops_unlink(req, n, name);
@@ -519,6 +539,8 @@ ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	Node n = node_decode(parent);
 
+	if (ro_ops_refuse(req))
+		return;
 	if (n.kind == NODE_ROOT || n.kind == NODE_FOLDER)
 		folder_ops_rmdir(req, n, name);
 	else
@@ -531,6 +553,8 @@ ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	Node from = node_decode(parent), to = node_decode(newparent);
 
+	if (ro_ops_refuse(req))
+		return;
 	if (flags) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -550,6 +574,8 @@ ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 {
 	Node n = node_decode(ino);
 
+	if (n.kind != NODE_CTL && ro_ops_refuse(req))
+		return;
 	if (node_fs(req)->outbox && ops_is_outbox(n))
 		outbox_ops_setattr(req, n, ino, attr, to_set);
 	else if (n.kind == NODE_CTL)
@@ -565,6 +591,8 @@ ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	Node n = node_decode(ino);
 
+	if (ro_ops_no_xattr(req))
+		return;
 	if (node_fs(req)->outbox && ops_is_outbox(n))
 		outbox_ops_getxattr(req, n, name, size);
 	else
@@ -575,6 +603,8 @@ static void
 ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
              const char *value, size_t size, int flags)
 {
+	if (ro_ops_refuse(req))
+		return;
 	folder_ops_setxattr(req, node_decode(ino), name, value, size);
 }
 
@@ -603,6 +633,8 @@ ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	Node n = node_decode(ino);
 
+	if (ro_ops_no_xattr(req))
+		return;
 	if (node_fs(req)->outbox && ops_is_outbox(n))
 		outbox_ops_listxattr(req, n, size);
 	else
@@ -610,6 +642,7 @@ ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 }
 
 const struct fuse_lowlevel_ops ops_table = {
+	.init = ro_ops_init,
 	.lookup = ops_lookup,
 	.getattr = ops_getattr,
 	.setattr = ops_setattr,

@@ -16,6 +16,11 @@ typedef struct {
 	gid_t gid;
 	time_t started;   /* mtime of directories */
 	gboolean expunge; /* rm expunges instead of moving to \Trash */
+	gboolean read_only; /* read_only = yes: ro_ops.c */
+	gboolean no_open;   /* ... and the kernel sends no OPEN */
+	GMutex ctl_lock;
+	char *ctl_text[2];    /* .mailfs/status and log as last shown */
+	gint64 ctl_taken[2];  /* when (monotonic µs) */
 	char *staging;    /* directory of files being written into folders */
 	GMutex staged_lock;
 	GHashTable *staged; /* id -> Staged (folder_ops.c) */

@@ -240,16 +240,17 @@ outbox_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 	outbox_ops_reply_open(req, fi, fd, n.id, FALSE);
 }
 
-void
-outbox_ops_read(fuse_req_t req, size_t size, off_t off,
-                struct fuse_file_info *fi)
+/* Answers a READ of entry ID: from FD, or its NAME.error text when FD
+ * is -1. */
+static void
+outbox_ops_reply_read(fuse_req_t req, int fd, gint64 id, size_t size,
+                      off_t off)
 {
-	OutboxHandle *h = outbox_handle(fi);
 	g_autofree char *buf = g_malloc(size);
 	OutboxEntry e;
 
-	if (h->fd < 0) { /* NAME.error */
-		if (!outbox_get(node_fs(req)->outbox, h->id, &e)) {
+	if (fd < 0) { /* NAME.error */
+		if (!outbox_get(node_fs(req)->outbox, id, &e)) {
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
@@ -260,11 +261,38 @@ outbox_ops_read(fuse_req_t req, size_t size, off_t off,
 		fuse_reply_buf(req, text + start, MIN(size, len - start));
 		return;
 	}
-	ssize_t n = pread(h->fd, buf, size, off);
+	ssize_t n = pread(fd, buf, size, off);
 	if (n < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+void
+outbox_ops_read(fuse_req_t req, size_t size, off_t off,
+                struct fuse_file_info *fi)
+{
+	OutboxHandle *h = outbox_handle(fi);
+
+	outbox_ops_reply_read(req, h->fd, h->id, size, off);
+}
+
+void
+outbox_ops_read_ino(fuse_req_t req, Node n, size_t size, off_t off)
+{
+	g_autoptr(GError) err = NULL;
+	int fd = -1;
+
+	if (n.kind == NODE_SPOOL) {
+		fd = outbox_open_file(node_fs(req)->outbox, n.id, O_RDONLY, &err);
+		if (fd < 0) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+	}
+	outbox_ops_reply_read(req, fd, n.id, size, off);
+	if (fd >= 0)
+		close(fd);
 }
 
 void

@@ -18,6 +18,8 @@ void outbox_ops_create(fuse_req_t req, Node parent, const char *name,
 void outbox_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi);
 void outbox_ops_read(fuse_req_t req, size_t size, off_t off,
                      struct fuse_file_info *fi);
+/* A READ with no open handle (read_only = yes), by the node alone. */
+void outbox_ops_read_ino(fuse_req_t req, Node n, size_t size, off_t off);
 void outbox_ops_write(fuse_req_t req, const char *buf, size_t size,
                       off_t off, struct fuse_file_info *fi);
 void outbox_ops_flush(fuse_req_t req, struct fuse_file_info *fi);

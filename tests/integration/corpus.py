@@ -9,6 +9,7 @@ One message has a base64 attachment, one is 8-bit UTF-8, one is ~300 KB.
 import base64
 import random
 
+import harness
 from harness import ServerView, imap_quote, mutf7_encode
 
 SPECIAL_WORD = "quokkaflux"
@@ -180,6 +181,17 @@ class Seeded:
     def special_paths(self):
         return {m.relpath for m in self.messages
                 if SPECIAL_WORD.encode() in m.raw}
+
+
+def seeded_class(cls):
+    """For setUpClass: a workdir and a Dovecot seeded with the corpus, as
+    cls.work, cls.dovecot, cls.seeded and cls.view, removed after."""
+    cls.work = harness.make_workdir()
+    cls.addClassCleanup(harness.remove_workdir, cls.work)
+    cls.dovecot = harness.Dovecot(cls.work).start()
+    cls.addClassCleanup(cls.dovecot.stop)
+    cls.seeded = seed(cls.dovecot)
+    cls.view = ServerView(cls.dovecot)
 
 
 def seed(dovecot, user="alice"):

@@ -805,6 +805,15 @@ def have_fuse():
     return os.path.exists("/dev/fuse")
 
 
+def require_mailfs(fuse=True):
+    """For setUpModule: fails the module at once, saying why, when the
+    mailfs binary (or, with FUSE, /dev/fuse) is missing."""
+    if fuse and not have_fuse():
+        raise RuntimeError("/dev/fuse is missing: load the fuse module")
+    if not os.access(mailfs_bin(), os.X_OK):
+        raise RuntimeError("no mailfs binary at %s" % mailfs_bin())
+
+
 
 class Watchdog:
     """Kills MAILFS's daemon (a process we started) if the body of the

@@ -16,8 +16,7 @@ MAX_RSS_KB = (400 if os.environ.get("MAILFS_SANITIZED") else 100) * 1024
 
 
 def setUpModule():
-    if not os.access(harness.mailfs_bin(), os.X_OK):
-        raise RuntimeError("no mailfs binary at %s" % harness.mailfs_bin())
+    harness.require_mailfs(fuse=False)
 
 
 class BadServerTest(unittest.TestCase):

@@ -9,8 +9,7 @@ from harness import Mailfs, run
 
 
 def setUpModule():
-    if not os.access(harness.mailfs_bin(), os.X_OK):
-        raise RuntimeError("no mailfs binary at %s" % harness.mailfs_bin())
+    harness.require_mailfs(fuse=False)
 
 
 def mailfs(*args, timeout=20):

@@ -14,10 +14,7 @@ from harness import Dovecot, Mailfs, ServerView, Watchdog
 
 
 def setUpModule():
-    if not harness.have_fuse():
-        raise RuntimeError("/dev/fuse is missing: load the fuse module")
-    if not os.access(harness.mailfs_bin(), os.X_OK):
-        raise RuntimeError("no mailfs binary at %s" % harness.mailfs_bin())
+    harness.require_mailfs()
 
 
 class MountImapTest(unittest.TestCase):
@@ -25,12 +22,7 @@ class MountImapTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work = harness.make_workdir()
-        cls.addClassCleanup(harness.remove_workdir, cls.work)
-        cls.dovecot = Dovecot(cls.work).start()
-        cls.addClassCleanup(cls.dovecot.stop)
-        cls.seeded = corpus.seed(cls.dovecot)
-        cls.view = ServerView(cls.dovecot)
+        corpus.seeded_class(cls)
         _, msgs = cls.view.snapshot()
         cls.flags_before = {(f, uid): m.flags
                             for f, ms in msgs.items() for uid, m in ms.items()}

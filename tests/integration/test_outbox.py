@@ -31,10 +31,7 @@ _module = {}
 
 
 def setUpModule():
-    if not harness.have_fuse():
-        raise RuntimeError("/dev/fuse is missing: load the fuse module")
-    if not os.access(harness.mailfs_bin(), os.X_OK):
-        raise RuntimeError("no mailfs binary at %s" % harness.mailfs_bin())
+    harness.require_mailfs()
     work = harness.make_workdir("mailfs-outbox-")
     unittest.addModuleCleanup(harness.remove_workdir, work)
     cert = harness.make_cert(work, "server")

@@ -39,8 +39,7 @@ def usable():
 
 
 def setUpModule():
-    if not os.access(harness.mailfs_bin(), os.X_OK):
-        raise RuntimeError("no mailfs binary at %s" % harness.mailfs_bin())
+    harness.require_mailfs(fuse=False)
 
 
 # --------------------------------------------------------------------------

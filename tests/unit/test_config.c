@@ -113,7 +113,8 @@ START_TEST(test_full_account)
 		"timeout = 3600\n"
 		"max_connections = 16\n"
 		"refresh_interval = 86400\n"
-		"cache_max = 2G\n",
+		"cache_max = 2G\n"
+		"read_only = yes\n",
 		0644, NULL);
 	char *ca = g_build_filename(tmpdir, "ca.pem", NULL);
 
@@ -139,6 +140,7 @@ START_TEST(test_full_account)
 	ck_assert_uint_eq(cfg->max_connections, 16);
 	ck_assert_uint_eq(cfg->refresh_interval, 86400);
 	ck_assert_uint_eq(cfg->cache_max, 2ull << 30);
+	ck_assert(cfg->read_only);
 	config_account_free(cfg);
 	g_free(ca);
 }
@@ -158,6 +160,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg->max_connections, 4);
 	ck_assert_uint_eq(cfg->refresh_interval, 5);
 	ck_assert_uint_eq(cfg->cache_max, 0);
+	ck_assert(!cfg->read_only);
 	config_account_free(cfg);
 
 	/* XDG_CACHE_HOME counts when absolute, and is read each time. */
@@ -265,6 +268,8 @@ static const BadConfig bad_configs[] = {
 	  "scheme must be pop3:// or pop3s://, not imaps://" },
 	{ BASE_CMD "smtp = imap://h\n", "PATH: [account work] smtp: URL scheme "
 	  "must be smtp:// or smtps://, not imap://" },
+	{ BASE_CMD "read_only = maybe\n",
+	  "PATH: [account work] read_only: 'maybe' is not yes or no" },
 	{ BASE_CMD "timeout = 30s\n",
 	  "PATH: [account work] timeout: '30s' is not a number from 1 to 3600" },
 	{ BASE_CMD "timeout = -1\n",
