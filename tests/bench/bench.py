@@ -13,6 +13,10 @@ anchor measured in the same run on the same server:
   5. peak RSS (VmHWM) of the daemon after listing and reading everything
   6. APPEND of a new message -> visible in `ls` of the folder
 
+Figures 2 and 3 are measured a second time through a `--read-only` mount
+(the kernel sends no OPEN nor FLUSH, xattrs are off), each with its own
+anchor measured alongside.
+
 Each timed figure is the median of --reps runs.  Results go to a JSON file
 and a Markdown table on stdout.  Needs root (FUSE, drop_caches, Dovecot's
 mail user) and Debian's /usr/bin/python3; nothing outside the stdlib.
@@ -23,6 +27,7 @@ mail user) and Debian's /usr/bin/python3; nothing outside the stdlib.
 
 import argparse
 import datetime
+import errno
 import json
 import os
 import platform
@@ -47,6 +52,8 @@ TARGETS = {
     "cold_sync": ("cold sync, mailfs / mbsync", "<=", 0.5),
     "warm_grep": ("warm grep -r, mount / local Maildir", "<=", 1.2),
     "cold_ls": ("cold ls -l, mount / raw UID FETCH", "<=", 2.0),
+    "warm_grep_ro": ("warm grep -r, read-only mount / local Maildir", "<=", 1.2),
+    "cold_ls_ro": ("cold ls -l, read-only mount / raw UID FETCH", "<=", 2.0),
     "rss_3000": ("daemon peak RSS, MB (target set at 3,000 msgs)", "<=", 32.0),
     "new_mail": ("new mail visible in ls (s, worst trial)", "<", 1.0),
 }
@@ -321,9 +328,11 @@ def new_mailfs(workdir, name, dov):
     return m
 
 
-def mount(m):
+def mount(m, *extra):
+    """Mounts M with the extra mount arguments EXTRA; returns the seconds it
+    took and the daemon's PID."""
     t0 = time.monotonic()
-    r = m.mount(timeout=120)
+    r = m.mount(*extra, timeout=120)
     dt = time.monotonic() - t0
     if r.returncode != 0 or not harness.is_mounted(m.mountpoint):
         raise RuntimeError("mount failed: %r" % r)
@@ -331,6 +340,26 @@ def mount(m):
     if len(pids) != 1:
         raise RuntimeError("expected one daemon, found %r" % pids)
     return dt, pids[0]
+
+
+def check_read_only(m):
+    """Raises unless M's mount is read-only: such a mount has no xattrs.
+    Its GETXATTR (answered ENOSYS, which the kernel then remembers for the
+    mount) would change what follows, so call it last."""
+    try:
+        os.getxattr(m.mountpoint, "user.mailfs.flags")
+    except OSError as e:
+        if e.errno == errno.EOPNOTSUPP:
+            return
+    raise RuntimeError("mount --read-only of %s still answers xattrs"
+                       % m.mountpoint)
+
+
+def have_read_only():
+    """Whether the mailfs binary under test knows `mount --read-only`."""
+    p = subprocess.run([harness.mailfs_bin(), "mount", "--help"],
+                       capture_output=True, text=True, timeout=30)
+    return "--read-only" in p.stdout + p.stderr
 
 
 def umount(m):
@@ -590,6 +619,8 @@ class SizeRun:
         finally:
             umount(m)
         self.r["warm"] = out
+        if self.args.read_only:
+            self._warm_read_only(m, out)
 
     def _warm_body(self, m, pid, out):
         folder = m.path(self.biggest)
@@ -616,15 +647,39 @@ class SizeRun:
         log("N=%d cat (%d B): disk-cached first open %.2f ms, again %.3f ms, "
             "local %.3f ms" % (self.n, med, median(first) * 1e3,
                                median(again) * 1e3, median(local) * 1e3))
-        # First pass reads every body from the disk cache (and checks its
-        # SHA-256); it is also the warm-up for the timed passes.
+        out["grep_first_pass_s"], out["grep_first_pass_daemon_cpu_s"] = \
+            self._grep_warm_up(m, pid)
+        out["grep"] = g = self._grep_passes(m, pid)
+        log("N=%d warm grep: mount %.3fs, mbsync Maildir %.3fs, cache bodies "
+            "%.3fs, ratio %.2f (first pass %.2fs); daemon cpu/pass %.3fs"
+            % (self.n, g["mount_s"], g["mbsync_maildir_s"], g["cache_bodies_s"],
+               g["ratio"], out["grep_first_pass_s"], g["daemon_cpu_s_per_pass"]))
+        out["rss"] = {"vmhwm_kb": status_kb(pid, "VmHWM"),
+                      "vmrss_kb": status_kb(pid, "VmRSS"),
+                      "threads": status_kb(pid, "Threads")}
+        log("N=%d daemon after listing and reading everything: VmHWM %d kB, "
+            "VmRSS %d kB" % (self.n, out["rss"]["vmhwm_kb"], out["rss"]["vmrss_kb"]))
+        if self.args.trace:
+            self._trace_warm(m, out)
+
+    def _grep_warm_up(self, m, pid):
+        """One untimed grep -r over the mount, the mbsync Maildir and the
+        cache dir.  Through the mount it reads every body from the disk
+        cache (and checks its SHA-256).  Returns its wall and daemon CPU
+        seconds."""
         cpu0 = proc_cpu(pid)
         g0 = timed(grep_argv(m.mountpoint))
-        out["grep_first_pass_s"] = g0["wall"]
-        out["grep_first_pass_daemon_cpu_s"] = proc_cpu(pid) - cpu0
+        cpu = proc_cpu(pid) - cpu0
         timed(grep_argv(self.mbsync_dir))
+        timed(grep_argv(os.path.join(m.cache_dir, "bodies")))
+        return g0["wall"], cpu
+
+    def _grep_passes(self, m, pid):
+        """The timed warm grep -r passes, the mount interleaved with its
+        anchor (the mbsync Maildir) and mailfs' cache dir, max(reps, 5)
+        times; checks that all three find the corpus' matches.  Returns the
+        medians, the runs and the ratios."""
         cache_bodies = os.path.join(m.cache_dir, "bodies")
-        timed(grep_argv(cache_bodies))
         runs = {"mount": [], "mbsync_maildir": [], "cache_bodies": []}
         errors = []
         cpu0 = proc_cpu(pid)
@@ -650,30 +705,60 @@ class SizeRun:
         g["daemon_cpu_s_per_pass"] = daemon_cpu / max(self.reps, 5)
         g["ratio"] = g["mount_s"] / g["mbsync_maildir_s"]
         g["ratio_vs_cache_bodies"] = g["mount_s"] / g["cache_bodies_s"]
-        out["grep"] = g
-        log("N=%d warm grep: mount %.3fs, mbsync Maildir %.3fs, cache bodies "
-            "%.3fs, ratio %.2f (first pass %.2fs); daemon cpu/pass %.3fs"
-            % (self.n, g["mount_s"], g["mbsync_maildir_s"], g["cache_bodies_s"],
-               g["ratio"], out["grep_first_pass_s"], g["daemon_cpu_s_per_pass"]))
-        out["rss"] = {"vmhwm_kb": status_kb(pid, "VmHWM"),
-                      "vmrss_kb": status_kb(pid, "VmRSS"),
-                      "threads": status_kb(pid, "Threads")}
-        log("N=%d daemon after listing and reading everything: VmHWM %d kB, "
-            "VmRSS %d kB" % (self.n, out["rss"]["vmhwm_kb"], out["rss"]["vmrss_kb"]))
-        if self.args.trace:
-            t = fuse_trace(grep_argv(m.mountpoint), m.mountpoint)
-            out["grep_fuse_requests"] = t
-            log("N=%d warm grep FUSE requests: %s" % (self.n, fmt_trace(t)))
-            t = fuse_trace(["ls", "-l", folder], m.mountpoint)
-            out["ls_warm_fuse_requests"] = t
-            log("N=%d warm ls -l FUSE requests: %s" % (self.n, fmt_trace(t)))
+        return g
+
+    def _warm_read_only(self, m, out):
+        """The warm grep again, through a --read-only mount of the same
+        config and cache dir (which holds every body): after dropping the
+        caches, the same warm-up pass, then the same timed passes beside
+        the same anchor.  Goes to OUT["grep_ro"]."""
+        drop_caches()
+        mount_s, pid = mount(m, "--read-only")
+        try:
+            with harness.Watchdog(m, 600):
+                first, first_cpu = self._grep_warm_up(m, pid)
+                g = self._grep_passes(m, pid)
+                # mount_s is the grep through the mount: the mount's own
+                # time goes to mount_time_s.
+                g.update(mount_time_s=mount_s, first_pass_s=first,
+                         first_pass_daemon_cpu_s=first_cpu)
+                out["grep_ro"] = g
+                log("N=%d warm grep, read-only mount: mount %.3fs, mbsync "
+                    "Maildir %.3fs, cache bodies %.3fs, ratio %.2f (first "
+                    "pass %.2fs); daemon cpu/pass %.3fs"
+                    % (self.n, g["mount_s"], g["mbsync_maildir_s"],
+                       g["cache_bodies_s"], g["ratio"], first,
+                       g["daemon_cpu_s_per_pass"]))
+                if self.args.trace:
+                    self._trace_warm(m, out, "_ro", ", read-only mount")
+                check_read_only(m)
+        finally:
+            umount(m)
+
+    def _trace_warm(self, m, out, suffix="", what=""):
+        """Untimed: which FUSE requests a warm grep -r and a warm ls -l of
+        the biggest folder make; to OUT["grep{SUFFIX}_fuse_requests"] and
+        OUT["ls_warm{SUFFIX}_fuse_requests"]."""
+        t = fuse_trace(grep_argv(m.mountpoint), m.mountpoint)
+        out["grep%s_fuse_requests" % suffix] = t
+        log("N=%d warm grep FUSE requests%s: %s" % (self.n, what, fmt_trace(t)))
+        t = fuse_trace(["ls", "-l", m.path(self.biggest)], m.mountpoint)
+        out["ls_warm%s_fuse_requests" % suffix] = t
+        log("N=%d warm ls -l FUSE requests%s: %s" % (self.n, what, fmt_trace(t)))
 
     # 2, 4 (uncached), 6 --------------------------------------------------
     def phase_cold_ls(self):
         out = {"folder": self.biggest,
                "messages": self.r["corpus"]["folders"][self.biggest]}
         ls_runs, ls_warm, mounts, raw = [], [], [], []
+        ro = {"runs": [], "again": [], "mounts": [], "raw": []}
+        # Untimed: the warm phase dropped the caches, and the server is meant
+        # to be warm for whichever mode lists first.
+        raw_fetch_seconds(self.dov, self.biggest)
         for i in range(self.reps):
+            # Before the default mount, whose last rep appends new mail.
+            if self.args.read_only:
+                self._cold_ls_read_only(i, out["messages"], ro)
             m = new_mailfs(self.workdir, "mfs-ls%d" % i, self.dov)
             mount_s, pid = mount(m)
             mounts.append(mount_s)
@@ -709,6 +794,8 @@ class SizeRun:
                                         for _ in range(self.reps)])
         if self.args.trace:
             self._trace_cold(out)
+            if self.args.read_only:
+                self._trace_cold_read_only(out)
         out["mailfs_s"] = median([x["wall"] for x in ls_runs])
         out["raw_fetch_s"] = median([x[0] for x in raw])
         out["raw_fetch_bytes"] = raw[0][1]
@@ -720,6 +807,46 @@ class SizeRun:
         self.r["cold_ls"] = out
         log("N=%d cold ls -l: mailfs %.3fs, raw fetch %.4fs, ratio %.1f"
             % (self.n, out["mailfs_s"], out["raw_fetch_s"], out["ratio"]))
+        if ro["runs"]:
+            o = out.setdefault("ro", {})     # may hold the trace already
+            o.update(mailfs_s=median([x["wall"] for x in ro["runs"]]),
+                     raw_fetch_s=median(ro["raw"]),
+                     ls_again_s=median(ro["again"]),
+                     mount_s=median(ro["mounts"]),
+                     runs=ro["runs"], raw_runs=ro["raw"])
+            o["ratio"] = o["mailfs_s"] / o["raw_fetch_s"]
+            log("N=%d cold ls -l, read-only mount: mailfs %.3fs, raw fetch "
+                "%.4fs, ratio %.1f" % (self.n, o["mailfs_s"], o["raw_fetch_s"],
+                                       o["ratio"]))
+
+    def _cold_ls_read_only(self, i, messages, ro):
+        """Rep I of the cold ls -l through a fresh --read-only mount with an
+        empty cache, and its own raw fetch right after; appended to the
+        lists of RO."""
+        m = new_mailfs(self.workdir, "mfs-ls-ro%d" % i, self.dov)
+        mount_s, pid = mount(m, "--read-only")
+        ro["mounts"].append(mount_s)
+        try:
+            with harness.Watchdog(m, 600):
+                cpu0 = proc_cpu(pid)
+                dcpu0 = dovecot_cpu(self.dov)
+                ls = timed(["ls", "-l", m.path(self.biggest)])
+                ls["daemon_cpu"] = proc_cpu(pid) - cpu0
+                ls["dovecot_cpu"] = dovecot_cpu(self.dov) - dcpu0
+                if ls["rc"] != 0 or ls["out"] != messages + 1:
+                    raise RuntimeError("ls -l (read-only): rc %d, %d lines: %s"
+                                       % (ls["rc"], ls["out"], ls["err"]))
+                del ls["err"]
+                ro["runs"].append(ls)
+                ro["again"].append(timed(["ls", "-l", m.path(self.biggest)])["wall"])
+                ro["raw"].append(raw_fetch_seconds(self.dov, self.biggest)[0])
+                check_read_only(m)
+                log("N=%d cold ls -l %s, read-only mount: %.3fs (daemon cpu "
+                    "%.3f), again %.3fs, raw fetch %.4fs, mount %.2fs"
+                    % (self.n, self.biggest, ls["wall"], ls["daemon_cpu"],
+                       ro["again"][-1], ro["raw"][-1], mount_s))
+        finally:
+            umount(m)
 
     def _trace_cold(self, out):
         """Untimed: which FUSE requests a cold ls -l and a cold read make,
@@ -746,6 +873,21 @@ class SizeRun:
         log("N=%d cold mailfs sync under strace -f -c -w: %s" % (
             self.n, ", ".join("%s %.2fs/%d" % (r["syscall"], r["s"], r["calls"])
                               for r in rows[:6])))
+
+    def _trace_cold_read_only(self, out):
+        """Untimed: which FUSE requests a cold ls -l makes through a fresh
+        --read-only mount with an empty cache."""
+        m = new_mailfs(self.workdir, "mfs-trace-ro", self.dov)
+        mount(m, "--read-only")
+        try:
+            with harness.Watchdog(m, 600):
+                t = fuse_trace(["ls", "-l", m.path(self.biggest)], m.mountpoint)
+                out.setdefault("ro", {})["ls_cold_fuse_requests"] = t
+                log("N=%d cold ls -l FUSE requests, read-only mount: %s"
+                    % (self.n, fmt_trace(t)))
+                check_read_only(m)
+        finally:
+            umount(m)
 
     def _uncached_cat(self, m, out):
         files, med = near_median_files(m.path(self.biggest), LATENCY_SAMPLES)
@@ -877,6 +1019,10 @@ def _target_value(key, n, r, by_n):
         return r["warm"]["grep"]["ratio"]
     if key == "cold_ls":
         return r["cold_ls"]["ratio"]
+    if key == "warm_grep_ro":
+        return r["warm"]["grep_ro"]["ratio"]
+    if key == "cold_ls_ro":
+        return r["cold_ls"]["ro"]["ratio"]
     if key == "rss_3000":
         if int(n) != min(int(k) for k in by_n):
             return False
@@ -920,6 +1066,14 @@ def markdown(results):
     row("**ratio ls** (target ≤ 2)", lambda r: "**%.1f**" % r["cold_ls"]["ratio"])
     row("`ls -l` again, same mount", lambda r: ms(r["cold_ls"]["ls_again_s"]))
     row("`ls -l` of the mbsync copy (local)", lambda r: ms(r["cold_ls"]["ls_local_s"]))
+    row("cold `ls -l` biggest folder, read-only mount",
+        lambda r: ms(r["cold_ls"]["ro"]["mailfs_s"]))
+    row("raw `UID FETCH 1:*` (anchor, read-only run)",
+        lambda r: ms(r["cold_ls"]["ro"]["raw_fetch_s"]))
+    row("**ratio ls, read-only** (target ≤ 2)",
+        lambda r: "**%.1f**" % r["cold_ls"]["ro"]["ratio"])
+    row("`ls -l` again, same read-only mount",
+        lambda r: ms(r["cold_ls"]["ro"]["ls_again_s"]))
     row("warm `grep -r` via mount", lambda r: ms(r["warm"]["grep"]["mount_s"]))
     row("`grep -r` mbsync Maildir (anchor)",
         lambda r: ms(r["warm"]["grep"]["mbsync_maildir_s"]))
@@ -927,6 +1081,14 @@ def markdown(results):
     row("`grep -r` mailfs cache dir", lambda r: ms(r["warm"]["grep"]["cache_bodies_s"]))
     row("first grep via mount (disk cache)",
         lambda r: ms(r["warm"]["grep_first_pass_s"]))
+    row("warm `grep -r` via read-only mount",
+        lambda r: ms(r["warm"]["grep_ro"]["mount_s"]))
+    row("`grep -r` mbsync Maildir (anchor, read-only run)",
+        lambda r: ms(r["warm"]["grep_ro"]["mbsync_maildir_s"]))
+    row("**ratio grep, read-only** (target ≤ 1.2)",
+        lambda r: "**%.2f**" % r["warm"]["grep_ro"]["ratio"])
+    row("first grep via read-only mount (disk cache)",
+        lambda r: ms(r["warm"]["grep_ro"]["first_pass_s"]))
     row("read uncached message", lambda r: ms(r["cold_ls"]["cat_uncached"]["median_s"]))
     row("read disk-cached, first open",
         lambda r: ms(r["warm"]["cat"]["disk_cached_first_open_s"]))
@@ -1000,6 +1162,10 @@ def main():
     if args.trace and not (have_fuse_tracepoints() and shutil.which("strace")):
         log("no perf fuse tracepoints or no strace: tracing passes skipped")
         args.trace = False
+    args.read_only = have_read_only()
+    if not args.read_only:
+        log("%s has no `mount --read-only`: read-only passes skipped"
+            % harness.mailfs_bin())
     sizes = [int(s) for s in args.sizes.split(",") if s]
     results = {"started": datetime.datetime.now().isoformat(timespec="seconds"),
                "machine": machine(), "reps": args.reps, "sizes": {}}
