@@ -120,9 +120,23 @@ def _user_of(session):
 class _Handler:
     """aiosmtpd handler: applies the control file, records envelopes."""
 
-    def __init__(self, recorder, control_path):
+    def __init__(self, recorder, control_path, deliver=None):
         self.rec = recorder
         self.control_path = control_path
+        self.deliver = deliver  # argv given each message on stdin, or None
+
+    async def _deliver(self, data):
+        """Hands DATA to the delivery command, as an MTA's mailbox command
+        would (dovecot-lda); None when it took it, else a 451 reply."""
+        proc = await asyncio.create_subprocess_exec(
+            *self.deliver, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate(data)
+        if proc.returncode == 0:
+            return None
+        self.rec.write({"kind": "delivery_failed", "rc": proc.returncode,
+                        "stderr": err.decode(errors="replace")[-500:]})
+        return "451 4.3.0 Local delivery failed"
 
     def _refuse(self, server, session, envelope, stage, reply, **extra):
         tls, _ = _tls_info(server)
@@ -189,6 +203,10 @@ class _Handler:
             return self._refuse(server, session, envelope, "DATA", reply,
                                 rcpt_tos=list(envelope.rcpt_tos),
                                 data=base64.b64encode(data).decode())
+        if self.deliver:
+            reply = await self._deliver(data)
+            if reply:
+                return reply
         self._record_envelope(server, session, envelope)
         return "250 2.0.0 OK queued"
 
@@ -240,7 +258,8 @@ def serve(args):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
     recorder = _Recorder(args.records, args.maildir)
-    handler = _Handler(recorder, args.control)
+    handler = _Handler(recorder, args.control,
+                       json.loads(args.deliver) if args.deliver else None)
     smtp_kw = dict(authenticator=_authenticator(users, recorder),
                    auth_required=True,
                    data_size_limit=args.size or None, enable_SMTPUTF8=True)
@@ -288,6 +307,8 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=0, help="SIZE limit (0: none)")
     p.add_argument("--maildir", help="also store each message as DIR/*.eml")
     p.add_argument("--ready", help="file written once the server listens")
+    p.add_argument("--deliver", help="JSON argv run with each accepted "
+                   "message on stdin (e.g. dovecot-lda); a failure is a 451")
     p.add_argument("--user", action="append", help="NAME:PASSWORD to accept")
     p.add_argument("--only-users", action="store_true",
                    help="accept only the --user logins, not the defaults")
@@ -303,7 +324,8 @@ class SmtpServer:
     USERS ({name: password}) replaces the accepted logins."""
 
     def __init__(self, workdir, cert, mode="starttls", name="smtp",
-                 port=None, size_limit=0, maildir=None, users=None):
+                 port=None, size_limit=0, maildir=None, users=None,
+                 deliver=None):
         assert mode in ("starttls", "smtps", "plain")
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -313,6 +335,7 @@ class SmtpServer:
         self.size_limit = size_limit
         self.maildir = maildir
         self.users = users
+        self.deliver = deliver
         self.records_path = os.path.join(self.dir, "records.jsonl")
         self.control_path = os.path.join(self.dir, "control.json")
         self.log_path = os.path.join(self.dir, "smtp.log")
@@ -346,6 +369,8 @@ class SmtpServer:
             argv += ["--size", str(self.size_limit)]
         if self.maildir:
             argv += ["--maildir", self.maildir]
+        if self.deliver:
+            argv += ["--deliver", json.dumps(self.deliver)]
         if self.users is not None:
             argv += ["--only-users"]
             for name, pw in self.users.items():
