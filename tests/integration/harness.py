@@ -84,6 +84,15 @@ def wait_port(port, timeout=5.0, host="127.0.0.1"):
             time.sleep(0.02)
 
 
+def port_refuses(port, host="127.0.0.1"):
+    """TRUE if nothing accepts connections on HOST:PORT."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return False
+    except OSError:
+        return True
+
+
 # --------------------------------------------------------------------------
 # Certificates
 
@@ -347,7 +356,16 @@ class Dovecot:
         (self.imap_port, self.imaps_port,
          self.pop3_port, self.pop3s_port) = sorted(ports)
         self._write_config()
-        out = open(os.path.join(self.dir, "dovecot.out"), "wb")
+        return self._launch("wb", timeout, persistent)
+
+    def restart(self, timeout=10.0, persistent=False):
+        """Starts Dovecot again after stop(), with the same config file and
+        so the same ports and mail (start() would pick new ports)."""
+        assert self.proc is None, "dovecot is still running"
+        return self._launch("ab", timeout, persistent)
+
+    def _launch(self, out_mode, timeout, persistent):
+        out = open(os.path.join(self.dir, "dovecot.out"), out_mode)
         self.proc = subprocess.Popen(
             ["/usr/sbin/dovecot", "-F", "-c", self.conf],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -368,6 +386,8 @@ class Dovecot:
         return self
 
     def stop(self):
+        """Stops Dovecot and its whole process group, so that nothing
+        serves the connections already open any more."""
         if self.proc is None:
             return
         if self.proc.poll() is None:

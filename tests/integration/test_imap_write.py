@@ -15,7 +15,6 @@ import errno
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import unittest
@@ -38,58 +37,6 @@ def usable():
 
 # --------------------------------------------------------------------------
 # Helpers (local copies, so this file depends on harness.py only)
-
-def stop_dovecot(dovecot, timeout=10.0):
-    """Stops DOVECOT and its whole process group (its imap processes would
-    otherwise keep serving the connections already open)."""
-    proc = dovecot.proc
-    if proc is None:
-        return
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    dovecot.proc = None
-
-
-def restart_dovecot(dovecot, timeout=10.0):
-    """Starts DOVECOT again with the same config, ports and mail."""
-    assert dovecot.proc is None, "dovecot is still running"
-    out = open(os.path.join(dovecot.dir, "dovecot.out"), "ab")
-    dovecot.proc = subprocess.Popen(
-        ["/usr/sbin/dovecot", "-F", "-c", dovecot.conf],
-        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    out.close()
-    deadline = time.monotonic() + timeout
-    try:
-        for port in (dovecot.imap_port, dovecot.imaps_port):
-            if dovecot.proc.poll() is not None:
-                raise RuntimeError("dovecot exited: " + dovecot.output())
-            harness.wait_port(port, max(0.1, deadline - time.monotonic()))
-    except Exception:
-        stop_dovecot(dovecot)
-        raise
-    return dovecot
-
-
-def port_refuses(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return False
-    except OSError:
-        return True
-
 
 def wait_until(pred, timeout, interval=0.1):
     """Calls PRED until it returns a true value or TIMEOUT passes; returns
@@ -179,7 +126,7 @@ class WriteCase(unittest.TestCase):
         self.workdir = harness.make_workdir()
         self.addCleanup(harness.remove_workdir, self.workdir)
         self.dovecot = harness.Dovecot(self.workdir).start()
-        self.addCleanup(stop_dovecot, self.dovecot)
+        self.addCleanup(self.dovecot.stop)
         self.view = ServerView(self.dovecot)
 
     # -- server side --------------------------------------------------
@@ -236,8 +183,8 @@ class WriteCase(unittest.TestCase):
             c.logout()
 
     def stop_server(self):
-        stop_dovecot(self.dovecot)
-        self.assertTrue(port_refuses(self.dovecot.imaps_port),
+        self.dovecot.stop()
+        self.assertTrue(harness.port_refuses(self.dovecot.imaps_port),
                         "dovecot still accepts connections after stop")
 
     # -- mailfs side --------------------------------------------------
@@ -910,7 +857,7 @@ class OfflineWriteTest(WriteCase):
     def replay_and_check(self, m, uids, raws, appended, poke=True):
         """Restarts Dovecot, pokes mailfs through .mailfs/ctl when POKE
         (else it must reconnect by itself) and waits for the replay."""
-        restart_dovecot(self.dovecot)
+        self.dovecot.restart()
         if poke:
             with open(m.path(".mailfs", "ctl"), "w") as f:
                 f.write("refresh\n")

@@ -12,7 +12,6 @@ Run: MAILFS_BIN=.../mailfs /usr/bin/python3 -m unittest -v test_offline
 import errno
 import os
 import re
-import signal
 import socket
 import stat
 import subprocess
@@ -36,62 +35,6 @@ def usable():
 
 # --------------------------------------------------------------------------
 # Helpers shared with test_sync.py
-
-def restart_dovecot(dovecot, timeout=10.0):
-    """Starts DOVECOT again after stop(), with the same config file and so
-    the same ports and mail (harness' start() would pick new ports)."""
-    assert dovecot.proc is None, "dovecot is still running"
-    out = open(os.path.join(dovecot.dir, "dovecot.out"), "ab")
-    dovecot.proc = subprocess.Popen(
-        ["/usr/sbin/dovecot", "-F", "-c", dovecot.conf],
-        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    out.close()
-    deadline = time.monotonic() + timeout
-    try:
-        for port in (dovecot.imap_port, dovecot.imaps_port):
-            if dovecot.proc.poll() is not None:
-                raise RuntimeError("dovecot exited: " + dovecot.output())
-            harness.wait_port(port, max(0.1, deadline - time.monotonic()))
-    except Exception:
-        stop_dovecot(dovecot)
-        raise
-    return dovecot
-
-
-def stop_dovecot(dovecot, timeout=10.0):
-    """Stops DOVECOT and every process it started.  harness' stop() only
-    ends the master, and its imap processes then keep serving the
-    connections already open, so the server would not really be gone."""
-    proc = dovecot.proc
-    if proc is None:
-        return
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    else:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # orphans left behind
-        except ProcessLookupError:
-            pass
-    dovecot.proc = None
-
-
-def port_refuses(port):
-    """TRUE if nothing accepts connections on 127.0.0.1:PORT."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return False
-    except OSError:
-        return True
-
 
 def read_file(path):
     with open(path, "rb") as f:
@@ -329,7 +272,7 @@ class MailfsCase(unittest.TestCase):
         self.workdir = harness.make_workdir()
         self.addCleanup(harness.remove_workdir, self.workdir)
         self.dovecot = harness.Dovecot(self.workdir).start()
-        self.addCleanup(stop_dovecot, self.dovecot)
+        self.addCleanup(self.dovecot.stop)
         self.view = ServerView(self.dovecot)
 
     def seed_corpus(self):
@@ -359,8 +302,8 @@ class MailfsCase(unittest.TestCase):
         self.assertTrue(m.wait_daemons_gone(10), "daemon still running")
 
     def stop_server(self):
-        stop_dovecot(self.dovecot)
-        self.assertTrue(port_refuses(self.dovecot.imaps_port),
+        self.dovecot.stop()
+        self.assertTrue(harness.port_refuses(self.dovecot.imaps_port),
                         "dovecot still accepts connections after stop()")
 
     def snapshot(self):
@@ -529,7 +472,7 @@ class OfflineTest(MailfsCase):
         self.assertEqual(listdir_sorted(inbox), before)
         self.assert_fails_fast(msg_path(m, "INBOX", uids[-1]))
 
-        restart_dovecot(self.dovecot)
+        self.dovecot.restart()
         raw = filler_message("delivered-while-mounted-%d" % os.getpid(), 3000)
         new_uid = self.view.append("INBOX", raw)
         gone = uids[2]

@@ -627,19 +627,6 @@ class FailureTest(OutboxTestBase):
         self.assertEqual(len(self.sent_copies(subject)), 1)
 
 
-def restart_dovecot_same_ports(dovecot):
-    """Starts a stopped DOVECOT again on the ports it had (harness picks
-    new ones on start())."""
-    ports = iter((dovecot.imap_port, dovecot.imaps_port, dovecot.pop3_port,
-                  dovecot.pop3s_port))
-    real = harness.free_port
-    harness.free_port = lambda: next(ports)
-    try:
-        dovecot.start()
-    finally:
-        harness.free_port = real
-
-
 class TrustTest(OutboxTestBase):
     """No TLS, no trusted certificate, no valid login: nothing is sent and
     the message is kept."""
@@ -816,7 +803,7 @@ class CrashTest(OutboxTestBase):
         self.wait_gone(path)
         # Unmounted while the copy is still to be saved; IMAP comes back.
         self.umount(mfs)
-        restart_dovecot_same_ports(dovecot)
+        dovecot.restart()
         self.mount(mfs)
         self.wait_until("the copy in Sent", lambda: self.sent_copies(subject),
                         40)

@@ -13,8 +13,6 @@ import os
 import poplib
 import random
 import re
-import signal
-import socket
 import subprocess
 import time
 import unittest
@@ -44,37 +42,6 @@ def setUpModule():
 
 # --------------------------------------------------------------------------
 # Helpers
-
-def stop_dovecot(dovecot, timeout=10.0):
-    """Stops DOVECOT and its whole process group (its pop3 processes
-    would otherwise keep serving open sessions)."""
-    proc = dovecot.proc
-    if proc is None:
-        return
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    dovecot.proc = None
-
-
-def port_refuses(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return False
-    except OSError:
-        return True
-
 
 def sanitise(uidl):
     """The file-name form of a UIDL, as the mailfs contract defines it."""
@@ -230,7 +197,7 @@ class Pop3Case(unittest.TestCase):
         self.workdir = harness.make_workdir("mailfs-pop3-")
         self.addCleanup(harness.remove_workdir, self.workdir)
         self.dovecot = harness.Dovecot(self.workdir).start()
-        self.addCleanup(stop_dovecot, self.dovecot)
+        self.addCleanup(self.dovecot.stop)
 
     def mailfs(self, kind="pop3s", name="mfs", **keys):
         """A Mailfs for alice over KIND (pop3s or pop3) with extra KEYS."""
@@ -400,8 +367,8 @@ class MountTest(Pop3Case):
             self.assert_matches_server(m, expected)
             names = self.listing(m)
         self.umount(m)
-        stop_dovecot(self.dovecot)
-        self.assertTrue(port_refuses(self.dovecot.pop3s_port))
+        self.dovecot.stop()
+        self.assertTrue(harness.port_refuses(self.dovecot.pop3s_port))
         res = self.mount(m)
         with Watchdog(m, 60):
             self.assertEqual(self.listing(m), names)
@@ -477,8 +444,8 @@ class MountTest(Pop3Case):
         with Watchdog(m, 60):
             names = self.assert_matches_server(m, expected)
         self.umount(m)
-        stop_dovecot(self.dovecot)
-        self.assertTrue(port_refuses(self.dovecot.pop3s_port))
+        self.dovecot.stop()
+        self.assertTrue(harness.port_refuses(self.dovecot.pop3s_port))
         res = self.mount(m)
         self.assertIn("offline", res.stderr.lower(), res)
         with Watchdog(m, 60):

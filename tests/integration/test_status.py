@@ -20,8 +20,7 @@ import unittest
 import harness
 from harness import Dovecot, Mailfs, ServerView, Watchdog
 from smtpserver import SmtpServer
-from test_offline import (port_refuses, read_failure, restart_dovecot,
-                          stop_dovecot, wait_until)
+from test_offline import read_failure, wait_until
 
 RUN = "%d-%d" % (os.getpid(), int(time.time()))
 # A user whose password appears nowhere else, for the leak checks.
@@ -122,7 +121,7 @@ class StatusTestBase(unittest.TestCase):
         work = os.path.join(self.work, "dc-" + self._testMethodName)
         os.makedirs(work, exist_ok=True)
         d = Dovecot(work, cert=self.cert).start()
-        self.addCleanup(stop_dovecot, d)
+        self.addCleanup(d.stop)
         ServerView(d).append("INBOX", message("private " + self.tag))
         return d
 
@@ -207,8 +206,8 @@ class StatusFileTest(StatusTestBase):
         online_since = parse_time(self.status(mfs)["since"])
         # Status times are whole seconds: compare with whole seconds.
         stopped = int(time.time())
-        stop_dovecot(dovecot)
-        self.assertTrue(port_refuses(dovecot.imaps_port))
+        dovecot.stop()
+        self.assertTrue(harness.port_refuses(dovecot.imaps_port))
         time.sleep(1.5)  # past refresh_interval: the next ls asks the server
         self.inbox_names(mfs)
         st = self.wait_state(mfs, "offline", 15)
@@ -222,7 +221,7 @@ class StatusFileTest(StatusTestBase):
         self.assertTrue(self.inbox_names(mfs))
 
         back = int(time.time())
-        restart_dovecot(dovecot)
+        dovecot.restart()
         self.ctl(mfs, "refresh")  # reconnect now, not after the backoff
         st = self.wait_state(mfs, "online", 15)
         self.assertGreaterEqual(parse_time(st["last_refresh"]), back, st)
