@@ -94,6 +94,124 @@ def port_refuses(port, host="127.0.0.1"):
 
 
 # --------------------------------------------------------------------------
+# TCP relays
+
+class TcpRelay:
+    """A TCP relay from 127.0.0.1:port to 127.0.0.1:TARGET, one thread per
+    direction of each connection: "up" (client to server) and "down"
+    (server to client).  stop() closes the listener and every relayed
+    connection; start() again reuses the port.
+
+    Subclasses change what goes through with the hooks hold_client(),
+    chunk_size(), pump_state(), forward() and close_pair()."""
+
+    def __init__(self, target):
+        self.target = target
+        self.port = None
+        self.listener = None
+        self.socks = []
+        self.lock = threading.Lock()
+
+    def start(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port or 0))
+        s.listen(64)
+        self.port = s.getsockname()[1]
+        self.listener = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+        return self
+
+    def url(self, scheme="imaps"):
+        return "%s://127.0.0.1:%d" % (scheme, self.port)
+
+    # -- hooks ----------------------------------------------------------
+
+    def hold_client(self, client):
+        """TRUE to keep the new connection CLIENT open without relaying
+        it (it is closed by stop())."""
+        return False
+
+    def chunk_size(self, direction):
+        """How many bytes one recv() of DIRECTION may take."""
+        return 65536
+
+    def pump_state(self, direction):
+        """What forward() gets as STATE, one per direction of a
+        connection."""
+        return None
+
+    def forward(self, data, src, dst, direction, state):
+        """Passes on DATA, just received from SRC, to DST; FALSE ends the
+        connection after it."""
+        dst.sendall(data)
+        return True
+
+    def close_pair(self, pair):
+        """Ends the connection PAIR (client, server) once a pump stops."""
+        for s in pair:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    # -- threads --------------------------------------------------------
+
+    def _accept(self, listener):
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            if self.hold_client(client):
+                with self.lock:
+                    self.socks.append(client)
+                continue
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                if self.listener is not listener:
+                    client.close()
+                    server.close()
+                    return
+                self.socks += [client, server]
+            pair = (client, server)
+            for src, dst, direction in ((client, server, "up"),
+                                        (server, client, "down")):
+                threading.Thread(target=self._pump, daemon=True,
+                                 args=(src, dst, direction, pair)).start()
+
+    def _pump(self, src, dst, direction, pair):
+        state = self.pump_state(direction)
+        try:
+            while True:
+                data = src.recv(self.chunk_size(direction))
+                if not data:
+                    break
+                if not self.forward(data, src, dst, direction, state):
+                    break
+        except OSError:
+            pass
+        self.close_pair(pair)
+
+    def stop(self):
+        with self.lock:
+            listener, self.listener = self.listener, None
+            socks, self.socks = self.socks, []
+        if listener is not None:
+            listener.close()
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+# --------------------------------------------------------------------------
 # Certificates
 
 _CA_CNF = """\

@@ -125,7 +125,7 @@ def setUpModule():
 # --------------------------------------------------------------------------
 # A relay that cuts connections
 
-class CuttingRelay:
+class CuttingRelay(harness.TcpRelay):
     """A TCP relay from 127.0.0.1:port to 127.0.0.1:TARGET.  While armed, a
     connection whose DIRECTION ("down": server to client, "up": client to
     server) has carried LIMIT bytes since arming is cut right there: the
@@ -137,7 +137,7 @@ class CuttingRelay:
 
     def __init__(self, target, direction="down", limit=64 * 1024,
                  one_shot=False, reset=False):
-        self.target = target
+        super().__init__(target)
         self.reset = reset
         self.direction = direction
         self.limit = limit
@@ -147,14 +147,7 @@ class CuttingRelay:
         self.cuts = 0
         self.bytes = {"up": 0, "down": 0}
         self.cut_event = threading.Event()
-        self.lock = threading.Lock()
-        self.socks = []
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(32)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.start()
 
     def arm(self):
         with self.lock:
@@ -164,25 +157,6 @@ class CuttingRelay:
     def disarm(self):
         with self.lock:
             self.armed = False
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(("127.0.0.1", self.target))
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.socks += [client, server]
-            for src, dst, name in ((client, server, "up"),
-                                   (server, client, "down")):
-                threading.Thread(target=self._pump, daemon=True,
-                                 args=(src, dst, name,
-                                       (client, server))).start()
 
     def cut_now(self):
         """Resets every relayed connection now."""
@@ -220,53 +194,30 @@ class CuttingRelay:
             self.cut_event.set()
             return allowed, True
 
-    def _pump(self, src, dst, name, pair):
-        counted = name == self.direction
-        state = [None, 0]
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                with self.lock:
-                    self.bytes[name] += len(data)
-                cut = False
-                if counted:
-                    n, cut = self._take(len(data), state)
-                    data = data[:n]
-                dst.sendall(data)
-                if cut:
-                    break
-        except OSError:
-            pass
-        if self.reset:
-            for s in pair:
-                try:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                 struct.pack("ii", 1, 0))
-                    s.close()
-                except OSError:
-                    pass
+    def pump_state(self, direction):
+        return [None, 0]
+
+    def forward(self, data, src, dst, direction, state):
+        with self.lock:
+            self.bytes[direction] += len(data)
+        cut = False
+        if direction == self.direction:
+            n, cut = self._take(len(data), state)
+            data = data[:n]
+        dst.sendall(data)
+        return not cut
+
+    def close_pair(self, pair):
+        if not self.reset:
+            super().close_pair(pair)
             return
         for s in pair:
             try:
-                s.shutdown(socket.SHUT_RDWR)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             struct.pack("ii", 1, 0))
+                s.close()
             except OSError:
                 pass
-
-    def stop(self):
-        try:
-            self.listener.close()
-        except OSError:
-            pass
-        with self.lock:
-            socks = list(self.socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,6 @@ Run: MAILFS_BIN=.../mailfs /usr/bin/python3 -m unittest -v test_offline
 import errno
 import os
 import re
-import socket
 import stat
 import subprocess
 import threading
@@ -166,7 +165,7 @@ def read_log(path):
         return ""
 
 
-class Relay:
+class Relay(harness.TcpRelay):
     """A TCP relay from 127.0.0.1:port to 127.0.0.1:TARGET that can slow
     down what the server sends (RATE bytes per second per connection), so
     that a sync lasts long enough to be interrupted.  stop() closes the
@@ -175,92 +174,34 @@ class Relay:
     new ones are accepted, but no byte goes through any more."""
 
     def __init__(self, target, rate=None):
-        self.target = target
+        super().__init__(target)
         self.rate = rate
-        self.port = None
-        self.listener = None
-        self.socks = []
-        self.lock = threading.Lock()
-        self.threads = []
         self.frozen = threading.Event()
 
     def freeze(self):
         self.frozen.set()
 
-    def start(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port or 0))
-        s.listen(64)
-        self.port = s.getsockname()[1]
-        self.listener = s
-        t = threading.Thread(target=self._accept, args=(s,), daemon=True)
-        t.start()
-        self.threads.append(t)
-        return self
+    def hold_client(self, client):
+        return self.frozen.is_set()
 
-    def url(self):
-        return "imaps://127.0.0.1:%d" % self.port
+    def chunk_size(self, direction):
+        return 4096 if self._rate(direction) is not None else 16384
 
-    def _accept(self, listener):
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            if self.frozen.is_set():
-                with self.lock:
-                    self.socks.append(client)
-                continue
-            try:
-                server = socket.create_connection(("127.0.0.1", self.target))
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                if self.listener is not listener:
-                    client.close()
-                    server.close()
-                    return
-                self.socks += [client, server]
-            for src, dst, rate in ((client, server, None),
-                                   (server, client, self.rate)):
-                t = threading.Thread(target=self._pump,
-                                     args=(src, dst, rate), daemon=True)
-                t.start()
+    def _rate(self, direction):
+        return self.rate if direction == "down" else None
 
-    def _pump(self, src, dst, rate):
-        try:
-            while True:
-                data = src.recv(16384 if rate is None else 4096)
-                if not data:
-                    break
-                while self.frozen.is_set() and src.fileno() >= 0:
-                    time.sleep(0.05)
-                dst.sendall(data)
-                if rate:
-                    time.sleep(len(data) / rate)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def forward(self, data, src, dst, direction, state):
+        while self.frozen.is_set() and src.fileno() >= 0:
+            time.sleep(0.05)
+        dst.sendall(data)
+        rate = self._rate(direction)
+        if rate:
+            time.sleep(len(data) / rate)
+        return True
 
     def stop(self):
         self.frozen.clear()
-        with self.lock:
-            listener, self.listener = self.listener, None
-            socks, self.socks = self.socks, []
-        if listener is not None:
-            listener.close()
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
+        super().stop()
 
 
 class MailfsCase(unittest.TestCase):
