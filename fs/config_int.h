@@ -1,0 +1,40 @@
+/* config_int.h - what config.c and config_keys.c share; not for elsewhere. */
+#ifndef MAILFS_CONFIG_INT_H
+#define MAILFS_CONFIG_INT_H
+
+#include "fs/config.h"
+
+/* What the key parsers need to know about the file being read. */
+typedef struct {
+	const char *path;
+	gboolean is_private; /* ours, no group/other permission bits */
+} ConfigFile;
+
+/* Checks VALUE (comment stripped and trimmed, unless the key is raw) and
+ * stores it in CFG; on failure sets ERR to a message without the file,
+ * group or key, which the caller adds. */
+typedef gboolean (*ConfigKeyFn)(const ConfigFile *f, MfAccountConfig *cfg,
+                                const char *value, GError **err);
+
+typedef struct {
+	const char *name;
+	gboolean raw; /* taken exactly as GKeyFile gives it */
+	ConfigKeyFn parse;
+} ConfigKey;
+
+/* The known key NAME, or NULL (config_keys.c). */
+const ConfigKey *config_find_key(const char *name);
+
+/* TRUE when S holds an ASCII control character other than tab
+ * (config_keys.c). */
+gboolean config_has_control(const char *s);
+
+/* Sets ERR to MF_ERROR_CONFIG with the formatted message; returns FALSE
+ * (config.c). */
+gboolean config_fail(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* PATH with a leading "~" or "~/" replaced by the home directory; owned
+ * (config.c). */
+char *config_expand_home(const char *path);
+
+#endif

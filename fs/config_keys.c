@@ -1,0 +1,357 @@
+/* config_keys.c - the known keys of an account, each with its value parser. */
+#include "fs/config_int.h"
+
+#include <string.h>
+
+/* ---- values ---- */
+
+gboolean
+config_has_control(const char *s)
+{
+	for (; *s; s++) {
+		if (((guchar)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Parses decimal S into *OUT, which must lie in MIN..MAX. */
+static gboolean
+config_parse_uint(const char *s, guint min, guint max, guint *out,
+                  GError **err)
+{
+	guint64 v = 0;
+	size_t n;
+
+	for (n = 0; g_ascii_isdigit(s[n]); n++) {
+		v = v * 10 + (guint64)(s[n] - '0');
+		if (v > max)
+			break;
+	}
+	if (n == 0 || s[n] != '\0' || v < min || v > max)
+		return config_fail(err, "'%.32s' is not a number from %u to %u",
+		                   s, min, max);
+	*out = (guint)v;
+	return TRUE;
+}
+
+/* Parses URL S into *DST, whose scheme must be PLAIN or TLS. */
+static gboolean
+config_parse_url(const char *s, UrlScheme plain, UrlScheme tls, MfUrl *dst,
+                 gboolean *has, GError **err)
+{
+	MfUrl u = { 0 };
+
+	if (!url_parse(s, &u, err))
+		return FALSE;
+	if (u.scheme != plain && u.scheme != tls) {
+		config_fail(err, "URL scheme must be %s:// or %s://, not %s://",
+		            url_scheme_name(plain), url_scheme_name(tls),
+		            url_scheme_name(u.scheme));
+		url_clear(&u);
+		return FALSE;
+	}
+	*dst = u;
+	*has = TRUE;
+	return TRUE;
+}
+
+/* ---- one parser per key ---- */
+
+static gboolean
+config_key_imap(const ConfigFile *f, MfAccountConfig *cfg, const char *value,
+                GError **err)
+{
+	return config_parse_url(value, URL_IMAP, URL_IMAPS, &cfg->imap,
+	                        &cfg->has_imap, err);
+}
+
+static gboolean
+config_key_pop3(const ConfigFile *f, MfAccountConfig *cfg, const char *value,
+                GError **err)
+{
+	return config_parse_url(value, URL_POP3, URL_POP3S, &cfg->pop3,
+	                        &cfg->has_pop3, err);
+}
+
+static gboolean
+config_key_smtp(const ConfigFile *f, MfAccountConfig *cfg, const char *value,
+                GError **err)
+{
+	return config_parse_url(value, URL_SMTP, URL_SMTPS, &cfg->smtp,
+	                        &cfg->has_smtp, err);
+}
+
+static gboolean
+config_key_user(const ConfigFile *f, MfAccountConfig *cfg, const char *value,
+                GError **err)
+{
+	cfg->user = g_strdup(value);
+	return TRUE;
+}
+
+/* The literal password; never echoed in a message. */
+static gboolean
+config_key_password(const ConfigFile *f, MfAccountConfig *cfg,
+                    const char *value, GError **err)
+{
+	if (!f->is_private)
+		return config_fail(err, "a literal password is only accepted from "
+		                   "a file that no other user can read (chmod 600 "
+		                   "%s), or use password_command", f->path);
+	if (*value == '\0')
+		return config_fail(err, "empty value");
+	if (config_has_control(value))
+		return config_fail(err, "value contains a control character");
+	cfg->password = g_strdup(value);
+	return TRUE;
+}
+
+static gboolean
+config_key_password_command(const ConfigFile *f, MfAccountConfig *cfg,
+                            const char *value, GError **err)
+{
+	cfg->password_command = g_strdup(value);
+	return TRUE;
+}
+
+/* A light check: one '@' with something on both sides. */
+static gboolean
+config_key_from(const ConfigFile *f, MfAccountConfig *cfg, const char *value,
+                GError **err)
+{
+	const char *at = strchr(value, '@');
+
+	if (!at || at == value || at[1] == '\0' || strchr(at + 1, '@'))
+		return config_fail(err, "'%.200s' is not an address like "
+		                   "alice@example.com", value);
+	cfg->from = g_strdup(value);
+	return TRUE;
+}
+
+/* Expands "~/" in VALUE into *OUT, which must be absolute. */
+static gboolean
+config_parse_path(const char *value, char **out, GError **err)
+{
+	g_autofree char *path = config_expand_home(value);
+
+	if (!g_path_is_absolute(path))
+		return config_fail(err, "'%.200s' must be an absolute path or "
+		                   "start with ~/", value);
+	*out = g_steal_pointer(&path);
+	return TRUE;
+}
+
+static gboolean
+config_key_ca_file(const ConfigFile *f, MfAccountConfig *cfg,
+                   const char *value, GError **err)
+{
+	return config_parse_path(value, &cfg->ca_file, err);
+}
+
+static gboolean
+config_key_cache_dir(const ConfigFile *f, MfAccountConfig *cfg,
+                     const char *value, GError **err)
+{
+	return config_parse_path(value, &cfg->cache_dir, err);
+}
+
+/* "sha256:" and 64 hex digits, optionally with ':' between byte pairs;
+ * stored as "sha256:" and 64 lower-case digits. */
+static gboolean
+config_key_tls_fingerprint(const ConfigFile *f, MfAccountConfig *cfg,
+                           const char *value, GError **err)
+{
+	static const char prefix[] = "sha256:";
+	g_autoptr(GString) out = g_string_new(prefix);
+	size_t digits = 0;
+
+	if (g_ascii_strncasecmp(value, prefix, strlen(prefix)) != 0)
+		goto bad;
+	for (const char *p = value + strlen(prefix); *p; p++) {
+		if (g_ascii_isxdigit(*p) && ++digits <= 64)
+			g_string_append_c(out, g_ascii_tolower(*p));
+		else if (*p != ':' || digits == 0 || digits % 2 != 0 ||
+		         p[-1] == ':' || p[1] == '\0')
+			goto bad;
+	}
+	if (digits != 64)
+		goto bad;
+	cfg->tls_fingerprint = g_string_free(g_steal_pointer(&out), FALSE);
+	return TRUE;
+bad:
+	return config_fail(err, "must be sha256: followed by 64 hex digits "
+	                   "(colons between pairs allowed)");
+}
+
+static gboolean
+config_key_timeout(const ConfigFile *f, MfAccountConfig *cfg,
+                   const char *value, GError **err)
+{
+	return config_parse_uint(value, 1, 3600, &cfg->timeout, err);
+}
+
+static gboolean
+config_key_max_connections(const ConfigFile *f, MfAccountConfig *cfg,
+                           const char *value, GError **err)
+{
+	return config_parse_uint(value, 1, 16, &cfg->max_connections, err);
+}
+
+static gboolean
+config_key_refresh_interval(const ConfigFile *f, MfAccountConfig *cfg,
+                            const char *value, GError **err)
+{
+	return config_parse_uint(value, 1, 86400, &cfg->refresh_interval, err);
+}
+
+/* "2G", "500M", "64K", "1T" (powers of 1024) or plain bytes into *OUT. */
+static gboolean
+config_parse_size(const char *value, guint64 *out, GError **err)
+{
+	static const char units[] = "KMGT";
+	guint64 v = 0;
+	size_t n;
+
+	for (n = 0; g_ascii_isdigit(value[n]); n++) {
+		if (v > (G_MAXUINT64 - 9) / 10)
+			goto bad;
+		v = v * 10 + (guint64)(value[n] - '0');
+	}
+	if (n == 0)
+		goto bad;
+	if (value[n] != '\0') {
+		const char *u = strchr(units, g_ascii_toupper(value[n]));
+		if (!u || value[n + 1] != '\0')
+			goto bad;
+		for (const char *k = units; k <= u; k++) {
+			if (v > G_MAXUINT64 / 1024)
+				goto bad;
+			v *= 1024;
+		}
+	}
+	*out = v;
+	return TRUE;
+bad:
+	return config_fail(err, "'%.32s' is not a size like 500M or 2G", value);
+}
+
+/* "0" means no limit. */
+static gboolean
+config_key_cache_max(const ConfigFile *f, MfAccountConfig *cfg,
+                     const char *value, GError **err)
+{
+	return config_parse_size(value, &cfg->cache_max, err);
+}
+
+/* The largest message mailfs accepts from a server (it is streamed to
+ * disk whatever its size; this bounds the disk it may take). */
+static gboolean
+config_key_message_max(const ConfigFile *f, MfAccountConfig *cfg,
+                       const char *value, GError **err)
+{
+	guint64 v = 0;
+
+	if (!config_parse_size(value, &v, err))
+		return FALSE;
+	if (v < 1024)
+		return config_fail(err, "'%.32s' is below 1K", value);
+	cfg->message_max = v;
+	return TRUE;
+}
+
+/* yes/no, true/false, on/off, 1/0 into *OUT. */
+static gboolean
+config_parse_bool(const char *value, gboolean *out, GError **err)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
+	static const char *const no[] = { "no", "false", "off", "0", NULL };
+
+	for (guint i = 0; yes[i]; i++) {
+		if (g_ascii_strcasecmp(value, yes[i]) == 0) {
+			*out = TRUE;
+			return TRUE;
+		}
+		if (g_ascii_strcasecmp(value, no[i]) == 0) {
+			*out = FALSE;
+			return TRUE;
+		}
+	}
+	return config_fail(err, "'%.32s' is not yes or no", value);
+}
+
+static gboolean
+config_key_save_sent(const ConfigFile *f, MfAccountConfig *cfg,
+                     const char *value, GError **err)
+{
+	return config_parse_bool(value, &cfg->save_sent, err);
+}
+
+static gboolean
+config_key_leave_on_server(const ConfigFile *f, MfAccountConfig *cfg,
+                           const char *value, GError **err)
+{
+	return config_parse_bool(value, &cfg->leave_on_server, err);
+}
+
+static gboolean
+config_key_read_only(const ConfigFile *f, MfAccountConfig *cfg,
+                     const char *value, GError **err)
+{
+	return config_parse_bool(value, &cfg->read_only, err);
+}
+
+/* delete = trash | expunge */
+static gboolean
+config_key_delete(const ConfigFile *f, MfAccountConfig *cfg,
+                  const char *value, GError **err)
+{
+	if (g_ascii_strcasecmp(value, "trash") == 0)
+		cfg->delete_expunge = FALSE;
+	else if (g_ascii_strcasecmp(value, "expunge") == 0)
+		cfg->delete_expunge = TRUE;
+	else
+		return config_fail(err, "'%.32s' is not trash or expunge", value);
+	return TRUE;
+}
+
+static gboolean
+config_key_poll_interval(const ConfigFile *f, MfAccountConfig *cfg,
+                         const char *value, GError **err)
+{
+	return config_parse_uint(value, 1, 86400, &cfg->poll_interval, err);
+}
+
+/* Every key an account may have.  Add a key here and in MfAccountConfig. */
+static const ConfigKey config_keys[] = {
+	{ "imap", FALSE, config_key_imap },
+	{ "pop3", FALSE, config_key_pop3 },
+	{ "smtp", FALSE, config_key_smtp },
+	{ "user", FALSE, config_key_user },
+	{ "password", TRUE, config_key_password },
+	{ "password_command", FALSE, config_key_password_command },
+	{ "from", FALSE, config_key_from },
+	{ "ca_file", FALSE, config_key_ca_file },
+	{ "tls_fingerprint", FALSE, config_key_tls_fingerprint },
+	{ "cache_dir", FALSE, config_key_cache_dir },
+	{ "timeout", FALSE, config_key_timeout },
+	{ "max_connections", FALSE, config_key_max_connections },
+	{ "refresh_interval", FALSE, config_key_refresh_interval },
+	{ "cache_max", FALSE, config_key_cache_max },
+	{ "message_max", FALSE, config_key_message_max },
+	{ "save_sent", FALSE, config_key_save_sent },
+	{ "leave_on_server", FALSE, config_key_leave_on_server },
+	{ "poll_interval", FALSE, config_key_poll_interval },
+	{ "delete", FALSE, config_key_delete },
+	{ "read_only", FALSE, config_key_read_only },
+};
+
+const ConfigKey *
+config_find_key(const char *name)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(config_keys); i++) {
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	}
+	return NULL;
+}
