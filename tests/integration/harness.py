@@ -953,6 +953,46 @@ def require_mailfs(fuse=True):
 
 
 
+class CleanFailureAssertions:
+    """For a unittest.TestCase that mounts against scripted bad servers
+    (fakeservers.py): `mailfs mount` must fail soon, within MAX_ELAPSED
+    seconds and MAX_RSS_KB of memory, with one clear line naming the
+    account and the server, never killed by a signal."""
+
+    MAX_ELAPSED = None   # seconds; set by the test class
+    MAX_RSS_KB = None
+
+    def mount_succeeded(self, res, mfs):
+        """Called when the mount did not fail, before the test fails on
+        it; may fail first with a better message."""
+
+    def assert_clean_failure(self, res, fake, mfs, *words):
+        """Checks the RunResult RES of mounting MFS against FAKE; one of
+        WORDS, if any, must be in the error line (lowercase).  Returns the
+        line."""
+        self.assertFalse(res.timed_out, "mailfs mount hung: %r" % res)
+        self.assertGreaterEqual(res.returncode, 0, "killed by a signal: %r" % res)
+        if res.returncode == 0:
+            self.mount_succeeded(res, mfs)
+        self.assertGreater(res.returncode, 0, res)
+        self.assertLess(res.elapsed, self.MAX_ELAPSED, res)
+        self.assertLess(res.max_rss_kb, self.MAX_RSS_KB, res)
+        self.assertFalse(is_mounted(mfs.mountpoint), res)
+        self.assertTrue(mfs.wait_daemons_gone(5), "a mailfs process is left")
+        lines = error_lines(res)
+        self.assertEqual(len(lines), 1, "want one line on stderr: %r" % res)
+        line = lines[0]
+        self.assertLess(len(line), 400, "error line too long: %r" % res)
+        self.assertIn("'%s'" % mfs.account, line, res)
+        self.assertIn("127.0.0.1:%d" % fake.port, line, res)
+        low = line.lower()
+        if words:
+            self.assertTrue(any(w in low for w in words),
+                            "none of %r in %r" % (words, line))
+        self.assertGreaterEqual(fake.connections, 1, "never connected")
+        return line
+
+
 class Watchdog:
     """Kills MAILFS's daemon (a process we started) if the body of the
     `with` takes longer than SECONDS, so a hung FUSE request fails with
