@@ -313,8 +313,7 @@ smtp_client_auth_done(SmtpClient *c, const SmtpReply *r, GError **err)
 		return TRUE;
 	if (r->code == 334) {
 		/* A challenge we have no answer for: cancel the exchange. */
-		g_autoptr(SmtpReply) r2 = smtp_client_command(c, "*\r\n",
-		                                              NULL);
+		smtp_reply_free(smtp_client_command(c, "*\r\n", NULL));
 		g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
 		            "%s: authentication failed: unexpected challenge",
 		            c->url);
@@ -463,8 +462,7 @@ smtp_client_free(SmtpClient *c)
 		/* Say goodbye, but do not wait long for the answer. */
 		c->timeout_ms = MIN(c->timeout_ms, 1000);
 		smtp_client_set_state(c, SMTP_STATE_QUIT);
-		g_autoptr(SmtpReply) r = smtp_client_command(c, "QUIT\r\n",
-		                                             NULL);
+		smtp_reply_free(smtp_client_command(c, "QUIT\r\n", NULL));
 	}
 	conn_close(c->conn);
 	smtp_reply_parser_free(c->parser);
