@@ -84,6 +84,20 @@ def wait_port(port, timeout=5.0, host="127.0.0.1"):
             time.sleep(0.02)
 
 
+def wait_until(pred, timeout, interval=0.1):
+    """Calls PRED every INTERVAL seconds until it returns a true value or
+    TIMEOUT passes; returns its last value (an OSError counts as None)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = pred()
+        except OSError:
+            value = None
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
 def port_refuses(port, host="127.0.0.1"):
     """TRUE if nothing accepts connections on HOST:PORT."""
     try:

@@ -39,17 +39,8 @@ def usable():
 # Helpers (local copies, so this file depends on harness.py only)
 
 def wait_until(pred, timeout, interval=0.1):
-    """Calls PRED until it returns a true value or TIMEOUT passes; returns
-    its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = pred()
-        except OSError:
-            value = None
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+    """harness.wait_until, polling every 0.1 s unless told."""
+    return harness.wait_until(pred, timeout, interval)
 
 
 def read_file(path):

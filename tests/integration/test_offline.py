@@ -52,17 +52,8 @@ def read_failure(path):
 
 
 def wait_until(pred, timeout, interval=0.25):
-    """Calls PRED until it returns a true value or TIMEOUT passes; returns
-    its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = pred()
-        except OSError:
-            value = None
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+    """harness.wait_until, polling every 0.25 s unless told."""
+    return harness.wait_until(pred, timeout, interval)
 
 
 def msg_path(m, folder, uid):

@@ -54,15 +54,8 @@ def read_file(path):
 
 
 def wait_until(pred, timeout, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = pred()
-        except OSError:
-            value = None
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+    """harness.wait_until, polling every 0.2 s unless told."""
+    return harness.wait_until(pred, timeout, interval)
 
 
 def pop3_client(dovecot, user="alice"):
