@@ -1037,3 +1037,16 @@ class Watchdog:
         if self.fired:
             raise AssertionError("mailfs did not answer within %.0f s; its "
                                  "daemon was killed" % self.seconds)
+
+
+def mount_watched(test, mfs, seconds):
+    """`mailfs mount` of MFS; fails the TestCase TEST unless it mounted,
+    then a Watchdog of SECONDS guards the rest of the test (its cleanup
+    cancels it).  Returns the RunResult."""
+    res = mfs.mount()
+    test.assertEqual(res.returncode, 0, res)
+    test.assertTrue(is_mounted(mfs.mountpoint), res)
+    wd = Watchdog(mfs, seconds)
+    wd.__enter__()
+    test.addCleanup(wd.timer.cancel)
+    return res

@@ -19,7 +19,7 @@ import time
 import unittest
 
 import harness
-from harness import Dovecot, Mailfs, ServerView, Watchdog
+from harness import Dovecot, Mailfs, ServerView
 from smtpserver import SmtpServer, refusal_550
 
 STATUS = "user.mailfs.status"
@@ -117,13 +117,7 @@ class OutboxTestBase(unittest.TestCase):
         return mfs
 
     def mount(self, mfs):
-        res = mfs.mount()
-        self.assertEqual(res.returncode, 0, res)
-        self.assertTrue(harness.is_mounted(mfs.mountpoint), res)
-        wd = Watchdog(mfs, 150)
-        wd.__enter__()
-        self.addCleanup(wd.timer.cancel)
-        return res
+        return harness.mount_watched(self, mfs, 150)
 
     def kill9(self, mfs):
         """kill -9 of the daemon serving MFS (started by us), then the

@@ -18,7 +18,7 @@ import time
 import unittest
 
 import harness
-from harness import Dovecot, Mailfs, ServerView, Watchdog
+from harness import Dovecot, Mailfs, ServerView
 from smtpserver import SmtpServer
 from test_offline import read_failure, wait_until
 
@@ -101,13 +101,7 @@ class StatusTestBase(unittest.TestCase):
         return mfs
 
     def mount(self, mfs):
-        res = mfs.mount()
-        self.assertEqual(res.returncode, 0, res)
-        self.assertTrue(harness.is_mounted(mfs.mountpoint), res)
-        wd = Watchdog(mfs, 240)
-        wd.__enter__()
-        self.addCleanup(wd.timer.cancel)
-        return res
+        return harness.mount_watched(self, mfs, 240)
 
     def umount(self, mfs):
         res = mfs.umount()
