@@ -34,7 +34,7 @@ import corpus
 import fakeservers
 import harness
 from fakeservers import FakeServer
-from harness import Dovecot, Mailfs, ServerView, Watchdog
+from harness import Dovecot, Mailfs, Watchdog
 
 TIMEOUT = 3               # the config's timeout, seconds
 MIB = 1024 * 1024

@@ -809,7 +809,7 @@ class OfflineWriteTest(WriteCase):
     def expected_problems(self, uids, raws, appended):
         """What differs between the server and the expected state after
         the replay ([] when all is applied)."""
-        a, b, c = uids[0], uids[1], uids[2]
+        b = uids[1]
         problems = []
         _, snap = self.view.snapshot()
         inbox = snap["INBOX"]

@@ -362,7 +362,7 @@ class MountTest(Pop3Case):
         self.umount(m)
         self.dovecot.stop()
         self.assertTrue(harness.port_refuses(self.dovecot.pop3s_port))
-        res = self.mount(m)
+        self.mount(m)
         with Watchdog(m, 60):
             self.assertEqual(self.listing(m), names)
             self.assert_matches_server(m, expected)
@@ -712,7 +712,7 @@ class BadServerTest(harness.CleanFailureAssertions, FakeServerCase):
 
     def test_no_capa_and_uidl_refused(self):
         res, fake, m = self.mount_against("pop3_no_capa_no_uidl")
-        line = self.assert_clean_failure(res, fake, m, "uidl")
+        self.assert_clean_failure(res, fake, m, "uidl")
         self.assertIn("UIDL", fake.commands())
         self.assertNotIn("RETR", fake.commands())
         self.assertNotIn("DELE", fake.commands())

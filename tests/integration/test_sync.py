@@ -22,7 +22,7 @@ import unittest
 import harness
 from test_offline import (MailfsCase, Relay, bulk_append, eml_names,
                           filler_message, listdir_sorted, msg_path,
-                          read_file, read_log, wait_until)
+                          read_file, read_log)
 
 # The slow corpus: BULK_FOLDERS folders of BULK_COUNT messages of BULK_SIZE
 # bytes, sent at RATE bytes/s per connection: one folder takes about
