@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -589,6 +590,18 @@ class Dovecot:
 
 # --------------------------------------------------------------------------
 # Independent view of what the server holds
+
+def module_dovecot(prefix, users=None):
+    """For setUpModule: a workdir named PREFIX..., a certificate and a
+    Dovecot using it (with USERS, default USERS), all removed when the
+    module's tests are done.  Returns (workdir, cert, dovecot)."""
+    work = make_workdir(prefix)
+    unittest.addModuleCleanup(remove_workdir, work)
+    cert = make_cert(work, "server")
+    dovecot = Dovecot(work, cert=cert, users=users).start()
+    unittest.addModuleCleanup(dovecot.stop)
+    return work, cert, dovecot
+
 
 class ServerMessage:
     """One message as the server reports it."""

@@ -112,11 +112,7 @@ class RssWatcher:
 
 def setUpModule():
     harness.require_mailfs()
-    work = harness.make_workdir("mailfs-faults-")
-    unittest.addModuleCleanup(harness.remove_workdir, work)
-    cert = harness.make_cert(work, "server")
-    dovecot = Dovecot(work, cert=cert).start()
-    unittest.addModuleCleanup(dovecot.stop)
+    work, cert, dovecot = harness.module_dovecot("mailfs-faults-")
     seeded = corpus.seed(dovecot)
     _module.update(work=work, cert=cert, dovecot=dovecot, seeded=seeded,
                    asan=is_asan_build(harness.mailfs_bin()))

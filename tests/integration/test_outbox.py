@@ -32,11 +32,7 @@ _module = {}
 
 def setUpModule():
     harness.require_mailfs()
-    work = harness.make_workdir("mailfs-outbox-")
-    unittest.addModuleCleanup(harness.remove_workdir, work)
-    cert = harness.make_cert(work, "server")
-    dovecot = Dovecot(work, cert=cert).start()
-    unittest.addModuleCleanup(dovecot.stop)
+    work, cert, dovecot = harness.module_dovecot("mailfs-outbox-")
     view = ServerView(dovecot)
     inbox_raw = (b"From: Bob <bob@example.com>\r\nTo: alice@example.com\r\n"
                  b"Subject: already here\r\n\r\ninbox body " +

@@ -35,13 +35,9 @@ _module = {}
 
 def setUpModule():
     harness.require_mailfs()
-    work = harness.make_workdir("mailfs-status-")
-    unittest.addModuleCleanup(harness.remove_workdir, work)
-    cert = harness.make_cert(work, "server")
     users = dict(harness.USERS)
     users[CAROL[0]] = CAROL[1]
-    dovecot = Dovecot(work, cert=cert, users=users).start()
-    unittest.addModuleCleanup(dovecot.stop)
+    work, cert, dovecot = harness.module_dovecot("mailfs-status-", users)
     view = ServerView(dovecot)
     for i in range(3):
         view.append("INBOX", message("inbox %d %s" % (i, RUN)))
