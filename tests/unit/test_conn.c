@@ -1,278 +1,31 @@
 /* test_conn.c - tests of net/conn.c against tiny loopback servers run in a
  * thread: plaintext, TLS and STARTTLS, with certificates made in memory. */
 #include <check.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <glib/gstdio.h>
-#include <openssl/ec.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
+#include "fake_server.h"
 #include "net/conn.h"
 #include "net/mf_error.h"
 
-/* --- certificates, made once in main() and inherited by the test forks --- */
+/* Made in main() and inherited by the test forks. */
+static FakeCert cert_good;    /* localhost, 127.0.0.1 */
+static FakeCert cert_expired; /* localhost, expired yesterday */
+static FakeCert cert_wrong;   /* wrong.example only */
 
-typedef struct {
-	X509 *cert;
-	char *pem_path;     /* the certificate alone, to use as ca_file */
-	char *fingerprint;  /* "sha256:AB:CD:..." as openssl x509 prints it */
-	char *fpr_plain;    /* "sha256:abcd..." as conn.c reports it */
-} TestCert;
-
-static EVP_PKEY *test_key;
-static TestCert cert_good;    /* localhost, 127.0.0.1 */
-static TestCert cert_expired; /* localhost, expired yesterday */
-static TestCert cert_wrong;   /* wrong.example only */
-static char *tmp_dir;
-
-static EVP_PKEY *
-make_key(void)
+/* A server for FN; with CERT the TLS handshake comes first (unless FN
+ * starts TLS itself: STARTTLS). */
+static FakeServer *
+server_start(FakeServerFn fn, const FakeCert *cert, gboolean tls_at_once)
 {
-	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
-	EVP_PKEY *key = NULL;
-
-	g_assert(pctx != NULL);
-	g_assert(EVP_PKEY_keygen_init(pctx) == 1);
-	g_assert(EVP_PKEY_CTX_set_ec_paramgen_curve_nid(
-			 pctx, NID_X9_62_prime256v1) == 1);
-	g_assert(EVP_PKEY_keygen(pctx, &key) == 1);
-	EVP_PKEY_CTX_free(pctx);
-	return key;
-}
-
-/* A self-signed certificate for CN with subjectAltName SAN, valid from
- * FROM_S to TO_S seconds from now. */
-static X509 *
-make_cert(const char *cn, const char *san, long from_s, long to_s)
-{
-	static long serial = 1;
-	X509 *x = X509_new();
-	X509_NAME *name = X509_get_subject_name(x);
-	X509V3_CTX v3;
-	X509_EXTENSION *ext;
-
-	g_assert(X509_set_version(x, 2) == 1);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-	X509_gmtime_adj(X509_getm_notBefore(x), from_s);
-	X509_gmtime_adj(X509_getm_notAfter(x), to_s);
-	g_assert(X509_set_pubkey(x, test_key) == 1);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	                           (const unsigned char *)cn, -1, -1, 0);
-	g_assert(X509_set_issuer_name(x, name) == 1);
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
-	g_assert(ext != NULL);
-	X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	g_assert(X509_sign(x, test_key, EVP_sha256()) > 0);
-	return x;
-}
-
-static void
-test_cert_init(TestCert *tc, const char *file, X509 *x)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	GString *colon = g_string_new("sha256:");
-	GString *plain = g_string_new("sha256:");
-	FILE *f;
-
-	tc->cert = x;
-	tc->pem_path = g_build_filename(tmp_dir, file, NULL);
-	f = fopen(tc->pem_path, "w");
-	g_assert(f != NULL);
-	g_assert(PEM_write_X509(f, x) == 1);
-	fclose(f);
-	g_assert(X509_digest(x, EVP_sha256(), md, &len) == 1 && len == 32);
-	for (unsigned int i = 0; i < len; i++) {
-		g_string_append_printf(colon, i ? ":%02X" : "%02X", md[i]);
-		g_string_append_printf(plain, "%02x", md[i]);
-	}
-	tc->fingerprint = g_string_free(colon, FALSE);
-	tc->fpr_plain = g_string_free(plain, FALSE);
-}
-
-static void
-make_certs(void)
-{
-	tmp_dir = g_dir_make_tmp("test_conn-XXXXXX", NULL);
-	g_assert(tmp_dir != NULL);
-	test_key = make_key();
-	test_cert_init(&cert_good, "good.pem",
-	               make_cert("localhost", "DNS:localhost,IP:127.0.0.1",
-	                         -3600, 86400));
-	test_cert_init(&cert_expired, "expired.pem",
-	               make_cert("localhost", "DNS:localhost,IP:127.0.0.1",
-	                         -2 * 86400, -86400));
-	test_cert_init(&cert_wrong, "wrong.pem",
-	               make_cert("wrong.example", "DNS:wrong.example",
-	                         -3600, 86400));
-}
-
-static void
-free_certs(void)
-{
-	TestCert *all[] = { &cert_good, &cert_expired, &cert_wrong };
-
-	for (size_t i = 0; i < G_N_ELEMENTS(all); i++) {
-		g_unlink(all[i]->pem_path);
-		g_free(all[i]->pem_path);
-		g_free(all[i]->fingerprint);
-		g_free(all[i]->fpr_plain);
-		X509_free(all[i]->cert);
-	}
-	g_rmdir(tmp_dir);
-	g_free(tmp_dir);
-	EVP_PKEY_free(test_key);
-}
-
-/* --- a one-connection server in a thread --- */
-
-typedef struct Server Server;
-typedef void (*ServerFn)(Server *s);
-
-struct Server {
-	int lfd;
-	int fd;
-	guint16 port;
-	SSL_CTX *ctx;  /* set: TLS with this certificate */
-	gboolean tls_at_once;
-	SSL *ssl;      /* once the server side of TLS is up */
-	ServerFn fn;
-	GThread *thread;
-};
-
-static void
-srv_send(Server *s, const void *data, size_t len)
-{
-	if (s->ssl != NULL)
-		(void)SSL_write(s->ssl, data, (int)len);
-	else
-		(void)send(s->fd, data, len, MSG_NOSIGNAL);
-}
-
-static void
-srv_send_str(Server *s, const char *str)
-{
-	srv_send(s, str, strlen(str));
-}
-
-static gboolean
-srv_read_byte(Server *s, char *ch)
-{
-	if (s->ssl != NULL)
-		return SSL_read(s->ssl, ch, 1) == 1;
-	return recv(s->fd, ch, 1, 0) == 1;
-}
-
-/* Reads one line without its CRLF; "" on EOF. */
-static char *
-srv_read_line(Server *s)
-{
-	GString *line = g_string_new(NULL);
-	char ch;
-
-	while (srv_read_byte(s, &ch) && ch != '\n')
-		g_string_append_c(line, ch);
-	if (line->len > 0 && line->str[line->len - 1] == '\r')
-		g_string_truncate(line, line->len - 1);
-	return g_string_free(line, FALSE);
-}
-
-static void
-srv_wait_eof(Server *s)
-{
-	char ch;
-
-	while (srv_read_byte(s, &ch))
-		;
-}
-
-static gboolean
-srv_tls_accept(Server *s)
-{
-	s->ssl = SSL_new(s->ctx);
-	SSL_set_fd(s->ssl, s->fd);
-	if (SSL_accept(s->ssl) == 1)
-		return TRUE;
-	ERR_clear_error();
-	SSL_free(s->ssl);
-	s->ssl = NULL;
-	return FALSE;
-}
-
-static gpointer
-server_thread_cb(gpointer data)
-{
-	Server *s = data;
-	sigset_t set;
-
-	/* Only the client under test must be immune to SIGPIPE by itself. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	g_atomic_int_set(&s->fd, accept(s->lfd, NULL, NULL));
-	g_assert(s->fd >= 0);
-	if (!s->tls_at_once || srv_tls_accept(s))
-		s->fn(s);
-	if (s->ssl != NULL)
-		SSL_free(s->ssl);
-	ERR_clear_error();
-	close(s->fd);
-	return NULL;
-}
-
-/* Listens on 127.0.0.1 and serves one connection with FN; with CERT the
- * TLS handshake comes first (unless FN starts TLS itself: STARTTLS). */
-static Server *
-server_start(ServerFn fn, const TestCert *cert, gboolean tls_at_once)
-{
-	Server *s = g_new0(Server, 1);
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof sa;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	g_assert(s->lfd >= 0);
-	g_assert(bind(s->lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
-	g_assert(listen(s->lfd, 4) == 0);
-	g_assert(getsockname(s->lfd, (struct sockaddr *)&sa, &sl) == 0);
-	s->port = ntohs(sa.sin_port);
-	if (cert != NULL) {
-		s->ctx = SSL_CTX_new(TLS_server_method());
-		g_assert(SSL_CTX_use_certificate(s->ctx, cert->cert) == 1);
-		g_assert(SSL_CTX_use_PrivateKey(s->ctx, test_key) == 1);
-	}
-	s->fd = -1;
-	s->tls_at_once = tls_at_once;
-	s->fn = fn;
-	s->thread = g_thread_new("server", server_thread_cb, s);
-	return s;
-}
-
-/* Waits for the server to finish (the client must have closed). */
-static void
-server_finish(Server *s)
-{
-	g_thread_join(s->thread);
-	close(s->lfd);
-	SSL_CTX_free(s->ctx);
-	g_free(s);
+	return fake_server_start(fn, NULL, 0, cert, tls_at_once);
 }
 
 static Conn *
-connect_ok(Server *s, const char *host, int timeout_ms)
+connect_ok(FakeServer *s, const char *host, int timeout_ms)
 {
 	g_autoptr(GError) err = NULL;
 	Conn *c = conn_connect(host, s->port, timeout_ms, &err);
@@ -281,41 +34,24 @@ connect_ok(Server *s, const char *host, int timeout_ms)
 	return c;
 }
 
-static void
-assert_error(const GError *err, int code, const char *needle)
-{
-	ck_assert_msg(err != NULL, "expected an error containing '%s'", needle);
-	ck_assert_msg(err->domain == MF_ERROR && err->code == code,
-	              "wrong error code %d (want %d): %s", err->code, code,
-	              err->message);
-	ck_assert_msg(strstr(err->message, needle) != NULL,
-	              "'%s' not in '%s'", needle, err->message);
-}
-
-static double
-elapsed_s(gint64 since)
-{
-	return (double)(g_get_monotonic_time() - since) / 1e6;
-}
-
 /* --- plaintext --- */
 
 static void
-serve_lines(Server *s)
+serve_lines(FakeServer *s)
 {
-	srv_send_str(s, "* OK hello\r\nsecond\n\r\n");
+	fake_send_str(s, "* OK hello\r\nsecond\n\r\n");
 	g_usleep(20000);
-	srv_send_str(s, "split ");
+	fake_send_str(s, "split ");
 	g_usleep(20000);
-	srv_send_str(s, "line\r");
+	fake_send_str(s, "line\r");
 	g_usleep(20000);
-	srv_send_str(s, "\n12345\r\n");
-	srv_send(s, "with\0nul\r\n", 10);
+	fake_send_str(s, "\n12345\r\n");
+	fake_send(s, "with\0nul\r\n", 10);
 }
 
 START_TEST(test_lines)
 {
-	Server *s = server_start(serve_lines, NULL, FALSE);
+	FakeServer *s = server_start(serve_lines, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 2000);
 	static const char *want[] = { "* OK hello", "second", "", "split line" };
 	g_autoptr(GError) err = NULL;
@@ -344,24 +80,24 @@ START_TEST(test_lines)
 	assert_error(err, MF_ERROR_CONNECTION, "connection closed by server");
 	ck_assert_ptr_null(line);
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 static void
-serve_long_line(Server *s)
+serve_long_line(FakeServer *s)
 {
 	char buf[200];
 
 	memset(buf, 'x', sizeof buf);
-	srv_send(s, buf, sizeof buf);
-	srv_send_str(s, "\r\n");
-	srv_wait_eof(s);
+	fake_send(s, buf, sizeof buf);
+	fake_send_str(s, "\r\n");
+	fake_drain(s);
 }
 
 START_TEST(test_line_too_long)
 {
-	Server *s = server_start(serve_long_line, NULL, FALSE);
+	FakeServer *s = server_start(serve_long_line, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	char *line = NULL;
@@ -371,14 +107,14 @@ START_TEST(test_line_too_long)
 	assert_error(err, MF_ERROR_PROTOCOL, "line too long");
 	ck_assert_ptr_null(line);
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 /* 199 bytes and a CR fit a limit of 199, not of 198. */
 START_TEST(test_line_limit_edge)
 {
-	Server *s = server_start(serve_long_line, NULL, FALSE);
+	FakeServer *s = server_start(serve_long_line, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	char *line = NULL;
@@ -387,7 +123,7 @@ START_TEST(test_line_limit_edge)
 	ck_assert(!conn_read_line(c, 199, &line, &len, &err));
 	assert_error(err, MF_ERROR_PROTOCOL, "line too long");
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 
 	s = server_start(serve_long_line, NULL, FALSE);
 	c = connect_ok(s, "127.0.0.1", 2000);
@@ -395,21 +131,21 @@ START_TEST(test_line_limit_edge)
 	ck_assert_uint_eq(len, 200);
 	g_free(line);
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 static void
-serve_hello_world(Server *s)
+serve_hello_world(FakeServer *s)
 {
-	srv_send_str(s, "hello ");
+	fake_send_str(s, "hello ");
 	g_usleep(30000);
-	srv_send_str(s, "world");
+	fake_send_str(s, "world");
 }
 
 START_TEST(test_peek_fill_consume)
 {
-	Server *s = server_start(serve_hello_world, NULL, FALSE);
+	FakeServer *s = server_start(serve_hello_world, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	const char *p;
@@ -434,24 +170,24 @@ START_TEST(test_peek_fill_consume)
 	ck_assert(!conn_fill(c, &err));
 	assert_error(err, MF_ERROR_CONNECTION, "closed");
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 #define BIG_LEN (1024 * 1024)
 
 static void
-serve_big(Server *s)
+serve_big(FakeServer *s)
 {
 	g_autofree char *data = g_malloc(BIG_LEN);
 
 	for (size_t i = 0; i < BIG_LEN; i++)
 		data[i] = (char)(i % 251);
-	srv_send_str(s, "* 1 FETCH {1048576}\r\n");
+	fake_send_str(s, "* 1 FETCH {1048576}\r\n");
 	for (size_t off = 0; off < BIG_LEN; off += 10000)
-		srv_send(s, data + off, MIN(10000, BIG_LEN - off));
-	srv_send_str(s, "TAIL\r\n");
-	srv_wait_eof(s);
+		fake_send(s, data + off, MIN(10000, BIG_LEN - off));
+	fake_send_str(s, "TAIL\r\n");
+	fake_drain(s);
 }
 
 typedef struct {
@@ -480,7 +216,7 @@ sink_cb(const char *data, size_t len, void *ud, GError **err)
 
 START_TEST(test_read_exact)
 {
-	Server *s = server_start(serve_big, NULL, FALSE);
+	FakeServer *s = server_start(serve_big, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	Sink k = { 0 };
@@ -500,13 +236,13 @@ START_TEST(test_read_exact)
 	/* a zero-length read needs nothing from the network */
 	ck_assert(conn_read_exact(c, 0, sink_cb, &k, &err));
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 START_TEST(test_read_exact_abort)
 {
-	Server *s = server_start(serve_big, NULL, FALSE);
+	FakeServer *s = server_start(serve_big, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	Sink k = { .fail_after = 1 };
@@ -521,7 +257,7 @@ START_TEST(test_read_exact_abort)
 	ck_assert(!conn_read_line(c, 100, &line, &len, &err));
 	assert_error(err, MF_ERROR_CONNECTION, "no longer usable");
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -548,14 +284,14 @@ START_TEST(test_refused)
 END_TEST
 
 static void
-serve_silence(Server *s)
+serve_silence(FakeServer *s)
 {
-	srv_wait_eof(s);
+	fake_drain(s);
 }
 
 START_TEST(test_idle_timeout)
 {
-	Server *s = server_start(serve_silence, NULL, FALSE);
+	FakeServer *s = server_start(serve_silence, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 300);
 	g_autoptr(GError) err = NULL;
 	char *line = NULL;
@@ -572,12 +308,12 @@ START_TEST(test_idle_timeout)
 	ck_assert(!conn_fill(c, &err));
 	assert_error(err, MF_ERROR_CONNECTION, "timed out");
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 static void
-serve_trickle(Server *s)
+serve_trickle(FakeServer *s)
 {
 	for (int i = 0; i < 50; i++) {
 		if (send(s->fd, "x", 1, MSG_NOSIGNAL) != 1)
@@ -588,7 +324,7 @@ serve_trickle(Server *s)
 
 START_TEST(test_deadline)
 {
-	Server *s = server_start(serve_trickle, NULL, FALSE);
+	FakeServer *s = server_start(serve_trickle, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	char *line = NULL;
@@ -602,14 +338,14 @@ START_TEST(test_deadline)
 	assert_error(err, MF_ERROR_CONNECTION, "timed out after 0.5 s");
 	ck_assert_msg(t >= 0.49 && t < 0.8, "took %.3f s", t);
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 /* Never reads; returns when the test shuts its socket down (a client
  * whose unsent data fills the window never gets its FIN through). */
 static void
-serve_no_read(Server *s)
+serve_no_read(FakeServer *s)
 {
 	struct pollfd p = { .fd = s->fd, .events = POLLRDHUP };
 
@@ -618,7 +354,7 @@ serve_no_read(Server *s)
 
 START_TEST(test_write_timeout)
 {
-	Server *s = server_start(serve_no_read, NULL, FALSE);
+	FakeServer *s = server_start(serve_no_read, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 300);
 	g_autoptr(GError) err = NULL;
 	size_t size = 256 * 1024 * 1024;
@@ -630,26 +366,26 @@ START_TEST(test_write_timeout)
 	ck_assert_msg(elapsed_s(t0) < 2.0, "took %.3f s", elapsed_s(t0));
 	conn_close(c);
 	shutdown(g_atomic_int_get(&s->fd), SHUT_RD);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 static void
-serve_200k(Server *s)
+serve_200k(FakeServer *s)
 {
 	char buf[1000];
 
 	for (int i = 0; i < 200; i++) {
 		memset(buf, 'a' + i % 26, sizeof buf);
-		srv_send(s, buf, sizeof buf);
+		fake_send(s, buf, sizeof buf);
 	}
-	srv_wait_eof(s);
+	fake_drain(s);
 }
 
 /* A caller that keeps data unconsumed gets it all: the buffer grows. */
 START_TEST(test_fill_grows)
 {
-	Server *s = server_start(serve_200k, NULL, FALSE);
+	FakeServer *s = server_start(serve_200k, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	const char *p;
@@ -668,7 +404,7 @@ START_TEST(test_fill_grows)
 		same = same && p[i] == 'a' + (int)(i / 1000) % 26;
 	ck_assert(same); /* one check: each ck_assert costs a system call */
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -706,7 +442,7 @@ START_TEST(test_connect_timeout)
 END_TEST
 
 static void
-serve_close_at_once(Server *s)
+serve_close_at_once(FakeServer *s)
 {
 }
 
@@ -732,10 +468,10 @@ write_until_error(Conn *c)
 
 START_TEST(test_write_closed_peer)
 {
-	Server *s = server_start(serve_close_at_once, NULL, FALSE);
+	FakeServer *s = server_start(serve_close_at_once, NULL, FALSE);
 	Conn *c = connect_ok(s, "127.0.0.1", 2000);
 
-	server_finish(s);
+	fake_server_finish(s, NULL);
 	write_until_error(c);
 	conn_close(c);
 }
@@ -744,13 +480,14 @@ END_TEST
 /* --- TLS --- */
 
 static void
-serve_echo(Server *s)
+serve_echo(FakeServer *s)
 {
-	g_autofree char *line = srv_read_line(s);
-	g_autofree char *reply = g_strdup_printf("you said %s\r\n", line);
+	g_autofree char *line = fake_read_line(s);
+	g_autofree char *reply = g_strdup_printf("you said %s\r\n",
+	                                         line ? line : "");
 
-	srv_send_str(s, reply);
-	srv_wait_eof(s);
+	fake_send_str(s, reply);
+	fake_drain(s);
 }
 
 static void
@@ -769,8 +506,8 @@ check_echo(Conn *c)
 /* Connects to a TLS server with CERT and runs conn_start_tls() with TLS;
  * returns the client (NULL and *ERR on failure), with *S the server. */
 static Conn *
-tls_connect(const TestCert *cert, const char *host, const ConnTlsConfig *tls,
-            ServerFn fn, Server **s, GError **err)
+tls_connect(const FakeCert *cert, const char *host, const ConnTlsConfig *tls,
+            FakeServerFn fn, FakeServer **s, GError **err)
 {
 	Conn *c;
 
@@ -787,7 +524,7 @@ START_TEST(test_tls_ca_file)
 	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
 	g_autoptr(GError) err = NULL;
 	g_autofree char *desc = NULL;
-	Server *s;
+	FakeServer *s;
 	Conn *c = tls_connect(&cert_good, "localhost", &tls, serve_echo, &s, &err);
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
@@ -797,7 +534,7 @@ START_TEST(test_tls_ca_file)
 	ck_assert(strchr(desc, ' ') != NULL);
 	check_echo(c);
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -805,13 +542,13 @@ START_TEST(test_tls_ip_address)
 {
 	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "127.0.0.1" };
 	g_autoptr(GError) err = NULL;
-	Server *s;
+	FakeServer *s;
 	Conn *c = tls_connect(&cert_good, "127.0.0.1", &tls, serve_echo, &s, &err);
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
 	check_echo(c);
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -819,8 +556,8 @@ END_TEST
 START_TEST(test_tls_verify_fails)
 {
 	static const struct {
-		const TestCert *cert;
-		const TestCert *ca; /* NULL: the system store */
+		const FakeCert *cert;
+		const FakeCert *ca; /* NULL: the system store */
 		const char *host;
 		const char *reason;
 	} cases[] = {
@@ -841,13 +578,13 @@ START_TEST(test_tls_verify_fails)
 		g_autofree char *want = g_strdup_printf(
 			"TLS certificate verification failed for %s: %s",
 			cases[i].host, cases[i].reason);
-		Server *s;
+		FakeServer *s;
 		Conn *c = tls_connect(cases[i].cert, "127.0.0.1", &tls,
 		                      serve_echo, &s, &err);
 
 		ck_assert_ptr_null(c);
 		assert_error(err, MF_ERROR_TLS, want);
-		server_finish(s);
+		fake_server_finish(s, NULL);
 	}
 }
 END_TEST
@@ -862,7 +599,7 @@ START_TEST(test_tls_pin_ok)
 	for (size_t i = 0; i < G_N_ELEMENTS(pins); i++) {
 		ConnTlsConfig tls = { .fingerprint = pins[i], .host = "other" };
 		g_autoptr(GError) err = NULL;
-		Server *s;
+		FakeServer *s;
 		Conn *c = tls_connect(&cert_expired, "localhost", &tls,
 		                      serve_echo, &s, &err);
 
@@ -870,7 +607,7 @@ START_TEST(test_tls_pin_ok)
 		              err ? err->message : "");
 		check_echo(c);
 		conn_close(c);
-		server_finish(s);
+		fake_server_finish(s, NULL);
 	}
 }
 END_TEST
@@ -880,14 +617,14 @@ START_TEST(test_tls_pin_mismatch)
 	ConnTlsConfig tls = { .fingerprint = cert_good.fingerprint,
 	                      .host = "localhost" };
 	g_autoptr(GError) err = NULL;
-	Server *s;
+	FakeServer *s;
 	Conn *c = tls_connect(&cert_wrong, "localhost", &tls, serve_echo, &s,
 	                      &err);
 
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_TLS, "fingerprint mismatch");
 	assert_error(err, MF_ERROR_TLS, cert_wrong.fpr_plain);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -899,35 +636,35 @@ START_TEST(test_tls_pin_invalid)
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
 		ConnTlsConfig tls = { .fingerprint = bad[i], .host = "localhost" };
 		g_autoptr(GError) err = NULL;
-		Server *s;
+		FakeServer *s;
 		Conn *c = tls_connect(&cert_good, "localhost", &tls,
 		                      serve_echo, &s, &err);
 
 		ck_assert_ptr_null(c);
 		assert_error(err, MF_ERROR_CONFIG, "invalid TLS fingerprint");
-		server_finish(s);
+		fake_server_finish(s, NULL);
 	}
 }
 END_TEST
 
 static void
-serve_tls_bye(Server *s)
+serve_tls_bye(FakeServer *s)
 {
-	srv_send_str(s, "* BYE\r\n");
+	fake_send_str(s, "* BYE\r\n");
 	g_usleep(20000);
 	SSL_shutdown(s->ssl);
 }
 
 static void
-serve_tls_bye_rude(Server *s)
+serve_tls_bye_rude(FakeServer *s)
 {
-	srv_send_str(s, "* BYE\r\n");
+	fake_send_str(s, "* BYE\r\n");
 	g_usleep(20000);
 }
 
 START_TEST(test_tls_eof)
 {
-	ServerFn fns[] = { serve_tls_bye, serve_tls_bye_rude };
+	FakeServerFn fns[] = { serve_tls_bye, serve_tls_bye_rude };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(fns); i++) {
 		ConnTlsConfig tls = { .ca_file = cert_good.pem_path,
@@ -935,7 +672,7 @@ START_TEST(test_tls_eof)
 		g_autoptr(GError) err = NULL;
 		g_autofree char *line = NULL;
 		size_t len;
-		Server *s;
+		FakeServer *s;
 		Conn *c = tls_connect(&cert_good, "localhost", &tls, fns[i],
 		                      &s, &err);
 
@@ -946,7 +683,7 @@ START_TEST(test_tls_eof)
 		assert_error(err, MF_ERROR_CONNECTION,
 		             "connection closed by server");
 		conn_close(c);
-		server_finish(s);
+		fake_server_finish(s, NULL);
 	}
 }
 END_TEST
@@ -955,12 +692,12 @@ START_TEST(test_tls_write_closed_peer)
 {
 	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
 	g_autoptr(GError) err = NULL;
-	Server *s;
+	FakeServer *s;
 	Conn *c = tls_connect(&cert_good, "localhost", &tls,
 	                      serve_close_at_once, &s, &err);
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
-	server_finish(s);
+	fake_server_finish(s, NULL);
 	write_until_error(c);
 	conn_close(c);
 }
@@ -971,21 +708,21 @@ START_TEST(test_tls_handshake_plain_server)
 	/* a plaintext greeting where a TLS handshake was expected */
 	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
 	g_autoptr(GError) err = NULL;
-	Server *s = server_start(serve_lines, NULL, FALSE);
+	FakeServer *s = server_start(serve_lines, NULL, FALSE);
 	Conn *c = connect_ok(s, "localhost", 2000);
 
 	ck_assert(!conn_start_tls(c, &tls, &err));
 	ck_assert(err != NULL);
 	assert_error(err, err->code, "TLS handshake with localhost failed");
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 START_TEST(test_tls_handshake_timeout)
 {
 	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
-	Server *s = server_start(serve_silence, NULL, FALSE);
+	FakeServer *s = server_start(serve_silence, NULL, FALSE);
 	Conn *c = connect_ok(s, "localhost", 300);
 	g_autoptr(GError) err = NULL;
 	gint64 t0 = g_get_monotonic_time();
@@ -995,7 +732,7 @@ START_TEST(test_tls_handshake_timeout)
 	ck_assert(elapsed_s(t0) < 1.0);
 	ck_assert(!conn_is_tls(c));
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -1004,7 +741,7 @@ tls_echo_thread_cb(gpointer data)
 {
 	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
 	g_autoptr(GError) err = NULL;
-	Server *s;
+	FakeServer *s;
 
 	for (int i = 0; i < 5; i++) {
 		Conn *c = tls_connect(&cert_good, "localhost", &tls, serve_echo,
@@ -1014,7 +751,7 @@ tls_echo_thread_cb(gpointer data)
 			return g_strdup(err->message);
 		check_echo(c);
 		conn_close(c);
-		server_finish(s);
+		fake_server_finish(s, NULL);
 	}
 	return NULL;
 }
@@ -1037,23 +774,23 @@ END_TEST
 /* --- STARTTLS --- */
 
 static void
-serve_starttls(Server *s)
+serve_starttls(FakeServer *s)
 {
 	g_autofree char *cmd = NULL;
 
-	srv_send_str(s, "* OK ready\r\n");
-	cmd = srv_read_line(s);
-	if (strcmp(cmd, "a STARTTLS") != 0)
+	fake_send_str(s, "* OK ready\r\n");
+	cmd = fake_read_line(s);
+	if (cmd == NULL || strcmp(cmd, "a STARTTLS") != 0)
 		return;
-	srv_send_str(s, "a OK begin TLS\r\n");
-	if (srv_tls_accept(s))
+	fake_send_str(s, "a OK begin TLS\r\n");
+	if (fake_tls_accept(s))
 		serve_echo(s);
 }
 
 START_TEST(test_starttls)
 {
 	ConnTlsConfig tls = { .ca_file = cert_good.pem_path };
-	Server *s = server_start(serve_starttls, &cert_good, FALSE);
+	FakeServer *s = server_start(serve_starttls, &cert_good, FALSE);
 	Conn *c = connect_ok(s, "localhost", 2000);
 	g_autoptr(GError) err = NULL;
 	char *line;
@@ -1072,22 +809,23 @@ START_TEST(test_starttls)
 	ck_assert(conn_is_tls(c));
 	check_echo(c);
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 static void
-serve_starttls_injection(Server *s)
+serve_starttls_injection(FakeServer *s)
 {
-	srv_send_str(s, "a OK begin TLS\r\n* injected\r\n");
-	srv_wait_eof(s);
+	fake_send_str(s, "a OK begin TLS\r\n* injected\r\n");
+	fake_drain(s);
 }
 
 START_TEST(test_starttls_injection)
 {
 	ConnTlsConfig tls = { .ca_file = cert_good.pem_path,
 	                      .host = "localhost" };
-	Server *s = server_start(serve_starttls_injection, &cert_good, FALSE);
+	FakeServer *s = server_start(serve_starttls_injection, &cert_good,
+	                             FALSE);
 	Conn *c = connect_ok(s, "localhost", 2000);
 	g_autoptr(GError) err = NULL;
 	char *line;
@@ -1103,7 +841,7 @@ START_TEST(test_starttls_injection)
 	assert_error(err, MF_ERROR_PROTOCOL, "injection");
 	ck_assert(!conn_is_tls(c));
 	conn_close(c);
-	server_finish(s);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -1157,14 +895,11 @@ conn_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	make_certs();
-	sr = srunner_create(conn_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	free_certs();
-	return failed == 0 ? 0 : 1;
+	fake_cert_init(&cert_good, "localhost", "DNS:localhost,IP:127.0.0.1",
+	               -3600, 86400);
+	fake_cert_init(&cert_expired, "localhost",
+	               "DNS:localhost,IP:127.0.0.1", -2 * 86400, -86400);
+	fake_cert_init(&cert_wrong, "wrong.example", "DNS:wrong.example",
+	               -3600, 86400);
+	return fake_run_suite(conn_suite());
 }

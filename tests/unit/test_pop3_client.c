@@ -2,228 +2,58 @@
  * POP3 server in a thread on loopback: exact bytes sent, STLS, login
  * failures, UIDL refusal, RETR streaming, timeouts and limits. */
 #include <check.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
+#include "fake_server.h"
 #include "net/mf_error.h"
 #include "net/pop3_client.h"
 #include "net/url.h"
 
-/* --- a self-signed certificate, made in main() before the test forks --- */
-
-static EVP_PKEY *srv_key;
-static X509 *srv_cert;
-static char *srv_fpr; /* "sha256:" + hex, for the client to pin */
-
-static void
-make_cert(void)
-{
-	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	GString *fpr = g_string_new("sha256:");
-
-	g_assert(kc && EVP_PKEY_keygen_init(kc) == 1);
-	g_assert(EVP_PKEY_CTX_set_ec_paramgen_curve_nid(kc,
-	                                                NID_X9_62_prime256v1) == 1);
-	g_assert(EVP_PKEY_keygen(kc, &srv_key) == 1);
-	EVP_PKEY_CTX_free(kc);
-	srv_cert = X509_new();
-	g_assert(X509_set_version(srv_cert, 2) == 1);
-	ASN1_INTEGER_set(X509_get_serialNumber(srv_cert), 7);
-	X509_gmtime_adj(X509_getm_notBefore(srv_cert), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(srv_cert), 86400);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(srv_cert), "CN",
-	                           MBSTRING_ASC,
-	                           (const unsigned char *)"pop3.test", -1, -1, 0);
-	g_assert(X509_set_issuer_name(srv_cert,
-	                              X509_get_subject_name(srv_cert)) == 1);
-	g_assert(X509_set_pubkey(srv_cert, srv_key) == 1);
-	g_assert(X509_sign(srv_cert, srv_key, EVP_sha256()) > 0);
-	g_assert(X509_digest(srv_cert, EVP_sha256(), md, &mdlen) == 1);
-	for (unsigned int i = 0; i < mdlen; i++)
-		g_string_append_printf(fpr, "%02x", md[i]);
-	srv_fpr = g_string_free(fpr, FALSE);
-}
+/* Made in main() before the test forks; the client pins it. */
+static FakeCert server_cert;
 
 /* --- the scripted server --- */
-
-typedef struct Server Server;
 
 /* One step: wait for the client to send EXPECT (a line without CRLF;
  * NULL: do not wait), then send REPLY (if any), then run ACT (if any). */
 typedef struct {
 	const char *expect;
 	const char *reply;
-	void (*act)(Server *s);
+	void (*act)(FakeServer *s);
 } Step;
 
-struct Server {
-	int lfd;
-	int fd;
-	guint16 port;
-	gboolean implicit_tls;
-	SSL_CTX *ctx;
-	SSL *ssl;
-	const Step *steps;
-	gsize n_steps;
-	GString *received;  /* every byte the client sent */
-	char *mismatch;     /* the first line that differed from the script */
-	GThread *thread;
-};
-
-static gboolean
-srv_send(Server *s, const void *data, size_t len)
-{
-	if (s->ssl)
-		return SSL_write(s->ssl, data, (int)len) == (int)len;
-	return send(s->fd, data, len, MSG_NOSIGNAL) == (ssize_t)len;
-}
-
-static gboolean
-srv_send_str(Server *s, const char *str)
-{
-	return srv_send(s, str, strlen(str));
-}
-
-static gboolean
-srv_read_byte(Server *s, char *ch)
-{
-	gboolean ok = s->ssl ? SSL_read(s->ssl, ch, 1) == 1
-	                     : recv(s->fd, ch, 1, 0) == 1;
-
-	if (ok)
-		g_string_append_c(s->received, *ch);
-	return ok;
-}
-
-/* One line without its CRLF; NULL on EOF. */
-static char *
-srv_read_line(Server *s)
-{
-	g_autoptr(GString) line = g_string_new(NULL);
-	char ch;
-
-	for (;;) {
-		if (!srv_read_byte(s, &ch))
-			return NULL;
-		if (ch == '\n')
-			break;
-		g_string_append_c(line, ch);
-	}
-	if (line->len && line->str[line->len - 1] == '\r')
-		g_string_truncate(line, line->len - 1);
-	return g_string_free(g_steal_pointer(&line), FALSE);
-}
-
 static void
-srv_tls_accept(Server *s)
+follow_steps(FakeServer *s)
 {
-	s->ssl = SSL_new(s->ctx);
-	SSL_set_fd(s->ssl, s->fd);
-	if (SSL_accept(s->ssl) != 1) {
-		ERR_clear_error();
-		SSL_free(s->ssl);
-		s->ssl = NULL;
-	}
-}
+	const Step *steps = s->script;
 
-static void
-srv_run_script(Server *s)
-{
 	for (gsize i = 0; i < s->n_steps; i++) {
-		const Step *st = &s->steps[i];
+		const Step *st = &steps[i];
 		if (st->expect) {
-			g_autofree char *line = srv_read_line(s);
+			g_autofree char *line = fake_read_line(s);
 			if (!line || strcmp(line, st->expect) != 0) {
-				s->mismatch = g_strdup_printf(
-					"step %zu: got '%s', want '%s'", i,
-					line ? line : "(EOF)", st->expect);
+				fake_fail(s, "step %zu: got '%s', want '%s'", i,
+				          line ? line : "(EOF)", st->expect);
 				return;
 			}
 		}
-		if (st->reply && !srv_send_str(s, st->reply))
+		if (st->reply && !fake_send_str(s, st->reply))
 			return;
 		if (st->act)
 			st->act(s);
 	}
 }
 
-static gpointer
-server_thread_cb(gpointer data)
-{
-	Server *s = data;
-	sigset_t set;
-	char ch;
-
-	/* The client must be immune to SIGPIPE by itself, not the server. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	s->fd = accept(s->lfd, NULL, NULL);
-	g_assert(s->fd >= 0);
-	if (s->implicit_tls)
-		srv_tls_accept(s);
-	if (!s->implicit_tls || s->ssl)
-		srv_run_script(s);
-	while (srv_read_byte(s, &ch)) /* whatever else comes, up to EOF */
-		;
-	if (s->ssl)
-		SSL_free(s->ssl);
-	ERR_clear_error();
-	close(s->fd);
-	return NULL;
-}
-
-static Server *
-server_start(const Step *steps, gsize n, gboolean implicit_tls)
-{
-	Server *s = g_new0(Server, 1);
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof sa;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	g_assert(s->lfd >= 0);
-	g_assert(bind(s->lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
-	g_assert(listen(s->lfd, 1) == 0);
-	g_assert(getsockname(s->lfd, (struct sockaddr *)&sa, &sl) == 0);
-	s->port = ntohs(sa.sin_port);
-	s->ctx = SSL_CTX_new(TLS_server_method());
-	g_assert(SSL_CTX_use_certificate(s->ctx, srv_cert) == 1);
-	g_assert(SSL_CTX_use_PrivateKey(s->ctx, srv_key) == 1);
-	s->implicit_tls = implicit_tls;
-	s->steps = steps;
-	s->n_steps = n;
-	s->received = g_string_new(NULL);
-	s->thread = g_thread_new("pop3-server", server_thread_cb, s);
-	return s;
-}
-
-/* Waits for the server (the client must have closed), checks that the
- * client sent exactly WANT and that the script ran to its end. */
+/* The steps, then whatever else comes, up to EOF. */
 static void
-server_finish(Server *s, const char *want)
+run_script(FakeServer *s)
 {
-	g_thread_join(s->thread);
-	ck_assert_msg(s->mismatch == NULL, "%s", s->mismatch);
-	if (want)
-		ck_assert_str_eq(s->received->str, want);
-	close(s->lfd);
-	SSL_CTX_free(s->ctx);
-	g_string_free(s->received, TRUE);
-	g_free(s);
+	follow_steps(s);
+	fake_drain(s);
 }
 
-#define START(steps, tls) server_start(steps, G_N_ELEMENTS(steps), tls)
+#define START(steps, tls) fake_server_start(run_script, steps, \
+	G_N_ELEMENTS(steps), &server_cert, tls)
 
 /* --- the client side --- */
 
@@ -236,14 +66,14 @@ typedef struct {
 } Opts;
 
 static Pop3Client *
-client_connect(Server *s, const Opts *o, GError **err)
+client_connect(FakeServer *s, const Opts *o, GError **err)
 {
 	g_autofree char *text = g_strdup_printf("%s://127.0.0.1:%u", o->scheme,
 	                                        (unsigned)s->port);
 	MfUrl url = { 0 };
 	Pop3ClientParams p = {
 		.url = &url,
-		.tls = { .fingerprint = srv_fpr },
+		.tls = { .fingerprint = server_cert.fpr_plain },
 		.user = o->user ? o->user : "alice",
 		.password = o->password ? o->password : "secret",
 		.timeout_ms = o->timeout_ms ? o->timeout_ms : 3000,
@@ -257,7 +87,7 @@ client_connect(Server *s, const Opts *o, GError **err)
 }
 
 static Pop3Client *
-connect_ok(Server *s, const Opts *o)
+connect_ok(FakeServer *s, const Opts *o)
 {
 	g_autoptr(GError) err = NULL;
 	Pop3Client *c = client_connect(s, o, &err);
@@ -265,19 +95,6 @@ connect_ok(Server *s, const Opts *o)
 	ck_assert_msg(c != NULL, "connect: %s", err ? err->message : "?");
 	ck_assert_int_eq(pop3_client_state(c), POP3_STATE_TRANSACTION);
 	return c;
-}
-
-static void
-assert_error(const GError *err, int code, const char *needle)
-{
-	ck_assert_msg(err != NULL, "expected an error containing '%s'", needle);
-	ck_assert_msg(err->domain == MF_ERROR && err->code == code,
-	              "wrong error code %d (want %d): %s", err->code, code,
-	              err->message);
-	ck_assert_msg(strstr(err->message, needle) != NULL,
-	              "'%s' not in '%s'", needle, err->message);
-	ck_assert_msg(strstr(err->message, "secret") == NULL,
-	              "password in '%s'", err->message);
 }
 
 static const Opts pop3s = { .scheme = "pop3s" };
@@ -319,12 +136,6 @@ sink_clear(Sink *k)
 	g_byte_array_unref(k->data);
 }
 
-static double
-elapsed_s(gint64 since)
-{
-	return (double)(g_get_monotonic_time() - since) / 1e6;
-}
-
 #define GREETING { NULL, "+OK POP3 ready <1.2@test>\r\n", NULL }
 #define CAPA_SASL { "CAPA", "+OK\r\nTOP\r\nUIDL\r\nSASL PLAIN LOGIN\r\n" \
 	"RESP-CODES\r\nUSER\r\n.\r\n", NULL }
@@ -350,7 +161,7 @@ static const Step session_steps[] = {
 
 START_TEST(test_session)
 {
-	Server *s = START(session_steps, TRUE);
+	FakeServer *s = START(session_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GArray) list = NULL;
@@ -394,9 +205,9 @@ START_TEST(test_session)
 	ck_assert(!pop3_client_noop(c, &err));
 	assert_error(err, MF_ERROR_CONNECTION, "closed");
 	pop3_client_free(c);
-	server_finish(s, "CAPA\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nSTAT\r\n"
-	              "UIDL\r\nLIST\r\nRETR 1\r\nTOP 2 0\r\nDELE 1\r\n"
-	              "NOOP\r\nQUIT\r\n");
+	fake_server_finish(s, "CAPA\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
+	                   "STAT\r\nUIDL\r\nLIST\r\nRETR 1\r\nTOP 2 0\r\n"
+	                   "DELE 1\r\nNOOP\r\nQUIT\r\n");
 }
 END_TEST
 
@@ -409,12 +220,12 @@ static const Step user_pass_steps[] = {
 /* Without SASL PLAIN: USER/PASS, with a space in the password. */
 START_TEST(test_user_pass)
 {
-	Server *s = START(user_pass_steps, TRUE);
+	FakeServer *s = START(user_pass_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .password = "pass word" };
 	Pop3Client *c = connect_ok(s, &o);
 
 	pop3_client_free(c);
-	server_finish(s, "CAPA\r\nUSER alice\r\nPASS pass word\r\n");
+	fake_server_finish(s, "CAPA\r\nUSER alice\r\nPASS pass word\r\n");
 }
 END_TEST
 
@@ -426,12 +237,12 @@ static const Step pass_err_steps[] = {
 
 START_TEST(test_pass_refused)
 {
-	Server *s = START(pass_err_steps, TRUE);
+	FakeServer *s = START(pass_err_steps, TRUE);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &pop3s, &err));
 	assert_error(err, MF_ERROR_AUTH, "[AUTH] invalid login");
-	server_finish(s, "CAPA\r\nUSER alice\r\nPASS secret\r\n");
+	fake_server_finish(s, "CAPA\r\nUSER alice\r\nPASS secret\r\n");
 }
 END_TEST
 
@@ -442,12 +253,12 @@ static const Step sasl_err_steps[] = {
 
 START_TEST(test_sasl_refused)
 {
-	Server *s = START(sasl_err_steps, TRUE);
+	FakeServer *s = START(sasl_err_steps, TRUE);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &pop3s, &err));
 	assert_error(err, MF_ERROR_AUTH, "go away");
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -474,12 +285,12 @@ START_TEST(test_sasl_continuation)
 	memcpy(raw + 202, "secret", 6);
 	g_autofree char *b64 = g_base64_encode((const guchar *)raw, 208);
 	g_strlcpy(long_b64, b64, sizeof long_b64);
-	Server *s = START(sasl_cont_steps, TRUE);
+	FakeServer *s = START(sasl_cont_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &o);
 	pop3_client_free(c);
 	g_autofree char *want = g_strdup_printf("CAPA\r\nAUTH PLAIN\r\n%s\r\n",
 	                                        b64);
-	server_finish(s, want);
+	fake_server_finish(s, want);
 }
 END_TEST
 
@@ -492,12 +303,13 @@ static const Step sasl_cancel_steps[] = {
 /* A server asking for more than PLAIN has is cancelled with "*". */
 START_TEST(test_sasl_cancel)
 {
-	Server *s = START(sasl_cancel_steps, TRUE);
+	FakeServer *s = START(sasl_cancel_steps, TRUE);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &pop3s, &err));
 	assert_error(err, MF_ERROR_AUTH, "cancelled");
-	server_finish(s, "CAPA\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n*\r\n");
+	fake_server_finish(s, "CAPA\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
+	                   "*\r\n");
 }
 END_TEST
 
@@ -505,22 +317,22 @@ static const Step capa_only_steps[] = { GREETING, CAPA_USER };
 
 START_TEST(test_bad_credentials)
 {
-	Server *s = START(capa_only_steps, TRUE);
+	FakeServer *s = START(capa_only_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .user = "alice\r\nDELE 1" };
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &o, &err));
 	assert_error(err, MF_ERROR_AUTH, "line break");
-	server_finish(s, "CAPA\r\n");
+	fake_server_finish(s, "CAPA\r\n");
 }
 END_TEST
 
 /* --- STLS --- */
 
 static void
-act_tls(Server *s)
+act_tls(FakeServer *s)
 {
-	srv_tls_accept(s);
+	fake_tls_accept(s);
 }
 
 static const Step stls_steps[] = {
@@ -532,14 +344,14 @@ static const Step stls_steps[] = {
 
 START_TEST(test_stls)
 {
-	Server *s = START(stls_steps, FALSE);
+	FakeServer *s = START(stls_steps, FALSE);
 	Pop3Client *c = connect_ok(s, &pop3);
 
 	ck_assert(!(pop3_client_caps(c) & POP3_CAP_STLS));
 	ck_assert(pop3_client_caps(c) & POP3_CAP_SASL_PLAIN);
 	pop3_client_free(c);
-	server_finish(s, "CAPA\r\nSTLS\r\nCAPA\r\n"
-	              "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+	fake_server_finish(s, "CAPA\r\nSTLS\r\nCAPA\r\n"
+	                   "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
 }
 END_TEST
 
@@ -551,12 +363,12 @@ static const Step no_stls_steps[] = {
 /* pop3:// without STLS: refused before any credential is sent. */
 START_TEST(test_stls_not_offered)
 {
-	Server *s = START(no_stls_steps, FALSE);
+	FakeServer *s = START(no_stls_steps, FALSE);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &pop3, &err));
 	assert_error(err, MF_ERROR_TLS, "does not offer STLS");
-	server_finish(s, "CAPA\r\n");
+	fake_server_finish(s, "CAPA\r\n");
 }
 END_TEST
 
@@ -567,12 +379,12 @@ static const Step no_capa_steps[] = {
 
 START_TEST(test_no_capa_plaintext)
 {
-	Server *s = START(no_capa_steps, FALSE);
+	FakeServer *s = START(no_capa_steps, FALSE);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &pop3, &err));
 	assert_error(err, MF_ERROR_TLS, "does not offer STLS");
-	server_finish(s, "CAPA\r\n");
+	fake_server_finish(s, "CAPA\r\n");
 }
 END_TEST
 
@@ -585,13 +397,13 @@ static const Step stls_inject_steps[] = {
 /* Plaintext sent right after the STLS reply must not be taken as TLS. */
 START_TEST(test_stls_injection)
 {
-	Server *s = START(stls_inject_steps, FALSE);
+	FakeServer *s = START(stls_inject_steps, FALSE);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &pop3, &err));
 	ck_assert(err != NULL);
 	ck_assert_ptr_nonnull(strstr(err->message, "injection"));
-	server_finish(s, "CAPA\r\nSTLS\r\n");
+	fake_server_finish(s, "CAPA\r\nSTLS\r\n");
 }
 END_TEST
 
@@ -603,12 +415,12 @@ static const Step stls_err_steps[] = {
 
 START_TEST(test_stls_refused)
 {
-	Server *s = START(stls_err_steps, FALSE);
+	FakeServer *s = START(stls_err_steps, FALSE);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &pop3, &err));
 	assert_error(err, MF_ERROR_TLS, "not now");
-	server_finish(s, "CAPA\r\nSTLS\r\n");
+	fake_server_finish(s, "CAPA\r\nSTLS\r\n");
 }
 END_TEST
 
@@ -620,12 +432,12 @@ static const Step imap_greeting_steps[] = {
 
 START_TEST(test_greeting_imap)
 {
-	Server *s = START(imap_greeting_steps, FALSE);
+	FakeServer *s = START(imap_greeting_steps, FALSE);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &pop3, &err));
 	assert_error(err, MF_ERROR_PROTOCOL, "not a POP3 server");
-	server_finish(s, "");
+	fake_server_finish(s, "");
 }
 END_TEST
 
@@ -635,17 +447,17 @@ static const Step err_greeting_steps[] = {
 
 START_TEST(test_greeting_err)
 {
-	Server *s = START(err_greeting_steps, TRUE);
+	FakeServer *s = START(err_greeting_steps, TRUE);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &pop3s, &err));
 	assert_error(err, MF_ERROR_CONNECTION, "too many connections");
-	server_finish(s, "");
+	fake_server_finish(s, "");
 }
 END_TEST
 
 static void
-act_sleep(Server *s)
+act_sleep(FakeServer *s)
 {
 	g_usleep(1500 * 1000);
 }
@@ -656,7 +468,7 @@ static const Step silent_steps[] = {
 
 START_TEST(test_greeting_silent)
 {
-	Server *s = START(silent_steps, FALSE);
+	FakeServer *s = START(silent_steps, FALSE);
 	Opts o = { .scheme = "pop3", .timeout_ms = 300 };
 	g_autoptr(GError) err = NULL;
 	gint64 t0 = g_get_monotonic_time();
@@ -664,7 +476,7 @@ START_TEST(test_greeting_silent)
 	ck_assert_ptr_null(client_connect(s, &o, &err));
 	assert_error(err, MF_ERROR_CONNECTION, "timed out");
 	ck_assert(elapsed_s(t0) < 1.0);
-	server_finish(s, "");
+	fake_server_finish(s, "");
 }
 END_TEST
 
@@ -681,14 +493,14 @@ static const Step no_uidl_steps[] = {
 /* CAPA without UIDL, before and after login: refused at connect. */
 START_TEST(test_no_uidl_capa)
 {
-	Server *s = START(no_uidl_steps, TRUE);
+	FakeServer *s = START(no_uidl_steps, TRUE);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_ptr_null(client_connect(s, &pop3s, &err));
 	assert_error(err, MF_ERROR_PROTOCOL,
 	             "server does not support UIDL; refusing to download "
 	             "without stable message ids (duplicates)");
-	server_finish(s, "CAPA\r\nUSER alice\r\nPASS secret\r\nCAPA\r\n");
+	fake_server_finish(s, "CAPA\r\nUSER alice\r\nPASS secret\r\nCAPA\r\n");
 }
 END_TEST
 
@@ -703,12 +515,12 @@ static const Step late_uidl_steps[] = {
 /* UIDL announced only after login is fine. */
 START_TEST(test_uidl_after_login)
 {
-	Server *s = START(late_uidl_steps, TRUE);
+	FakeServer *s = START(late_uidl_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 
 	ck_assert(pop3_client_caps(c) & POP3_CAP_UIDL);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -723,7 +535,7 @@ static const Step uidl_err_steps[] = {
 /* No CAPA at all: the answer to UIDL decides. */
 START_TEST(test_no_uidl_command)
 {
-	Server *s = START(uidl_err_steps, TRUE);
+	FakeServer *s = START(uidl_err_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	GArray *list = NULL;
@@ -737,7 +549,7 @@ START_TEST(test_no_uidl_command)
 	             "unknown command");
 	ck_assert_int_eq(pop3_client_state(c), POP3_STATE_BROKEN);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -769,16 +581,16 @@ static const UidlCase uidl_cases[] = {
 static const UidlCase *uidl_case;
 
 static void
-act_uidl_case(Server *s)
+act_uidl_case(FakeServer *s)
 {
-	g_autofree char *line = srv_read_line(s);
+	g_autofree char *line = fake_read_line(s);
 
 	if (line && strcmp(line, "UIDL") == 0 &&
-	    srv_send_str(s, uidl_case->uidl) && uidl_case->list) {
+	    fake_send_str(s, uidl_case->uidl) && uidl_case->list) {
 		g_free(line);
-		line = srv_read_line(s);
+		line = fake_read_line(s);
 		if (line && strcmp(line, "LIST") == 0)
-			srv_send_str(s, uidl_case->list);
+			fake_send_str(s, uidl_case->list);
 	}
 }
 
@@ -789,7 +601,7 @@ static const Step uidl_case_steps[] = {
 START_TEST(test_uidl_bad)
 {
 	uidl_case = &uidl_cases[_i];
-	Server *s = START(uidl_case_steps, TRUE);
+	FakeServer *s = START(uidl_case_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	GArray *list = NULL;
@@ -799,7 +611,7 @@ START_TEST(test_uidl_bad)
 	assert_error(err, MF_ERROR_PROTOCOL, uidl_case->error);
 	ck_assert_int_eq(pop3_client_state(c), POP3_STATE_BROKEN);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -839,9 +651,9 @@ make_big_message(void)
 }
 
 static void
-act_send_big(Server *s)
+act_send_big(FakeServer *s)
 {
-	srv_send(s, big_wire->str, big_wire->len);
+	fake_send(s, big_wire->str, big_wire->len);
 }
 
 static const Step retr_big_steps[] = {
@@ -853,7 +665,7 @@ static const Step retr_big_steps[] = {
 START_TEST(test_retr_big)
 {
 	make_big_message();
-	Server *s = START(retr_big_steps, TRUE);
+	FakeServer *s = START(retr_big_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	guint64 got = 0;
@@ -871,7 +683,7 @@ START_TEST(test_retr_big)
 	ck_assert(pop3_client_noop(c, &err));
 	sink_clear(&k);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -885,7 +697,7 @@ static const Step retr_err_steps[] = {
 /* -ERR on RETR and DELE concern one message: the client stays usable. */
 START_TEST(test_retr_err)
 {
-	Server *s = START(retr_err_steps, TRUE);
+	FakeServer *s = START(retr_err_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	guint64 got = 77;
@@ -903,7 +715,7 @@ START_TEST(test_retr_err)
 	ck_assert(pop3_client_noop(c, &err));
 	sink_clear(&k);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -915,7 +727,7 @@ static const Step retr_sink_fail_steps[] = {
 START_TEST(test_retr_sink_fails)
 {
 	make_big_message();
-	Server *s = START(retr_sink_fail_steps, TRUE);
+	FakeServer *s = START(retr_sink_fail_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	Sink k;
@@ -927,14 +739,14 @@ START_TEST(test_retr_sink_fails)
 	ck_assert_int_eq(pop3_client_state(c), POP3_STATE_BROKEN);
 	sink_clear(&k);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 START_TEST(test_retr_too_big)
 {
 	make_big_message();
-	Server *s = START(retr_sink_fail_steps, TRUE);
+	FakeServer *s = START(retr_sink_fail_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .message_max = 200 * 1024 };
 	Pop3Client *c = connect_ok(s, &o);
 	g_autoptr(GError) err = NULL;
@@ -947,15 +759,15 @@ START_TEST(test_retr_too_big)
 	ck_assert_int_eq(pop3_client_state(c), POP3_STATE_BROKEN);
 	sink_clear(&k);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 /* Sends message lines slowly, forever (until the client goes away). */
 static void
-act_trickle(Server *s)
+act_trickle(FakeServer *s)
 {
-	for (guint i = 1; srv_send_str(s, "a line of text\r\n"); i++)
+	for (guint i = 1; fake_send_str(s, "a line of text\r\n"); i++)
 		g_usleep(50 * 1000);
 }
 
@@ -968,7 +780,7 @@ static const Step trickle_steps[] = {
  * wait is shorter than the idle timeout. */
 START_TEST(test_reply_never_ends)
 {
-	Server *s = START(trickle_steps, TRUE);
+	FakeServer *s = START(trickle_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .timeout_ms = 600 };
 	Pop3Client *c = connect_ok(s, &o);
 	g_autoptr(GError) err = NULL;
@@ -983,7 +795,7 @@ START_TEST(test_reply_never_ends)
 	ck_assert_int_eq(pop3_client_state(c), POP3_STATE_BROKEN);
 	sink_clear(&k);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -995,7 +807,7 @@ static const Step uidl_trickle_steps[] = {
 /* A listing that stops coming: the idle timeout. */
 START_TEST(test_listing_stalls)
 {
-	Server *s = START(uidl_trickle_steps, TRUE);
+	FakeServer *s = START(uidl_trickle_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .timeout_ms = 400 };
 	Pop3Client *c = connect_ok(s, &o);
 	g_autoptr(GError) err = NULL;
@@ -1007,18 +819,18 @@ START_TEST(test_listing_stalls)
 	assert_error(err, MF_ERROR_CONNECTION, "timed out");
 	ck_assert(elapsed_s(t0) < 1.2);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
 /* Sends one line that never ends, as fast as the client takes it. */
 static void
-act_endless_line(Server *s)
+act_endless_line(FakeServer *s)
 {
 	char chunk[16384];
 
 	memset(chunk, 'x', sizeof chunk);
-	while (srv_send(s, chunk, sizeof chunk))
+	while (fake_send(s, chunk, sizeof chunk))
 		;
 }
 
@@ -1029,7 +841,7 @@ static const Step endless_line_steps[] = {
 
 START_TEST(test_endless_line)
 {
-	Server *s = START(endless_line_steps, TRUE);
+	FakeServer *s = START(endless_line_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	Sink k;
@@ -1040,7 +852,7 @@ START_TEST(test_endless_line)
 	ck_assert_uint_eq(k.pieces, 0);
 	sink_clear(&k);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -1051,7 +863,7 @@ static const Step garbage_steps[] = {
 
 START_TEST(test_reply_garbage)
 {
-	Server *s = START(garbage_steps, TRUE);
+	FakeServer *s = START(garbage_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 
@@ -1062,7 +874,7 @@ START_TEST(test_reply_garbage)
 	ck_assert(!pop3_client_noop(c, &err));
 	assert_error(err, MF_ERROR_CONNECTION, "closed");
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -1076,15 +888,15 @@ static const Step dele_steps[] = {
 /* Freed without QUIT: the server never sees QUIT, so deletes nothing. */
 START_TEST(test_free_without_quit)
 {
-	Server *s = START(dele_steps, TRUE);
+	FakeServer *s = START(dele_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert(pop3_client_dele(c, 1, &err));
 	pop3_client_free(c);
 	pop3_client_free(NULL);
-	server_finish(s, "CAPA\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
-	              "DELE 1\r\n");
+	fake_server_finish(s, "CAPA\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
+	                   "DELE 1\r\n");
 }
 END_TEST
 
@@ -1096,7 +908,7 @@ static const Step quit_err_steps[] = {
 
 START_TEST(test_quit_err)
 {
-	Server *s = START(quit_err_steps, TRUE);
+	FakeServer *s = START(quit_err_steps, TRUE);
 	Pop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 
@@ -1105,7 +917,7 @@ START_TEST(test_quit_err)
 	assert_error(err, MF_ERROR_MAILBOX, "not removed");
 	ck_assert_int_eq(pop3_client_state(c), POP3_STATE_QUIT);
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -1116,7 +928,7 @@ static const Step quit_eof_steps[] = {
 
 START_TEST(test_quit_no_answer)
 {
-	Server *s = START(quit_eof_steps, TRUE);
+	FakeServer *s = START(quit_eof_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .timeout_ms = 300 };
 	Pop3Client *c = connect_ok(s, &o);
 	g_autoptr(GError) err = NULL;
@@ -1124,7 +936,7 @@ START_TEST(test_quit_no_answer)
 	ck_assert(!pop3_client_quit(c, &err));
 	assert_error(err, MF_ERROR_CONNECTION, "may not have been committed");
 	pop3_client_free(c);
-	server_finish(s, NULL);
+	fake_server_finish(s, NULL);
 }
 END_TEST
 
@@ -1172,16 +984,7 @@ pop3_client_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	make_cert();
-	sr = srunner_create(pop3_client_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	X509_free(srv_cert);
-	EVP_PKEY_free(srv_key);
-	g_free(srv_fpr);
-	return failed == 0 ? 0 : 1;
+	fake_cert_init(&server_cert, "pop3.test", NULL, -3600, 86400);
+	assert_error_secret = "secret";
+	return fake_run_suite(pop3_client_suite());
 }

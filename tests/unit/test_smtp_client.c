@@ -3,56 +3,15 @@
  * client must send next and the reply to give.  TLS uses a self-signed
  * certificate made in memory and pinned by fingerprint. */
 #include <check.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
+#include "fake_server.h"
 #include "net/mf_error.h"
 #include "net/smtp_client.h"
 
-/* --- the certificate, made once in main() --- */
-
-static EVP_PKEY *test_key;
-static X509 *test_cert;
-static char *test_fpr; /* "sha256:<64 hex>" */
-
-static void
-make_cert(void)
-{
-	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	GString *fpr = g_string_new("sha256:");
-
-	g_assert(EVP_PKEY_keygen_init(pctx) == 1);
-	g_assert(EVP_PKEY_CTX_set_ec_paramgen_curve_nid(
-			 pctx, NID_X9_62_prime256v1) == 1);
-	g_assert(EVP_PKEY_keygen(pctx, &test_key) == 1);
-	EVP_PKEY_CTX_free(pctx);
-	test_cert = X509_new();
-	X509_set_version(test_cert, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(test_cert), 7);
-	X509_gmtime_adj(X509_getm_notBefore(test_cert), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(test_cert), 86400);
-	X509_set_pubkey(test_cert, test_key);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(test_cert), "CN",
-	                           MBSTRING_ASC,
-	                           (const unsigned char *)"localhost", -1, -1,
-	                           0);
-	X509_set_issuer_name(test_cert, X509_get_subject_name(test_cert));
-	g_assert(X509_sign(test_cert, test_key, EVP_sha256()) > 0);
-	g_assert(X509_digest(test_cert, EVP_sha256(), md, &len) == 1);
-	for (unsigned int i = 0; i < len; i++)
-		g_string_append_printf(fpr, "%02x", md[i]);
-	test_fpr = g_string_free(fpr, FALSE);
-}
+/* Made once in main(); the client pins it. */
+static FakeCert test_cert;
 
 /* --- the fake server --- */
 
@@ -70,37 +29,9 @@ typedef struct {
 	Act act;
 } Step;
 
-typedef struct {
-	const Step *steps;
-	gboolean tls_at_once;
-	int lfd, fd;
-	guint16 port;
-	SSL_CTX *ctx;
-	SSL *ssl;
-	GThread *thread;
-	char *error;        /* the first deviation from the script */
-} Fake;
-
-static void
-fake_send(Fake *f, const char *s)
-{
-	if (f->ssl)
-		(void)SSL_write(f->ssl, s, (int)strlen(s));
-	else
-		(void)send(f->fd, s, strlen(s), MSG_NOSIGNAL);
-}
-
-static gssize
-fake_recv(Fake *f, char *buf, size_t n)
-{
-	if (f->ssl)
-		return SSL_read(f->ssl, buf, (int)n);
-	return recv(f->fd, buf, n, 0);
-}
-
 /* Reads exactly strlen(WANT) bytes and compares. */
 static gboolean
-fake_expect(Fake *f, guint step, const char *want)
+script_expect(FakeServer *f, guint step, const char *want)
 {
 	size_t n = strlen(want), got = 0;
 	g_autofree char *buf = g_malloc(n + 1);
@@ -114,120 +45,77 @@ fake_expect(Fake *f, guint step, const char *want)
 	buf[got] = '\0';
 	if (got == n && memcmp(buf, want, n) == 0)
 		return TRUE;
-	f->error = g_strdup_printf("step %u: expected\n[%s]\ngot\n[%s]", step,
-	                           want, buf);
+	fake_fail(f, "step %u: expected\n[%s]\ngot\n[%s]", step, want, buf);
 	return FALSE;
 }
 
 /* After the script: anything but EOF is an error. */
 static void
-fake_expect_eof(Fake *f, gboolean ignore)
+script_expect_eof(FakeServer *f)
 {
 	char buf[512];
 	gssize r;
 
 	while ((r = fake_recv(f, buf, sizeof buf - 1)) > 0) {
 		buf[r] = '\0';
-		if (!ignore && !f->error)
-			f->error = g_strdup_printf("unexpected after script: "
-			                           "[%s]", buf);
+		fake_fail(f, "unexpected after script: [%s]", buf);
 	}
 }
 
 static gboolean
-fake_tls(Fake *f)
+script_tls(FakeServer *f)
 {
-	f->ssl = SSL_new(f->ctx);
-	SSL_set_fd(f->ssl, f->fd);
-	if (SSL_accept(f->ssl) == 1)
+	if (fake_tls_accept(f))
 		return TRUE;
-	f->error = g_strdup("TLS handshake failed");
+	fake_fail(f, "TLS handshake failed");
 	return FALSE;
 }
 
 /* Runs the steps; FALSE when the connection is to be closed at once. */
 static gboolean
-fake_run(Fake *f)
+script_run(FakeServer *f)
 {
-	for (guint i = 0; f->steps[i].act != ACT_END; i++) {
-		const Step *st = &f->steps[i];
-		if (st->expect && !fake_expect(f, i, st->expect))
+	const Step *steps = f->script;
+
+	for (guint i = 0; steps[i].act != ACT_END; i++) {
+		const Step *st = &steps[i];
+		if (st->expect && !script_expect(f, i, st->expect))
 			return FALSE;
 		if (st->reply)
-			fake_send(f, st->reply);
-		if (st->act == ACT_TLS && !fake_tls(f))
+			fake_send_str(f, st->reply);
+		if (st->act == ACT_TLS && !script_tls(f))
 			return FALSE;
 		if (st->act == ACT_HANGUP)
 			return FALSE;
 		if (st->act == ACT_SILENT) {
-			fake_expect_eof(f, TRUE);
+			fake_drain(f);
 			return FALSE;
 		}
 	}
 	return TRUE;
 }
 
-static gpointer
-fake_thread_cb(gpointer data)
+/* The steps, then nothing more from the client up to EOF. */
+static void
+follow_script(FakeServer *f)
 {
-	Fake *f = data;
-	sigset_t set;
-	struct timeval tv = { .tv_sec = 10 };
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	f->fd = accept(f->lfd, NULL, NULL);
-	g_assert(f->fd >= 0);
-	setsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if ((!f->tls_at_once || fake_tls(f)) && fake_run(f))
-		fake_expect_eof(f, FALSE);
-	if (f->ssl)
-		SSL_free(f->ssl);
-	ERR_clear_error();
-	close(f->fd);
-	return NULL;
+	if (script_run(f))
+		script_expect_eof(f);
 }
 
-static Fake *
+/* A server following STEPS; with TLS_AT_ONCE, smtps://. */
+static FakeServer *
 fake_start(const Step *steps, gboolean tls_at_once)
 {
-	Fake *f = g_new0(Fake, 1);
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof sa;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	g_assert(bind(f->lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
-	g_assert(listen(f->lfd, 4) == 0);
-	g_assert(getsockname(f->lfd, (struct sockaddr *)&sa, &sl) == 0);
-	f->port = ntohs(sa.sin_port);
-	f->ctx = SSL_CTX_new(TLS_server_method());
-	g_assert(SSL_CTX_use_certificate(f->ctx, test_cert) == 1);
-	g_assert(SSL_CTX_use_PrivateKey(f->ctx, test_key) == 1);
-	f->steps = steps;
-	f->tls_at_once = tls_at_once;
-	f->thread = g_thread_new("fake-smtp", fake_thread_cb, f);
-	return f;
-}
-
-/* Waits for the server (the client must be gone) and checks the script
- * was followed. */
-static void
-fake_finish(Fake *f)
-{
-	g_thread_join(f->thread);
-	close(f->lfd);
-	SSL_CTX_free(f->ctx);
-	ck_assert_msg(f->error == NULL, "%s", f->error);
-	g_free(f);
+	return fake_server_start(follow_script, steps, 0, &test_cert,
+	                         tls_at_once);
 }
 
 /* The password fake_connect() gives; tests may change it. */
 static const char *fake_password = "pass";
 
 static SmtpClient *
-fake_connect(Fake *f, gboolean implicit, const char *user, int timeout_ms,
+fake_connect(FakeServer *f, gboolean implicit, const char *user, int timeout_ms,
              GError **err)
 {
 	MfUrl url = { .scheme = implicit ? URL_SMTPS : URL_SMTP,
@@ -235,7 +123,7 @@ fake_connect(Fake *f, gboolean implicit, const char *user, int timeout_ms,
 	              .implicit_tls = implicit };
 	SmtpClientParams p = {
 		.url = &url,
-		.tls = { .fingerprint = test_fpr },
+		.tls = { .fingerprint = test_cert.fpr_plain },
 		.user = user,
 		.password = fake_password,
 		.timeout_ms = timeout_ms,
@@ -243,17 +131,6 @@ fake_connect(Fake *f, gboolean implicit, const char *user, int timeout_ms,
 	};
 
 	return smtp_client_connect(&p, err);
-}
-
-static void
-assert_error(const GError *err, int code, const char *needle)
-{
-	ck_assert_msg(err != NULL, "expected an error containing '%s'", needle);
-	ck_assert_msg(err->domain == MF_ERROR && err->code == code,
-	              "wrong error code %d (want %d): %s", err->code, code,
-	              err->message);
-	ck_assert_msg(strstr(err->message, needle) != NULL,
-	              "'%s' not in '%s'", needle, err->message);
 }
 
 #define GREETING { NULL, "220 fake.example ESMTP\r\n", ACT_NONE }
@@ -290,7 +167,7 @@ static const Step script_pipelined[] = {
  * before it answers); SIZE= and BODY=8BITMIME; dot-stuffing, line ends. */
 START_TEST(test_pipelined)
 {
-	Fake *f = fake_start(script_pipelined, TRUE);
+	FakeServer *f = fake_start(script_pipelined, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 2, SMTP_BODY_8BIT };
@@ -312,7 +189,7 @@ START_TEST(test_pipelined)
 	ck_assert_msg(g_str_has_prefix(desc, "smtps://127.0.0.1:") &&
 	              strstr(desc, "TLS"), "%s", desc);
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -341,7 +218,7 @@ static const Step script_lockstep[] = {
  * goes on with the next message. */
 START_TEST(test_lockstep_reuse)
 {
-	Fake *f = fake_start(script_lockstep, TRUE);
+	FakeServer *f = fake_start(script_lockstep, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 2, 0 };
@@ -357,7 +234,7 @@ START_TEST(test_lockstep_reuse)
 	env.n_rcpts = 1;
 	ck_assert(smtp_client_send_data(c, &env, "hi\r\n", 4, NULL, &err));
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -374,7 +251,7 @@ static const Step script_rcpt_550_354[] = {
  * hangs up rather than send anything, and the error is permanent. */
 START_TEST(test_rcpt_550_after_354)
 {
-	Fake *f = fake_start(script_rcpt_550_354, TRUE);
+	FakeServer *f = fake_start(script_rcpt_550_354, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 2, 0 };
@@ -388,7 +265,7 @@ START_TEST(test_rcpt_550_after_354)
 	ck_assert(!smtp_client_send_data(c, &env, "hi", 2, NULL, &err));
 	assert_error(err, MF_ERROR_CONNECTION, "not usable");
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -410,7 +287,7 @@ static const Step script_rcpt_451[] = {
  * Both times DATA was refused, so RSET keeps the session. */
 START_TEST(test_rcpt_451)
 {
-	Fake *f = fake_start(script_rcpt_451, TRUE);
+	FakeServer *f = fake_start(script_rcpt_451, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 2, 0 };
@@ -428,7 +305,7 @@ START_TEST(test_rcpt_451)
 	ck_assert(mf_error_is_transient(err));
 	ck_assert_int_eq(smtp_client_state(c), SMTP_STATE_READY);
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -443,7 +320,7 @@ static const Step script_mail_refused[] = {
 
 START_TEST(test_mail_refused)
 {
-	Fake *f = fake_start(script_mail_refused, TRUE);
+	FakeServer *f = fake_start(script_mail_refused, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
@@ -453,7 +330,7 @@ START_TEST(test_mail_refused)
 	assert_error(err, MF_ERROR_MESSAGE, "sender <a@x.example> refused: "
 	             "553 5.7.1 sender not owned by user");
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -472,7 +349,7 @@ static const Step script_local_refusals[] = {
  * bytes pass. */
 START_TEST(test_local_refusals)
 {
-	Fake *f = fake_start(script_local_refusals, TRUE);
+	FakeServer *f = fake_start(script_local_refusals, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
@@ -508,7 +385,7 @@ START_TEST(test_local_refusals)
 	ck_assert(smtp_client_send_data(c, &env, "0123456789", 10, NULL,
 	                                &err));
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -523,7 +400,7 @@ static const Step script_utf8[] = {
 
 START_TEST(test_smtputf8)
 {
-	Fake *f = fake_start(script_utf8, TRUE);
+	FakeServer *f = fake_start(script_utf8, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "j\xc3\xb6rg@x.example", rcpts2, 1,
@@ -532,7 +409,7 @@ START_TEST(test_smtputf8)
 	ck_assert(c != NULL);
 	ck_assert(smtp_client_send_data(c, &env, "\xc3\xb6\n", 3, NULL, &err));
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -550,7 +427,7 @@ static const Step script_data_554[] = {
  * RSET. */
 START_TEST(test_data_554)
 {
-	Fake *f = fake_start(script_data_554, TRUE);
+	FakeServer *f = fake_start(script_data_554, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
@@ -563,7 +440,7 @@ START_TEST(test_data_554)
 	             "detected");
 	ck_assert_int_eq(smtp_client_state(c), SMTP_STATE_READY);
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -581,7 +458,7 @@ static const Step script_data_silent[] = {
  * outcome is unknown. */
 START_TEST(test_data_no_reply)
 {
-	Fake *f = fake_start(script_data_silent, TRUE);
+	FakeServer *f = fake_start(script_data_silent, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 500, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
@@ -592,7 +469,7 @@ START_TEST(test_data_no_reply)
 	ck_assert(smtp_client_outcome_unknown(c));
 	ck_assert_int_eq(smtp_client_state(c), SMTP_STATE_BROKEN);
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -605,7 +482,7 @@ static const Step script_421[] = {
 
 START_TEST(test_421)
 {
-	Fake *f = fake_start(script_421, TRUE);
+	FakeServer *f = fake_start(script_421, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
@@ -615,7 +492,7 @@ START_TEST(test_421)
 	assert_error(err, MF_ERROR_CONNECTION, "421 4.3.2 shutting down");
 	ck_assert_int_eq(smtp_client_state(c), SMTP_STATE_BROKEN);
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -658,7 +535,7 @@ START_TEST(test_send_fd)
 	ck_assert(write(fd, in->str, in->len) == (ssize_t)in->len);
 	unlink(path);
 
-	Fake *f = fake_start(steps, TRUE);
+	FakeServer *f = fake_start(steps, TRUE);
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
 	ck_assert(c != NULL);
@@ -666,7 +543,7 @@ START_TEST(test_send_fd)
 	ck_assert_msg(smtp_client_send_fd(c, &env, fd, NULL, &err), "%s",
 	              err ? err->message : "");
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 	close(fd);
 	g_string_free(in, TRUE);
 	g_string_free(out, TRUE);
@@ -685,13 +562,13 @@ static const Step script_no_starttls[] = {
  * out. */
 START_TEST(test_no_starttls)
 {
-	Fake *f = fake_start(script_no_starttls, FALSE);
+	FakeServer *f = fake_start(script_no_starttls, FALSE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, FALSE, "user", 3000, &err);
 
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_TLS, "does not offer STARTTLS");
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -712,7 +589,7 @@ static const Step script_starttls[] = {
 /* STARTTLS, then EHLO again: what was offered before TLS is forgotten. */
 START_TEST(test_starttls)
 {
-	Fake *f = fake_start(script_starttls, FALSE);
+	FakeServer *f = fake_start(script_starttls, FALSE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, FALSE, "user", 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
@@ -722,7 +599,7 @@ START_TEST(test_starttls)
 	                  SMTP_EXT_PIPELINING | SMTP_EXT_AUTH_PLAIN);
 	ck_assert(smtp_client_send_data(c, &env, "hi", 2, NULL, &err));
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -737,20 +614,20 @@ static const Step script_helo[] = {
  * cannot (smtps:// with a user) happen. */
 START_TEST(test_helo_fallback)
 {
-	Fake *f = fake_start(script_helo, FALSE);
+	FakeServer *f = fake_start(script_helo, FALSE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, FALSE, NULL, 3000, &err);
 
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_TLS, "does not offer STARTTLS");
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 	g_clear_error(&err);
 
 	f = fake_start(script_helo, TRUE);
 	c = fake_connect(f, TRUE, "user", 3000, &err);
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_AUTH, "neither AUTH PLAIN nor AUTH LOGIN");
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -767,7 +644,7 @@ static const Step script_helo_send[] = {
 
 START_TEST(test_helo_send)
 {
-	Fake *f = fake_start(script_helo_send, TRUE);
+	FakeServer *f = fake_start(script_helo_send, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
@@ -776,7 +653,7 @@ START_TEST(test_helo_send)
 	ck_assert_uint_eq(smtp_client_extensions(c), 0);
 	ck_assert(smtp_client_send_data(c, &env, "hi", 2, NULL, &err));
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -789,14 +666,14 @@ static const Step script_auth_fail[] = {
 
 START_TEST(test_auth_fail)
 {
-	Fake *f = fake_start(script_auth_fail, TRUE);
+	FakeServer *f = fake_start(script_auth_fail, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
 
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_AUTH, "authentication refused: 535 5.7.8 "
 	             "Error: authentication failed");
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -823,12 +700,12 @@ START_TEST(test_auth_plain_long)
 	g_autofree char *b64 = g_base64_encode((const guchar *)raw, 406);
 	g_snprintf(auth_long_line, sizeof auth_long_line, "%s\r\n", b64);
 	fake_password = pw;
-	Fake *f = fake_start(script_auth_long, TRUE);
+	FakeServer *f = fake_start(script_auth_long, TRUE);
 	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
 	fake_password = "pass";
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
 	smtp_client_free(c);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -845,21 +722,21 @@ static const Step script_garbage[] = {
 
 START_TEST(test_greeting_and_garbage)
 {
-	Fake *f = fake_start(script_greeting_554, TRUE);
+	FakeServer *f = fake_start(script_greeting_554, TRUE);
 	g_autoptr(GError) err = NULL;
 	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_CONNECTION, "server refused the session: "
 	             "554 5.7.1 go away");
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 	g_clear_error(&err);
 
 	f = fake_start(script_garbage, TRUE);
 	c = fake_connect(f, TRUE, NULL, 3000, &err);
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_PROTOCOL, "three-digit code");
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -871,7 +748,7 @@ static const Step script_silent[] = {
 /* A server that never greets: the connect times out. */
 START_TEST(test_silent_server)
 {
-	Fake *f = fake_start(script_silent, FALSE);
+	FakeServer *f = fake_start(script_silent, FALSE);
 	g_autoptr(GError) err = NULL;
 	gint64 t0 = g_get_monotonic_time();
 	SmtpClient *c = fake_connect(f, FALSE, NULL, 300, &err);
@@ -879,7 +756,7 @@ START_TEST(test_silent_server)
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_CONNECTION, "timed out");
 	ck_assert(g_get_monotonic_time() - t0 < 2 * G_USEC_PER_SEC);
-	fake_finish(f);
+	fake_server_finish(f, NULL);
 }
 END_TEST
 
@@ -930,16 +807,6 @@ smtp_client_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	make_cert();
-	sr = srunner_create(smtp_client_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	X509_free(test_cert);
-	EVP_PKEY_free(test_key);
-	g_free(test_fpr);
-	return failed == 0 ? 0 : 1;
+	fake_cert_init(&test_cert, "localhost", NULL, -3600, 86400);
+	return fake_run_suite(smtp_client_suite());
 }
