@@ -301,12 +301,14 @@ SyncState *
 """
 
 
-def write_mbsyncrc(workdir, dov, fsync=True):
-    """An mbsyncrc pulling every folder to WORKDIR/mbsync/Maildir; with
-    FSYNC false it adds the global `FSync no` (default is yes)."""
-    mdir = os.path.join(workdir, "mbsync", "Maildir")
+def write_mbsyncrc(workdir, dov, fsync=True, run=""):
+    """An mbsyncrc pulling every folder to WORKDIR/mbsync/Maildir (with
+    RUN: Maildir-RUN, a directory of that run's own); with FSYNC false it
+    adds the global `FSync no` (default is yes)."""
+    suffix = "-" + run if run else ""
+    mdir = os.path.join(workdir, "mbsync", "Maildir" + suffix)
     rc = os.path.join(workdir, "mbsync",
-                      "mbsyncrc" if fsync else "mbsyncrc-nofsync")
+                      ("mbsyncrc" if fsync else "mbsyncrc-nofsync") + suffix)
     os.makedirs(os.path.dirname(rc), exist_ok=True)
     with open(rc, "w") as f:
         if not fsync:
@@ -521,12 +523,35 @@ class SizeRun:
         return self.r
 
     # 1 ------------------------------------------------------------------
+    def _fresh_target(self, tool, i):
+        """The argv of run I of TOOL, which writes into a directory made
+        for it alone, and the directory.  Emptying one directory for every
+        run would free thousands of inodes just before the next run, and
+        ext4 passes over inodes freed in the last minute when it allocates:
+        the next tool would pay for the last one's files."""
+        if tool.startswith("mbsync"):
+            rc, mdir = write_mbsyncrc(self.workdir, self.dov,
+                                      fsync=tool == "mbsync",
+                                      run="%s-%d" % (tool, i))
+            os.makedirs(mdir)
+            self.mbsync_dir = mdir
+            return ["mbsync", "-c", rc, "-a", "-q"], mdir
+        self.sync_mfs = new_mailfs(self.workdir, "mfs-sync-%d" % i, self.dov)
+        return [harness.mailfs_bin(), "sync", "--config", self.sync_mfs.config,
+                "--quiet"], os.path.join(self.sync_mfs.cache_dir, "bodies")
+
+    def _remove_runs(self, targets):
+        """Deletes what the sync runs wrote, but for the last mailfs cache
+        and the last mbsync Maildir, which the warm phase reads."""
+        keep = {self.mbsync_dir, os.path.join(self.sync_mfs.cache_dir, "bodies")}
+        for t in targets:
+            if t not in keep:
+                shutil.rmtree(os.path.dirname(t) if os.path.basename(t) == "bodies"
+                              else t, ignore_errors=True)
+
     def phase_cold_sync(self):
-        rc, mdir = write_mbsyncrc(self.workdir, self.dov)
-        rc_nofsync = write_mbsyncrc(self.workdir, self.dov, fsync=False)[0]
-        self.mbsync_dir = mdir
-        self.sync_mfs = new_mailfs(self.workdir, "mfs-sync", self.dov)
         tools = ["mbsync", "mbsync_nofsync", "mailfs"]
+        used = []
         runs = {t: [] for t in tools}
         dropped = True
         # mbsync with its default FSync (one fsync per message) takes minutes
@@ -539,15 +564,8 @@ class SizeRun:
             for tool in tools[i % 3:] + tools[:i % 3]:
                 if tool == "mbsync" and len(runs[tool]) >= fsync_reps:
                     continue
-                if tool.startswith("mbsync"):
-                    shutil.rmtree(mdir, ignore_errors=True)
-                    os.makedirs(mdir)
-                    argv = ["mbsync", "-c", rc if tool == "mbsync"
-                            else rc_nofsync, "-a", "-q"]
-                else:
-                    shutil.rmtree(self.sync_mfs.cache_dir, ignore_errors=True)
-                    argv = [harness.mailfs_bin(), "sync", "--config",
-                            self.sync_mfs.config, "--quiet"]
+                argv, target = self._fresh_target(tool, i)
+                used.append(target)
                 dropped = drop_caches() and dropped
                 time.sleep(0.3)
                 dcpu0 = dovecot_cpu(self.dov)
@@ -557,10 +575,9 @@ class SizeRun:
                 if res["rc"] != 0:
                     raise RuntimeError("%s failed: %s" % (tool, res["err"]))
                 if tool.startswith("mbsync"):
-                    got = count_files(mdir, re.compile(r"^\d+\..*,U=\d+"))
+                    got = count_files(target, re.compile(r"^\d+\..*,U=\d+"))
                 else:
-                    got = count_files(os.path.join(self.sync_mfs.cache_dir,
-                                                   "bodies"))
+                    got = count_files(target)
                 res["files"] = got
                 if got != self.n:
                     raise RuntimeError("%s left %d message files, expected %d"
@@ -570,7 +587,8 @@ class SizeRun:
                 log("N=%d cold sync %-14s %6.2fs  (cpu user %.2f sys %.2f, "
                     "dovecot %.2f)" % (self.n, tool, res["wall"], res["user"],
                                        res["sys"], res["dovecot_cpu"]))
-        out = {"drop_caches": dropped, "runs": runs}
+        self._remove_runs(used)
+        out = {"drop_caches": dropped, "runs": runs, "fresh_dir_per_run": True}
         for tool in runs:
             out[tool + "_s"] = median([x["wall"] for x in runs[tool]])
             out[tool + "_cpu_s"] = median([x["user"] + x["sys"]
