@@ -782,15 +782,7 @@ class SizeRun:
             mounts.append(mount_s)
             try:
                 with harness.Watchdog(m, 600):
-                    cpu0 = proc_cpu(pid)
-                    dcpu0 = dovecot_cpu(self.dov)
-                    ls = timed(["ls", "-l", m.path(self.biggest)])
-                    ls["daemon_cpu"] = proc_cpu(pid) - cpu0
-                    ls["dovecot_cpu"] = dovecot_cpu(self.dov) - dcpu0
-                    if ls["rc"] != 0 or ls["out"] != out["messages"] + 1:
-                        raise RuntimeError("ls -l: rc %d, %d lines: %s"
-                                           % (ls["rc"], ls["out"], ls["err"]))
-                    del ls["err"]
+                    ls = self._timed_cold_ls(m, pid, out["messages"], "")
                     ls_runs.append(ls)
                     ls_warm.append(timed(["ls", "-l", m.path(self.biggest)])["wall"])
                     raw.append(raw_fetch_seconds(self.dov, self.biggest))
@@ -837,6 +829,21 @@ class SizeRun:
                 "%.4fs, ratio %.1f" % (self.n, o["mailfs_s"], o["raw_fetch_s"],
                                        o["ratio"]))
 
+    def _timed_cold_ls(self, m, pid, messages, what):
+        """One timed `ls -l` of the biggest folder through M (daemon PID),
+        with the CPU the daemon and Dovecot spent; checks it listed
+        MESSAGES files.  WHAT names the mode in an error."""
+        cpu0 = proc_cpu(pid)
+        dcpu0 = dovecot_cpu(self.dov)
+        ls = timed(["ls", "-l", m.path(self.biggest)])
+        ls["daemon_cpu"] = proc_cpu(pid) - cpu0
+        ls["dovecot_cpu"] = dovecot_cpu(self.dov) - dcpu0
+        if ls["rc"] != 0 or ls["out"] != messages + 1:
+            raise RuntimeError("ls -l%s: rc %d, %d lines: %s"
+                               % (what, ls["rc"], ls["out"], ls["err"]))
+        del ls["err"]
+        return ls
+
     def _cold_ls_read_only(self, i, messages, ro):
         """Rep I of the cold ls -l through a fresh --read-only mount with an
         empty cache, and its own raw fetch right after; appended to the
@@ -846,15 +853,7 @@ class SizeRun:
         ro["mounts"].append(mount_s)
         try:
             with harness.Watchdog(m, 600):
-                cpu0 = proc_cpu(pid)
-                dcpu0 = dovecot_cpu(self.dov)
-                ls = timed(["ls", "-l", m.path(self.biggest)])
-                ls["daemon_cpu"] = proc_cpu(pid) - cpu0
-                ls["dovecot_cpu"] = dovecot_cpu(self.dov) - dcpu0
-                if ls["rc"] != 0 or ls["out"] != messages + 1:
-                    raise RuntimeError("ls -l (read-only): rc %d, %d lines: %s"
-                                       % (ls["rc"], ls["out"], ls["err"]))
-                del ls["err"]
+                ls = self._timed_cold_ls(m, pid, messages, " (read-only)")
                 ro["runs"].append(ls)
                 ro["again"].append(timed(["ls", "-l", m.path(self.biggest)])["wall"])
                 ro["raw"].append(raw_fetch_seconds(self.dov, self.biggest)[0])
