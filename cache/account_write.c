@@ -276,16 +276,11 @@ account_create_folder(MfAccount *a, gint64 parent_id, const char *leaf,
 	 * the folder while another session of ours scanned the folder list.
 	 * It was not there a moment ago: if it is there now, it is made. */
 	if (g_error_matches(lerr, MF_ERROR, MF_ERROR_EXISTS) &&
-	    account_refresh_tree_now(a, NULL)) {
-		MfTree *t = account_tree(a);
-		gboolean made = tree_child(t, parent_id, leaf) != NULL;
-		tree_unref(t);
-		if (made) {
-			g_message("CREATE %s: the server says it exists, and it "
-			          "does now: taken as made", leaf);
-			g_error_free(lerr);
-			return TRUE;
-		}
+	    account_find_folder(a, parent_id, leaf)) {
+		g_message("CREATE %s: the server says it exists, and it does "
+		          "now: taken as made", leaf);
+		g_error_free(lerr);
+		return TRUE;
 	}
 	g_propagate_error(err, lerr);
 	return FALSE;
