@@ -40,12 +40,16 @@ store_body_tmp(Store *s, char **path)
 		int fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
 		struct stat st;
 
-		if (fd < 0 || (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 &&
-		               st.st_nlink > 0)) {
+		if (fd >= 0) {
+			while (flock(fd, LOCK_EX) != 0 && errno == EINTR)
+				;
+		}
+		/* A file system without flock leaves the file unlocked. */
+		if (fd < 0 || fstat(fd, &st) != 0 || st.st_nlink > 0) {
 			*path = tmpl;
 			return fd;
 		}
-		close(fd);
+		close(fd); /* removed by a cleaner before it was locked */
 		g_free(tmpl);
 	}
 }
