@@ -165,9 +165,16 @@ ctl_ops_forget_snapshots(MfFs *fs)
 }
 
 void
+ctl_ops_init(MfFs *fs)
+{
+	g_mutex_init(&fs->ctl_lock);
+}
+
+void
 ctl_ops_cleanup(MfFs *fs)
 {
 	ctl_ops_forget_snapshots(fs);
+	g_mutex_clear(&fs->ctl_lock);
 }
 
 static void

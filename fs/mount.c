@@ -145,7 +145,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 		outbox_start(fs->outbox);
 	fs->staging = g_build_filename(cfg->cache_dir, "staging", NULL);
 	folder_ops_init(fs);
-	g_mutex_init(&fs->ctl_lock);
+	ctl_ops_init(fs);
 	node_handles_init(fs);
 	Inval *iv = inval_start(se);
 	account_set_listing_hook(fs->account, inval_listing_cb, iv);
