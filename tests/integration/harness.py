@@ -960,6 +960,37 @@ class Mailfs:
     def path(self, *parts):
         return os.path.join(self.mountpoint, *parts)
 
+    def message(self, folder, uid):
+        """The path of the message with server UID in FOLDER ('A/B')."""
+        return message_file(self.path(*folder.split("/")), uid)
+
+
+# A message's file name as mailfs gives it: "<UID>.<N>.eml", N telling
+# folders (and UIDVALIDITYs) apart so that names are unique in the account;
+# "<UID>.eml" in older versions.
+_MSG_NAME_RE = re.compile(r"^(\d+)(?:\.\d+)?\.eml$")
+
+
+def message_uid(name):
+    """The server UID in a mailfs message file NAME, or None."""
+    m = _MSG_NAME_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+def message_file(directory, uid):
+    """The path of the file for server UID in DIRECTORY (a folder of a
+    mount), found by listing it; raises FileNotFoundError if none."""
+    for name in os.listdir(directory):
+        if message_uid(name) == uid:
+            return os.path.join(directory, name)
+    raise FileNotFoundError("no file for UID %d in %s" % (uid, directory))
+
+
+def message_names(directory):
+    """uid -> file name of every server-named message file in DIRECTORY."""
+    return {message_uid(n): n for n in os.listdir(directory)
+            if message_uid(n) is not None}
+
 
 def error_lines(result):
     """Non-empty stderr lines of a RunResult."""
