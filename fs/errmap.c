@@ -23,7 +23,14 @@ errmap_to_errno(const GError *err)
 	case MF_ERROR_CANCELLED:
 		return EINTR;
 	case MF_ERROR_CONFIG:
+	case MF_ERROR_REFUSED:
 		return EINVAL;
+	case MF_ERROR_BADMSG:
+		return EBADMSG;
+	case MF_ERROR_NOSPACE:
+		return ENOSPC;
+	case MF_ERROR_BUSY:
+		return EBUSY;
 	case MF_ERROR_MESSAGE:
 	case MF_ERROR_CONNECTION:
 	case MF_ERROR_TLS:

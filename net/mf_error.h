@@ -27,6 +27,10 @@ typedef enum {
 	MF_ERROR_READONLY,   /* the operation is not allowed here */
 	MF_ERROR_EXISTS,     /* the name is taken */
 	MF_ERROR_NOTEMPTY,   /* the folder still holds something */
+	MF_ERROR_REFUSED,    /* the server refused the name or the change */
+	MF_ERROR_BADMSG,     /* what was written is not a message */
+	MF_ERROR_NOSPACE,    /* the local disk (or quota) is full */
+	MF_ERROR_BUSY,       /* in use (being sent): try again later */
 } MfErrorCode;
 
 GQuark mf_error_quark(void);
