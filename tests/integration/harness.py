@@ -13,6 +13,7 @@ Stdlib only; run with Debian's /usr/bin/python3.
 import atexit
 import base64
 import datetime
+import grp
 import imaplib
 import os
 import pwd
@@ -471,8 +472,12 @@ class Dovecot:
                         % (user, pw, uid, gid, mail, user))
         extra = ""
         if chroot:
-            extra = ("service auth {\n  user = $default_internal_user\n}\n"
-                     "service anvil {\n  chroot =\n}\n")
+            # Not root: the internal sockets' group (default "dovecot",
+            # which we cannot chown to) is ours too.
+            extra = ("default_internal_group = %s\n"
+                     "service auth {\n  user = $default_internal_user\n}\n"
+                     "service anvil {\n  chroot =\n}\n"
+                     % grp.getgrgid(gid).gr_name)
         with open(self.conf, "w") as f:
             f.write(_DOVECOT_CONF.format(
                 w=self.dir, cert=self.cert, key=self.key, uid=uid, gid=gid,
