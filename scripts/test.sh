@@ -2,7 +2,8 @@
 # Installs dependencies, then runs everything and prints one summary line
 # "N passed, N failed[, N skipped]" for all of it:
 #   1. BUILDDIR (default build): build with -Werror, every meson test (unit
-#      and integration);
+#      and integration; run by root, integration modules run as the user
+#      mailfs-test, see scripts/as-test-user.sh);
 #   2. ASAN_BUILDDIR (default build-asan): the same build with
 #      -Db_sanitize=address,undefined and the same tests, with leak checks
 #      and undefined behaviour fatal (SANITIZE=0 skips it);
@@ -22,6 +23,13 @@ scripts/install-deps.sh
 # Integration tests mount through /dev/fuse.
 if [[ ! -e /dev/fuse ]]; then
 	modprobe fuse 2>/dev/null || true
+fi
+# Run by root (as in CI), they run as the unprivileged user mailfs-test
+# (scripts/as-test-user.sh, which checks this again before each module):
+# make it, /dev/fuse and the tree ready once, up front.
+if ((EUID == 0)) && [[ "${MAILFS_TEST_USER:-mailfs-test}" != root ]]; then
+	scripts/test-user-setup.sh "${MAILFS_TEST_USER:-mailfs-test}" \
+		"$PWD/tests/integration" "$PWD/meson.build"
 fi
 
 logs=()

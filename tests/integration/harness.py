@@ -1002,6 +1002,15 @@ def error_lines(result):
     return [l for l in result.stderr.splitlines() if l.strip()]
 
 
+def skip_unless_root(test, why):
+    """Skips the TestCase TEST unless it runs as root; WHY says what needs
+    root.  Such tests are listed in tests/meson.build
+    (root_integration_tests), which runs them as root while the rest of
+    their module runs as the unprivileged test user."""
+    if os.geteuid() != 0:
+        test.skipTest("needs root to %s (integration-as-root runs it)" % why)
+
+
 def have_fuse():
     return os.path.exists("/dev/fuse")
 

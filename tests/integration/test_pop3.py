@@ -369,8 +369,7 @@ class MountTest(Pop3Case):
 
     def test_leave_on_server_no_keeps_what_could_not_be_stored(self):
         """A message that does not fit in the cache stays on the server."""
-        if os.geteuid() != 0:
-            self.skipTest("needs root to mount a small tmpfs")
+        harness.skip_unless_root(self, "mount a small tmpfs")
         small = sample_messages()[:3]
         big = filler(0, "big") + b"y" * 1000 + b"\r\n"
         big = big + b"".join(b"%07d padding line of the big message\r\n" % i
