@@ -82,6 +82,7 @@ def start(d, mailfs):
         return 1
     with open(os.path.join(d, "mountpoint"), "w") as f:
         f.write(mfs.mountpoint + "\n")
+    first = os.path.basename(mfs.message("INBOX", 1))
 
     print("""
 mailfs demo is running.
@@ -95,7 +96,7 @@ mailfs demo is running.
 Try:
   ls %(mnt)s %(mnt)s/INBOX
   grep -rl %(word)s %(mnt)s
-  cat %(mnt)s/INBOX/1.eml
+  cat %(mnt)s/INBOX/%(first)s
   printf 'To: bob@example.com\\nSubject: hi\\n\\nhello\\n' > %(mnt)s/outbox/hi.eml
   ls %(dir)s/sent-mail %(mnt)s/Sent
 
@@ -104,7 +105,7 @@ Stop everything:    scripts/demo.sh stop
 """ % {"mnt": mfs.mountpoint, "conf": mfs.config, "imaps": dovecot.url("imaps"),
        "imap": dovecot.url("imap"), "smtp": smtp_port, "dir": d,
        "word": corpus.SPECIAL_WORD, "mailfs": mailfs,
-       "bobpw": harness.USERS["bob"]})
+       "bobpw": harness.USERS["bob"], "first": first})
     return 0
 
 

@@ -931,10 +931,9 @@ class SizeRun:
                 if typ != "OK":
                     raise RuntimeError("APPEND: %r" % data)
                 uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
-                name = "%d.eml" % uid
                 seen = None
                 while time.monotonic() - t0 < self.args.new_mail_timeout:
-                    if name in os.listdir(folder):
+                    if uid in harness.message_names(folder):
                         seen = time.monotonic() - t0
                         break
                     time.sleep(0.02)

@@ -56,8 +56,15 @@ class SeedMessage:
         self.uid = None
 
     @property
-    def relpath(self):
-        return "%s/%d.eml" % (self.folder, self.uid)
+    def key(self):
+        """(folder, uid): what names this message, whatever its file name
+        (compare with harness.message_key)."""
+        return self.folder, self.uid
+
+    def path_in(self, mailfs):
+        """Its file in the mount of the harness.Mailfs MAILFS (found by
+        listing its folder)."""
+        return mailfs.message(self.folder, self.uid)
 
 
 def _headers(folder, n, subject, extra=()):
@@ -178,8 +185,9 @@ class Seeded:
         self.messages = messages
         self.by_token = {m.token: m for m in messages}
 
-    def special_paths(self):
-        return {m.relpath for m in self.messages
+    def special_keys(self):
+        """(folder, uid) of the messages holding SPECIAL_WORD."""
+        return {m.key for m in self.messages
                 if SPECIAL_WORD.encode() in m.raw}
 
 

@@ -997,6 +997,20 @@ def message_names(directory):
             if message_uid(n) is not None}
 
 
+def message_uids(directory):
+    """The sorted server UIDs of the message files in DIRECTORY (a name
+    listed twice counts twice, so duplicates show)."""
+    return sorted(message_uid(n) for n in os.listdir(directory)
+                  if message_uid(n) is not None)
+
+
+def message_key(relpath):
+    """(folder, uid) of the message file RELPATH ('A/B/NAME', relative to
+    the mount point); uid is None if NAME is not a server message name."""
+    folder, _, name = relpath.rpartition("/")
+    return folder, message_uid(name)
+
+
 def error_lines(result):
     """Non-empty stderr lines of a RunResult."""
     return [l for l in result.stderr.splitlines() if l.strip()]

@@ -11,7 +11,7 @@ import time
 import harness
 from smtpserver import DEFAULT_USERS, SmtpServer
 import test_imap_write as tiw
-from test_imap_write import eml_names, listdir_eml, wait_until
+from test_imap_write import listdir_uids, wait_until
 
 LDA = "/usr/lib/dovecot/dovecot-lda"
 # What the test allows; the latency itself is printed, and the benchmark
@@ -55,7 +55,7 @@ class SmtpDeliveryTest(tiw.WriteCase):
         smtp, ca = self.smtp_to_mailbox()
         m = self.mounted(refresh_interval=300, poll_interval=300)
         inbox = m.path("INBOX")
-        self.assertEqual(listdir_eml(inbox), eml_names(before))
+        self.assertEqual(listdir_uids(inbox), sorted(before))
         self.assertTrue(wait_until(lambda: "push: active" in self.status(m),
                                    10), self.status(m))
         time.sleep(0.5)
@@ -66,8 +66,8 @@ class SmtpDeliveryTest(tiw.WriteCase):
         new = [u for u in self.server("INBOX") if u not in before]
         self.assertEqual(len(new), 1, "dovecot-lda did not deliver: %s"
                          % smtp.records())
-        want = eml_names(before + new)
-        ok = wait_until(lambda: listdir_eml(inbox) == want,
+        want = sorted(before + new)
+        ok = wait_until(lambda: listdir_uids(inbox) == want,
                         DELIVERY_BOUND_S * 3, 0.02)
         took = time.monotonic() - sent
         print("\nSMTP delivery -> listed: %.2f s after the SMTP session "
@@ -75,8 +75,8 @@ class SmtpDeliveryTest(tiw.WriteCase):
                                                  time.monotonic() - start))
         self.assertTrue(ok and took < DELIVERY_BOUND_S,
                         "delivered message listed after %.1f s (%s)"
-                        % (took, listdir_eml(inbox)))
-        with open(os.path.join(inbox, "%d.eml" % new[0]), "rb") as f:
+                        % (took, listdir_uids(inbox)))
+        with open(harness.message_file(inbox, new[0]), "rb") as f:
             body = f.read()
         self.assertEqual(body, self.server("INBOX")[new[0]].body)
         self.assertIn(b"Subject: smtp-delivered-1", body)

@@ -434,7 +434,7 @@ class CutLiteralTest(FaultTestBase):
         self.mount_ok(mfs)
         big = self.large_message()
         self.assertGreater(len(big.raw), 2 * relay.limit)
-        path = mfs.path(*big.relpath.split("/"))
+        path = big.path_in(mfs)
         self.assertEqual(os.stat(path).st_size, len(big.raw))
 
         relay.arm()
@@ -473,9 +473,11 @@ class CutLiteralTest(FaultTestBase):
                               extra={"max_connections": 4})
         pid = self.mount_ok(mfs)
         msgs = sorted(self.seeded.messages, key=lambda m: -len(m.raw))
+        # Found by listing now, before the cut.
+        paths = {m.key: m.path_in(mfs) for m in msgs}
 
         def read(m):
-            with open(mfs.path(*m.relpath.split("/")), "rb") as f:
+            with open(paths[m.key], "rb") as f:
                 return f.read()
 
         # Several bodies at once, so that several sessions are pooled.
@@ -495,7 +497,7 @@ class CutLiteralTest(FaultTestBase):
         except OSError as e:
             self.assert_daemon_alive(pid, e)
             self.assertEqual(e.errno, errno.EIO)
-            data = self.read_until_ok(mfs.path(*m.relpath.split("/")))
+            data = self.read_until_ok(paths[m.key])
         self.assertEqual(data, m.raw)
 
 
@@ -561,7 +563,7 @@ class HugeBodyTest(FaultTestBase):
         self.addCleanup(fake.stop)
         mfs = self.new_mailfs(fake.url(), timeout=10)
         pid = self.mount_ok(mfs)
-        path = mfs.path("INBOX", "1.eml")
+        path = mfs.message("INBOX", 1)
         return fake, mfs, pid, path
 
     def assert_bounded(self, pid, watcher, before_kb):
@@ -655,7 +657,7 @@ class ManyOpensTest(FaultTestBase):
     def test_ten_thousand_opens_leak_no_fd_and_no_memory(self):
         mfs = self.new_mailfs(self.dovecot.url("imaps"))
         pid = self.mount_ok(mfs)
-        paths = [mfs.path(*m.relpath.split("/")) for m in self.seeded.messages]
+        paths = [m.path_in(mfs) for m in self.seeded.messages]
         raws = {p: m.raw for p, m in zip(paths, self.seeded.messages)}
 
         def cycle(n):
@@ -860,11 +862,11 @@ class LeakCheckTest(FaultTestBase):
             time.sleep(0.1)
 
         for m in self.seeded.messages[:8]:
-            with open(mfs.path(*m.relpath.split("/")), "rb") as f:
+            with open(m.path_in(mfs), "rb") as f:
                 self.assertEqual(f.read(), m.raw)
         sm = self.seeded.messages[0]
         with self.assertRaises(OSError) as cm:
-            open(mfs.path(*sm.relpath.split("/")), "r+b")
+            open(sm.path_in(mfs), "r+b")
         self.assertIn(cm.exception.errno, (errno.EACCES, errno.EROFS))
         # A file written into a folder is appended: the write path runs too.
         with open(mfs.path("INBOX", "new.eml"), "wb") as f:

@@ -60,10 +60,12 @@ class MountImapTest(unittest.TestCase):
         return out
 
     def grep(self, word):
+        """(folder, uid) of every message file grep -rl finds WORD in."""
         p = subprocess.run(["grep", "-rlF", "--", word, self.mfs.mountpoint],
                            capture_output=True, timeout=60)
         self.assertIn(p.returncode, (0, 1), p.stderr)
-        return {os.path.relpath(os.fsdecode(l), self.mfs.mountpoint)
+        return {harness.message_key(os.path.relpath(os.fsdecode(l),
+                                                    self.mfs.mountpoint))
                 for l in p.stdout.splitlines()}
 
     # -- tree -------------------------------------------------------------
@@ -107,9 +109,10 @@ class MountImapTest(unittest.TestCase):
         _, msgs = self.snapshot()
         for folder, ms in msgs.items():
             path = self.mount_path(folder)
-            files = {e for e in os.listdir(path)
-                     if not os.path.isdir(os.path.join(path, e))}
-            self.assertEqual(files, {"%d.eml" % uid for uid in ms}, folder)
+            files = [e for e in os.listdir(path)
+                     if not os.path.isdir(os.path.join(path, e))]
+            self.assertEqual(sorted(harness.message_uid(e) for e in files),
+                             sorted(ms), "%s: %s" % (folder, files))
 
     # -- content ----------------------------------------------------------
 
@@ -118,18 +121,18 @@ class MountImapTest(unittest.TestCase):
         compared = set()
         for folder, ms in msgs.items():
             for uid, m in ms.items():
-                with open(self.mount_path(folder, "%d.eml" % uid), "rb") as f:
+                path = harness.message_file(self.mount_path(folder), uid)
+                with open(path, "rb") as f:
                     data = f.read()
                 self.assertEqual(len(data), len(m.body), m)
                 self.assertTrue(data == m.body, "%r differs" % m)
-                compared.add("%s/%d.eml" % (folder, uid))
-        self.assertLessEqual({m.relpath for m in self.seeded.messages},
-                             compared)
+                compared.add((folder, uid))
+        self.assertLessEqual({m.key for m in self.seeded.messages}, compared)
 
     def test_partial_reads_at_offsets(self):
         big = max(self.seeded.messages, key=lambda m: len(m.raw))
         self.assertGreater(len(big.raw), 200 * 1024)
-        path = self.mfs.path(*big.relpath.split("/"))
+        path = big.path_in(self.mfs)
         fd = os.open(path, os.O_RDONLY)
         try:
             for off, n in ((0, 100), (4095, 3), (131072, 70000),
@@ -143,33 +146,37 @@ class MountImapTest(unittest.TestCase):
         _, msgs = self.snapshot()
         for folder, ms in msgs.items():
             for uid, m in ms.items():
-                st = os.stat(self.mount_path(folder, "%d.eml" % uid))
+                st = os.stat(harness.message_file(self.mount_path(folder),
+                                                  uid))
                 self.assertTrue(stat.S_ISREG(st.st_mode), m)
                 self.assertEqual(st.st_size, m.size, m)
                 self.assertEqual(m.size, len(m.body), m)
                 self.assertEqual(int(st.st_mtime), m.internaldate, m)
-                self.assertEqual(stat.S_IMODE(st.st_mode), 0o444, m)
+                # Readable by all, writable by the owner at most
+                # (test_tools checks the owner's 0644).
+                mode = stat.S_IMODE(st.st_mode)
+                self.assertEqual(mode & 0o7577, 0o444, "%r: %o" % (m, mode))
 
     def test_dates_match_the_appended_internaldates(self):
         for sm in self.seeded.messages:
-            st = os.stat(self.mfs.path(*sm.relpath.split("/")))
+            st = os.stat(sm.path_in(self.mfs))
             expected = harness.parse_internaldate(sm.internaldate.strip('"'))
-            self.assertEqual(int(st.st_mtime), expected, sm.relpath)
+            self.assertEqual(int(st.st_mtime), expected, sm.key)
 
     def test_grep_finds_the_special_word_in_nested_folders(self):
-        expected = self.seeded.special_paths()
+        expected = self.seeded.special_keys()
         self.assertEqual(len(expected), 3)
         self.assertEqual(self.grep(corpus.SPECIAL_WORD), expected)
 
     def test_grep_finds_each_token_in_its_file_only(self):
         for sm in self.seeded.messages:
-            self.assertEqual(self.grep(sm.token), {sm.relpath}, sm.token)
+            self.assertEqual(self.grep(sm.token), {sm.key}, sm.token)
 
     def test_utf8_and_attachment_messages(self):
         for key in (corpus.UTF8_AT, corpus.ATTACHMENT_AT):
             sm = [m for m in self.seeded.messages if (m.folder, m.n) == key][0]
-            with open(self.mfs.path(*sm.relpath.split("/")), "rb") as f:
-                self.assertEqual(f.read(), sm.raw, sm.relpath)
+            with open(sm.path_in(self.mfs), "rb") as f:
+                self.assertEqual(f.read(), sm.raw, sm.key)
 
     # -- no side effects, no writes ---------------------------------------
 
@@ -187,7 +194,7 @@ class MountImapTest(unittest.TestCase):
 
     def test_messages_cannot_be_opened_for_writing(self):
         sm = self.seeded.messages[0]
-        path = self.mfs.path(*sm.relpath.split("/"))
+        path = sm.path_in(self.mfs)
         for how in (os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_TRUNC,
                     os.O_WRONLY | os.O_APPEND):
             with self.assertRaises(OSError, msg="open flags %#o" % how) as cm:
@@ -224,21 +231,20 @@ class MountImapTest(unittest.TestCase):
                "Subject: late arrival\r\nMessage-ID: <%s@example.org>\r\n"
                "\r\nArrived after mount: %s\r\n" % (tok, tok)).encode()
         uid = self.view.append("INBOX", raw)
-        name = "%d.eml" % uid
         deadline = time.monotonic() + 10
-        while name not in os.listdir(inbox):
+        while uid not in harness.message_names(inbox):
             self.assertLess(time.monotonic(), deadline,
-                            "%s did not appear within 10 s" % name)
+                            "UID %d did not appear within 10 s" % uid)
             time.sleep(0.2)
-        with open(os.path.join(inbox, name), "rb") as f:
+        with open(harness.message_file(inbox, uid), "rb") as f:
             self.assertEqual(f.read(), raw)
-        self.assertEqual(self.grep(tok), {"INBOX/" + name})
+        self.assertEqual(self.grep(tok), {("INBOX", uid)})
 
     # -- cache ------------------------------------------------------------
 
     def test_cache_dir_is_private(self):
         sm = self.seeded.messages[0]
-        with open(self.mfs.path(*sm.relpath.split("/")), "rb") as f:
+        with open(sm.path_in(self.mfs), "rb") as f:
             f.read()
         top = self.mfs.cache_dir
         self.assertTrue(os.path.isdir(top), "cache_dir was not created")
@@ -293,7 +299,7 @@ class MountOptionsTest(unittest.TestCase):
         res = mfs.mount()
         self.assertEqual(res.returncode, 0, res)
         with Watchdog(mfs, 60):
-            with open(mfs.path("INBOX", "%d.eml" % self.bob_uid), "rb") as f:
+            with open(mfs.message("INBOX", self.bob_uid), "rb") as f:
                 self.assertEqual(f.read(), self.raw)
         logins = self.dovecot.login_lines("bob")
         self.assertTrue(logins, "Dovecot logged no login for bob")

@@ -57,17 +57,28 @@ def wait_until(pred, timeout, interval=0.25):
 
 
 def msg_path(m, folder, uid):
-    """The mount path of message UID of FOLDER (decoded, '/'-separated)."""
-    return m.path(*folder.split("/"), "%d.eml" % uid)
+    """The mount path of message UID of FOLDER (decoded, '/'-separated),
+    found by listing the folder."""
+    return m.message(folder, uid)
 
 
-def eml_names(msgs):
-    return sorted("%d.eml" % uid for uid in msgs)
+def msg_paths(m, folder):
+    """uid -> mount path of every message file of FOLDER, from one
+    listing."""
+    d = m.path(*folder.split("/"))
+    return {uid: os.path.join(d, name)
+            for uid, name in harness.message_names(d).items()}
 
 
-def listdir_sorted(path):
-    """The message files in the directory PATH (not its subfolders)."""
-    return sorted(n for n in os.listdir(path) if n.endswith(".eml"))
+def uid_list(msgs):
+    """The sorted UIDs of MSGS (uid -> anything), as listed_uids gives."""
+    return sorted(msgs)
+
+
+def listed_uids(path):
+    """The sorted server UIDs of the message files in the directory PATH
+    (not its subfolders)."""
+    return harness.message_uids(path)
 
 
 def bulk_append(dovecot, folder, raws, create=True):
@@ -243,8 +254,10 @@ class MailfsCase(unittest.TestCase):
         return self.view.snapshot()[1]
 
     def assert_reads(self, m, folder, msgs, uids=None):
+        paths = msg_paths(m, folder)
         for uid in (msgs if uids is None else uids):
-            p = msg_path(m, folder, uid)
+            p = paths.get(uid)
+            self.assertIsNotNone(p, "%s: UID %d is not listed" % (folder, uid))
             try:
                 data = read_file(p)
             except OSError as e:
@@ -278,8 +291,8 @@ class OfflineTest(MailfsCase):
         listed, cached, uncached = {}, [], []
         for folder, msgs in snap.items():
             d = m.path(*folder.split("/"))
-            listed[folder] = listdir_sorted(d)
-            self.assertEqual(listed[folder], eml_names(msgs), folder)
+            listed[folder] = listed_uids(d)
+            self.assertEqual(listed[folder], uid_list(msgs), folder)
             uids = sorted(msgs)
             self.assert_reads(m, folder, msgs, uids[::2])
             cached += [(folder, u) for u in uids[::2]]
@@ -289,7 +302,7 @@ class OfflineTest(MailfsCase):
         self.stop_server()
         time.sleep(1.2)  # past refresh_interval: listings are stale now
         for folder in snap:
-            self.assertEqual(listdir_sorted(m.path(*folder.split("/"))),
+            self.assertEqual(listed_uids(m.path(*folder.split("/"))),
                              listed[folder],
                              "%s: offline listing differs" % folder)
         for folder, uid in cached:
@@ -316,25 +329,24 @@ class OfflineTest(MailfsCase):
         m = self.new_mailfs(url=relay.url(), timeout=timeout)
         self.mount(m)
         inbox = m.path("INBOX")
-        self.assertEqual(listdir_sorted(inbox), eml_names(msgs))
+        self.assertEqual(listed_uids(inbox), uid_list(msgs))
+        paths = msg_paths(m, "INBOX")
         self.assert_reads(m, "INBOX", msgs, uids[:3])
 
         relay.freeze()
         time.sleep(1.2)  # the listing is stale now
         start = time.monotonic()
-        self.assertEqual(listdir_sorted(inbox), eml_names(msgs))
+        self.assertEqual(listed_uids(inbox), uid_list(msgs))
         took = time.monotonic() - start
         self.assertLess(took, timeout + 1.5,
                         "first ls after the partition took %.1f s with "
                         "timeout = %d s" % (took, timeout))
         for uid in uids[-2:]:
-            self.assert_fails_fast(msg_path(m, "INBOX", uid),
-                                   "uncached read, partitioned")
+            self.assert_fails_fast(paths[uid], "uncached read, partitioned")
         start = time.monotonic()
-        self.assertEqual(listdir_sorted(inbox), eml_names(msgs))
+        self.assertEqual(listed_uids(inbox), uid_list(msgs))
         self.assert_reads(m, "INBOX", msgs, uids[:3])
-        self.assertFalse(read_failure(msg_path(m, "INBOX", uids[-1]))[0]
-                         is None)
+        self.assertFalse(read_failure(paths[uids[-1]])[0] is None)
         self.assertLess(time.monotonic() - start, 1.0,
                         "offline, ls and reads should not wait")
 
@@ -347,7 +359,7 @@ class OfflineTest(MailfsCase):
         self.mount(m)
         cached, uncached = [], []
         for folder, msgs in snap.items():
-            listdir_sorted(m.path(*folder.split("/")))
+            listed_uids(m.path(*folder.split("/")))
             uids = sorted(msgs)
             self.assert_reads(m, folder, msgs, uids[:1])
             cached += [(folder, u) for u in uids[:1]]
@@ -359,8 +371,8 @@ class OfflineTest(MailfsCase):
         self.assertIn("serving the cache", r.stderr, r)
         self.assertLess(r.elapsed, 10, r)
         for folder, msgs in snap.items():
-            self.assertEqual(listdir_sorted(m.path(*folder.split("/"))),
-                             eml_names(msgs), folder)
+            self.assertEqual(listed_uids(m.path(*folder.split("/"))),
+                             uid_list(msgs), folder)
         for folder, uid in cached:
             self.assert_reads(m, folder, snap[folder], [uid])
         self.assertTrue(uncached)
@@ -394,14 +406,14 @@ class OfflineTest(MailfsCase):
         m = self.new_mailfs()
         self.mount(m)
         inbox = m.path("INBOX")
-        before = listdir_sorted(inbox)
-        self.assertEqual(before, eml_names(snap["INBOX"]))
+        before = listed_uids(inbox)
+        self.assertEqual(before, uid_list(snap["INBOX"]))
         uids = sorted(snap["INBOX"])
         self.assert_reads(m, "INBOX", snap["INBOX"], uids[:2])
 
         self.stop_server()
         time.sleep(1.2)
-        self.assertEqual(listdir_sorted(inbox), before)
+        self.assertEqual(listed_uids(inbox), before)
         self.assert_fails_fast(msg_path(m, "INBOX", uids[-1]))
 
         self.dovecot.restart()
@@ -421,10 +433,10 @@ class OfflineTest(MailfsCase):
         self.assertNotIn(gone, now)
 
         start = time.monotonic()
-        seen = wait_until(lambda: listdir_sorted(inbox) == eml_names(now),
+        seen = wait_until(lambda: listed_uids(inbox) == uid_list(now),
                           RECONNECT_S, 0.5)
         self.assertTrue(seen, "after %.0f s the listing is %s, server has %s"
-                        % (RECONNECT_S, listdir_sorted(inbox), eml_names(now)))
+                        % (RECONNECT_S, listed_uids(inbox), uid_list(now)))
         took = time.monotonic() - start
         self.assert_reads(m, "INBOX", now, [new_uid, uids[-1], uids[0]])
         self.assertLess(took, RECONNECT_S)
@@ -440,7 +452,7 @@ class OfflineTest(MailfsCase):
         m = self.new_mailfs()
         self.mount(m)
         d = m.path("Projects", "Alpha")
-        self.assertEqual(listdir_sorted(d), eml_names(old))
+        self.assertEqual(listed_uids(d), uid_list(old))
         self.assert_reads(m, folder, old)
 
         wire = imap_quote(mutf7_encode(folder))
@@ -464,14 +476,14 @@ class OfflineTest(MailfsCase):
         new = self.view.messages(mutf7_encode(folder))
         self.assertTrue(set(old) <= set(new), "precondition: UIDs reused")
 
-        ok = wait_until(lambda: listdir_sorted(d) == eml_names(new), 10)
+        ok = wait_until(lambda: listed_uids(d) == uid_list(new), 10)
         self.assertTrue(ok, "listing %s, server has %s"
-                        % (listdir_sorted(d), eml_names(new)))
+                        % (listed_uids(d), uid_list(new)))
         old_bodies = {msg.body for msg in old.values()}
         problems = []
         for uid in sorted(new):
             p = msg_path(m, folder, uid)
-            what = "%d.eml (UID %s)" % (uid, "reused" if uid in old else "new")
+            what = "UID %d (%s)" % (uid, "reused" if uid in old else "new")
             try:
                 data = read_file(p)
             except OSError as e:

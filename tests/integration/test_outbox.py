@@ -549,8 +549,7 @@ class FailureTest(OutboxTestBase):
             self.assertEqual(f.read(), junk)
         self.assertEqual(smtp.envelopes(), [])
 
-        self.assertIn("%d.eml" % _module["inbox_uid"], os.listdir(mfs.path("INBOX")))
-        with open(mfs.path("INBOX", "%d.eml" % _module["inbox_uid"]), "rb") as f:
+        with open(mfs.message("INBOX", _module["inbox_uid"]), "rb") as f:
             self.assertEqual(f.read(), _module["inbox_raw"])
         subject = "after junk " + self.tag
         self.put(mfs, "good.eml", message(subject))

@@ -79,17 +79,18 @@ class ReadOnlyTest(unittest.TestCase):
         n = 0
         for _ in range(2):
             for folder, ms in msgs.items():
+                names = harness.message_names(self.mount_path(m, folder))
                 for uid, sm in ms.items():
-                    with open(self.mount_path(m, folder, "%d.eml" % uid),
+                    with open(self.mount_path(m, folder, names[uid]),
                               "rb") as f:
                         self.assertTrue(f.read() == sm.body, sm)
                     n += 1
         self.assertGreaterEqual(n, 2 * len(self.seeded.messages))
         p = subprocess.run(["grep", "-rl", corpus.SPECIAL_WORD, m.mountpoint],
                            capture_output=True, text=True, timeout=60)
-        found = {os.path.relpath(l, m.mountpoint)
+        found = {harness.message_key(os.path.relpath(l, m.mountpoint))
                  for l in p.stdout.splitlines()}
-        self.assertEqual(found, self.seeded.special_paths(), p.stderr)
+        self.assertEqual(found, self.seeded.special_keys(), p.stderr)
 
     def test_every_change_is_refused(self):
         """Creating, removing, renaming, flagging and writing fail with
@@ -97,7 +98,7 @@ class ReadOnlyTest(unittest.TestCase):
         before_folders, before = self.view.snapshot()
         m = self.mounted("ro-refuse", smtp="smtp://127.0.0.1:9")
         sm = self.seeded.messages[0]
-        msg = m.path(*sm.relpath.split("/"))
+        msg = sm.path_in(m)
         other = [f.name for f in before_folders
                  if f.selectable and f.name != sm.folder][0]
         checks = [
@@ -178,7 +179,7 @@ class ReadOnlyTest(unittest.TestCase):
         self.addCleanup(p.wait, 20)
         self.assertTrue(wait_until(lambda: harness.is_mounted(m.mountpoint),
                                    20), "not mounted")
-        files = [m.path(*sm.relpath.split("/")) for sm in self.seeded.messages]
+        files = [sm.path_in(m) for sm in self.seeded.messages]
 
         def read_all():
             for path in files:

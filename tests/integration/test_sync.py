@@ -20,8 +20,8 @@ import time
 import unittest
 
 import harness
-from test_offline import (MailfsCase, Relay, bulk_append, eml_names,
-                          filler_message, listdir_sorted, msg_path,
+from test_offline import (MailfsCase, Relay, bulk_append, uid_list,
+                          filler_message, listed_uids, msg_paths,
                           read_file, read_log)
 
 # The slow corpus: BULK_FOLDERS folders of BULK_COUNT messages of BULK_SIZE
@@ -87,25 +87,26 @@ class SyncCase(MailfsCase):
         Each must be byte-identical; with ALLOW_EIO, EIO is accepted."""
         ok, problems = 0, []
         for folder, msgs in snap.items():
-            d = m.path(*folder.split("/"))
             try:
-                names = listdir_sorted(d)
+                paths = msg_paths(m, folder)
             except OSError as e:
                 problems.append("ls %s: %s" % (folder, e))
                 continue
-            if names != eml_names(msgs):
+            if sorted(paths) != uid_list(msgs):
                 problems.append("ls %s: %s, server has %s"
-                                % (folder, names, eml_names(msgs)))
+                                % (folder, sorted(paths), uid_list(msgs)))
             for uid, msg in sorted(msgs.items()):
-                p = msg_path(m, folder, uid)
+                if uid not in paths:
+                    continue
+                p = paths[uid]
                 try:
                     data = read_file(p)
                 except OSError as e:
                     if not (allow_eio and e.errno == errno.EIO):
-                        problems.append("%s/%d.eml: %s" % (folder, uid, e))
+                        problems.append("%s UID %d: %s" % (folder, uid, e))
                     continue
                 if data != msg.body:
-                    problems.append("%s/%d.eml: %d bytes, not the server's %d"
+                    problems.append("%s UID %d: %d bytes, not the server's %d"
                                     % (folder, uid, len(data), len(msg.body)))
                 else:
                     ok += 1
@@ -149,8 +150,8 @@ class SyncTest(SyncCase):
         m = self.new_mailfs()
         self.mount(m)  # list every folder, read nothing
         for folder in snap:
-            self.assertEqual(listdir_sorted(m.path(*folder.split("/"))),
-                             eml_names(snap[folder]))
+            self.assertEqual(listed_uids(m.path(*folder.split("/"))),
+                             uid_list(snap[folder]))
         self.umount(m)
 
         r = self.run_sync(m, *named)
@@ -165,8 +166,9 @@ class SyncTest(SyncCase):
         self.stop_server()
         self.mount(m, offline=True)
         for folder, msgs in snap.items():
+            paths = msg_paths(m, folder)
             for uid in sorted(msgs):
-                p = msg_path(m, folder, uid)
+                p = paths[uid]
                 if folder in named:
                     self.assertEqual(read_file(p), msgs[uid].body, p)
                 else:
@@ -197,9 +199,9 @@ class SyncTest(SyncCase):
         overlapped = 0
         for folder in BULK_FOLDERS:
             msgs = snap[folder]
+            paths = msg_paths(m, folder)
             for uid in sorted(msgs)[::2]:
-                self.assertEqual(read_file(msg_path(m, folder, uid)),
-                                 msgs[uid].body)
+                self.assertEqual(read_file(paths[uid]), msgs[uid].body)
                 overlapped += p.poll() is None
         self.assertGreater(overlapped, 3, "the reads and the sync did not "
                            "overlap")
