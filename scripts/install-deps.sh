@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages mailfs needs to build, test and demo.
+# Installs the Debian packages mailfs needs to build, test and demo
+# (rsync, vim, nano, notmuch and attr's setfattr: the real tools of
+# tests/integration/test_tools.py).
 # Skips apt entirely when everything is already installed (fast, offline).
 set -euo pipefail
 
@@ -10,6 +12,7 @@ packages=(
 	dovecot-imapd dovecot-pop3d
 	python3 python3-aiosmtpd openssl ca-certificates
 	isync curl procps time
+	rsync vim nano notmuch attr tar coreutils
 	clang libclang-rt-14-dev valgrind
 )
 

@@ -432,9 +432,12 @@ service pop3-login {{
 
 class Dovecot:
     """A private Dovecot in WORKDIR/dovecot, listening on free loopback
-    ports.  Use as a context manager or call start()/stop()."""
+    ports.  Use as a context manager or call start()/stop().  The Maildirs
+    of the users in FS_LAYOUT use LAYOUT=fs, where a folder name may hold
+    '.' (the default Maildir++ layout refuses it)."""
 
-    def __init__(self, workdir, cert=None, users=None):
+    def __init__(self, workdir, cert=None, users=None, fs_layout=()):
+        self.fs_layout = frozenset(fs_layout)
         self.dir = os.path.join(workdir, "dovecot")
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
@@ -468,8 +471,10 @@ class Dovecot:
         os.chown(mail, uid, gid)
         with open(os.path.join(self.dir, "passwd"), "w") as f:
             for user, pw in self.users.items():
-                f.write("%s:{PLAIN}%s:%d:%d::%s/%s::\n"
-                        % (user, pw, uid, gid, mail, user))
+                fields = ("userdb_mail=maildir:~/Maildir:LAYOUT=fs"
+                          if user in self.fs_layout else "")
+                f.write("%s:{PLAIN}%s:%d:%d::%s/%s::%s\n"
+                        % (user, pw, uid, gid, mail, user, fields))
         extra = ""
         if chroot:
             # Not root: the internal sockets' group (default "dovecot",
@@ -596,14 +601,16 @@ class Dovecot:
 # --------------------------------------------------------------------------
 # Independent view of what the server holds
 
-def module_dovecot(prefix, users=None):
+def module_dovecot(prefix, users=None, fs_layout=()):
     """For setUpModule: a workdir named PREFIX..., a certificate and a
-    Dovecot using it (with USERS, default USERS), all removed when the
-    module's tests are done.  Returns (workdir, cert, dovecot)."""
+    Dovecot using it (with USERS, default USERS, and FS_LAYOUT as for
+    Dovecot), all removed when the module's tests are done.  Returns
+    (workdir, cert, dovecot)."""
     work = make_workdir(prefix)
     unittest.addModuleCleanup(remove_workdir, work)
     cert = make_cert(work, "server")
-    dovecot = Dovecot(work, cert=cert, users=users).start()
+    dovecot = Dovecot(work, cert=cert, users=users,
+                      fs_layout=fs_layout).start()
     unittest.addModuleCleanup(dovecot.stop)
     return work, cert, dovecot
 
