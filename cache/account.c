@@ -31,17 +31,6 @@ account_params_clear(MfAccountParams *p)
 
 /* --- listings --------------------------------------------------------- */
 
-static MfListing *
-listing_new(gint64 gen, guint32 uidvalidity, GArray *msgs)
-{
-	MfListing *l = g_new0(MfListing, 1);
-	l->ref = 1;
-	l->gen = gen;
-	l->uidvalidity = uidvalidity;
-	l->msgs = msgs;
-	return l;
-}
-
 MfListing *
 listing_ref(MfListing *l)
 {
@@ -55,6 +44,7 @@ listing_unref(MfListing *l)
 	if (!l || !g_atomic_int_dec_and_test(&l->ref))
 		return;
 	g_array_unref(l->msgs);
+	listing_free_names(l);
 	g_free(l);
 }
 
@@ -146,16 +136,29 @@ account_may_try(MfAccount *a)
 	return ok;
 }
 
+static void
+account_set_last_error_locked(MfAccount *a, const GError *err)
+{
+	g_free(a->last_error);
+	a->last_error = g_strdup(err->message);
+	a->last_error_at = g_get_real_time() / G_USEC_PER_SEC;
+}
+
+void
+account_record_error(MfAccount *a, const GError *err)
+{
+	g_mutex_lock(&a->lock);
+	account_set_last_error_locked(a, err);
+	g_mutex_unlock(&a->lock);
+}
+
 /* Records the outcome of a network operation. */
 static void
 account_note(MfAccount *a, const GError *err)
 {
 	g_mutex_lock(&a->lock);
-	if (err) {
-		g_free(a->last_error);
-		a->last_error = g_strdup(err->message);
-		a->last_error_at = g_get_real_time() / G_USEC_PER_SEC;
-	}
+	if (err)
+		account_set_last_error_locked(a, err);
 	if (!err) {
 		if (!a->online) {
 			g_message("account %s is online", a->p.name);
@@ -579,12 +582,12 @@ account_load_stored_listing(MfAccount *a, gint64 folder_id, FolderState *fs)
 		g_array_unref(msgs);
 		return;
 	}
+	MfListing *l = listing_new(a, folder_id, gen, uv, msgs, NULL);
 	g_mutex_lock(&a->lock);
 	if (!fs->listing)
-		fs->listing = listing_new(gen, uv, msgs);
-	else
-		g_array_unref(msgs);
+		fs->listing = g_steal_pointer(&l);
 	g_mutex_unlock(&a->lock);
+	listing_unref(l);
 }
 
 typedef struct {
@@ -632,9 +635,10 @@ account_refresh_listing_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	                         msgs, &serr))
 		g_warning("listing of %s not stored: %s", c->folder->path,
 		          serr->message);
+	MfListing *l = listing_new(a, c->folder->id, gen, st.uidvalidity,
+	                           msgs, old);
 	listing_unref(old);
 	old = NULL;
-	MfListing *l = listing_new(gen, st.uidvalidity, msgs);
 	g_mutex_lock(&a->lock);
 	old = c->fs->listing;
 	c->fs->listing = listing_ref(l);
@@ -734,7 +738,7 @@ account_append_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	AppendCtx *c = ud;
 	return a->backend->append(s, c->folder, c->flags, c->date, c->fd,
-	                          c->size, NULL, err);
+	                          c->size, NULL, NULL, err);
 }
 
 gboolean
@@ -858,7 +862,8 @@ account_swap_listing_locked(MfAccount *a, gint64 folder_id, FolderState *fs,
                             GArray *msgs)
 {
 	MfListing *old = fs->listing;
-	MfListing *l = listing_new(old->gen, old->uidvalidity, msgs);
+	MfListing *l = listing_new(a, folder_id, old->gen, old->uidvalidity,
+	                           msgs, old);
 
 	fs->listing = listing_ref(l);
 	if (a->hook)
@@ -937,6 +942,24 @@ account_show_move(MfAccount *a, gint64 src_id, guint32 uidvalidity,
 	return TRUE;
 }
 
+gboolean
+account_show_append(MfAccount *a, gint64 folder_id, const MfRemoteMessage *m,
+                    guint32 *uidvalidity)
+{
+	g_mutex_lock(&a->lock);
+	FolderState *dst = account_loaded_state_locked(a, folder_id);
+	if (!dst || listing_find(dst->listing, m->uid)) {
+		g_mutex_unlock(&a->lock);
+		return FALSE;
+	}
+	*uidvalidity = dst->listing->uidvalidity;
+	GArray *msgs = g_array_copy(dst->listing->msgs);
+	g_array_append_val(msgs, *m);
+	g_array_sort(msgs, store_uid_compare);
+	account_swap_listing_locked(a, folder_id, dst, msgs);
+	return TRUE;
+}
+
 /* Generations never change meaning, so they are remembered once looked
  * up: this is on the path of every open. */
 typedef struct {
@@ -998,6 +1021,17 @@ const MfBackendParams *
 account_backend_params(MfAccount *a)
 {
 	return &a->p.backend;
+}
+
+gint64
+account_find_folder_cached(MfAccount *a, gint64 parent, const char *name)
+{
+	MfTree *t = account_tree(a);
+	const MfFolder *f = tree_child(t, parent, name);
+	gint64 id = f ? f->id : 0;
+
+	tree_unref(t);
+	return id;
 }
 
 gint64
