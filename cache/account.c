@@ -476,6 +476,7 @@ account_refresh_tree_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 
 	if (!a->backend->list_folders(s, &remote, err))
 		return FALSE;
+	tree_escape_reserved(remote);
 	tree_add_implicit_parents(remote);
 	g_autoptr(GPtrArray) rows = store_folders_update(a->store, remote, err);
 	if (!rows)

@@ -336,12 +336,21 @@ account_write_tree(MfAccount *a, gint64 need)
 	return account_tree(a);
 }
 
+/* The server's name for the display leaf of a folder in PARENT (NULL:
+ * the top, where mailfs's own names are escaped); owned. */
+static char *
+account_write_server_leaf(const MfFolder *parent, const char *leaf)
+{
+	return parent ? g_strdup(leaf) : tree_unescape_top(leaf);
+}
+
 static gboolean
 account_write_mkdir_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	WriteCtx *c = ud;
+	g_autofree char *leaf = account_write_server_leaf(c->folder, c->leaf);
 	return account_backend(a)->create_folder(
-		s, c->folder ? c->folder->name : NULL, c->leaf, err);
+		s, c->folder ? c->folder->name : NULL, leaf, err);
 }
 
 /* Runs a folder operation; on success the tree is listed anew now. */
@@ -433,8 +442,9 @@ static gboolean
 account_write_rename_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	WriteCtx *c = ud;
+	g_autofree char *leaf = account_write_server_leaf(c->dest, c->leaf);
 	return account_backend(a)->rename_folder(
-		s, c->folder->name, c->dest ? c->dest->name : NULL, c->leaf, err);
+		s, c->folder->name, c->dest ? c->dest->name : NULL, leaf, err);
 }
 
 gboolean

@@ -204,6 +204,13 @@ folder_ops_mkdir(fuse_req_t req, Node parent, const char *name)
 		fuse_reply_err(req, EEXIST);
 		return;
 	}
+	if (parent.kind == NODE_ROOT && strcmp(name, "outbox") == 0) {
+		g_message("mkdir outbox: the name is kept for the outbox (set "
+		          "smtp); a server folder of that name shows as "
+		          "outbox_");
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
 	if (!account_create_folder(fs->account, folder_ops_parent_id(parent),
 	                           name, &err)) {
 		node_reply_error(req, err);

@@ -189,7 +189,8 @@ imap_client_no_code(const ImapResponse *r, const ImapHandler *h)
 {
 	int code = h ? h->no_code : MF_ERROR_PROTOCOL;
 
-	if (code != MF_ERROR_MAILBOX || !r->code || r->code->len == 0)
+	if ((code != MF_ERROR_MAILBOX && code != MF_ERROR_REFUSED) ||
+	    !r->code || r->code->len == 0)
 		return code;
 	if (imap_value_is_atom(r->code->pdata[0], "ALREADYEXISTS"))
 		return MF_ERROR_EXISTS;

@@ -146,7 +146,7 @@ imap_client_create(ImapClient *c, const char *name, GError **err)
 	g_autofree char *q = imap_write_quote_or_fail(c, name, err);
 	g_autofree char *cmd = q ? g_strdup_printf("CREATE %s", q) : NULL;
 
-	return q && imap_write_simple(c, MF_ERROR_MAILBOX, "CREATE", cmd, err);
+	return q && imap_write_simple(c, MF_ERROR_REFUSED, "CREATE", cmd, err);
 }
 
 gboolean
@@ -176,7 +176,7 @@ imap_client_rename(ImapClient *c, const char *from, const char *to,
 		return FALSE;
 	g_autofree char *cmd = g_strdup_printf("RENAME %s %s", qf, qt);
 	imap_client_set_state(c, IMAP_STATE_AUTH);
-	return imap_write_simple(c, MF_ERROR_MAILBOX, "RENAME", cmd, err);
+	return imap_write_simple(c, MF_ERROR_REFUSED, "RENAME", cmd, err);
 }
 
 static gboolean
