@@ -439,8 +439,11 @@ account_close(MfAccount *a)
 	a->closing = TRUE;
 	GThread *probe = g_steal_pointer(&a->probe);
 	GThread *poller = g_steal_pointer(&a->poller);
+	GThreadPool *refresher = g_steal_pointer(&a->refresher);
 	g_cond_broadcast(&a->poll_cond);
 	g_mutex_unlock(&a->lock);
+	if (refresher)
+		g_thread_pool_free(refresher, TRUE, TRUE);
 	if (probe)
 		g_thread_join(probe);
 	if (poller)
@@ -468,6 +471,10 @@ account_close(MfAccount *a)
 }
 
 /* --- the folder tree ---------------------------------------------------- */
+
+static MfTree *account_tree_now(MfAccount *a);
+static void account_refresh_listing_bg(MfAccount *a, gint64 folder_id);
+static FolderState *account_folder_state(MfAccount *a, gint64 folder_id);
 
 static gboolean
 account_refresh_tree_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
@@ -523,8 +530,73 @@ account_connect(MfAccount *a, GError **err)
 	return ok;
 }
 
+/* Refreshes in the background: ITEM is a folder id + 1 (1: the tree). */
+static void
+account_refresh_worker(gpointer item, gpointer ud)
+{
+	MfAccount *a = ud;
+	gint64 id = (gint64)GPOINTER_TO_SIZE(item) - 1;
+
+	if (id == 0)
+		tree_unref(account_tree_now(a));
+	else
+		account_refresh_listing_bg(a, id);
+	g_mutex_lock(&a->lock);
+	if (id == 0)
+		a->tree_queued = FALSE;
+	else
+		account_folder_state(a, id)->queued = FALSE;
+	g_mutex_unlock(&a->lock);
+}
+
+/* Has FOLDER_ID's listing (0: the tree) refreshed in the background,
+ * unless that is under way already.  Called with a->lock held. */
+static void
+account_queue_refresh_locked(MfAccount *a, gint64 folder_id)
+{
+	gboolean *queued = folder_id ? &account_folder_state(a, folder_id)->queued
+	                             : &a->tree_queued;
+
+	if (*queued || a->closing)
+		return;
+	if (!a->refresher)
+		a->refresher = g_thread_pool_new(account_refresh_worker, a, 2,
+		                                 FALSE, NULL);
+	*queued = TRUE;
+	g_thread_pool_push(a->refresher, GSIZE_TO_POINTER((gsize)folder_id + 1),
+	                   NULL);
+}
+
+/* A snapshot that is stale only because time passed is served as it is
+ * and refreshed in the background: a slow or stopped server never holds
+ * up what the cache can answer.  One never refreshed in this run, or
+ * expired by a change made here, is refreshed by the asker. */
+static gboolean
+account_refresh_now_locked(MfAccount *a, gint64 refreshed_at, gint64 folder_id)
+{
+	if (refreshed_at == 0 || !account_is_stale(a, refreshed_at))
+		return refreshed_at == 0;
+	account_queue_refresh_locked(a, folder_id);
+	return FALSE;
+}
+
 MfTree *
 account_tree(MfAccount *a)
+{
+	g_mutex_lock(&a->lock);
+	gboolean now = account_refresh_now_locked(a, a->tree_refreshed_at, 0);
+	g_mutex_unlock(&a->lock);
+
+	if (now && account_may_try(a))
+		return account_tree_now(a);
+	g_mutex_lock(&a->lock);
+	MfTree *t = tree_ref(a->tree);
+	g_mutex_unlock(&a->lock);
+	return t;
+}
+
+static MfTree *
+account_tree_now(MfAccount *a)
 {
 	g_mutex_lock(&a->lock);
 	gboolean stale = account_is_stale(a, a->tree_refreshed_at);
@@ -654,6 +726,30 @@ account_refresh_listing_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	return TRUE;
 }
 
+/* The background refresh of FOLDER_ID's listing; skipped when another
+ * is under way. */
+static void
+account_refresh_listing_bg(MfAccount *a, gint64 folder_id)
+{
+	g_autoptr(GError) err = NULL;
+	g_mutex_lock(&a->lock);
+	MfTree *t = tree_ref(a->tree);
+	FolderState *fs = account_folder_state(a, folder_id);
+	gboolean stale = account_is_stale(a, fs->refreshed_at);
+	g_mutex_unlock(&a->lock);
+	const MfFolder *f = tree_folder(t, folder_id);
+	RefreshCtx c = { f, fs };
+
+	if (f && stale && account_may_try(a) && g_mutex_trylock(&fs->refresh)) {
+		if (!account_with_session(a, account_refresh_listing_cb, &c,
+		                          &err))
+			g_debug("listing of %s not refreshed: %s", f->path,
+			        err->message);
+		g_mutex_unlock(&fs->refresh);
+	}
+	tree_unref(t);
+}
+
 static gboolean
 account_refresh_listing(MfAccount *a, const MfFolder *f, FolderState *fs,
                         GError **err)
@@ -693,7 +789,12 @@ account_listing(MfAccount *a, gint64 folder_id, GError **err)
 	g_mutex_unlock(&a->lock);
 	if (!loaded)
 		account_load_stored_listing(a, folder_id, fs);
-	if (!account_refresh_listing(a, f, fs, &net_err))
+	g_mutex_lock(&a->lock);
+	gboolean now = !fs->listing ||
+	               account_refresh_now_locked(a, fs->refreshed_at,
+	                                          folder_id);
+	g_mutex_unlock(&a->lock);
+	if (now && !account_refresh_listing(a, f, fs, &net_err))
 		g_debug("listing of %s not refreshed: %s", f->path,
 		        net_err->message);
 	tree_unref(t);

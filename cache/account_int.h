@@ -41,6 +41,7 @@ typedef struct {
 	GMutex refresh;       /* one refresh of this folder at a time */
 	MfListing *listing;   /* guarded by MfAccount.lock; NULL: not loaded */
 	gint64 refreshed_at;  /* monotonic time of the last server listing */
+	gboolean queued;      /* a background refresh is queued or running */
 } FolderState;
 
 struct MfAccount {
@@ -70,6 +71,8 @@ struct MfAccount {
 	gint64 last_error_at;
 	char *tls;               /* how the last session was made */
 	gboolean closing;        /* no new probes */
+	GThreadPool *refresher;  /* background refreshes, made on first use */
+	gboolean tree_queued;    /* one of the tree is queued or running */
 
 	MfListingHook hook;      /* told when a listing is replaced */
 	void *hook_ud;
