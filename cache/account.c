@@ -188,6 +188,10 @@ account_poll_thread(gpointer data)
 {
 	MfAccount *a = data;
 
+	/* Changes left from the last run (a crash, an unmount while
+	 * offline) go first. */
+	if (account_may_try(a))
+		journal_replay(a);
 	g_mutex_lock(&a->lock);
 	while (!a->closing) {
 		gint64 end = g_get_monotonic_time() +
@@ -325,6 +329,7 @@ pool_release(MfAccount *a, MfSession *s, const GError *err)
 {
 	gboolean drop = (err && err->domain == MF_ERROR &&
 	                 (err->code == MF_ERROR_CONNECTION ||
+	                  err->code == MF_ERROR_UNSURE ||
 	                  err->code == MF_ERROR_PROTOCOL ||
 	                  err->code == MF_ERROR_CANCELLED)) ||
 	                (a->backend->reusable && !a->backend->reusable(s));
