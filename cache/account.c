@@ -496,6 +496,8 @@ account_refresh_tree_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	MfTree *t = tree_build(rows);
 	g_mutex_lock(&a->lock);
 	MfTree *old = a->tree;
+	if (!tree_same_paths(old, t))
+		a->tree_mtime = g_get_real_time() / G_USEC_PER_SEC;
 	a->tree = t;
 	a->tree_refreshed_at = g_get_monotonic_time();
 	g_mutex_unlock(&a->lock);
