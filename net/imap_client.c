@@ -68,12 +68,27 @@ imap_client_set_caps(ImapClient *c, GPtrArray *tokens, guint from)
 }
 
 /* Picks up "[CAPABILITY ...]" from any status response. */
+/* COPYUID comes in the tagged OK of COPY, and in an untagged OK before
+ * the expunges of MOVE (RFC 6851). */
+static void
+imap_client_note_copyuid(ImapClient *c, const ImapResponse *r)
+{
+	if (r->code->len == 4 &&
+	    imap_value_is_atom(r->code->pdata[0], "COPYUID") &&
+	    imap_value_get_u32(r->code->pdata[1], &c->copyuid_validity) &&
+	    !imap_value_get_u32(r->code->pdata[3], &c->copyuid))
+		c->copyuid = 0; /* a set: more than one message */
+}
+
 static void
 imap_client_note_code(ImapClient *c, const ImapResponse *r)
 {
-	if (r->code && r->code->len > 0 &&
-	    imap_value_is_atom(r->code->pdata[0], "CAPABILITY"))
+	if (!r->code || r->code->len == 0)
+		return;
+	if (imap_value_is_atom(r->code->pdata[0], "CAPABILITY"))
 		imap_client_set_caps(c, r->code, 1);
+	else if (r->status && g_ascii_strcasecmp(r->status, "OK") == 0)
+		imap_client_note_copyuid(c, r);
 }
 
 void
@@ -174,7 +189,8 @@ imap_client_no_code(const ImapResponse *r, const ImapHandler *h)
 {
 	int code = h ? h->no_code : MF_ERROR_PROTOCOL;
 
-	if (code != MF_ERROR_MAILBOX || !r->code || r->code->len == 0)
+	if ((code != MF_ERROR_MAILBOX && code != MF_ERROR_REFUSED) ||
+	    !r->code || r->code->len == 0)
 		return code;
 	if (imap_value_is_atom(r->code->pdata[0], "ALREADYEXISTS"))
 		return MF_ERROR_EXISTS;
@@ -195,11 +211,13 @@ imap_client_tagged(ImapClient *c, ImapResponse *r, const char *tag,
 		return imap_client_fail(c, err);
 	}
 	imap_client_note_code(c, r);
-	c->appenduid = 0;
 	if (r->status && g_ascii_strcasecmp(r->status, "OK") == 0) {
 		if (r->code && r->code->len == 3 &&
-		    imap_value_is_atom(r->code->pdata[0], "APPENDUID"))
-			imap_value_get_u32(r->code->pdata[2], &c->appenduid);
+		    imap_value_is_atom(r->code->pdata[0], "APPENDUID") &&
+		    (!imap_value_get_u32(r->code->pdata[1],
+		                         &c->appenduid_validity) ||
+		     !imap_value_get_u32(r->code->pdata[2], &c->appenduid)))
+			c->appenduid = 0;
 		return TRUE;
 	}
 	if (r->status && g_ascii_strcasecmp(r->status, "NO") == 0) {
@@ -836,6 +854,7 @@ imap_client_fetch_bodies(ImapClient *c, const char *uidset,
 typedef struct {
 	int fd;
 	guint64 size;
+	gboolean started; /* the server said "+": the literal went out */
 } AppendCtx;
 
 /* Streams the message after the server's "+". */
@@ -846,6 +865,7 @@ imap_client_append_data_cb(ImapClient *c, void *ud, GError **err)
 	char buf[65536];
 	guint64 off = 0;
 
+	a->started = TRUE;
 	imap_client_deadline(c, (gint64)(a->size >> 20) * IMAP_SECONDS_PER_MIB);
 	while (off < a->size) {
 		ssize_t n = pread(a->fd, buf, MIN(sizeof buf, a->size - off),
@@ -867,10 +887,11 @@ imap_client_append_data_cb(ImapClient *c, void *ud, GError **err)
 
 gboolean
 imap_client_append(ImapClient *c, const char *mailbox, const char *flags,
-                   gint64 date, int fd, guint64 size, guint32 *uid,
-                   GError **err)
+                   gint64 date, int fd, guint64 size, guint32 *uidvalidity,
+                   guint32 *uid, GError **err)
 {
-	AppendCtx a = { fd, size };
+	AppendCtx a = { fd, size, FALSE };
+	GError *e = NULL;
 	ImapHandler h = { .cont = imap_client_append_data_cb,
 	                  .no_code = MF_ERROR_MAILBOX, .ud = &a };
 	g_autofree char *q = imap_client_quote(mailbox);
@@ -884,8 +905,16 @@ imap_client_append(ImapClient *c, const char *mailbox, const char *flags,
 	g_autofree char *cmd = g_strdup_printf(
 		"APPEND %s (%s) \"%s\" {%" G_GUINT64_FORMAT "}", q,
 		flags ? flags : "", imap_date_format(date, datebuf), size);
-	if (!imap_client_run(c, &h, "APPEND", cmd, err))
+	c->appenduid = 0;
+	if (!imap_client_run(c, &h, "APPEND", cmd, &e)) {
+		/* Cut after the literal: the server may have the message. */
+		if (a.started && e->code == MF_ERROR_CONNECTION)
+			e->code = MF_ERROR_UNSURE;
+		g_propagate_error(err, e);
 		return FALSE;
+	}
+	if (uidvalidity)
+		*uidvalidity = c->appenduid ? c->appenduid_validity : 0;
 	if (uid)
 		*uid = c->appenduid;
 	return TRUE;
