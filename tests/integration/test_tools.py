@@ -56,7 +56,7 @@ FOLDERS = {
     "NamesA": 1, "NamesB": 1,
     "Cp": 0, "CpP": 0, "CpA": 0, "Install": 0, "MvIn": 0, "Shutil": 0,
     "Rsync": 0, "RsyncA": 0, "RsyncChange": 0, "Tar": 0,
-    "VimNew": 0, "VimDraft": 1, "Nano": 0,
+    "VimNew": 0, "VimDraft": 0, "Nano": 0,
     "TwoSteps": 0, "InPlace": 1, "Overwrite": 3, "Refused": 0,
     "Scratch": 0,
     "Rm": 2, "MvFrom": 1, "MvTo": 0, "CpFrom": 1, "CpTo": 1,
@@ -86,6 +86,28 @@ def message(tag, body="hello\n"):
 
 def crlf(data):
     return re.sub(rb"(?<!\r)\n", b"\r\n", data)
+
+
+_MSGID_RE = re.compile(rb"(?im)^message-id:")
+
+
+def as_appended(data, body):
+    """BODY (as the server has it) is DATA as written, line ends made CRLF;
+    a message written without a Message-ID may have gained one header
+    line "Message-ID: <...>" (mailfs finds its appends by it)."""
+    want = crlf(data)
+    if body == want:
+        return True
+    if _MSGID_RE.search(data.split(b"\n\n", 1)[0]):
+        return False
+    head, sep, rest = body.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    ids = [i for i, l in enumerate(lines) if _MSGID_RE.match(l)]
+    if len(ids) != 1 or not re.match(rb"(?i)^message-id: *<[^<>\r\n]+> *$",
+                                     lines[ids[0]]):
+        return False
+    del lines[ids[0]]
+    return b"\r\n".join(lines) + sep + rest == want
 
 
 def read_file(path):
@@ -263,11 +285,11 @@ class ToolCase(unittest.TestCase):
                 if tag.encode() in x.body]
 
     def assert_one(self, folder, data, mtime=None):
-        """FOLDER on the server holds DATA (as written: line ends made
-        CRLF) exactly once; with MTIME, its INTERNALDATE is that.
-        Returns the ServerMessage."""
-        want = crlf(data)
-        got = [x for x in self.server(folder).values() if x.body == want]
+        """FOLDER on the server holds DATA (as written: see as_appended)
+        exactly once; with MTIME, its INTERNALDATE is that.  Returns the
+        ServerMessage."""
+        got = [x for x in self.server(folder).values()
+               if as_appended(data, x.body)]
         self.assertEqual(len(got), 1, "%s holds %d copies of %r; server: %s"
                          % (folder, len(got), data[:60],
                             self.server(folder)))
@@ -538,20 +560,25 @@ class EditorTest(ToolCase):
         self.assert_counts(before, VimNew=1)
 
     def test_vim_w_on_an_existing_draft_replaces_it(self):
-        """:w on a server message: its name holds the edit, the server the
-        edit once, the old message is in Trash; nothing else appended."""
-        (_, path, raw), = self.seeded("VimDraft")
-        name = os.path.basename(path)
+        """:w on a draft written through the mount: its name holds the
+        edit, the server the edit once, the old draft is in Trash;
+        nothing else is appended."""
+        old = message(self.tag, body="old text\n")
+        src = write_file(os.path.join(self.tmp, "draft.eml"), old)
+        self.run_ok(["cp", src, self.fpath("VimDraft") + "/"])
+        self.assert_one("VimDraft", old)
         before = self.counts()
-        p = self.vim("-c", "%s/old text/new text/", "-c", "wq", name,
+        p = self.vim("-c", "%s/old text/new text/", "-c", "wq", "draft.eml",
                      cwd=self.fpath("VimDraft"))
         self.assertEqual(p.returncode, 0, p)
-        new = raw.replace(b"old text", b"new text")
-        self.assertEqual(self.names("VimDraft"), [name])
-        self.assertEqual(read_file(path), new)
-        self.assertEqual(self.bodies("VimDraft"), [new])
+        new = old.replace(b"old text", b"new text")
+        self.assertEqual(self.names("VimDraft"), ["draft.eml"])
+        self.assertEqual(read_file(self.fpath("VimDraft", "draft.eml")), new)
+        self.assertEqual(len(self.server("VimDraft")), 1)
+        self.assert_one("VimDraft", new)
         self.assertEqual(len([x for x in self.server("Trash").values()
-                              if x.body == raw]), 1, "old draft not in Trash")
+                              if as_appended(old, x.body)]), 1,
+                         "old draft not in Trash")
         self.assert_counts(before, Trash=1)
 
     def test_nano_writes_a_new_file(self):
@@ -559,7 +586,8 @@ class EditorTest(ToolCase):
         if not shutil.which("nano"):
             self.skipTest("nano is not installed")
         before = self.counts()
-        text = "From: nano@example.org\rSubject: %s\r\rtyped in nano\r" % self.tag
+        # nano ends the last line with a newline itself.
+        text = "From: nano@example.org\rSubject: %s\r\rtyped in nano" % self.tag
         self.drive(["nano", "--ignorercfiles", "n.eml"], self.fpath("Nano"),
                    [text, "\x0f", "\r", "\x18"])
         data = ("From: nano@example.org\nSubject: %s\n\ntyped in nano\n"
@@ -620,8 +648,10 @@ class WriteRulesTest(ToolCase):
         self.assertEqual(read_file(self.fpath("TwoSteps", "f")), data)
         everywhere = [x for msgs in self.view.snapshot()[1].values()
                       for x in msgs.values() if self.tag.encode() in x.body]
-        self.assertEqual([x.body for x in everywhere], [crlf(data)],
-                         "the account holds %s" % everywhere)
+        self.assertEqual(len(everywhere), 1, "the account holds %s"
+                         % everywhere)
+        self.assertTrue(as_appended(data, everywhere[0].body),
+                        everywhere[0].body)
         self.assert_counts(before, TwoSteps=1)
 
     def test_in_place_write_on_a_server_message_is_refused(self):
@@ -632,6 +662,13 @@ class WriteRulesTest(ToolCase):
             self.assert_errno(errno.EACCES, lambda: os.close(os.open(path, how)),
                               what="open flags %#o" % how)
         p = self.run_tool(["sh", "-c", "echo more >> \"$1\"", "sh", path])
+        self.assertNotEqual(p.returncode, 0, p)
+        # vim 9 writes over a file in place (no O_TRUNC, then ftruncate):
+        # refused here, and the message stays as it was.
+        p = self.run_tool(["vim", "-u", "NONE", "-i", "NONE", "-N", "-es",
+                           "-c", "%s/old text/new text/", "-c", "wq",
+                           os.path.basename(path)],
+                          cwd=os.path.dirname(path))
         self.assertNotEqual(p.returncode, 0, p)
         self.assertEqual(read_file(path), raw)
         self.assertEqual(self.bodies("InPlace"), [raw])
@@ -699,7 +736,10 @@ class WriteRulesTest(ToolCase):
         for name in scratch:
             self.assertEqual(read_file(self.fpath("Scratch", name)),
                              data[name], name)
-        self.assertEqual(self.server("Scratch"), {}, "scratch appended")
+        appended = [n for n in scratch
+                    if any(as_appended(data[n], x.body)
+                           for x in self.server("Scratch").values())]
+        self.assertEqual(appended, [], "scratch names appended")
         os.rename(self.fpath("Scratch", ".x.eml.Ab3dE9"),
                   self.fpath("Scratch", "x.eml"))
         self.assert_written("Scratch", "x.eml", data[".x.eml.Ab3dE9"])
@@ -925,8 +965,10 @@ class ReservedNamesTest(unittest.TestCase):
         """Server folders outbox and .mailfs show as outbox_ and .mailfs_;
         mailfs' own outbox/ and .mailfs/status keep working."""
         top = os.listdir(self.mfs.mountpoint)
-        for name in ("outbox", ".mailfs", "outbox_", ".mailfs_"):
+        for name in ("outbox", "outbox_", ".mailfs_"):
             self.assertEqual(top.count(name), 1, "%s in %s" % (name, top))
+        # mailfs' own .mailfs/ is found by name, not listed.
+        self.assertLessEqual(top.count(".mailfs"), 1, top)
         for name, raw in self.raw.items():
             path = self.mfs.message(name + "_", self.uids[name])
             self.assertEqual(read_file(path), raw)
