@@ -1018,6 +1018,34 @@ def message_key(relpath):
     return folder, message_uid(name)
 
 
+_MSGID_RE = re.compile(rb"(?im)^message-id:")
+_MSGID_LINE_RE = re.compile(rb"(?i)^message-id: *<[^<>\r\n]+> *$")
+
+
+def crlf(data):
+    """DATA with every bare LF made CRLF."""
+    return re.sub(rb"(?<!\r)\n", b"\r\n", data)
+
+
+def as_appended(data, body):
+    """TRUE if BODY (as a server has it) is DATA written into a folder:
+    its line ends made CRLF, and, if DATA has no Message-ID, maybe one
+    header line "Message-ID: <...>" more (mailfs finds its appends by
+    it)."""
+    want = crlf(data)
+    if body == want:
+        return True
+    if _MSGID_RE.search(data.split(b"\n\n", 1)[0]):
+        return False
+    head, sep, rest = body.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    ids = [i for i, l in enumerate(lines) if _MSGID_RE.match(l)]
+    if len(ids) != 1 or not _MSGID_LINE_RE.match(lines[ids[0]]):
+        return False
+    del lines[ids[0]]
+    return b"\r\n".join(lines) + sep + rest == want
+
+
 def error_lines(result):
     """Non-empty stderr lines of a RunResult."""
     return [l for l in result.stderr.splitlines() if l.strip()]

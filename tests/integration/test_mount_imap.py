@@ -10,7 +10,7 @@ import unittest
 
 import corpus
 import harness
-from harness import Dovecot, Mailfs, ServerView, Watchdog
+from harness import Dovecot, Mailfs, ServerView, Watchdog, mutf7_encode
 
 
 def setUpModule():
@@ -195,15 +195,26 @@ class MountImapTest(unittest.TestCase):
     def test_messages_cannot_be_opened_for_writing(self):
         sm = self.seeded.messages[0]
         path = sm.path_in(self.mfs)
-        for how in (os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_TRUNC,
-                    os.O_WRONLY | os.O_APPEND):
+        for how in (os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_APPEND):
             with self.assertRaises(OSError, msg="open flags %#o" % how) as cm:
                 fd = os.open(path, how)
                 os.close(fd)
             self.assertIn(cm.exception.errno, (errno.EACCES, errno.EROFS),
                           "open flags %#o: %s" % (how, cm.exception))
+        # O_TRUNC writes a new message under the name (issue 12): closed
+        # empty, it is refused (EBADMSG) and the message stays.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        except OSError as e:
+            self.assertIn(e.errno, (errno.EACCES, errno.EROFS), e)
+        else:
+            with self.assertRaises(OSError) as cm:
+                os.close(fd)
+            self.assertEqual(cm.exception.errno, errno.EBADMSG)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), sm.raw)
+        self.assertEqual(self.view.messages(mutf7_encode(sm.folder))[sm.uid]
+                         .body, sm.raw)
 
     def test_empty_file_created_in_a_folder_leaves_nothing(self):
         # Writing a file into a folder appends it as a new message (the

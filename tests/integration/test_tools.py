@@ -84,30 +84,8 @@ def message(tag, body="hello\n"):
             % (tag, tag, body)).encode()
 
 
-def crlf(data):
-    return re.sub(rb"(?<!\r)\n", b"\r\n", data)
-
-
-_MSGID_RE = re.compile(rb"(?im)^message-id:")
-
-
-def as_appended(data, body):
-    """BODY (as the server has it) is DATA as written, line ends made CRLF;
-    a message written without a Message-ID may have gained one header
-    line "Message-ID: <...>" (mailfs finds its appends by it)."""
-    want = crlf(data)
-    if body == want:
-        return True
-    if _MSGID_RE.search(data.split(b"\n\n", 1)[0]):
-        return False
-    head, sep, rest = body.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    ids = [i for i, l in enumerate(lines) if _MSGID_RE.match(l)]
-    if len(ids) != 1 or not re.match(rb"(?i)^message-id: *<[^<>\r\n]+> *$",
-                                     lines[ids[0]]):
-        return False
-    del lines[ids[0]]
-    return b"\r\n".join(lines) + sep + rest == want
+crlf = harness.crlf
+as_appended = harness.as_appended
 
 
 def read_file(path):
