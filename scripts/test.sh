@@ -9,12 +9,17 @@
 #      and undefined behaviour fatal (SANITIZE=0 skips it);
 #   3. FUZZ_BUILDDIR (default build-fuzz): the libFuzzer targets of
 #      tests/fuzz, FUZZ_SECONDS (default 8) each, a test each (FUZZ=0 skips).
+# In 1 and 2, TEST_JOBS (default 4) tests run at once: the integration
+# modules (long ones in parts) mostly wait on servers and timers, each with
+# its own ports, temp dirs and Dovecot; the whole run takes about 5 minutes
+# on 2 cores.
 # A build that fails counts as one failed test.  Exits non-zero if anything
 # failed or no test ran.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 builddir=${BUILDDIR:-build}
+jobs=${TEST_JOBS:-4}
 asandir=${ASAN_BUILDDIR:-build-asan}
 fuzzdir=${FUZZ_BUILDDIR:-build-fuzz}
 
@@ -63,9 +68,10 @@ run_phase() {
 	local rc=0
 	meson test -C "$dir" --no-rebuild --print-errorlogs "$@" || rc=$?
 	local log="$dir/meson-logs/testlog.json"
-	# Integration tests run real servers and mounts on a shared 2-core
-	# machine: one that fails is run once more, alone, and both results
-	# are printed.  A test that fails twice fails the run.
+	# Integration tests run real servers and mounts side by side on a
+	# shared 2-core machine: one that fails is run once more, alone (one
+	# test at a time), and both results are printed.  A test that fails
+	# twice fails the run.
 	local failed
 	failed=$(/usr/bin/python3 -c 'import json,sys
 for l in open(sys.argv[1]):
@@ -79,7 +85,7 @@ for l in open(sys.argv[1]):
 		echo "=== retrying once, alone: $(echo "$failed" | tr '\n' ' ')"
 		# shellcheck disable=SC2086
 		meson test -C "$dir" --no-rebuild --print-errorlogs "$@" \
-			$failed && rc=0 || rc=$?
+			--num-processes 1 $failed && rc=0 || rc=$?
 		/usr/bin/python3 - "$dir/meson-logs/testlog-first.json" "$log" <<'PY'
 import json, sys
 first = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -98,7 +104,7 @@ PY
 }
 
 setup "$builddir" -Dwerror=true
-run_phase "tests" "$builddir" ""
+run_phase "tests" "$builddir" "" --num-processes "$jobs"
 
 if [[ "${SANITIZE:-1}" != 0 ]]; then
 	setup "$asandir" -Dwerror=true -Db_sanitize=address,undefined \
@@ -112,7 +118,7 @@ if [[ "${SANITIZE:-1}" != 0 ]]; then
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	CK_TIMEOUT_MULTIPLIER=3 \
 		run_phase "tests under ASan/UBSan" "$asandir" "" \
-		--timeout-multiplier 3
+		--timeout-multiplier 3 --num-processes "$jobs"
 fi
 
 if [[ "${FUZZ:-1}" != 0 ]]; then

@@ -84,8 +84,19 @@ def proc_status_kb(pid, field):
     return 0
 
 
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+def fd_kinds(pid):
+    """(sockets, other fds) open in PID."""
+    sockets = other = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:"):
+            sockets += 1
+        else:
+            other += 1
+    return sockets, other
 
 
 class RssWatcher:
@@ -674,20 +685,24 @@ class ManyOpensTest(FaultTestBase):
         # its quarantine and allocator caches (they level off by 10,000).
         cycle(10000 if self.asan else len(paths) * 3)
         time.sleep(0.5)
-        fds_before = fd_count(pid)
+        socks_before, fds_before = fd_kinds(pid)
         rss_before = proc_status_kb(pid, "VmRSS")
         cycle(10000)
         fds_after = fds_before
         for _ in range(50):  # FUSE releases are asynchronous
-            fds_after = fd_count(pid)
+            socks_after, fds_after = fd_kinds(pid)
             if fds_after <= fds_before:
                 break
             time.sleep(0.1)
         rss_after = proc_status_kb(pid, "VmRSS")
+        # Files and pipes must not grow; a background connection (push,
+        # a refresh) may open late on a loaded machine, one or two.
         self.assertLessEqual(fds_after, fds_before,
-                             "fds %d -> %d: %r" % (fds_before, fds_after,
-                                                   os.listdir("/proc/%d/fd"
-                                                              % pid)))
+                             "fds other than sockets %d -> %d: %r"
+                             % (fds_before, fds_after,
+                                os.listdir("/proc/%d/fd" % pid)))
+        self.assertLessEqual(socks_after, socks_before + 2,
+                             "sockets %d -> %d" % (socks_before, socks_after))
         self.assertLess(rss_after - rss_before, 8 * 1024,
                         "VmRSS %d -> %d kB" % (rss_before, rss_after))
 
