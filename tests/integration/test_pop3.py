@@ -347,9 +347,15 @@ class MountTest(Pop3Case):
             time.sleep(2.5)       # a poll of the now empty maildrop
             self.assert_matches_server(m, expected)
             # Mail that arrives while mounted is stored, then deleted too.
+            # Offline, no poll takes it before poplib has read it.
+            ctl = m.path(".mailfs", "ctl")
+            with open(ctl, "w") as f:
+                f.write("offline\n")
             raw = filler(1, "later")
             imap_append_all(self.dovecot, [raw])
             late = pop3_retr_all(self.dovecot)
+            with open(ctl, "w") as f:
+                f.write("online\n")
             self.assertEqual(len(late), 1)
             appeared = wait_until(
                 lambda: len(self.listing(m)) == len(expected) + 1, 10, 0.25)
