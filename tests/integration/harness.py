@@ -347,6 +347,12 @@ def mutf7_decode(name):
     return "".join(out)
 
 
+def pop3_uidl(uid, uidvalidity):
+    """The POP3 UIDL of the message with IMAP UID and UIDVALIDITY on a
+    harness Dovecot (pop3_uidl_format)."""
+    return "%08x%08x" % (uid, uidvalidity)
+
+
 def imap_quote(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -368,6 +374,9 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
+# Dovecot's default, written out: a message's POP3 UIDL is its IMAP UID and
+# UIDVALIDITY, so a test can name it without a POP3 session.
+pop3_uidl_format = %08Xu%08Xv
 first_valid_uid = {uid}
 last_valid_uid = {uid}
 first_valid_gid = {gid}
