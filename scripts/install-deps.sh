@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages mailfs needs to build, test and demo
 # (rsync, vim, nano, notmuch and attr's setfattr: the real tools of
-# tests/integration/test_tools.py).
+# tests/integration/test_tools.py; util-linux's setpriv and flock and
+# passwd's useradd: the unprivileged test user, scripts/as-test-user.sh).
 # Skips apt entirely when everything is already installed (fast, offline).
 set -euo pipefail
 
@@ -13,6 +14,7 @@ packages=(
 	python3 python3-aiosmtpd openssl ca-certificates
 	isync curl procps time
 	rsync vim nano notmuch attr tar coreutils
+	util-linux passwd
 	clang libclang-rt-14-dev valgrind
 )
 
