@@ -101,10 +101,27 @@ imap_client_stream_literal(ImapClient *c, const ImapHandler *h, GError **err)
 	return TRUE;
 }
 
+/* A response the parser kept despite damage is refused unless H takes
+ * damaged untagged data. */
+static ImapResponse *
+imap_client_check_damage(ImapClient *c, ImapResponse *r, const ImapHandler *h,
+                         GError **err)
+{
+	if (!r->damage || (h && h->tolerate_damage && !r->status &&
+	                   r->kind == IMAP_RESP_UNTAGGED))
+		return r;
+	g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL, "%s: %s", c->url,
+	            r->damage);
+	imap_response_free(r);
+	return NULL;
+}
+
 /* Reads one complete response, streaming large literals through H. */
 ImapResponse *
 imap_client_read(ImapClient *c, const ImapHandler *h, GError **err)
 {
+	ImapResponse *r;
+
 	imap_client_deadline(c, 0);
 	for (;;) {
 		size_t avail = 0, used = 0;
@@ -117,7 +134,11 @@ imap_client_read(ImapClient *c, const ImapHandler *h, GError **err)
 		}
 		switch (st) {
 		case IMAP_PARSE_DONE:
-			return imap_parser_take(c->parser);
+			r = imap_parser_take(c->parser);
+			r = imap_client_check_damage(c, r, h, err);
+			if (!r)
+				goto fail;
+			return r;
 		case IMAP_PARSE_LITERAL:
 			if (!imap_client_stream_literal(c, h, err))
 				goto fail;
