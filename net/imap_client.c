@@ -281,8 +281,10 @@ imap_client_run(ImapClient *c, const ImapHandler *h, const char *what,
 				return FALSE;
 			continue;
 		}
+		/* The rest of the command's replies are left unread: the
+		 * session cannot go on. */
 		if (!imap_client_untagged(c, r, h, err))
-			return FALSE;
+			return imap_client_fail(c, err);
 	}
 }
 
@@ -640,7 +642,8 @@ imap_client_select(ImapClient *c, const char *mailbox, gboolean writable,
 		return TRUE;
 	}
 	g_autofree char *cmd = g_strdup_printf("%s %s", verb, q);
-	imap_client_set_state(c, IMAP_STATE_AUTH);
+	if (c->state == IMAP_STATE_SELECTED) /* never revives a broken one */
+		imap_client_set_state(c, IMAP_STATE_AUTH);
 	if (!imap_client_run(c, &h, verb, cmd, err))
 		return FALSE;
 	if (info.uidvalidity == 0) {

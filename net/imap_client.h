@@ -5,7 +5,8 @@
  * data is handed to per-command handlers.  Message bodies are streamed to
  * caller-supplied sinks and never held whole in memory.  A client is used
  * by one thread at a time.  After any MF_ERROR_CONNECTION or
- * MF_ERROR_PROTOCOL error the client is in IMAP_STATE_BROKEN and must be
+ * MF_ERROR_PROTOCOL error, and after a caller's callback failed in the
+ * middle of a command, the client is in IMAP_STATE_BROKEN and must be
  * freed.
  */
 #ifndef MAILFS_IMAP_CLIENT_H
