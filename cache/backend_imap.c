@@ -132,14 +132,30 @@ backend_imap_list_folders(MfSession *s, GPtrArray **out, GError **err)
 	return TRUE;
 }
 
-static void
-backend_imap_meta_cb(guint32 uid, guint64 size, gint64 date,
-                     const char *flags, void *ud)
-{
-	GArray *msgs = ud;
-	MfRemoteMessage m = { uid, size, date, g_intern_string(flags), NULL };
+typedef struct {
+	const char *folder;
+	GArray *msgs; /* MfRemoteMessage */
+} ListCtx;
 
-	g_array_append_val(msgs, m);
+/* One message of a listing.  What the server got wrong in its reply is
+ * logged; a message without a usable UID or size is left out, the rest
+ * of the folder is listed regardless. */
+static void
+backend_imap_meta_cb(const ImapMeta *meta, void *ud)
+{
+	ListCtx *l = ud;
+
+	if (meta->problem && meta->usable)
+		g_warning("folder %s, UID %u: %s", l->folder, meta->uid,
+		          meta->problem);
+	else if (meta->problem)
+		g_warning("folder %s: a message is not listed: %s", l->folder,
+		          meta->problem);
+	if (!meta->usable)
+		return;
+	MfRemoteMessage m = { meta->uid, meta->size, meta->internaldate,
+	                      g_intern_string(meta->flags), NULL };
+	g_array_append_val(l->msgs, m);
 }
 
 static gint
@@ -150,6 +166,32 @@ backend_imap_uid_cmp(gconstpointer a, gconstpointer b)
 	return x < y ? -1 : x > y;
 }
 
+/* Sorts MSGS by UID and keeps one entry per UID: the last the server
+ * sent (g_array_sort is stable), since a later reply is the newer. */
+static void
+backend_imap_sort_unique(const char *folder, GArray *msgs)
+{
+	MfRemoteMessage *m;
+	guint n = 0;
+	guint32 warned = 0; /* no message has UID 0 */
+
+	g_array_sort(msgs, backend_imap_uid_cmp);
+	m = (MfRemoteMessage *)msgs->data;
+	for (guint i = 0; i < msgs->len; i++) {
+		if (n == 0 || m[n - 1].uid != m[i].uid) {
+			m[n++] = m[i];
+			continue;
+		}
+		if (warned != m[i].uid)
+			g_warning("folder %s: the server listed UID %u more "
+			          "than once; it is listed once", folder,
+			          m[i].uid);
+		warned = m[i].uid;
+		m[n - 1] = m[i];
+	}
+	g_array_set_size(msgs, n);
+}
+
 static gboolean
 backend_imap_list_messages(MfSession *s, const char *folder,
                            MfFolderStatus *status, GArray **msgs,
@@ -158,15 +200,16 @@ backend_imap_list_messages(MfSession *s, const char *folder,
 	ImapSelectInfo info;
 	g_autoptr(GArray) res = g_array_new(FALSE, FALSE,
 	                                    sizeof(MfRemoteMessage));
+	g_autofree char *shown = g_strescape(folder, NULL);
+	ListCtx l = { shown, res };
 
 	if (!imap_client_examine(s->imap, folder, TRUE, &info, err))
 		return FALSE;
 	if (info.exists > 0) {
-		g_array_set_size(res, 0);
 		if (!imap_client_fetch_meta(s->imap, "1:*", backend_imap_meta_cb,
-		                            res, err))
+		                            &l, err))
 			return FALSE;
-		g_array_sort(res, backend_imap_uid_cmp);
+		backend_imap_sort_unique(shown, res);
 	}
 	status->uidvalidity = info.uidvalidity;
 	status->uidnext = info.uidnext;

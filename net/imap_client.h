@@ -110,11 +110,27 @@ gboolean imap_client_select(ImapClient *c, const char *mailbox,
                             gboolean writable, gboolean force,
                             ImapSelectInfo *out, GError **err);
 
+/* One message of a metadata listing, valid during the callback only. */
+typedef struct {
+	guint32 uid;
+	guint64 size;
+	gint64 internaldate;
+	const char *flags;   /* space-separated atoms */
+	/* FALSE: the reply has no usable UID (then uid is 0) or RFC822.SIZE,
+	 * and the message cannot be listed. */
+	gboolean usable;
+	/* NULL, or what the server got wrong in this message's reply, for a
+	 * log line: a bad INTERNALDATE (internaldate is then 0), flags that
+	 * are not atoms (left out of flags), why it is not usable.  Holds
+	 * server text, escaped. */
+	const char *problem;
+} ImapMeta;
+
 /* UID FETCH UIDSET (UID FLAGS RFC822.SIZE INTERNALDATE) on the selected
- * mailbox.  META_CB is called once per message.  FLAGS is a space-separated
- * string valid during the call only. */
-typedef void (*ImapMetaFn)(guint32 uid, guint64 size, gint64 internaldate,
-                           const char *flags, void *ud);
+ * mailbox.  CB is called once per message reply; a reply that is wrong
+ * in part (a bad date, a flag with a bad escape) is reported through
+ * ImapMeta.problem and never fails the listing of the other messages. */
+typedef void (*ImapMetaFn)(const ImapMeta *m, void *ud);
 gboolean imap_client_fetch_meta(ImapClient *c, const char *uidset,
                                 ImapMetaFn cb, void *ud, GError **err);
 

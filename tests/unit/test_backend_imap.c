@@ -72,6 +72,26 @@ record_cb(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer ud)
 	return G_LOG_WRITER_HANDLED;
 }
 
+/* The number of warnings holding every one of the NULL-ended words. */
+static guint
+warned(const char *word, ...)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < warnings->len; i++) {
+		const char *w = warnings->pdata[i];
+		gboolean all = TRUE;
+		va_list ap;
+
+		va_start(ap, word);
+		for (const char *x = word; x && all; x = va_arg(ap, const char *))
+			all = strstr(w, x) != NULL;
+		va_end(ap);
+		n += all;
+	}
+	return n;
+}
+
 /* --- the client side --- */
 
 static MfSession *
@@ -93,6 +113,146 @@ session_open(FakeServer *s)
 	ck_assert_msg(ses != NULL, "connect: %s", err ? err->message : "?");
 	return ses;
 }
+
+static GArray *
+list_ok(MfSession *ses)
+{
+	g_autoptr(GError) err = NULL;
+	MfFolderStatus st = { 0 };
+	GArray *msgs = NULL;
+
+	ck_assert_msg(backend_imap.list_messages(ses, "INBOX", &st, &msgs, &err),
+	              "list: %s", err ? err->message : "?");
+	ck_assert_uint_eq(st.uidvalidity, 42);
+	ck_assert_uint_eq(st.count, msgs->len);
+	return msgs;
+}
+
+static const MfRemoteMessage *
+msg_at(GArray *msgs, guint i)
+{
+	return &g_array_index(msgs, MfRemoteMessage, i);
+}
+
+/* --- listings --- */
+
+static const Step bad_items_steps[] = {
+	GREETING, LOGIN, EXAMINE("A2"),
+	{ META("A3"),
+	  "* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 10 " DATE ")\r\n"
+	  /* a flag with a bad escape, and a flag that is a string */
+	  "* 2 FETCH (UID 2 FLAGS (\\Seen \"\\q\" $ok \"a b\") RFC822.SIZE 20 "
+	  DATE ")\r\n"
+	  "* 3 FETCH (UID 3 FLAGS () RFC822.SIZE 30 INTERNALDATE "
+	  "\"32-Foo-2024 99:00:00 +0000\")\r\n"
+	  "* 4 FETCH (UID x4 FLAGS () RFC822.SIZE 40 " DATE ")\r\n"
+	  "* 5 FETCH (UID 5 FLAGS () RFC822.SIZE big " DATE ")\r\n"
+	  "* 6 FETCH (UID 6 FLAGS (a\x01" "b \\Answered) RFC822.SIZE 60 "
+	  "INTERNALDATE NIL)\r\n"
+	  "* 7 FETCH (UID 7 FLAGS (\\Seen))\r\n" /* unsolicited: ignored */
+	  "* 8 FETCH (UID 8 RFC822.SIZE 80 " DATE ")\r\n"
+	  "A3 OK done\r\n" },
+	/* The session is still good for the next listing. */
+	EXAMINE("A4"),
+	{ META("A5"), "* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 10 " DATE ")\r\n"
+	  "A5 OK done\r\n" },
+	{ "A6 LOGOUT", "* BYE bye\r\nA6 OK done\r\n" },
+};
+
+START_TEST(test_list_bad_items)
+{
+	FakeServer *s = START(bad_items_steps);
+	MfSession *ses = session_open(s);
+	g_autoptr(GArray) msgs = list_ok(ses);
+
+	ck_assert_uint_eq(msgs->len, 5);
+	ck_assert_uint_eq(msg_at(msgs, 0)->uid, 1);
+	ck_assert_str_eq(msg_at(msgs, 0)->flags, "\\Seen");
+	ck_assert_int_eq(msg_at(msgs, 0)->date, T0);
+	ck_assert_uint_eq(msg_at(msgs, 1)->uid, 2);
+	ck_assert_str_eq(msg_at(msgs, 1)->flags, "\\Seen $ok");
+	ck_assert_uint_eq(msg_at(msgs, 1)->size, 20);
+	ck_assert_uint_eq(msg_at(msgs, 2)->uid, 3);
+	ck_assert_int_eq(msg_at(msgs, 2)->date, 0);
+	ck_assert_uint_eq(msg_at(msgs, 2)->size, 30);
+	ck_assert_uint_eq(msg_at(msgs, 3)->uid, 6);
+	ck_assert_str_eq(msg_at(msgs, 3)->flags, "\\Answered");
+	ck_assert_int_eq(msg_at(msgs, 3)->date, 0);
+	ck_assert_uint_eq(msg_at(msgs, 4)->uid, 8);
+	ck_assert_str_eq(msg_at(msgs, 4)->flags, "");
+	/* One line per message the server got wrong, naming it. */
+	ck_assert_uint_eq(warned("INBOX", "UID 2", "flag left out", "\\\\q",
+	                         NULL), 1);
+	ck_assert_uint_eq(warned("UID 2", "a b", NULL), 1);
+	ck_assert_uint_eq(warned("UID 3", "INTERNALDATE", "32-Foo", NULL), 1);
+	ck_assert_uint_eq(warned("not listed", "number 4", "x4", NULL), 1);
+	ck_assert_uint_eq(warned("not listed", "RFC822.SIZE", "big", NULL), 1);
+	ck_assert_uint_eq(warned("UID 6", "flag left out", "\\001", NULL), 1);
+	ck_assert_uint_eq(warned("UID 6", "INTERNALDATE", "NIL", NULL), 1);
+	ck_assert_uint_eq(warned("UID 7", NULL), 0);
+	ck_assert_uint_eq(warnings->len, 5); /* UID 6: one line */
+
+	g_autoptr(GArray) again = list_ok(ses);
+	ck_assert_uint_eq(again->len, 1);
+	backend_imap.disconnect(ses);
+	fake_server_finish(s, NULL);
+}
+END_TEST
+
+static const Step twice_steps[] = {
+	GREETING, LOGIN, EXAMINE("A2"),
+	{ META("A3"),
+	  "* 1 FETCH (UID 4 FLAGS () RFC822.SIZE 40 " DATE ")\r\n"
+	  "* 2 FETCH (UID 7 FLAGS () RFC822.SIZE 70 " DATE ")\r\n"
+	  "* 3 FETCH (UID 4 FLAGS (\\Seen) RFC822.SIZE 40 " DATE ")\r\n"
+	  "* 4 FETCH (UID 2 FLAGS () RFC822.SIZE 20 " DATE ")\r\n"
+	  "* 5 FETCH (UID 4 FLAGS (\\Flagged) RFC822.SIZE 40 " DATE ")\r\n"
+	  "* 6 FETCH (UID 7 FLAGS () RFC822.SIZE 70 " DATE ")\r\n"
+	  "A3 OK done\r\n" },
+	{ "A4 LOGOUT", "* BYE bye\r\nA4 OK done\r\n" },
+};
+
+START_TEST(test_list_uid_twice)
+{
+	FakeServer *s = START(twice_steps);
+	MfSession *ses = session_open(s);
+	g_autoptr(GArray) msgs = list_ok(ses);
+
+	ck_assert_uint_eq(msgs->len, 3);
+	ck_assert_uint_eq(msg_at(msgs, 0)->uid, 2);
+	ck_assert_uint_eq(msg_at(msgs, 1)->uid, 4);
+	ck_assert_str_eq(msg_at(msgs, 1)->flags, "\\Flagged"); /* the last */
+	ck_assert_uint_eq(msg_at(msgs, 2)->uid, 7);
+	ck_assert_uint_eq(warned("UID 4", "more than once", NULL), 1);
+	ck_assert_uint_eq(warned("UID 7", "more than once", NULL), 1);
+	ck_assert_uint_eq(warnings->len, 2);
+	backend_imap.disconnect(ses);
+	fake_server_finish(s, NULL);
+}
+END_TEST
+
+/* Damage is confined to listings: elsewhere it fails as it always did. */
+static const Step damaged_status_steps[] = {
+	GREETING, LOGIN,
+	{ "A2 EXAMINE \"INBOX\"", "* OK [UIDVALIDITY 4\x01" "2] ok\r\n"
+	  "A2 OK done\r\n" },
+};
+
+START_TEST(test_damage_elsewhere_refused)
+{
+	FakeServer *s = START(damaged_status_steps);
+	MfSession *ses = session_open(s);
+	g_autoptr(GError) err = NULL;
+	MfFolderStatus st;
+	GArray *msgs = NULL;
+
+	ck_assert(!backend_imap.list_messages(ses, "INBOX", &st, &msgs, &err));
+	assert_error(err, MF_ERROR_PROTOCOL, "control byte 0x01");
+	ck_assert_ptr_null(msgs);
+	backend_imap.disconnect(ses);
+	fake_server_finish(s, NULL);
+}
+END_TEST
 
 /* --- bodies --- */
 
@@ -213,6 +373,9 @@ backend_imap_suite(void)
 
 	tcase_set_timeout(t, 20);
 	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, test_list_bad_items);
+	tcase_add_test(t, test_list_uid_twice);
+	tcase_add_test(t, test_damage_elsewhere_refused);
 	tcase_add_test(t, test_sink_failure_breaks_session);
 	suite_add_tcase(s, t);
 	return s;
