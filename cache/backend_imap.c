@@ -259,15 +259,21 @@ backend_imap_open(MfSession *s, const char *folder, guint32 uidvalidity,
 typedef struct {
 	const MfBodySink *sink;
 	void *ud;
-	GHashTable *got;
+	GHashTable *asked; /* UIDs asked for */
+	GHashTable *got;   /* UIDs handed on to the sink */
 } FetchWrap;
 
+/* A body not asked for, or sent a second time, is dropped. */
 static gboolean
 backend_imap_finish_cb(gpointer body, guint32 uid, void *ud, GError **err)
 {
 	FetchWrap *w = ud;
 
-	g_hash_table_add(w->got, GUINT_TO_POINTER(uid));
+	if (!g_hash_table_contains(w->asked, GUINT_TO_POINTER(uid)) ||
+	    !g_hash_table_add(w->got, GUINT_TO_POINTER(uid))) {
+		w->sink->abort(body);
+		return TRUE;
+	}
 	return w->sink->finish(body, uid, w->ud, err);
 }
 
@@ -289,33 +295,78 @@ backend_imap_fetch_set(MfSession *s, const MfRemoteMessage *msgs, guint n,
 	return imap_client_fetch_bodies(s->imap, set, &is, w, err);
 }
 
+/* The messages of MSGS whose bodies did not come. */
+static GArray *
+backend_imap_missing(const MfRemoteMessage *msgs, guint n, FetchWrap *w)
+{
+	GArray *missing = g_array_new(FALSE, FALSE, sizeof(MfRemoteMessage));
+
+	for (guint i = 0; i < n; i++) {
+		gpointer uid = GUINT_TO_POINTER(msgs[i].uid);
+		if (!g_hash_table_contains(w->got, uid))
+			g_array_append_val(missing, msgs[i]);
+	}
+	return missing;
+}
+
+/* Bodies that did not come although the server still has their
+ * messages (it answered OK without them) fail the fetch: only messages
+ * that are gone are skipped. */
+static gboolean
+backend_imap_check_missing(MfSession *s, GArray *missing, GError **err)
+{
+	g_autoptr(GHashTable) present = g_hash_table_new(NULL, NULL);
+	g_autofree char *set = backend_imap_uidset(
+		(const MfRemoteMessage *)missing->data, missing->len);
+	guint32 first = 0;
+	guint n = 0;
+
+	if (!imap_client_fetch_uids(s->imap, set, present, err))
+		return FALSE;
+	for (guint i = 0; i < missing->len; i++) {
+		guint32 uid = g_array_index(missing, MfRemoteMessage, i).uid;
+		if (g_hash_table_contains(present, GUINT_TO_POINTER(uid)) &&
+		    n++ == 0)
+			first = uid;
+	}
+	if (n == 0)
+		return TRUE;
+	g_set_error(err, MF_ERROR, MF_ERROR_MESSAGE,
+	            "the server did not send the body of UID %u%s although it "
+	            "still has the message", first,
+	            n > 1 ? " and others" : "");
+	return FALSE;
+}
+
 static gboolean
 backend_imap_fetch_bodies(MfSession *s, const char *folder,
                           guint32 uidvalidity, const MfRemoteMessage *msgs,
                           guint n, const MfBodySink *sink, void *ud,
                           GError **err)
 {
+	g_autoptr(GHashTable) asked = g_hash_table_new(NULL, NULL);
 	g_autoptr(GHashTable) got = g_hash_table_new(NULL, NULL);
-	FetchWrap w = { sink, ud, got };
+	FetchWrap w = { sink, ud, asked, got };
 
 	if (n == 0)
 		return TRUE;
+	for (guint i = 0; i < n; i++)
+		g_hash_table_add(asked, GUINT_TO_POINTER(msgs[i].uid));
 	if (!backend_imap_open(s, folder, uidvalidity, FALSE, err) ||
 	    !backend_imap_fetch_set(s, msgs, n, &w, err))
 		return FALSE;
-	if (g_hash_table_size(got) == n)
+	if (g_hash_table_size(got) == g_hash_table_size(asked))
 		return TRUE;
 	/* A session that selected the folder earlier may not know of
 	 * messages that arrived since: NOOP brings them, then ask again for
 	 * what did not come. */
-	g_autoptr(GArray) missing = g_array_new(FALSE, FALSE,
-	                                        sizeof(MfRemoteMessage));
-	for (guint i = 0; i < n; i++)
-		if (!g_hash_table_contains(got, GUINT_TO_POINTER(msgs[i].uid)))
-			g_array_append_val(missing, msgs[i]);
-	return imap_client_noop(s->imap, err) &&
-	       backend_imap_fetch_set(s, (const MfRemoteMessage *)missing->data,
-	                              missing->len, &w, err);
+	g_autoptr(GArray) missing = backend_imap_missing(msgs, n, &w);
+	if (!imap_client_noop(s->imap, err) ||
+	    !backend_imap_fetch_set(s, (const MfRemoteMessage *)missing->data,
+	                            missing->len, &w, err))
+		return FALSE;
+	g_autoptr(GArray) still = backend_imap_missing(msgs, n, &w);
+	return still->len == 0 || backend_imap_check_missing(s, still, err);
 }
 
 static gboolean

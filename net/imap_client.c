@@ -820,6 +820,28 @@ imap_client_fetch_meta(ImapClient *c, const char *uidset, ImapMetaFn cb,
 	return imap_client_run(c, &h, "UID FETCH", cmd, err);
 }
 
+static gboolean
+imap_client_uids_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+{
+	const ImapValue *l = imap_client_fetch_list(r);
+	guint32 uid;
+
+	if (l && imap_value_get_u32(imap_client_fetch_item(l, "UID"), &uid))
+		g_hash_table_add(ud, GUINT_TO_POINTER(uid));
+	return TRUE;
+}
+
+gboolean
+imap_client_fetch_uids(ImapClient *c, const char *uidset, GHashTable *uids,
+                       GError **err)
+{
+	ImapHandler h = { .untagged = imap_client_uids_cb,
+	                  .no_code = MF_ERROR_MAILBOX, .ud = uids };
+	g_autofree char *cmd = g_strdup_printf("UID FETCH %s (UID)", uidset);
+
+	return imap_client_run(c, &h, "UID FETCH", cmd, err);
+}
+
 typedef struct {
 	const ImapBodySink *sink;
 	void *ud;

@@ -134,6 +134,11 @@ typedef void (*ImapMetaFn)(const ImapMeta *m, void *ud);
 gboolean imap_client_fetch_meta(ImapClient *c, const char *uidset,
                                 ImapMetaFn cb, void *ud, GError **err);
 
+/* UID FETCH UIDSET (UID): the UIDs of UIDSET the selected mailbox still
+ * holds, added to *UIDS (a set of GUINT_TO_POINTER(uid)). */
+gboolean imap_client_fetch_uids(ImapClient *c, const char *uidset,
+                                GHashTable *uids, GError **err);
+
 /* Body sinks: open is called when a body of SIZE bytes starts arriving
  * (the UID may not be known yet), write for each piece, and finish once the
  * message's response is complete with its UID.  A body that does not end up

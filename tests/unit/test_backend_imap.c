@@ -323,6 +323,95 @@ bodies_init(Bodies *b)
 
 #define BODY_CMD(tag, set) tag " UID FETCH " set " (UID BODY.PEEK[])"
 
+/* Answered OK without the body, twice; the server still has it. */
+static const Step no_body_steps[] = {
+	GREETING, LOGIN, EXAMINE("A2"),
+	{ BODY_CMD("A3", "5:6"), "* 1 FETCH (UID 5 BODY[] {5}\r\nhello)\r\n"
+	  "* 2 FETCH (UID 6 FLAGS (\\Seen))\r\nA3 OK done\r\n" },
+	{ "A4 NOOP", "A4 OK done\r\n" },
+	{ BODY_CMD("A5", "6"), "* 2 FETCH (UID 6 BODY[] NIL)\r\n"
+	  "A5 OK done\r\n" },
+	{ "A6 UID FETCH 6 (UID)", "* 2 FETCH (UID 6)\r\nA6 OK done\r\n" },
+	{ "A7 LOGOUT", "* BYE bye\r\nA7 OK done\r\n" },
+};
+
+START_TEST(test_fetch_ok_without_body)
+{
+	FakeServer *s = START(no_body_steps);
+	MfSession *ses = session_open(s);
+	g_autoptr(GError) err = NULL;
+	static const guint32 uids[] = { 5, 6 };
+	Bodies b;
+
+	bodies_init(&b);
+	ck_assert(!fetch(ses, uids, 2, &b, &err));
+	assert_error(err, MF_ERROR_MESSAGE, "did not send the body of UID 6");
+	/* What came was handed on. */
+	ck_assert_uint_eq(b.done->len, 1);
+	ck_assert_str_eq(b.done->pdata[0], "5:hello");
+	g_ptr_array_unref(b.done);
+	backend_imap.disconnect(ses);
+	fake_server_finish(s, NULL);
+}
+END_TEST
+
+/* Gone from the server: skipped, as the contract says. */
+static const Step gone_steps[] = {
+	GREETING, LOGIN, EXAMINE("A2"),
+	{ BODY_CMD("A3", "6"), "A3 OK done\r\n" },
+	{ "A4 NOOP", "A4 OK done\r\n" },
+	{ BODY_CMD("A5", "6"), "A5 OK done\r\n" },
+	{ "A6 UID FETCH 6 (UID)", "A6 OK done\r\n" },
+	{ "A7 LOGOUT", "* BYE bye\r\nA7 OK done\r\n" },
+};
+
+START_TEST(test_fetch_gone)
+{
+	FakeServer *s = START(gone_steps);
+	MfSession *ses = session_open(s);
+	g_autoptr(GError) err = NULL;
+	static const guint32 uids[] = { 6 };
+	Bodies b;
+
+	bodies_init(&b);
+	ck_assert_msg(fetch(ses, uids, 1, &b, &err), "%s",
+	              err ? err->message : "");
+	ck_assert_uint_eq(b.done->len, 0);
+	g_ptr_array_unref(b.done);
+	backend_imap.disconnect(ses);
+	fake_server_finish(s, NULL);
+}
+END_TEST
+
+/* A body not asked for and a body sent twice are dropped. */
+static const Step unasked_steps[] = {
+	GREETING, LOGIN, EXAMINE("A2"),
+	{ BODY_CMD("A3", "5"), "* 1 FETCH (UID 9 BODY[] {3}\r\nbad)\r\n"
+	  "* 2 FETCH (UID 5 BODY[] {5}\r\nhello)\r\n"
+	  "* 2 FETCH (UID 5 BODY[] {5}\r\nagain)\r\nA3 OK done\r\n" },
+	{ "A4 LOGOUT", "* BYE bye\r\nA4 OK done\r\n" },
+};
+
+START_TEST(test_fetch_unasked_and_twice)
+{
+	FakeServer *s = START(unasked_steps);
+	MfSession *ses = session_open(s);
+	g_autoptr(GError) err = NULL;
+	static const guint32 uids[] = { 5 };
+	Bodies b;
+
+	bodies_init(&b);
+	ck_assert_msg(fetch(ses, uids, 1, &b, &err), "%s",
+	              err ? err->message : "");
+	ck_assert_uint_eq(b.opened, 3);
+	ck_assert_uint_eq(b.done->len, 1);
+	ck_assert_str_eq(b.done->pdata[0], "5:hello");
+	g_ptr_array_unref(b.done);
+	backend_imap.disconnect(ses);
+	fake_server_finish(s, NULL);
+}
+END_TEST
+
 /* A sink that fails in the middle of the replies leaves the session
  * unusable: the next command must not read the old command's reply. */
 static const Step sink_fails_steps[] = {
@@ -376,6 +465,9 @@ backend_imap_suite(void)
 	tcase_add_test(t, test_list_bad_items);
 	tcase_add_test(t, test_list_uid_twice);
 	tcase_add_test(t, test_damage_elsewhere_refused);
+	tcase_add_test(t, test_fetch_ok_without_body);
+	tcase_add_test(t, test_fetch_gone);
+	tcase_add_test(t, test_fetch_unasked_and_twice);
 	tcase_add_test(t, test_sink_failure_breaks_session);
 	suite_add_tcase(s, t);
 	return s;
