@@ -43,8 +43,10 @@ typedef struct {
 	Chunk *chunk;
 	StoreBatch *batch;
 	GHashTable *waiting;    /* uid -> MfRemoteMessage* of the chunk, until
-	                         * its body is stored */
+	                         * its body is stored or refused */
 	guint stored;           /* bodies of the chunk stored */
+	guint refused;          /* bodies that came but are not stored */
+	GError *refusal;        /* why the first of them was refused */
 } ChunkCtx;
 
 void
@@ -125,6 +127,21 @@ sync_sink_write(gpointer sink, const char *data, size_t len, GError **err)
 	return store_body_write(sink, data, len, err);
 }
 
+/* A body whose size is not the listed one is not stored: the mount
+ * would not serve it (account_body.c).  Refused without failing the
+ * fetch, whose replies are still to be read. */
+static void
+sync_sink_refuse(ChunkCtx *c, guint32 uid, guint64 listed, guint64 size)
+{
+	if (c->refused++ > 0)
+		return;
+	c->refusal = g_error_new(MF_ERROR, MF_ERROR_MESSAGE,
+	                         "UID %u: the server announced %"
+	                         G_GUINT64_FORMAT " bytes (RFC822.SIZE) but "
+	                         "its body has %" G_GUINT64_FORMAT, uid,
+	                         listed, size);
+}
+
 /* Stores the body of UID if it is one of the chunk's still waiting. */
 static gboolean
 sync_sink_finish(gpointer sink, guint32 uid, void *ud, GError **err)
@@ -134,7 +151,10 @@ sync_sink_finish(gpointer sink, guint32 uid, void *ud, GError **err)
 	const MfRemoteMessage *m = g_hash_table_lookup(c->waiting,
 	                                               GUINT_TO_POINTER(uid));
 
-	if (!m) {
+	if (!m || m->size != size) {
+		if (m)
+			sync_sink_refuse(c, uid, m->size, size);
+		g_hash_table_remove(c->waiting, GUINT_TO_POINTER(uid));
 		store_body_abort(sink);
 		return TRUE;
 	}
@@ -214,14 +234,20 @@ sync_waiting_bytes(GHashTable *waiting)
 	return bytes;
 }
 
-/* What became of the bodies of CH that were not stored: failed with ERR
- * (OK FALSE), or gone from the server. */
+/* What became of the bodies of CH that were not stored: refused, failed
+ * with ERR (OK FALSE), or gone from the server. */
 static void
 sync_chunk_rest(SyncRun *run, ChunkCtx *c, gboolean ok, const GError *err)
 {
 	Chunk *ch = c->chunk;
-	guint left = ch->msgs->len - c->stored;
+	guint left = ch->msgs->len - c->stored - c->refused;
 
+	if (c->refused > 0) {
+		if (c->refused > 1)
+			g_prefix_error(&c->refusal, "%u bodies differ from the "
+			               "size announced, first ", c->refused);
+		sync_fail(run, ch, c->refused, c->refusal);
+	}
 	if (left == 0 || g_error_matches(err, MF_ERROR, MF_ERROR_CANCELLED))
 		return;
 	if (!ok)
@@ -236,7 +262,7 @@ sync_chunk(SyncRun *run, Chunk *ch, StoreBatch *batch)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GError) cerr = NULL;
-	ChunkCtx c = { run, ch, batch, sync_chunk_waiting(ch), 0 };
+	ChunkCtx c = { run, ch, batch, sync_chunk_waiting(ch), 0, 0, NULL };
 	gboolean ok = account_with_session(run->a, sync_fetch_cb, &c, &err);
 
 	if (!store_batch_commit(account_store(run->a), batch, &cerr)) {
@@ -250,6 +276,7 @@ sync_chunk(SyncRun *run, Chunk *ch, StoreBatch *batch)
 	run->res->fetched += c.stored;
 	g_mutex_unlock(&run->lock);
 	sync_chunk_rest(run, &c, ok, err);
+	g_clear_error(&c.refusal);
 	g_hash_table_unref(c.waiting);
 }
 
