@@ -31,17 +31,6 @@ account_params_clear(MfAccountParams *p)
 
 /* --- listings --------------------------------------------------------- */
 
-static MfListing *
-listing_new(gint64 gen, guint32 uidvalidity, GArray *msgs)
-{
-	MfListing *l = g_new0(MfListing, 1);
-	l->ref = 1;
-	l->gen = gen;
-	l->uidvalidity = uidvalidity;
-	l->msgs = msgs;
-	return l;
-}
-
 MfListing *
 listing_ref(MfListing *l)
 {
@@ -55,6 +44,7 @@ listing_unref(MfListing *l)
 	if (!l || !g_atomic_int_dec_and_test(&l->ref))
 		return;
 	g_array_unref(l->msgs);
+	listing_free_names(l);
 	g_free(l);
 }
 
@@ -146,16 +136,29 @@ account_may_try(MfAccount *a)
 	return ok;
 }
 
+static void
+account_set_last_error_locked(MfAccount *a, const GError *err)
+{
+	g_free(a->last_error);
+	a->last_error = g_strdup(err->message);
+	a->last_error_at = g_get_real_time() / G_USEC_PER_SEC;
+}
+
+void
+account_record_error(MfAccount *a, const GError *err)
+{
+	g_mutex_lock(&a->lock);
+	account_set_last_error_locked(a, err);
+	g_mutex_unlock(&a->lock);
+}
+
 /* Records the outcome of a network operation. */
 static void
 account_note(MfAccount *a, const GError *err)
 {
 	g_mutex_lock(&a->lock);
-	if (err) {
-		g_free(a->last_error);
-		a->last_error = g_strdup(err->message);
-		a->last_error_at = g_get_real_time() / G_USEC_PER_SEC;
-	}
+	if (err)
+		account_set_last_error_locked(a, err);
 	if (!err) {
 		if (!a->online) {
 			g_message("account %s is online", a->p.name);
@@ -436,8 +439,11 @@ account_close(MfAccount *a)
 	a->closing = TRUE;
 	GThread *probe = g_steal_pointer(&a->probe);
 	GThread *poller = g_steal_pointer(&a->poller);
+	GThreadPool *refresher = g_steal_pointer(&a->refresher);
 	g_cond_broadcast(&a->poll_cond);
 	g_mutex_unlock(&a->lock);
+	if (refresher)
+		g_thread_pool_free(refresher, TRUE, TRUE);
 	if (probe)
 		g_thread_join(probe);
 	if (poller)
@@ -466,6 +472,10 @@ account_close(MfAccount *a)
 
 /* --- the folder tree ---------------------------------------------------- */
 
+static MfTree *account_tree_now(MfAccount *a);
+static void account_refresh_listing_bg(MfAccount *a, gint64 folder_id);
+static FolderState *account_folder_state(MfAccount *a, gint64 folder_id);
+
 static gboolean
 account_refresh_tree_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
@@ -473,6 +483,7 @@ account_refresh_tree_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 
 	if (!a->backend->list_folders(s, &remote, err))
 		return FALSE;
+	tree_escape_reserved(remote);
 	tree_add_implicit_parents(remote);
 	g_autoptr(GPtrArray) rows = store_folders_update(a->store, remote, err);
 	if (!rows)
@@ -519,8 +530,73 @@ account_connect(MfAccount *a, GError **err)
 	return ok;
 }
 
+/* Refreshes in the background: ITEM is a folder id + 1 (1: the tree). */
+static void
+account_refresh_worker(gpointer item, gpointer ud)
+{
+	MfAccount *a = ud;
+	gint64 id = (gint64)GPOINTER_TO_SIZE(item) - 1;
+
+	if (id == 0)
+		tree_unref(account_tree_now(a));
+	else
+		account_refresh_listing_bg(a, id);
+	g_mutex_lock(&a->lock);
+	if (id == 0)
+		a->tree_queued = FALSE;
+	else
+		account_folder_state(a, id)->queued = FALSE;
+	g_mutex_unlock(&a->lock);
+}
+
+/* Has FOLDER_ID's listing (0: the tree) refreshed in the background,
+ * unless that is under way already.  Called with a->lock held. */
+static void
+account_queue_refresh_locked(MfAccount *a, gint64 folder_id)
+{
+	gboolean *queued = folder_id ? &account_folder_state(a, folder_id)->queued
+	                             : &a->tree_queued;
+
+	if (*queued || a->closing)
+		return;
+	if (!a->refresher)
+		a->refresher = g_thread_pool_new(account_refresh_worker, a, 2,
+		                                 FALSE, NULL);
+	*queued = TRUE;
+	g_thread_pool_push(a->refresher, GSIZE_TO_POINTER((gsize)folder_id + 1),
+	                   NULL);
+}
+
+/* A snapshot that is stale only because time passed is served as it is
+ * and refreshed in the background: a slow or stopped server never holds
+ * up what the cache can answer.  One never refreshed in this run, or
+ * expired by a change made here, is refreshed by the asker. */
+static gboolean
+account_refresh_now_locked(MfAccount *a, gint64 refreshed_at, gint64 folder_id)
+{
+	if (refreshed_at == 0 || !account_is_stale(a, refreshed_at))
+		return refreshed_at == 0;
+	account_queue_refresh_locked(a, folder_id);
+	return FALSE;
+}
+
 MfTree *
 account_tree(MfAccount *a)
+{
+	g_mutex_lock(&a->lock);
+	gboolean now = account_refresh_now_locked(a, a->tree_refreshed_at, 0);
+	g_mutex_unlock(&a->lock);
+
+	if (now && account_may_try(a))
+		return account_tree_now(a);
+	g_mutex_lock(&a->lock);
+	MfTree *t = tree_ref(a->tree);
+	g_mutex_unlock(&a->lock);
+	return t;
+}
+
+static MfTree *
+account_tree_now(MfAccount *a)
 {
 	g_mutex_lock(&a->lock);
 	gboolean stale = account_is_stale(a, a->tree_refreshed_at);
@@ -579,12 +655,12 @@ account_load_stored_listing(MfAccount *a, gint64 folder_id, FolderState *fs)
 		g_array_unref(msgs);
 		return;
 	}
+	MfListing *l = listing_new(a, folder_id, gen, uv, msgs, NULL);
 	g_mutex_lock(&a->lock);
 	if (!fs->listing)
-		fs->listing = listing_new(gen, uv, msgs);
-	else
-		g_array_unref(msgs);
+		fs->listing = g_steal_pointer(&l);
 	g_mutex_unlock(&a->lock);
+	listing_unref(l);
 }
 
 typedef struct {
@@ -632,9 +708,10 @@ account_refresh_listing_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	                         msgs, &serr))
 		g_warning("listing of %s not stored: %s", c->folder->path,
 		          serr->message);
+	MfListing *l = listing_new(a, c->folder->id, gen, st.uidvalidity,
+	                           msgs, old);
 	listing_unref(old);
 	old = NULL;
-	MfListing *l = listing_new(gen, st.uidvalidity, msgs);
 	g_mutex_lock(&a->lock);
 	old = c->fs->listing;
 	c->fs->listing = listing_ref(l);
@@ -647,6 +724,30 @@ account_refresh_listing_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	listing_unref(old);
 	listing_unref(l);
 	return TRUE;
+}
+
+/* The background refresh of FOLDER_ID's listing; skipped when another
+ * is under way. */
+static void
+account_refresh_listing_bg(MfAccount *a, gint64 folder_id)
+{
+	g_autoptr(GError) err = NULL;
+	g_mutex_lock(&a->lock);
+	MfTree *t = tree_ref(a->tree);
+	FolderState *fs = account_folder_state(a, folder_id);
+	gboolean stale = account_is_stale(a, fs->refreshed_at);
+	g_mutex_unlock(&a->lock);
+	const MfFolder *f = tree_folder(t, folder_id);
+	RefreshCtx c = { f, fs };
+
+	if (f && stale && account_may_try(a) && g_mutex_trylock(&fs->refresh)) {
+		if (!account_with_session(a, account_refresh_listing_cb, &c,
+		                          &err))
+			g_debug("listing of %s not refreshed: %s", f->path,
+			        err->message);
+		g_mutex_unlock(&fs->refresh);
+	}
+	tree_unref(t);
 }
 
 static gboolean
@@ -688,7 +789,12 @@ account_listing(MfAccount *a, gint64 folder_id, GError **err)
 	g_mutex_unlock(&a->lock);
 	if (!loaded)
 		account_load_stored_listing(a, folder_id, fs);
-	if (!account_refresh_listing(a, f, fs, &net_err))
+	g_mutex_lock(&a->lock);
+	gboolean now = !fs->listing ||
+	               account_refresh_now_locked(a, fs->refreshed_at,
+	                                          folder_id);
+	g_mutex_unlock(&a->lock);
+	if (now && !account_refresh_listing(a, f, fs, &net_err))
 		g_debug("listing of %s not refreshed: %s", f->path,
 		        net_err->message);
 	tree_unref(t);
@@ -734,7 +840,7 @@ account_append_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	AppendCtx *c = ud;
 	return a->backend->append(s, c->folder, c->flags, c->date, c->fd,
-	                          c->size, NULL, err);
+	                          c->size, NULL, NULL, err);
 }
 
 gboolean
@@ -858,7 +964,8 @@ account_swap_listing_locked(MfAccount *a, gint64 folder_id, FolderState *fs,
                             GArray *msgs)
 {
 	MfListing *old = fs->listing;
-	MfListing *l = listing_new(old->gen, old->uidvalidity, msgs);
+	MfListing *l = listing_new(a, folder_id, old->gen, old->uidvalidity,
+	                           msgs, old);
 
 	fs->listing = listing_ref(l);
 	if (a->hook)
@@ -937,6 +1044,24 @@ account_show_move(MfAccount *a, gint64 src_id, guint32 uidvalidity,
 	return TRUE;
 }
 
+gboolean
+account_show_append(MfAccount *a, gint64 folder_id, const MfRemoteMessage *m,
+                    guint32 *uidvalidity)
+{
+	g_mutex_lock(&a->lock);
+	FolderState *dst = account_loaded_state_locked(a, folder_id);
+	if (!dst || listing_find(dst->listing, m->uid)) {
+		g_mutex_unlock(&a->lock);
+		return FALSE;
+	}
+	*uidvalidity = dst->listing->uidvalidity;
+	GArray *msgs = g_array_copy(dst->listing->msgs);
+	g_array_append_val(msgs, *m);
+	g_array_sort(msgs, store_uid_compare);
+	account_swap_listing_locked(a, folder_id, dst, msgs);
+	return TRUE;
+}
+
 /* Generations never change meaning, so they are remembered once looked
  * up: this is on the path of every open. */
 typedef struct {
@@ -998,6 +1123,17 @@ const MfBackendParams *
 account_backend_params(MfAccount *a)
 {
 	return &a->p.backend;
+}
+
+gint64
+account_find_folder_cached(MfAccount *a, gint64 parent, const char *name)
+{
+	MfTree *t = account_tree(a);
+	const MfFolder *f = tree_child(t, parent, name);
+	gint64 id = f ? f->id : 0;
+
+	tree_unref(t);
+	return id;
 }
 
 gint64

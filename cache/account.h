@@ -29,6 +29,7 @@ typedef struct {
 	guint refresh_interval;  /* seconds a tree or listing stays fresh */
 	guint64 cache_max;       /* bytes of bodies kept; 0: no limit */
 	gboolean leave_on_server; /* STORE_ALL backends: keep mail there */
+	gboolean delete_expunge; /* rm (and replacing) expunges, not Trash */
 	guint poll_interval;     /* seconds between background checks */
 } MfAccountParams;
 
@@ -109,6 +110,9 @@ MfTree *account_tree(MfAccount *a);
 /* The id of the folder NAME inside PARENT (0: the top), or 0.  A name
  * not in the tree makes it be listed anew once, while online. */
 gint64 account_find_folder(MfAccount *a, gint64 parent, const char *name);
+/* The same without asking the server anew when NAME is missing. */
+gint64 account_find_folder_cached(MfAccount *a, gint64 parent,
+                                  const char *name);
 
 /* The listing of FOLDER_ID, refreshed first if stale and online.  NULL
  * with ERR if the folder is unknown or was never listed and cannot be. */
@@ -124,6 +128,29 @@ const MfRemoteMessage *listing_find(const MfListing *l, guint32 uid);
 /* Messages are named by (generation, UID): the generation is the listing's
  * id for its (folder, UIDVALIDITY), never reused. */
 gint64 listing_generation(const MfListing *l);
+
+/* The name M was given through the mount (written under it, or renamed to
+ * it), or NULL: the file system names it by its UID.  When M reads back
+ * the bytes as written, *SIZE (may be NULL) becomes their size. */
+const char *listing_alias(const MfListing *l, const MfRemoteMessage *m,
+                          guint64 *size);
+/* TRUE if M reads back the bytes as written through the mount. */
+gboolean listing_has_written(const MfListing *l, const MfRemoteMessage *m);
+/* The message that was given NAME through the mount, or NULL. */
+const MfRemoteMessage *listing_find_name(const MfListing *l,
+                                         const char *name);
+/* Unix time the listing's set of names last changed (0: not since the
+ * mount started). */
+gint64 listing_mtime(const MfListing *l);
+/* The same for FOLDER_ID's listing in memory, without asking the server;
+ * 0 if it is not loaded. */
+gint64 account_folder_mtime(MfAccount *a, gint64 folder_id);
+
+/* Gives message UID of generation GEN the name NAME in its folder (no
+ * server change): another message of the folder that had the name loses
+ * it.  MF_ERROR_NOTFOUND if the generation is unknown. */
+gboolean account_name_message(MfAccount *a, gint64 gen, guint32 uid,
+                              const char *name, GError **err);
 
 /* The folder and UIDVALIDITY of listing generation GEN. */
 gboolean account_generation_folder(MfAccount *a, gint64 gen,

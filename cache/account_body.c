@@ -302,9 +302,10 @@ account_message(MfAccount *a, gint64 gen, guint32 uid, MfRemoteMessage *out,
 	MfListing *l = account_generation_listing(a, gen, &folder_id, err);
 	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
 
-	if (m)
+	if (m) {
 		*out = *m;
-	else if (l)
+		listing_alias(l, m, &out->size);
+	} else if (l)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
 		            "message %u is gone", uid);
 	listing_unref(l);
@@ -317,11 +318,15 @@ account_open_message(MfAccount *a, gint64 gen, guint32 uid, GError **err)
 	gint64 folder_id;
 	MfListing *l = account_generation_listing(a, gen, &folder_id, err);
 	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
+	guint64 size = 0;
+	const char *written = m ? listing_written(l, uid, &size) : NULL;
 	int fd = -1;
 
 	if (l && !m)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
 		            "message %u is gone", uid);
+	else if (written)
+		fd = account_open_written(a, written, size, err);
 	else if (l)
 		fd = account_open_body(a, folder_id, l->uidvalidity, m, err);
 	listing_unref(l);

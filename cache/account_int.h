@@ -14,13 +14,34 @@ struct MfListing {
 	gint64 gen;           /* store generation of (folder, uidvalidity) */
 	guint32 uidvalidity;
 	GArray *msgs;         /* MfRemoteMessage, sorted by UID */
+	GHashTable *aliases;  /* uid -> names given through the mount, */
+	GHashTable *by_name;  /*   and name -> the same; NULL: none */
+	gint64 mtime;         /* Unix time its names last changed; 0 */
 };
+
+/* A new listing of MSGS (taken) for FOLDER_ID, with the names its
+ * messages have in the store (names of messages no longer listed are
+ * forgotten).  PREV, the listing it follows (or NULL), gives the mtime
+ * when the names stay the same (account_names.c). */
+MfListing *listing_new(MfAccount *a, gint64 folder_id, gint64 gen,
+                       guint32 uidvalidity, GArray *msgs,
+                       const MfListing *prev);
+void listing_free_names(MfListing *l);
+/* Makes FOLDER_ID's listing show the names now in the store. */
+void account_names_reload(MfAccount *a, gint64 folder_id);
+/* The bytes as written of message UID, if it has them: their path and
+ * *SIZE; else NULL. */
+const char *listing_written(const MfListing *l, guint32 uid, guint64 *size);
+/* Opens the written file PATH, which must hold SIZE bytes. */
+int account_open_written(MfAccount *a, const char *path, guint64 size,
+                         GError **err);
 
 /* Per-folder state, created on first use and kept until close. */
 typedef struct {
 	GMutex refresh;       /* one refresh of this folder at a time */
 	MfListing *listing;   /* guarded by MfAccount.lock; NULL: not loaded */
 	gint64 refreshed_at;  /* monotonic time of the last server listing */
+	gboolean queued;      /* a background refresh is queued or running */
 } FolderState;
 
 struct MfAccount {
@@ -50,6 +71,8 @@ struct MfAccount {
 	gint64 last_error_at;
 	char *tls;               /* how the last session was made */
 	gboolean closing;        /* no new probes */
+	GThreadPool *refresher;  /* background refreshes, made on first use */
+	gboolean tree_queued;    /* one of the tree is queued or running */
 
 	MfListingHook hook;      /* told when a listing is replaced */
 	void *hook_ud;
@@ -104,6 +127,15 @@ gboolean account_edit_listing(MfAccount *a, gint64 folder_id, guint32 uid,
 gboolean account_show_move(MfAccount *a, gint64 src_id, guint32 uidvalidity,
                            guint32 uid, gint64 dest_id, guint32 ghost_uid);
 
+/* Adds M (a stand-in for a message being appended while offline) to
+ * FOLDER_ID's listing; *UIDVALIDITY gets the listing's.  FALSE if the
+ * folder was never listed or already shows that UID. */
+gboolean account_show_append(MfAccount *a, gint64 folder_id,
+                             const MfRemoteMessage *m, guint32 *uidvalidity);
+/* Gives message UID of FOLDER_ID's listing NAME (best effort). */
+void account_name_message_in(MfAccount *a, gint64 folder_id, guint32 uid,
+                             const char *name);
+
 /* Held while the journal runs (journal.c). */
 GMutex *account_journal_lock(MfAccount *a);
 
@@ -121,18 +153,32 @@ guint account_max_connections(MfAccount *a);
 gboolean account_exec_remove(MfAccount *a, gint64 folder_id,
                              guint32 uidvalidity, guint32 uid,
                              gboolean expunge, GError **err);
-/* Moves the message to folder DEST_ID (another folder). */
+/* Moves the message to folder DEST_ID (another folder), where it is
+ * called NAME (NULL: the name it had).  GHOST (or 0) is the stand-in UID
+ * it was shown under in DEST_ID while the move waited. */
 gboolean account_exec_move(MfAccount *a, gint64 folder_id,
                            guint32 uidvalidity, guint32 uid, gint64 dest_id,
-                           GError **err);
+                           guint32 ghost, const char *name, GError **err);
+/* The newest message of FOLDER_ID whose Message-ID is MSGID: *UID, or 0
+ * if there is none (or the backend cannot search). */
+gboolean account_exec_find(MfAccount *a, gint64 folder_id, const char *msgid,
+                           guint32 *uidvalidity, guint32 *uid, GError **err);
 /* Replaces the message's flags and keywords (space-separated). */
 gboolean account_exec_flags(MfAccount *a, gint64 folder_id,
                             guint32 uidvalidity, guint32 uid,
                             const char *flags, GError **err);
 /* Appends SIZE bytes of FD (CRLF line ends) to FOLDER_ID with DATE as
- * its INTERNALDATE. */
+ * its INTERNALDATE; *UIDVALIDITY and *UID get where it went when the
+ * server says (else 0). */
 gboolean account_exec_append(MfAccount *a, gint64 folder_id, int fd,
                              guint64 size, gint64 date, const char *flags,
+                             guint32 *uidvalidity, guint32 *uid,
                              GError **err);
+/* Sets the last error shown in the status, for a failure that is not a
+ * server's. */
+void account_record_error(MfAccount *a, const GError *err);
+/* The UIDVALIDITY of FOLDER_ID's loaded listing; FALSE if none. */
+gboolean account_listing_uidvalidity(MfAccount *a, gint64 folder_id,
+                                     guint32 *uidvalidity);
 
 #endif

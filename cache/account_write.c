@@ -23,6 +23,10 @@ typedef struct {
 	int fd;                 /* for appends */
 	guint64 size;
 	gint64 date;
+	const char *msgid;      /* for finding a message */
+	guint32 new_uv;         /* where a move or an append put it, when */
+	guint32 new_uid;        /*   the server says (else 0) */
+	GArray *found;          /* UIDs with msgid */
 } WriteCtx;
 
 static gboolean
@@ -76,6 +80,24 @@ account_write_special(MfTree *t, guint special)
 	return NULL;
 }
 
+/* Where removed messages go: the \Trash folder, or else a folder named
+ * Trash at the top (what most clients make, and servers such as Cyrus
+ * leave unmarked). */
+static const MfFolder *
+account_write_trash(MfTree *t)
+{
+	const MfFolder *f = account_write_special(t, MF_FOLDER_TRASH);
+	g_autoptr(GPtrArray) top = f ? NULL : tree_children(t, 0);
+
+	for (guint i = 0; top && i < top->len && !f; i++) {
+		const MfFolder *x = top->pdata[i];
+		if (g_ascii_strcasecmp(x->leaf, "Trash") == 0 &&
+		    !(x->flags & MF_FOLDER_NOSELECT))
+			f = x;
+	}
+	return f;
+}
+
 static gboolean
 account_write_expunge_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
@@ -91,7 +113,8 @@ account_write_move_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	WriteCtx *c = ud;
 	return account_backend(a)->move_messages(s, c->folder->name,
 	                                         c->uidvalidity, &c->msg, 1,
-	                                         c->dest->name, err);
+	                                         c->dest->name, &c->new_uv,
+	                                         &c->new_uid, err);
 }
 
 /* Runs FN for C; on success the message leaves its folder's listing and
@@ -119,23 +142,58 @@ account_exec_remove(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 	if (!account_write_check(a, err) ||
 	    !account_write_resolve(a, folder_id, uidvalidity, uid, &c, err))
 		return FALSE;
-	const MfFolder *trash = account_write_special(c.tree, MF_FOLDER_TRASH);
-	if (expunge || (c.folder->flags & MF_FOLDER_TRASH))
+	const MfFolder *trash = account_write_trash(c.tree);
+	if (expunge || (trash && trash->id == c.folder->id))
 		return account_write_run(&c, account_write_expunge_cb, err);
 	if (!trash) {
 		tree_unref(c.tree);
-		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
-		            "no \\Trash folder to move it to (set delete = "
-		            "expunge to delete for good)");
+		g_set_error(err, MF_ERROR, MF_ERROR_PERM,
+		            "no Trash folder to move a removed message to: make "
+		            "one (mkdir Trash), or set delete = expunge to "
+		            "delete for good");
+		account_record_error(a, *err);
 		return FALSE;
 	}
 	c.dest = trash;
 	return account_write_run(&c, account_write_move_cb, err);
 }
 
+/* After a move of message UID (or its stand-in GHOST, shown while the
+ * move waited) to C's destination: its name there is NAME, or the name
+ * it had. */
+static void
+account_write_move_name(WriteCtx *c, guint32 ghost, const char *name)
+{
+	Store *st = account_store(c->a);
+	g_autoptr(GError) err = NULL;
+	guint32 dest_uv = 0;
+
+	if (c->new_uid == 0)
+		return; /* the server did not say: its UID names it */
+	if (!store_name_move(st, c->folder->id, c->uidvalidity, c->msg.uid,
+	                     c->dest->id, c->new_uv, c->new_uid, name, &err))
+		g_warning("name of a moved message not kept: %s", err->message);
+	if (ghost && account_listing_uidvalidity(c->a, c->dest->id, &dest_uv))
+		store_name_move(st, c->dest->id, dest_uv, ghost, c->dest->id,
+		                c->new_uv, c->new_uid, name, NULL);
+	if (name) {
+		StoreName n = { .uid = c->new_uid, .name = (char *)name };
+		g_autoptr(GArray) names = store_names_load(st, c->dest->id,
+		                                           c->new_uv, NULL);
+		for (guint i = 0; names && i < names->len; i++) {
+			const StoreName *x = &g_array_index(names, StoreName, i);
+			if (x->uid == c->new_uid)
+				n.written = x->written, n.size = x->size;
+		}
+		store_name_set(st, c->dest->id, c->new_uv, c->new_uid, &n, NULL);
+	}
+	account_names_reload(c->a, c->dest->id);
+}
+
 gboolean
 account_exec_move(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
-                  guint32 uid, gint64 dest_id, GError **err)
+                  guint32 uid, gint64 dest_id, guint32 ghost,
+                  const char *name, GError **err)
 {
 	WriteCtx c;
 
@@ -148,11 +206,19 @@ account_exec_move(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 		gboolean same = c.dest && c.dest->id == c.folder->id;
 		tree_unref(c.tree);
 		g_set_error(err, MF_ERROR, MF_ERROR_READONLY, same
-		            ? "a message cannot be renamed within its folder"
+		            ? "a message is moved to another folder only"
 		            : "the destination holds no messages");
 		return FALSE;
 	}
-	return account_write_run(&c, account_write_move_cb, err);
+	gboolean ok = account_with_session(a, account_write_move_cb, &c, err);
+	if (ok) {
+		/* Before the source listing loses it, and its name with it. */
+		account_write_move_name(&c, ghost, name);
+		account_edit_listing(a, c.folder->id, uid, NULL);
+		account_expire_listing(a, c.dest->id);
+	}
+	tree_unref(c.tree);
+	return ok;
 }
 
 static gboolean
@@ -185,12 +251,53 @@ account_write_append_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	WriteCtx *c = ud;
 	return account_backend(a)->append(s, c->dest->name, c->flags, c->date,
-	                                  c->fd, c->size, NULL, err);
+	                                  c->fd, c->size, &c->new_uv,
+	                                  &c->new_uid, err);
+}
+
+static gboolean
+account_write_find_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+{
+	WriteCtx *c = ud;
+	return account_backend(a)->find_message_id(s, c->dest->name, c->msgid,
+	                                           &c->new_uv, &c->found, err);
+}
+
+gboolean
+account_exec_find(MfAccount *a, gint64 folder_id, const char *msgid,
+                  guint32 *uidvalidity, guint32 *uid, GError **err)
+{
+	WriteCtx c = { .a = a, .msgid = msgid };
+
+	if (!account_write_check(a, err))
+		return FALSE;
+	if (!account_backend(a)->find_message_id) {
+		*uidvalidity = *uid = 0;
+		return TRUE;
+	}
+	c.tree = account_tree(a);
+	c.dest = tree_folder(c.tree, folder_id);
+	gboolean ok = c.dest != NULL;
+	if (!ok)
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "folder is gone");
+	else
+		ok = account_with_session(a, account_write_find_cb, &c, err);
+	tree_unref(c.tree);
+	if (!ok)
+		return FALSE;
+	*uidvalidity = c.new_uv;
+	/* The newest: an older one with the same Message-ID is another
+	 * copy the user had already. */
+	*uid = c.found->len ? g_array_index(c.found, guint32,
+	                                    c.found->len - 1) : 0;
+	g_array_unref(c.found);
+	return TRUE;
 }
 
 gboolean
 account_exec_append(MfAccount *a, gint64 folder_id, int fd, guint64 size,
-                    gint64 date, const char *flags, GError **err)
+                    gint64 date, const char *flags, guint32 *uidvalidity,
+                    guint32 *uid, GError **err)
 {
 	WriteCtx c = { .a = a, .fd = fd, .size = size, .date = date,
 	               .flags = flags };
@@ -205,8 +312,11 @@ account_exec_append(MfAccount *a, gint64 folder_id, int fd, guint64 size,
 		            "this folder holds no messages");
 	else
 		ok = account_with_session(a, account_write_append_cb, &c, err);
-	if (ok)
+	if (ok) {
 		account_expire_listing(a, folder_id);
+		*uidvalidity = c.new_uv;
+		*uid = c.new_uid;
+	}
 	tree_unref(c.tree);
 	return ok;
 }
@@ -226,12 +336,21 @@ account_write_tree(MfAccount *a, gint64 need)
 	return account_tree(a);
 }
 
+/* The server's name for the display leaf of a folder in PARENT (NULL:
+ * the top, where mailfs's own names are escaped); owned. */
+static char *
+account_write_server_leaf(const MfFolder *parent, const char *leaf)
+{
+	return parent ? g_strdup(leaf) : tree_unescape_top(leaf);
+}
+
 static gboolean
 account_write_mkdir_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	WriteCtx *c = ud;
+	g_autofree char *leaf = account_write_server_leaf(c->folder, c->leaf);
 	return account_backend(a)->create_folder(
-		s, c->folder ? c->folder->name : NULL, c->leaf, err);
+		s, c->folder ? c->folder->name : NULL, leaf, err);
 }
 
 /* Runs a folder operation; on success the tree is listed anew now. */
@@ -323,8 +442,9 @@ static gboolean
 account_write_rename_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	WriteCtx *c = ud;
+	g_autofree char *leaf = account_write_server_leaf(c->dest, c->leaf);
 	return account_backend(a)->rename_folder(
-		s, c->folder->name, c->dest ? c->dest->name : NULL, c->leaf, err);
+		s, c->folder->name, c->dest ? c->dest->name : NULL, leaf, err);
 }
 
 gboolean

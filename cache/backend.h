@@ -121,10 +121,19 @@ typedef struct {
 	                            const MfRemoteMessage *msgs, guint n,
 	                            GError **err);
 	/* The slots below are NULL without MF_BACKEND_CAP_WRITE. */
-	/* Moves MSGS of FOLDER to DEST (server names). */
+	/* Moves MSGS of FOLDER to DEST (server names).  When one message
+	 * moves and the server says where it went, *DEST_UIDVALIDITY and
+	 * *NEW_UID (either may be NULL) get its UID in DEST, else 0. */
 	gboolean (*move_messages)(MfSession *s, const char *folder,
 	                          guint32 uidvalidity, const MfRemoteMessage *msgs,
-	                          guint n, const char *dest, GError **err);
+	                          guint n, const char *dest,
+	                          guint32 *dest_uidvalidity, guint32 *new_uid,
+	                          GError **err);
+	/* The UIDs of the messages of FOLDER whose Message-ID is MSGID: *UIDS
+	 * gets a new ascending array of guint32, *UIDVALIDITY the folder's. */
+	gboolean (*find_message_id)(MfSession *s, const char *folder,
+	                            const char *msgid, guint32 *uidvalidity,
+	                            GArray **uids, GError **err);
 	/* Replaces the flags of one message. */
 	gboolean (*set_flags)(MfSession *s, const char *folder,
 	                      guint32 uidvalidity, guint32 uid, const char *flags,
@@ -145,11 +154,12 @@ typedef struct {
 	/* Makes a blocked idle() fail at once; from any thread. */
 	void (*interrupt)(MfSession *s);
 	/* Adds SIZE bytes read from FD (from offset 0) to FOLDER with FLAGS
-	 * (space-separated, or NULL) and DATE; *UID gets its UID when the
-	 * server says (else 0).  NULL without MF_BACKEND_CAP_APPEND. */
+	 * (space-separated, or NULL) and DATE; *UIDVALIDITY and *UID (either
+	 * may be NULL) get its UID when the server says (else 0).  NULL
+	 * without MF_BACKEND_CAP_APPEND. */
 	gboolean (*append)(MfSession *s, const char *folder, const char *flags,
-	                   gint64 date, int fd, guint64 size, guint32 *uid,
-	                   GError **err);
+	                   gint64 date, int fd, guint64 size,
+	                   guint32 *uidvalidity, guint32 *uid, GError **err);
 	/* FALSE if S must not be used again after the current operation
 	 * (POP3 sees the mailbox as it was at login).  NULL: reusable. */
 	gboolean (*reusable)(MfSession *s);

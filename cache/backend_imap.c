@@ -369,15 +369,6 @@ backend_imap_fetch_bodies(MfSession *s, const char *folder,
 	return still->len == 0 || backend_imap_check_missing(s, still, err);
 }
 
-static gboolean
-backend_imap_append(MfSession *s, const char *folder, const char *flags,
-                    gint64 date, int fd, guint64 size, guint32 *uid,
-                    GError **err)
-{
-	return imap_client_append(s->imap, folder, flags, date, fd, size, uid,
-	                          err);
-}
-
 const MfBackend backend_imap = {
 	.name = "imap",
 	.caps = MF_BACKEND_CAP_FOLDERS | MF_BACKEND_CAP_FLAGS |
@@ -392,6 +383,7 @@ const MfBackend backend_imap = {
 	.idle = backend_imap_idle,
 	.interrupt = backend_imap_interrupt,
 	.append = backend_imap_append,
+	.find_message_id = backend_imap_find_message_id,
 	.connect = backend_imap_connect,
 	.disconnect = backend_imap_disconnect,
 	.list_folders = backend_imap_list_folders,

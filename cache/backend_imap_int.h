@@ -26,7 +26,17 @@ gboolean backend_imap_delete_messages(MfSession *s, const char *folder,
 gboolean backend_imap_move_messages(MfSession *s, const char *folder,
                                     guint32 uidvalidity,
                                     const MfRemoteMessage *msgs, guint n,
-                                    const char *dest, GError **err);
+                                    const char *dest,
+                                    guint32 *dest_uidvalidity,
+                                    guint32 *new_uid, GError **err);
+gboolean backend_imap_find_message_id(MfSession *s, const char *folder,
+                                      const char *msgid,
+                                      guint32 *uidvalidity, GArray **uids,
+                                      GError **err);
+gboolean backend_imap_append(MfSession *s, const char *folder,
+                             const char *flags, gint64 date, int fd,
+                             guint64 size, guint32 *uidvalidity,
+                             guint32 *uid, GError **err);
 gboolean backend_imap_set_flags(MfSession *s, const char *folder,
                                 guint32 uidvalidity, guint32 uid,
                                 const char *flags, GError **err);

@@ -21,12 +21,39 @@ backend_imap_delete_messages(MfSession *s, const char *folder,
 gboolean
 backend_imap_move_messages(MfSession *s, const char *folder,
                            guint32 uidvalidity, const MfRemoteMessage *msgs,
-                           guint n, const char *dest, GError **err)
+                           guint n, const char *dest,
+                           guint32 *dest_uidvalidity, guint32 *new_uid,
+                           GError **err)
 {
 	if (!backend_imap_open(s, folder, uidvalidity, TRUE, err))
 		return FALSE;
 	g_autofree char *set = backend_imap_uidset(msgs, n);
-	return imap_client_uid_move(s->imap, set, dest, err);
+	return imap_client_uid_move(s->imap, set, dest, dest_uidvalidity,
+	                            new_uid, err);
+}
+
+gboolean
+backend_imap_find_message_id(MfSession *s, const char *folder,
+                             const char *msgid, guint32 *uidvalidity,
+                             GArray **uids, GError **err)
+{
+	ImapSelectInfo info;
+
+	/* Examined anew: a message that just arrived must be seen. */
+	if (!imap_client_examine(s->imap, folder, TRUE, &info, err))
+		return FALSE;
+	*uidvalidity = info.uidvalidity;
+	return imap_client_uid_search_header(s->imap, "Message-ID", msgid, uids,
+	                                     err);
+}
+
+gboolean
+backend_imap_append(MfSession *s, const char *folder, const char *flags,
+                    gint64 date, int fd, guint64 size, guint32 *uidvalidity,
+                    guint32 *uid, GError **err)
+{
+	return imap_client_append(s->imap, folder, flags, date, fd, size,
+	                          uidvalidity, uid, err);
 }
 
 gboolean

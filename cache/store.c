@@ -18,39 +18,9 @@
 
 
 
-static const char schema[] =
+static const char pragmas[] =
 	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=NORMAL;"
-	"CREATE TABLE IF NOT EXISTS folders ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  name TEXT NOT NULL UNIQUE, path TEXT NOT NULL,"
-	"  flags INTEGER NOT NULL DEFAULT 0,"
-	"  present INTEGER NOT NULL DEFAULT 1,"
-	"  uidvalidity INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE IF NOT EXISTS messages ("
-	"  folder INTEGER NOT NULL, uid INTEGER NOT NULL,"
-	"  size INTEGER NOT NULL, date INTEGER NOT NULL, flags TEXT NOT NULL,"
-	"  key TEXT,"
-	"  PRIMARY KEY (folder, uid)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS pending ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT, op INTEGER NOT NULL,"
-	"  folder INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
-	"  uid INTEGER NOT NULL, dest INTEGER NOT NULL, flags TEXT,"
-	"  path TEXT, date INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS keys ("
-	"  folder INTEGER NOT NULL, key TEXT NOT NULL, uid INTEGER NOT NULL,"
-	"  PRIMARY KEY (folder, key)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS generations ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  folder INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
-	"  UNIQUE (folder, uidvalidity));"
-	"CREATE TABLE IF NOT EXISTS bodies ("
-	"  folder INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
-	"  uid INTEGER NOT NULL, size INTEGER NOT NULL, sha256 BLOB NOT NULL,"
-	"  atime INTEGER NOT NULL DEFAULT 0,"
-	"  pinned INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (folder, uidvalidity, uid)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS bodies_atime ON bodies (pinned, atime);";
+	"PRAGMA synchronous=NORMAL;";
 
 gboolean
 store_db_error(Store *s, GError **err, const char *what)
@@ -135,17 +105,18 @@ store_clean_tmp(const char *tmp_dir)
 	}
 }
 
-/* Moves the damaged index of S (with its -wal and -shm), its bodies/ and
- * pending/ out of the way, into a new DIR/damaged-TIME-XXXXXX/, and says
- * so in one line: nothing in it is trusted again (body files are named by
- * folder ids only the index knew), nothing in it is deleted (it may hold
- * the only copy of mail).  FALSE with ERR if it cannot be moved. */
+/* Moves the damaged index of S (with its -wal and -shm), its bodies/,
+ * written/ and pending/ out of the way, into a new DIR/damaged-TIME-XXXXXX/,
+ * and says so in one line: nothing in it is trusted again (their files are
+ * named by folder ids or rows only the index knew), nothing in it is
+ * deleted (it may hold the only copy of mail).  FALSE with ERR if it
+ * cannot be moved. */
 static gboolean
 store_set_aside(Store *s, const char *why, GError **err)
 {
 	static const char *const names[] = {
 		"index.sqlite", "index.sqlite-wal", "index.sqlite-shm",
-		"bodies", "pending",
+		"bodies", "written", "pending",
 	};
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
@@ -209,7 +180,8 @@ store_open_index(Store *s, const char *db, gboolean may_set_aside,
 	    (rc & 0xff) != SQLITE_NOTADB) {
 		if (rc != SQLITE_ROW)
 			return store_db_error(s, err, "check");
-		return store_exec(s, schema, err);
+		return store_exec(s, pragmas, err) &&
+		       store_schema_apply(s, err);
 	}
 	if (!why)
 		why = g_strdup(sqlite3_errstr(rc));
@@ -671,6 +643,32 @@ store_keys_assign(Store *s, gint64 folder_id, GArray *msgs, GError **err)
 }
 
 
+static char *
+store_column_strdup(sqlite3_stmt *st, int col)
+{
+	return g_strdup((const char *)sqlite3_column_text(st, col));
+}
+
+/* Binds P's fields as ?1 .. ?14 of an INSERT or UPDATE of pending. */
+static void
+store_pending_bind(sqlite3_stmt *st, const StorePending *p)
+{
+	sqlite3_bind_int(st, 1, p->op);
+	sqlite3_bind_int64(st, 2, p->folder_id);
+	sqlite3_bind_int64(st, 3, p->uidvalidity);
+	sqlite3_bind_int64(st, 4, p->uid);
+	sqlite3_bind_int64(st, 5, p->dest_id);
+	sqlite3_bind_text(st, 6, p->flags, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, p->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, p->date);
+	sqlite3_bind_text(st, 9, p->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, p->written, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, p->replace_uv);
+	sqlite3_bind_int64(st, 12, p->replace_uid);
+	sqlite3_bind_text(st, 13, p->msgid, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 14, (int)p->tries);
+}
+
 gint64
 store_pending_add(Store *s, const StorePending *p, GError **err)
 {
@@ -679,16 +677,11 @@ store_pending_add(Store *s, const StorePending *p, GError **err)
 	g_mutex_lock(&s->lock);
 	sqlite3_stmt *st = store_prepare(s,
 		"INSERT INTO pending (op, folder, uidvalidity, uid, dest, flags,"
-		" path, date) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", err);
+		" path, date, name, written, replace_uv, replace_uid, msgid, "
+		"tries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+		"?12, ?13, ?14)", err);
 	if (st) {
-		sqlite3_bind_int(st, 1, p->op);
-		sqlite3_bind_int64(st, 2, p->folder_id);
-		sqlite3_bind_int64(st, 3, p->uidvalidity);
-		sqlite3_bind_int64(st, 4, p->uid);
-		sqlite3_bind_int64(st, 5, p->dest_id);
-		sqlite3_bind_text(st, 6, p->flags, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, p->path, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 8, p->date);
+		store_pending_bind(st, p);
 		/* synchronous=NORMAL may lose the last commits at a power
 		 * cut; a change the user was told is done must not be. */
 		if (sqlite3_step(st) == SQLITE_DONE &&
@@ -702,6 +695,30 @@ store_pending_add(Store *s, const StorePending *p, GError **err)
 	return id;
 }
 
+gboolean
+store_pending_update(Store *s, const StorePending *p, GError **err)
+{
+	gboolean ok = FALSE;
+
+	g_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s,
+		"UPDATE pending SET op = ?1, folder = ?2, uidvalidity = ?3, "
+		"uid = ?4, dest = ?5, flags = ?6, path = ?7, date = ?8, "
+		"name = ?9, written = ?10, replace_uv = ?11, replace_uid = ?12, "
+		"msgid = ?13, tries = ?14 WHERE id = ?15", err);
+	if (st) {
+		store_pending_bind(st, p);
+		sqlite3_bind_int64(st, 15, p->id);
+		ok = sqlite3_step(st) == SQLITE_DONE &&
+		     store_exec(s, "PRAGMA wal_checkpoint(FULL)", err);
+		if (!ok && err && !*err)
+			store_db_error(s, err, "record a change");
+		sqlite3_finalize(st);
+	}
+	g_mutex_unlock(&s->lock);
+	return ok;
+}
+
 GArray *
 store_pending_list(Store *s)
 {
@@ -710,7 +727,8 @@ store_pending_list(Store *s)
 	g_array_set_clear_func(out, (GDestroyNotify)store_pending_clear);
 	g_mutex_lock(&s->lock);
 	sqlite3_stmt *st = store_prepare(s,
-		"SELECT id, op, folder, uidvalidity, uid, dest, flags, path, date"
+		"SELECT id, op, folder, uidvalidity, uid, dest, flags, path, date,"
+		" name, written, replace_uv, replace_uid, msgid, tries"
 		" FROM pending ORDER BY id", NULL);
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
 		StorePending p = {
@@ -720,9 +738,15 @@ store_pending_list(Store *s)
 			.uidvalidity = (guint32)sqlite3_column_int64(st, 3),
 			.uid = (guint32)sqlite3_column_int64(st, 4),
 			.dest_id = sqlite3_column_int64(st, 5),
-			.flags = g_strdup((const char *)sqlite3_column_text(st, 6)),
-			.path = g_strdup((const char *)sqlite3_column_text(st, 7)),
+			.flags = store_column_strdup(st, 6),
+			.path = store_column_strdup(st, 7),
 			.date = sqlite3_column_int64(st, 8),
+			.name = store_column_strdup(st, 9),
+			.written = store_column_strdup(st, 10),
+			.replace_uv = (guint32)sqlite3_column_int64(st, 11),
+			.replace_uid = (guint32)sqlite3_column_int64(st, 12),
+			.msgid = store_column_strdup(st, 13),
+			.tries = (guint)sqlite3_column_int(st, 14),
 		};
 		g_array_append_val(out, p);
 	}
@@ -747,6 +771,9 @@ store_pending_clear(StorePending *p)
 {
 	g_free(p->flags);
 	g_free(p->path);
+	g_free(p->name);
+	g_free(p->written);
+	g_free(p->msgid);
 }
 
 char *

@@ -33,9 +33,9 @@ typedef struct {
 } StoreFolder;
 
 /* Opens (creating) the store in DIR.  The index is checked first (PRAGMA
- * quick_check): a damaged one is moved, with bodies/ and pending/, into a
- * new DIR/damaged-TIME-XXXXXX/, which is logged as an error, and a new
- * empty index is made.  MF_ERROR_LOCAL on failure, also when a damaged
+ * quick_check): a damaged one is moved, with bodies/, written/ and
+ * pending/, into a new DIR/damaged-TIME-XXXXXX/, which is logged as an
+ * error, and a new empty index is made.  MF_ERROR_LOCAL on failure, also when a damaged
  * index cannot be moved. */
 Store *store_open(const char *dir, GError **err);
 void store_close(Store *s); /* accepts NULL */
@@ -121,16 +121,64 @@ typedef struct {
 	char *flags;         /* or NULL */
 	char *path;          /* a file to append, or NULL */
 	gint64 date;
+	char *name;          /* the name the result gets (store_name_set) */
+	char *written;       /* the file as written, read back under NAME */
+	guint32 replace_uv;  /* a message of the destination that the */
+	guint32 replace_uid; /*   result replaces (removed after), or 0 */
+	char *msgid;         /* Message-ID, to find an append that may have */
+	guint tries;         /*   arrived: TRIES counts attempts begun */
 } StorePending;
 
 /* Records P durably; returns its id, or 0 with ERR. */
 gint64 store_pending_add(Store *s, const StorePending *p, GError **err);
+/* Rewrites the change P->id with P's fields, durably. */
+gboolean store_pending_update(Store *s, const StorePending *p, GError **err);
 /* Every recorded change, oldest first (clear func set). */
 GArray *store_pending_list(Store *s);
 void store_pending_remove(Store *s, gint64 id);
 void store_pending_clear(StorePending *p);
 /* The directory for files waiting to be appended (created); owned. */
 char *store_pending_dir(Store *s);
+
+/* Names given to messages through the mount (store_names.c): a file
+ * written into a folder keeps its name once it is a message, and reads
+ * back the bytes as written (WRITTEN, SIZE). */
+typedef struct {
+	guint32 uid;
+	char *name;
+	guint64 size;        /* of WRITTEN */
+	char *written;       /* a file under cache_dir/written/, or NULL:
+	                      * the message reads as the server has it */
+} StoreName;
+
+void store_name_clear(StoreName *n);
+/* The names of messages of (FOLDER_ID, UIDVALIDITY), by UID: a new array
+ * of StoreName (clear func set); NULL with ERR. */
+GArray *store_names_load(Store *s, gint64 folder_id, guint32 uidvalidity,
+                         GError **err);
+/* Gives message UID the name N->name (another message of the folder that
+ * had it loses it, with its written file). */
+gboolean store_name_set(Store *s, gint64 folder_id, guint32 uidvalidity,
+                        guint32 uid, const StoreName *n, GError **err);
+/* Moves the name of one message to another (a move, or a stand-in UID
+ * that got its real one), renaming it to NAME unless NULL. */
+gboolean store_name_move(Store *s, gint64 folder_id, guint32 uidvalidity,
+                         guint32 uid, gint64 to_folder,
+                         guint32 to_uidvalidity, guint32 to_uid,
+                         const char *name, GError **err);
+/* Forgets the name of a message, deleting its written file. */
+void store_name_forget(Store *s, gint64 folder_id, guint32 uidvalidity,
+                       guint32 uid);
+/* Forgets those of NAMES (as loaded) whose UID MSGS (a listing sorted by
+ * UID) no longer has. */
+void store_names_prune(Store *s, gint64 folder_id, guint32 uidvalidity,
+                       GArray *names, GArray *msgs);
+/* A new path for a written file of FOLDER_ID, in cache_dir/written/
+ * (created); owned; NULL if the directory cannot be made. */
+char *store_written_path(Store *s, gint64 folder_id);
+
+/* The schema version this mailfs writes (PRAGMA user_version). */
+int store_schema_latest(void);
 
 /* Bytes of all stored bodies. */
 guint64 store_total_bytes(Store *s);

@@ -33,6 +33,10 @@ gboolean store_mkdir(const char *path, GError **err);
  * then (bodies/F, for each body). */
 gboolean store_mkdir_once(const char *path, GError **err);
 
+/* Creates the tables, or brings an older index up to date
+ * (store_schema.c). */
+gboolean store_schema_apply(Store *s, GError **err);
+
 /* Bodies (store_body.c), called with s->lock held where noted. */
 char *store_body_path(Store *s, gint64 folder_id, guint32 uidvalidity,
                       guint32 uid);

@@ -137,3 +137,48 @@ tree_add_implicit_parents(GPtrArray *remote)
 		}
 	}
 }
+
+/* TRUE if the top-level name NAME (LEN bytes) is one of mailfs's own
+ * followed by zero or more '_'. */
+static gboolean
+tree_reserved_stem(const char *name, size_t len)
+{
+	static const char *const reserved[] = { TREE_RESERVED_NAMES };
+
+	for (gsize i = 0; i < G_N_ELEMENTS(reserved); i++) {
+		size_t n = strlen(reserved[i]);
+		if (len < n || strncmp(name, reserved[i], n) != 0)
+			continue;
+		while (n < len && name[n] == '_')
+			n++;
+		if (n == len)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+void
+tree_escape_reserved(GPtrArray *remote)
+{
+	for (guint i = 0; i < remote->len; i++) {
+		MfRemoteFolder *f = remote->pdata[i];
+		const char *slash = strchr(f->path, '/');
+		size_t len = slash ? (size_t)(slash - f->path) : strlen(f->path);
+		if (!tree_reserved_stem(f->path, len))
+			continue;
+		char *path = g_strdup_printf("%.*s_%s", (int)len, f->path,
+		                             f->path + len);
+		g_free(f->path);
+		f->path = path;
+	}
+}
+
+char *
+tree_unescape_top(const char *leaf)
+{
+	size_t len = strlen(leaf);
+
+	if (len > 1 && leaf[len - 1] == '_' && tree_reserved_stem(leaf, len))
+		return g_strndup(leaf, len - 1);
+	return g_strdup(leaf);
+}

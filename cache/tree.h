@@ -35,4 +35,13 @@ GPtrArray *tree_children(const MfTree *t, gint64 parent);
  * it implies without listing it. */
 void tree_add_implicit_parents(GPtrArray *remote);
 
+/* Top-level names the mount keeps for itself: a server folder called so
+ * is shown with a '_' added (as is one already called so with '_'s, so
+ * that no two folders show alike). */
+#define TREE_RESERVED_NAMES "outbox", ".mailfs"
+/* Renames REMOTE's folders (display paths) that would take such a name. */
+void tree_escape_reserved(GPtrArray *remote);
+/* The server's name for the top-level display name LEAF; owned. */
+char *tree_unescape_top(const char *leaf);
+
 #endif

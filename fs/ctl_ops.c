@@ -186,7 +186,7 @@ ctl_ops_attr(MfFs *fs, fuse_ino_t ino, struct stat *st)
 	size_t len = 0;
 
 	if (i < 0) {
-		node_dir_attr(fs, ino, FALSE, st);
+		node_dir_attr(fs, ino, FALSE, 0, st);
 		return;
 	}
 	if (fs->read_only && slot >= 0) {

@@ -31,6 +31,8 @@ errmap_to_errno(const GError *err)
 		return ENOSPC;
 	case MF_ERROR_BUSY:
 		return EBUSY;
+	case MF_ERROR_PERM:
+		return EPERM;
 	case MF_ERROR_MESSAGE:
 	case MF_ERROR_CONNECTION:
 	case MF_ERROR_TLS:

@@ -1,6 +1,6 @@
 /* folder_ops.c - the changing operations of the mail tree: message
- * removal, moves, flags, new messages written into folders, and folder
- * creation, removal and renaming. */
+ * removal, renames and moves, flags, files written into folders, and
+ * folder creation, removal and renaming. */
 #include "fs/folder_ops.h"
 
 #include <errno.h>
@@ -9,165 +9,49 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/account_change.h"
 #include "cache/account_write.h"
-#include "cache/journal.h"
+#include "fs/ctl_ops.h"
+#include "fs/errmap.h"
 #include "net/mf_error.h"
 
 /* The largest file appended as a message (read whole to fix line ends). */
 #define STAGED_MAX (64u << 20)
 
-/* A file being written into a folder; appended when closed after
- * writing. */
-typedef struct {
-	gint64 id;
-	gint64 folder_id;
-	char *name;
-	char *path;
-	gint64 mtime;     /* set by the writer (utimes), or -1 */
-	guint opens;
-	gboolean dirty;   /* written since the last append */
-} Staged;
-
-typedef struct {
-	Staged *st;
-	int fd;
-} StagedHandle;
-
-static void
-staged_free(Staged *st)
-{
-	unlink(st->path);
-	g_free(st->name);
-	g_free(st->path);
-	g_free(st);
-}
-
 void
 folder_ops_init(MfFs *fs)
 {
-	g_mutex_init(&fs->staged_lock);
-	fs->staged = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
-	                                   (GDestroyNotify)staged_free);
-	g_mkdir_with_parents(fs->staging, 0700);
+	staged_init(fs);
 }
 
 void
 folder_ops_cleanup(MfFs *fs)
 {
-	g_hash_table_unref(fs->staged);
-	g_mutex_clear(&fs->staged_lock);
+	staged_cleanup(fs);
 }
-
-static void
-folder_ops_staged_attr(MfFs *fs, const Staged *st, struct stat *sb)
-{
-	struct stat real;
-	guint64 size = stat(st->path, &real) == 0 ? (guint64)real.st_size : 0;
-
-	node_file_attr(fs, node_staged_ino(st->id), 0644, size,
-	               st->mtime >= 0 ? st->mtime : fs->started, sb);
-}
-
-/* Finds a staged file by folder and name; called with staged_lock. */
-static Staged *
-folder_ops_find_staged(MfFs *fs, gint64 folder_id, const char *name)
-{
-	GHashTableIter it;
-	gpointer v;
-
-	g_hash_table_iter_init(&it, fs->staged);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		Staged *st = v;
-		if (st->folder_id == folder_id && strcmp(st->name, name) == 0)
-			return st;
-	}
-	return NULL;
-}
-
-fuse_ino_t
-folder_ops_staged_lookup(MfFs *fs, gint64 folder_id, const char *name,
-                         struct stat *sb)
-{
-	fuse_ino_t ino = 0;
-
-	g_mutex_lock(&fs->staged_lock);
-	Staged *st = folder_ops_find_staged(fs, folder_id, name);
-	if (st) {
-		folder_ops_staged_attr(fs, st, sb);
-		ino = sb->st_ino;
-	}
-	g_mutex_unlock(&fs->staged_lock);
-	return ino;
-}
-
-void
-folder_ops_fill_staged(MfFs *fs, gint64 folder_id, GArray *dir)
-{
-	GHashTableIter it;
-	gpointer v;
-
-	g_mutex_lock(&fs->staged_lock);
-	g_hash_table_iter_init(&it, fs->staged);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		Staged *st = v;
-		if (st->folder_id == folder_id)
-			dirlist_add(dir, st->name, node_staged_ino(st->id),
-			            S_IFREG);
-	}
-	g_mutex_unlock(&fs->staged_lock);
-}
-
-/* --- messages ----------------------------------------------------------- */
 
 /* FALSE (and the reply sent) when the account's mail cannot be changed
  * (POP3): every change is refused alike, before anything is recorded. */
 static gboolean
 folder_ops_writable(fuse_req_t req)
 {
-	if (account_caps(node_fs(req)->account) & MF_BACKEND_CAP_WRITE)
+	if (node_mail_writable(node_fs(req)))
 		return TRUE;
 	fuse_reply_err(req, EACCES);
 	return FALSE;
 }
 
-/* Resolves NAME in folder FOLDER_ID to a message; fills P's message
- * fields.  ENOENT-like FALSE if there is none. */
-static gboolean
-folder_ops_message(MfFs *fs, gint64 folder_id, const char *name,
-                   StorePending *p)
-{
-	g_autoptr(GError) err = NULL;
-	char want[NODE_NAME_MAX];
-	guint64 uid = 0;
-	char *end = NULL;
-
-	if (!g_ascii_isdigit(name[0]))
-		return FALSE;
-	uid = g_ascii_strtoull(name, &end, 10);
-	if (uid == 0 || uid > G_MAXUINT32)
-		return FALSE;
-	MfListing *l = account_listing(fs->account, folder_id, &err);
-	const MfRemoteMessage *m = l ? listing_find(l, (guint32)uid) : NULL;
-	gboolean ok = m && strcmp(node_msg_name(m, want), name) == 0;
-	if (ok) {
-		p->folder_id = folder_id;
-		p->uidvalidity = listing_uidvalidity(l);
-		p->uid = (guint32)uid;
-	}
-	listing_unref(l);
-	return ok;
-}
-
+/* Replies to a change: 0, or ERR's errno with a log line naming WHAT. */
 static void
-folder_ops_submit(fuse_req_t req, StorePending *p)
+folder_ops_reply(fuse_req_t req, gboolean ok, const GError *err,
+                 const char *what)
 {
-	g_autoptr(GError) err = NULL;
-
-	if (journal_submit(node_fs(req)->account, p, &err))
+	if (ok) {
 		fuse_reply_err(req, 0);
-	else
-		node_reply_error(req, err);
-	store_pending_clear(p);
+		return;
+	}
+	g_message("%s: %s", what, err ? err->message : "failed");
+	node_reply_error(req, err);
 }
 
 static gint64
@@ -184,24 +68,24 @@ folder_ops_child(MfFs *fs, Node parent, const char *name)
 	                           name);
 }
 
+/* A name at the mount root that is mailfs's own (outbox/, .mailfs/). */
 static gboolean
-folder_ops_unlink_staged(MfFs *fs, gint64 folder_id, const char *name)
+folder_ops_reserved(MfFs *fs, Node parent, const char *name)
 {
-	g_mutex_lock(&fs->staged_lock);
-	Staged *st = folder_ops_find_staged(fs, folder_id, name);
-	if (st && st->opens == 0)
-		g_hash_table_remove(fs->staged, &st->id);
-	else if (st)
-		st->folder_id = -1; /* hidden; freed at its last close */
-	g_mutex_unlock(&fs->staged_lock);
-	return st != NULL;
+	return parent.kind == NODE_ROOT &&
+	       ((fs->outbox && strcmp(name, "outbox") == 0) ||
+	        strcmp(name, CTL_DIR_NAME) == 0);
 }
+
+/* --- messages ----------------------------------------------------------- */
 
 void
 folder_ops_unlink(fuse_req_t req, Node parent, const char *name)
 {
 	MfFs *fs = node_fs(req);
-	StorePending p = { .op = JOURNAL_REMOVE, .dest_id = fs->expunge };
+	g_autoptr(GError) err = NULL;
+	gint64 gen;
+	guint32 uid;
 
 	if (!folder_ops_writable(req))
 		return;
@@ -209,25 +93,60 @@ folder_ops_unlink(fuse_req_t req, Node parent, const char *name)
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	if (folder_ops_unlink_staged(fs, parent.id, name)) {
+	if (staged_unlink(fs, parent.id, name)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	if (!folder_ops_message(fs, parent.id, name, &p)) {
+	if (!node_find_message(fs, parent.id, name, &gen, &uid)) {
 		fuse_reply_err(req, folder_ops_child(fs, parent, name) ? EISDIR
 		                                                        : ENOENT);
 		return;
 	}
-	folder_ops_submit(req, &p);
+	gboolean ok = account_remove_message(fs->account, gen, uid,
+	                                     fs->expunge, &err);
+	folder_ops_reply(req, ok, err, name);
+}
+
+/* Renames message NAME (GEN, UID) of folder PARENT_ID to NEWNAME in
+ * NEW_ID: within a folder only the name changes (here, not on the
+ * server); to another folder it moves.  What had NEWNAME there is
+ * replaced. */
+static gboolean
+folder_ops_rename_message(MfFs *fs, gint64 parent_id, gint64 gen,
+                          guint32 uid, gint64 new_id, const char *newname,
+                          GError **err)
+{
+	gint64 rgen = 0;
+	guint32 ruid = 0;
+
+	staged_unlink(fs, new_id, newname);
+	if (node_find_message(fs, new_id, newname, &rgen, &ruid) &&
+	    rgen == gen && ruid == uid)
+		return TRUE; /* the same file */
+	if (new_id != parent_id)
+		return account_move_message(fs->account, gen, uid, new_id,
+		                            newname, rgen, ruid, err);
+	if (!account_name_message(fs->account, gen, uid, newname, err))
+		return FALSE;
+	return !ruid || account_remove_message(fs->account, rgen, ruid,
+	                                       fs->expunge, err);
 }
 
 static void
-folder_ops_reply_result(fuse_req_t req, gboolean ok, const GError *err)
+folder_ops_rename_folder(fuse_req_t req, gint64 folder, Node newparent,
+                         const char *newname)
 {
-	if (ok)
-		fuse_reply_err(req, 0);
-	else
-		node_reply_error(req, err);
+	MfFs *fs = node_fs(req);
+	g_autoptr(GError) err = NULL;
+
+	if (folder_ops_reserved(fs, newparent, newname)) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	gboolean ok = account_rename_folder(fs->account, folder,
+	                                    folder_ops_parent_id(newparent),
+	                                    newname, &err);
+	folder_ops_reply(req, ok, err, newname);
 }
 
 void
@@ -235,9 +154,10 @@ folder_ops_rename(fuse_req_t req, Node parent, const char *name,
                   Node newparent, const char *newname)
 {
 	MfFs *fs = node_fs(req);
-	StorePending p = { .op = JOURNAL_MOVE };
 	g_autoptr(GError) err = NULL;
-	gint64 folder = folder_ops_child(fs, parent, name);
+	gboolean found = FALSE;
+	gint64 gen;
+	guint32 uid;
 
 	if (!folder_ops_writable(req))
 		return;
@@ -245,25 +165,29 @@ folder_ops_rename(fuse_req_t req, Node parent, const char *name,
 		fuse_reply_err(req, EXDEV);
 		return;
 	}
+	gint64 folder = folder_ops_child(fs, parent, name);
 	if (folder) {
-		gboolean ok = account_rename_folder(
-			fs->account, folder, folder_ops_parent_id(newparent),
-			newname, &err);
-		folder_ops_reply_result(req, ok, err);
+		folder_ops_rename_folder(req, folder, newparent, newname);
 		return;
 	}
-	if (parent.kind != NODE_FOLDER ||
-	    !folder_ops_message(fs, parent.id, name, &p)) {
+	if (parent.kind != NODE_FOLDER) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	/* A message's name is its UID: it cannot be renamed in place. */
-	if (newparent.kind != NODE_FOLDER || newparent.id == parent.id) {
-		fuse_reply_err(req, EPERM);
+	if (newparent.kind != NODE_FOLDER) {
+		fuse_reply_err(req, EACCES); /* the root holds no messages */
 		return;
 	}
-	p.dest_id = newparent.id;
-	folder_ops_submit(req, &p);
+	gboolean ok = staged_rename(fs, parent.id, name, newparent.id, newname,
+	                            &found, &err);
+	if (!found && !node_find_message(fs, parent.id, name, &gen, &uid)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!found)
+		ok = folder_ops_rename_message(fs, parent.id, gen, uid,
+		                               newparent.id, newname, &err);
+	folder_ops_reply(req, ok, err, newname);
 }
 
 void
@@ -276,6 +200,17 @@ folder_ops_mkdir(fuse_req_t req, Node parent, const char *name)
 
 	if (!folder_ops_writable(req))
 		return;
+	if (folder_ops_reserved(fs, parent, name)) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	if (parent.kind == NODE_ROOT && strcmp(name, "outbox") == 0) {
+		g_message("mkdir outbox: the name is kept for the outbox (set "
+		          "smtp); a server folder of that name shows as "
+		          "outbox_");
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
 	if (!account_create_folder(fs->account, folder_ops_parent_id(parent),
 	                           name, &err)) {
 		node_reply_error(req, err);
@@ -287,7 +222,7 @@ folder_ops_mkdir(fuse_req_t req, Node parent, const char *name)
 		return;
 	}
 	e.ino = node_folder_ino(id);
-	node_dir_attr(fs, e.ino, TRUE, &e.attr);
+	node_dir_attr(fs, e.ino, TRUE, 0, &e.attr);
 	fuse_reply_entry(req, &e);
 }
 
@@ -305,25 +240,33 @@ folder_ops_rmdir(fuse_req_t req, Node parent, const char *name)
 		return;
 	}
 	gboolean ok = account_delete_folder(fs->account, id, &err);
-	folder_ops_reply_result(req, ok, err);
+	if (!ok)
+		node_reply_error(req, err);
+	else
+		fuse_reply_err(req, 0);
 }
 
 /* --- files written into folders ------------------------------------------- */
 
 static void
-staged_handle_free(gpointer p)
+folder_ops_reply_handle(fuse_req_t req, StagedHandle *h,
+                        struct fuse_file_info *fi, gboolean created)
 {
-	StagedHandle *h = p;
+	MfFs *fs = node_fs(req);
+	struct fuse_entry_param e = { .attr_timeout = 0.0,
+	                              .entry_timeout = 0.0 };
 
-	if (h->fd >= 0)
-		close(h->fd);
-	g_free(h);
-}
-
-static StagedHandle *
-folder_ops_handle(struct fuse_file_info *fi)
-{
-	return (StagedHandle *)(uintptr_t)fi->fh;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1; /* its bytes are ours to keep: no page cache */
+	if (!created) {
+		if (fuse_reply_open(req, fi) != 0)
+			staged_release(fs, h);
+		return;
+	}
+	staged_getattr(fs, staged_handle_id(h), &e.attr);
+	e.ino = e.attr.st_ino;
+	if (fuse_reply_create(req, &e, fi) != 0)
+		staged_release(fs, h);
 }
 
 void
@@ -331,105 +274,96 @@ folder_ops_create(fuse_req_t req, Node parent, const char *name,
                   struct fuse_file_info *fi)
 {
 	MfFs *fs = node_fs(req);
-	struct fuse_entry_param e = { .attr_timeout = 0.0,
-	                              .entry_timeout = 0.0 };
+	g_autoptr(GError) err = NULL;
 
-	if (parent.kind != NODE_FOLDER ||
+	if (parent.kind != NODE_FOLDER || !node_mail_writable(fs) ||
 	    !(account_caps(fs->account) & MF_BACKEND_CAP_APPEND)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	Staged *st = g_new0(Staged, 1);
-	g_mutex_lock(&fs->staged_lock);
-	st->id = ++fs->staged_next;
-	st->folder_id = parent.id;
-	st->name = g_strdup(name);
-	st->path = g_strdup_printf("%s/%" G_GINT64_FORMAT, fs->staging, st->id);
-	st->mtime = -1;
-	int fd = open(st->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		st->opens = 1;
-		g_hash_table_insert(fs->staged, &st->id, st);
-		folder_ops_staged_attr(fs, st, &e.attr);
-	}
-	g_mutex_unlock(&fs->staged_lock);
-	if (fd < 0) {
-		int errnum = errno;
-		staged_free(st);
-		fuse_reply_err(req, errnum);
+	StagedHandle *h = staged_create(fs, parent.id, name, &err);
+	if (!h) {
+		node_reply_error(req, err);
 		return;
 	}
-	StagedHandle *h = g_new0(StagedHandle, 1);
-	h->st = st;
-	h->fd = fd;
-	node_handle_track(fs, h, staged_handle_free);
-	e.ino = e.attr.st_ino;
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->direct_io = 1;
-	if (fuse_reply_create(req, &e, fi) != 0)
-		node_handle_release(fs, h);
+	folder_ops_reply_handle(req, h, fi, TRUE);
 }
 
-static Staged *
-folder_ops_staged_get(MfFs *fs, gint64 id)
+/* A message opened for writing: a staged file that replaces it, empty
+ * (O_TRUNC) or, for a file that was written here, holding its bytes.  A
+ * message as the server has it is not changed in place. */
+static StagedHandle *
+folder_ops_open_message(MfFs *fs, Node n, int flags, GError **err)
 {
-	g_mutex_lock(&fs->staged_lock);
-	Staged *st = g_hash_table_lookup(fs->staged, &id);
-	g_mutex_unlock(&fs->staged_lock);
-	return st;
-}
+	gint64 folder_id;
+	char buf[NODE_NAME_MAX];
 
-void
-folder_ops_getattr(fuse_req_t req, Node n)
-{
-	MfFs *fs = node_fs(req);
-	struct stat sb;
-
-	g_mutex_lock(&fs->staged_lock);
-	Staged *st = g_hash_table_lookup(fs->staged, &n.id);
-	if (st)
-		folder_ops_staged_attr(fs, st, &sb);
-	g_mutex_unlock(&fs->staged_lock);
-	if (st)
-		fuse_reply_attr(req, &sb, 0.0);
-	else
-		fuse_reply_err(req, ENOENT);
+	if (!account_generation_folder(fs->account, n.id, &folder_id, NULL)) {
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "message is gone");
+		return NULL;
+	}
+	MfListing *l = account_listing(fs->account, folder_id, err);
+	const MfRemoteMessage *m = l ? listing_find(l, n.uid) : NULL;
+	g_autofree char *name = m ? g_strdup(node_msg_name(l, m, buf)) : NULL;
+	gboolean written = m && listing_has_written(l, m);
+	listing_unref(l);
+	if (!name) {
+		if (err && !*err)
+			g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
+			            "message is gone");
+		return NULL;
+	}
+	if (!(flags & O_TRUNC) && !written) {
+		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
+		            "%s: a message is not changed in place; write a new "
+		            "file, or replace it whole", name);
+		g_message("%s", (*err)->message);
+		return NULL;
+	}
+	int src = flags & O_TRUNC ? -1
+	          : account_open_message(fs->account, n.id, n.uid, err);
+	if (!(flags & O_TRUNC) && src < 0)
+		return NULL;
+	StagedHandle *h = staged_replace(fs, folder_id, name, src, flags, err);
+	if (src >= 0)
+		close(src);
+	return h;
 }
 
 void
 folder_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 {
 	MfFs *fs = node_fs(req);
-	Staged *st = folder_ops_staged_get(fs, n.id);
-	int fd = st ? open(st->path, (fi->flags & (O_ACCMODE | O_TRUNC |
-	                                           O_APPEND)) | O_CLOEXEC)
-	            : -1;
+	g_autoptr(GError) err = NULL;
+	StagedHandle *h = NULL;
 
-	if (fd < 0) {
-		fuse_reply_err(req, st ? errno : ENOENT);
+	if (n.kind == NODE_STAGED)
+		h = staged_open(fs, n.id, fi->flags, &err);
+	else if (folder_ops_writable(req))
+		h = folder_ops_open_message(fs, n, fi->flags, &err);
+	else
+		return;
+	if (!h) {
+		node_reply_error(req, err);
 		return;
 	}
-	g_mutex_lock(&fs->staged_lock);
-	st->opens++;
-	if (fi->flags & O_TRUNC)
-		st->dirty = TRUE;
-	g_mutex_unlock(&fs->staged_lock);
-	StagedHandle *h = g_new0(StagedHandle, 1);
-	h->st = st;
-	h->fd = fd;
-	node_handle_track(fs, h, staged_handle_free);
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->direct_io = 1;
-	if (fuse_reply_open(req, fi) != 0)
-		node_handle_release(fs, h);
+	folder_ops_reply_handle(req, h, fi, FALSE);
+}
+
+StagedHandle *
+folder_ops_hold(MfFs *fs, const struct fuse_file_info *fi)
+{
+	/* A message opened for reading has an fd as its handle, never one
+	 * of the tracked pointers. */
+	gpointer h = fi ? (gpointer)(uintptr_t)fi->fh : NULL;
+	return h && node_handle_get_kind(fs, h, staged_handle_free) ? h : NULL;
 }
 
 void
-folder_ops_read(fuse_req_t req, size_t size, off_t off,
-                struct fuse_file_info *fi)
+folder_ops_read(fuse_req_t req, StagedHandle *h, size_t size, off_t off)
 {
 	g_autofree char *buf = g_malloc(size);
-	ssize_t n = pread(folder_ops_handle(fi)->fd, buf, size, off);
+	ssize_t n = pread(h->fd, buf, size, off);
 
 	if (n < 0)
 		fuse_reply_err(req, errno);
@@ -438,131 +372,72 @@ folder_ops_read(fuse_req_t req, size_t size, off_t off,
 }
 
 void
-folder_ops_write(fuse_req_t req, const char *buf, size_t size, off_t off,
-                 struct fuse_file_info *fi)
+folder_ops_write(fuse_req_t req, StagedHandle *h, const char *buf,
+                 size_t size, off_t off)
 {
-	StagedHandle *h = folder_ops_handle(fi);
-	ssize_t n = (guint64)off + size > STAGED_MAX ? -1
-	            : pwrite(h->fd, buf, size, off);
+	gboolean big = (guint64)off + size > STAGED_MAX;
+	ssize_t n = big ? -1 : pwrite(h->fd, buf, size, off);
 
 	if (n < 0) {
-		fuse_reply_err(req, (guint64)off + size > STAGED_MAX ? EFBIG
-		                                                    : errno);
+		fuse_reply_err(req, big ? EFBIG : errno);
 		return;
 	}
-	g_mutex_lock(&node_fs(req)->staged_lock);
-	h->st->dirty = TRUE;
-	g_mutex_unlock(&node_fs(req)->staged_lock);
+	staged_wrote(node_fs(req), h);
 	fuse_reply_write(req, (size_t)n);
 }
 
-/* Writes a CRLF copy of ST's file to a new file beside it; owned path. */
-static char *
-folder_ops_crlf_copy(const Staged *st, GError **err)
+void
+folder_ops_flush(fuse_req_t req, StagedHandle *h)
 {
-	g_autofree char *data = NULL;
-	gsize len = 0;
+	g_autoptr(GError) err = NULL;
 
-	if (!g_file_get_contents(st->path, &data, &len, err))
-		return NULL;
-	GString *out = g_string_sized_new(len + len / 32 + 2);
-	for (gsize i = 0; i < len; i++) {
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			g_string_append_c(out, '\r');
-		g_string_append_c(out, data[i]);
+	if (staged_flush(node_fs(req), h, &err)) {
+		fuse_reply_err(req, 0);
+		return;
 	}
-	char *path = g_strdup_printf("%s.crlf", st->path);
-	gboolean ok = g_file_set_contents_full(path, out->str, (gssize)out->len,
-	                                       G_FILE_SET_CONTENTS_CONSISTENT,
-	                                       0600, err);
-	g_string_free(out, TRUE);
-	if (!ok)
-		g_clear_pointer(&path, g_free);
-	return path;
+	/* Not a message (yet): said once, when the file is let go. */
+	if (!g_error_matches(err, MF_ERROR, MF_ERROR_BADMSG))
+		g_warning("%s", err->message);
+	node_reply_error(req, err);
 }
 
-/* Appends ST as a new message, through the journal. */
-static gboolean
-folder_ops_append(MfFs *fs, Staged *st, GError **err)
+void
+folder_ops_release(fuse_req_t req, StagedHandle *h)
+{
+	staged_release(node_fs(req), h);
+	fuse_reply_err(req, 0);
+}
+
+void
+folder_ops_getattr(fuse_req_t req, gint64 id)
 {
 	struct stat sb;
 
-	if (stat(st->path, &sb) != 0 || sb.st_size == 0)
-		return TRUE; /* nothing to append */
-	g_autofree char *copy = folder_ops_crlf_copy(st, err);
-	if (!copy)
-		return FALSE;
-	StorePending p = {
-		.op = JOURNAL_APPEND, .folder_id = st->folder_id,
-		.path = g_steal_pointer(&copy),
-		.date = st->mtime >= 0 ? st->mtime
-		                       : g_get_real_time() / G_USEC_PER_SEC,
-	};
-	gboolean ok = journal_submit(fs->account, &p, err);
-	store_pending_clear(&p);
-	return ok;
-}
-
-void
-folder_ops_flush(fuse_req_t req, struct fuse_file_info *fi)
-{
-	MfFs *fs = node_fs(req);
-	StagedHandle *h = folder_ops_handle(fi);
-	g_autoptr(GError) err = NULL;
-
-	g_mutex_lock(&fs->staged_lock);
-	gboolean due = h->st->dirty && h->st->folder_id > 0;
-	h->st->dirty = FALSE;
-	g_mutex_unlock(&fs->staged_lock);
-	/* A close after writing makes the message: close() returns once it
-	 * is appended, or recorded to be. */
-	if (due && (fsync(h->fd) != 0 || !folder_ops_append(fs, h->st, &err))) {
-		g_warning("append of %s failed: %s", h->st->name,
-		          err ? err->message : g_strerror(errno));
-		fuse_reply_err(req, err ? EIO : errno);
-		return;
-	}
-	fuse_reply_err(req, 0);
-}
-
-void
-folder_ops_release(fuse_req_t req, struct fuse_file_info *fi)
-{
-	MfFs *fs = node_fs(req);
-	StagedHandle *h = folder_ops_handle(fi);
-
-	close(h->fd);
-	h->fd = -1;
-	g_mutex_lock(&fs->staged_lock);
-	if (--h->st->opens == 0)
-		g_hash_table_remove(fs->staged, &h->st->id);
-	g_mutex_unlock(&fs->staged_lock);
-	node_handle_release(fs, h);
-	fuse_reply_err(req, 0);
-}
-
-void
-folder_ops_setattr(fuse_req_t req, Node n, struct stat *attr, int to_set,
-                   struct fuse_file_info *fi)
-{
-	MfFs *fs = node_fs(req);
-	Staged *st = folder_ops_staged_get(fs, n.id);
-
-	if (!st) {
+	if (staged_getattr(node_fs(req), id, &sb))
+		fuse_reply_attr(req, &sb, 0.0);
+	else
 		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if ((to_set & FUSE_SET_ATTR_SIZE) && truncate(st->path, attr->st_size)) {
-		fuse_reply_err(req, errno);
-		return;
-	}
-	g_mutex_lock(&fs->staged_lock);
-	if (to_set & FUSE_SET_ATTR_SIZE)
-		st->dirty = TRUE;
-	if (to_set & FUSE_SET_ATTR_MTIME)
-		st->mtime = attr->st_mtime;
-	g_mutex_unlock(&fs->staged_lock);
-	folder_ops_getattr(req, n);
+}
+
+void
+folder_ops_setattr_staged(fuse_req_t req, gint64 id, struct stat *attr,
+                          int to_set)
+{
+	g_autoptr(GError) err = NULL;
+	struct stat sb;
+
+	if (staged_setattr(node_fs(req), id, attr, to_set, &sb, &err))
+		fuse_reply_attr(req, &sb, 0.0);
+	else
+		node_reply_error(req, err);
+}
+
+void
+folder_ops_refuse_in_place(fuse_req_t req, Node n)
+{
+	g_message("message %u: a message is not changed in place; write a "
+	          "new file, or replace it whole", n.uid);
+	fuse_reply_err(req, EACCES);
 }
 
 /* --- flags ------------------------------------------------------------------ */
@@ -570,7 +445,7 @@ folder_ops_setattr(fuse_req_t req, Node n, struct stat *attr, int to_set,
 static gboolean
 folder_ops_has_flags(MfFs *fs, Node n)
 {
-	return n.kind == NODE_MSG &&
+	return (n.kind == NODE_MSG || n.kind == NODE_STAGED) &&
 	       (account_caps(fs->account) & MF_BACKEND_CAP_FLAGS);
 }
 
@@ -579,10 +454,19 @@ folder_ops_getxattr(fuse_req_t req, Node n, const char *name, size_t size)
 {
 	MfFs *fs = node_fs(req);
 	g_autoptr(GError) err = NULL;
+	gboolean found = FALSE;
 	MfRemoteMessage m;
 
 	if (!folder_ops_has_flags(fs, n) || strcmp(name, FLAGS_XATTR) != 0) {
 		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (n.kind == NODE_STAGED) {
+		g_autofree char *flags = staged_get_flags(fs, n.id, &found);
+		if (!flags)
+			fuse_reply_err(req, found ? ENODATA : ENOENT);
+		else
+			node_reply_xattr(req, flags, strlen(flags), size);
 		return;
 	}
 	if (!account_message(fs->account, n.id, n.uid, &m, &err)) {
@@ -611,36 +495,70 @@ folder_ops_settable_flags(const char *flags)
 	return g_string_free(out, FALSE);
 }
 
+/* The flags a value of user.mailfs.flags sets, or NULL if it cannot be
+ * one (characters IMAP flags cannot hold); owned. */
+static char *
+folder_ops_parse_flags(const char *value, size_t size)
+{
+	g_autofree char *flags = g_strndup(value, MIN(size, 4096));
+
+	g_strstrip(flags);
+	for (char *c = flags; *c; c++)
+		if (*c == '(' || *c == ')' || *c == '"' ||
+		    (unsigned char)*c < 0x20)
+			return NULL;
+	return folder_ops_settable_flags(flags);
+}
+
+static void
+folder_ops_set_flags(fuse_req_t req, Node n, const char *flags)
+{
+	MfFs *fs = node_fs(req);
+	g_autoptr(GError) err = NULL;
+
+	if (n.kind == NODE_STAGED) {
+		gboolean ok = staged_set_flags(fs, n.id, *flags ? flags : NULL);
+		fuse_reply_err(req, ok ? 0 : ENOENT);
+		return;
+	}
+	gboolean ok = account_flag_message(fs->account, n.id, n.uid, flags,
+	                                   &err);
+	folder_ops_reply(req, ok, err, "flags");
+}
+
 void
 folder_ops_setxattr(fuse_req_t req, Node n, const char *name,
                     const char *value, size_t size)
 {
 	MfFs *fs = node_fs(req);
-	gint64 folder_id;
-	guint32 uv;
 
-	if (!folder_ops_has_flags(fs, n) || strcmp(name, FLAGS_XATTR) != 0) {
-		/* Read-only mail (POP3) refuses like every other write. */
-		fuse_reply_err(req, folder_ops_has_flags(fs, n) ? ENOTSUP
-		                                               : EACCES);
+	/* Attributes mailfs does not keep: ENOTSUP is what cp -p, cp -a,
+	 * mv and rsync take as "this file system has none". */
+	if (strcmp(name, FLAGS_XATTR) != 0 || !folder_ops_has_flags(fs, n)) {
+		fuse_reply_err(req, ENOTSUP);
 		return;
 	}
-	g_autofree char *flags = g_strndup(value, MIN(size, 4096));
-	g_strstrip(flags);
-	for (char *c = flags; *c; c++)
-		if (*c == '(' || *c == ')' || *c == '"' || *c == '\r' ||
-		    *c == '\n' || (unsigned char)*c < 0x20) {
-			fuse_reply_err(req, EINVAL);
-			return;
-		}
-	if (!account_generation_folder(fs->account, n.id, &folder_id, &uv)) {
-		fuse_reply_err(req, ENOENT);
+	if (!folder_ops_writable(req))
+		return;
+	g_autofree char *flags = folder_ops_parse_flags(value, size);
+	if (!flags) {
+		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	StorePending p = { .op = JOURNAL_FLAGS, .folder_id = folder_id,
-	                   .uidvalidity = uv, .uid = n.uid,
-	                   .flags = folder_ops_settable_flags(flags) };
-	folder_ops_submit(req, &p);
+	folder_ops_set_flags(req, n, flags);
+}
+
+void
+folder_ops_removexattr(fuse_req_t req, Node n, const char *name)
+{
+	MfFs *fs = node_fs(req);
+
+	if (strcmp(name, FLAGS_XATTR) != 0 || !folder_ops_has_flags(fs, n)) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
+	if (folder_ops_writable(req))
+		folder_ops_set_flags(req, n, "");
 }
 
 void

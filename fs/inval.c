@@ -57,14 +57,13 @@ inval_stop(Inval *iv)
 	g_free(iv);
 }
 
-static void
-inval_push(Inval *iv, fuse_ino_t parent, const MfRemoteMessage *m)
+void
+inval_entry(Inval *iv, fuse_ino_t parent, const char *name)
 {
-	char name[NODE_NAME_MAX];
 	InvalItem *it = g_new0(InvalItem, 1);
 
 	it->parent = parent;
-	it->name = g_strdup(node_msg_name(m, name));
+	it->name = g_strdup(name);
 	g_async_queue_push(iv->queue, it);
 }
 
@@ -76,10 +75,16 @@ inval_listing_cb(gint64 folder_id, const MfListing *old,
 	gboolean all = listing_generation(old) !=
 	               listing_generation(new_listing);
 	fuse_ino_t parent = node_folder_ino(folder_id);
+	char was[NODE_NAME_MAX], is[NODE_NAME_MAX];
 
+	/* Every name that no longer names the same message: gone, or given
+	 * to another one (a file written over it). */
 	for (guint i = 0; i < listing_count(old); i++) {
 		const MfRemoteMessage *m = listing_at(old, i);
-		if (all || !listing_find(new_listing, m->uid))
-			inval_push(iv, parent, m);
+		const MfRemoteMessage *n = all ? NULL
+		                         : listing_find(new_listing, m->uid);
+		const char *name = node_msg_name(old, m, was);
+		if (!n || strcmp(name, node_msg_name(new_listing, n, is)) != 0)
+			inval_entry(iv, parent, name);
 	}
 }

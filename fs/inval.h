@@ -18,8 +18,12 @@ Inval *inval_start(struct fuse_session *se);
 /* Stops the thread after the queued notifications; accepts NULL. */
 void inval_stop(Inval *iv);
 
-/* An MfListingHook: queues the names of OLD that NEW no longer has (all of
- * them when the generation changed).  UD is the Inval. */
+/* Queues the name NAME in directory PARENT to be forgotten. */
+void inval_entry(Inval *iv, fuse_ino_t parent, const char *name);
+
+/* An MfListingHook: queues the names of OLD that no longer name the same
+ * message in NEW (all of them when the generation changed).  UD is the
+ * Inval. */
 void inval_listing_cb(gint64 folder_id, const MfListing *old,
                       const MfListing *new_listing, void *ud);
 

@@ -59,6 +59,7 @@ mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 	p->refresh_interval = cfg->refresh_interval;
 	p->cache_max = cfg->cache_max;
 	p->leave_on_server = cfg->leave_on_server;
+	p->delete_expunge = cfg->delete_expunge;
 	p->poll_interval = cfg->poll_interval;
 	p->backend.url = cfg->has_imap ? cfg->imap : cfg->pop3;
 	p->backend.url.host = g_strdup(p->backend.url.host);

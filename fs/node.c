@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "fs/errmap.h"
+#include "net/mf_error.h"
 
 #define INO_FOLDER_BASE 0x100
 #define INO_SPOOL_BASE (1ull << 31)
@@ -78,7 +79,7 @@ node_fs(fuse_req_t req)
 
 void
 node_dir_attr(const MfFs *fs, fuse_ino_t ino, gboolean writable,
-              struct stat *st)
+              gint64 mtime, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = ino;
@@ -86,7 +87,35 @@ node_dir_attr(const MfFs *fs, fuse_ino_t ino, gboolean writable,
 	st->st_nlink = 2;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
-	st->st_mtime = st->st_ctime = st->st_atime = fs->started;
+	st->st_mtime = st->st_ctime = st->st_atime =
+		(time_t)MAX(mtime, (gint64)fs->started);
+}
+
+gboolean
+node_mail_writable(const MfFs *fs)
+{
+	return !fs->read_only &&
+	       (account_caps(fs->account) & MF_BACKEND_CAP_WRITE);
+}
+
+gboolean
+node_parse_msg_name(const char *name, guint32 *uid, gint64 *gen)
+{
+	guint64 u = 0, g = 0;
+	char *end = NULL;
+
+	if (!g_ascii_isdigit(name[0]) || name[0] == '0')
+		return FALSE;
+	u = g_ascii_strtoull(name, &end, 10);
+	if (u == 0 || u > G_MAXUINT32 || *end != '.' ||
+	    !g_ascii_isdigit(end[1]) || end[1] == '0')
+		return FALSE;
+	g = g_ascii_strtoull(end + 1, &end, 10);
+	if (g == 0 || g > G_MAXINT32 || strcmp(end, ".eml") != 0)
+		return FALSE;
+	*uid = (guint32)u;
+	*gen = (gint64)g;
+	return TRUE;
 }
 
 void
@@ -174,13 +203,18 @@ dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off,
 }
 
 const char *
-node_msg_name(const MfRemoteMessage *m, char buf[NODE_NAME_MAX])
+node_msg_name(const MfListing *l, const MfRemoteMessage *m,
+              char buf[NODE_NAME_MAX])
 {
+	const char *alias = listing_alias(l, m, NULL);
 	char key[65];
 	size_t n = 0;
 
+	if (alias)
+		return alias;
 	if (!m->key) {
-		g_snprintf(buf, NODE_NAME_MAX, "%u.eml", m->uid);
+		g_snprintf(buf, NODE_NAME_MAX, "%u.%" G_GINT64_FORMAT ".eml",
+		           m->uid, listing_generation(l));
 		return buf;
 	}
 	for (const char *p = m->key; *p && n < sizeof key - 1; p++)
@@ -247,9 +281,15 @@ node_handle_drop_locked(MfFs *fs, gpointer h, HandleRef *r)
 gboolean
 node_handle_get(MfFs *fs, gpointer h)
 {
+	return node_handle_get_kind(fs, h, NULL);
+}
+
+gboolean
+node_handle_get_kind(MfFs *fs, gpointer h, GDestroyNotify free_fn)
+{
 	g_mutex_lock(&fs->handles_lock);
 	HandleRef *r = g_hash_table_lookup(fs->handles, h);
-	gboolean ok = r && !r->closed;
+	gboolean ok = r && !r->closed && (!free_fn || r->free_fn == free_fn);
 	if (ok)
 		r->users++;
 	g_mutex_unlock(&fs->handles_lock);
@@ -292,4 +332,64 @@ node_handles_free_all(MfFs *fs)
 			((HandleRef *)v)->free_fn(h);
 	g_hash_table_unref(fs->handles);
 	g_mutex_clear(&fs->handles_lock);
+}
+
+gboolean
+node_find_message(MfFs *fs, gint64 folder_id, const char *name, gint64 *gen,
+                  guint32 *uid)
+{
+	g_autoptr(GError) err = NULL;
+	MfListing *l = account_listing(fs->account, folder_id, &err);
+	const MfRemoteMessage *m = l ? listing_find_name(l, name) : NULL;
+	char want[NODE_NAME_MAX];
+	guint64 u = g_ascii_isdigit(name[0]) ? g_ascii_strtoull(name, NULL, 10)
+	                                      : 0;
+
+	/* Else a server name: "<uid>.<gen>.eml" or "<uid>-<key>.eml". */
+	if (!m && l && u > 0 && u <= G_MAXUINT32)
+		m = listing_find(l, (guint32)u);
+	if (m && strcmp(node_msg_name(l, m, want), name) != 0)
+		m = NULL; /* a message that was given another name */
+	if (m) {
+		*gen = listing_generation(l);
+		*uid = m->uid;
+	}
+	listing_unref(l);
+	return m != NULL;
+}
+
+gboolean
+node_copy_fd(int from, int to, GError **err)
+{
+	char buf[65536];
+	off_t off = 0;
+
+	for (;;) {
+		ssize_t n = pread(from, buf, sizeof buf, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return TRUE;
+		if (n < 0 || write(to, buf, (size_t)n) != n) {
+			int e = errno;
+			g_set_error(err, MF_ERROR, e == ENOSPC || e == EDQUOT
+			            ? MF_ERROR_NOSPACE : MF_ERROR_LOCAL,
+			            "cannot copy a message: %s", g_strerror(e));
+			return FALSE;
+		}
+		off += n;
+	}
+}
+
+GHashTable *
+dirlist_names(GArray *dir, guint from)
+{
+	GHashTable *names = NULL;
+
+	for (guint i = from; i < dir->len; i++) {
+		if (!names)
+			names = g_hash_table_new(g_str_hash, g_str_equal);
+		g_hash_table_add(names, g_array_index(dir, DirEntry, i).name);
+	}
+	return names;
 }

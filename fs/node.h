@@ -43,16 +43,36 @@ fuse_ino_t node_staged_ino(gint64 id);
 
 MfFs *node_fs(fuse_req_t req);
 
-/* The file name of message M: "<uid>.eml", or "<uid>-<key>.eml" for a
- * message named by a key (a POP3 UIDL), the key cut to 64 characters
- * with anything but letters, digits, '.', '_' and '-' made '_'.  Unique by
- * its UID, stable, safe to type in a shell.  Written to BUF. */
+/* The file name of message M of listing L: the name it was given
+ * through the mount (written or renamed to), else "<uid>.<gen>.eml",
+ * where the listing's generation makes names unique in the whole account
+ * (a message copied or moved to another folder never meets a name it
+ * already has there), or "<uid>-<key>.eml" for a message named by a key
+ * (a POP3 UIDL), the key cut to 64 characters with anything but letters,
+ * digits, '.', '_' and '-' made '_'.  Stable, safe to type in a shell.
+ * Written to BUF, or an alias L holds. */
 #define NODE_NAME_MAX 96
-const char *node_msg_name(const MfRemoteMessage *m, char buf[NODE_NAME_MAX]);
+const char *node_msg_name(const MfListing *l, const MfRemoteMessage *m,
+                          char buf[NODE_NAME_MAX]);
+/* The UID and generation of a name "<uid>.<gen>.eml"; FALSE otherwise. */
+gboolean node_parse_msg_name(const char *name, guint32 *uid, gint64 *gen);
 
-/* Attributes of a directory (0555, or 0755 when WRITABLE). */
+/* The message called NAME in FOLDER_ID (its listing refreshed if stale):
+ * its generation and UID; FALSE if none. */
+gboolean node_find_message(MfFs *fs, gint64 folder_id, const char *name,
+                           gint64 *gen, guint32 *uid);
+
+/* Copies every byte of FROM (from its start) to TO (at its offset). */
+gboolean node_copy_fd(int from, int to, GError **err);
+
+/* TRUE if the mail of FS can be changed (the owner may write folders and
+ * messages: modes 0755 and 0644, else 0555 and 0444). */
+gboolean node_mail_writable(const MfFs *fs);
+
+/* Attributes of a directory (0555, or 0755 when WRITABLE), changed at
+ * MTIME (or when the mount started, if later). */
 void node_dir_attr(const MfFs *fs, fuse_ino_t ino, gboolean writable,
-                   struct stat *st);
+                   gint64 mtime, struct stat *st);
 /* Attributes of a regular file. */
 void node_file_attr(const MfFs *fs, fuse_ino_t ino, mode_t perm,
                     guint64 size, gint64 mtime, struct stat *st);
@@ -73,6 +93,8 @@ void node_reply_error(fuse_req_t req, const GError *err);
 void node_handles_init(MfFs *fs);
 void node_handle_track(MfFs *fs, gpointer h, GDestroyNotify free_fn);
 gboolean node_handle_get(MfFs *fs, gpointer h);
+/* The same, for a handle tracked with FREE_FN only (its kind). */
+gboolean node_handle_get_kind(MfFs *fs, gpointer h, GDestroyNotify free_fn);
 void node_handle_put(MfFs *fs, gpointer h);
 /* At RELEASE: H is freed once no request holds it. */
 void node_handle_release(MfFs *fs, gpointer h);
@@ -86,6 +108,9 @@ void dirlist_add(GArray *dir, const char *name, fuse_ino_t ino, mode_t mode);
  * message). */
 void dirlist_add_plus(GArray *dir, const char *name,
                       const struct fuse_entry_param *e);
+/* The names of DIR's entries from FROM on, as a set (valid while DIR is
+ * unchanged), or NULL if there are none. */
+GHashTable *dirlist_names(GArray *dir, guint from);
 /* Replies to READDIR (PLUS: READDIRPLUS) with DIR's entries from OFF on. */
 void dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off,
                    gboolean plus);

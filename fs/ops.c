@@ -15,6 +15,8 @@
 #include "fs/node.h"
 #include "fs/outbox_ops.h"
 #include "fs/ro_ops.h"
+#include "fs/staged.h"
+#include "cache/outbox_msg.h"
 #include "net/mf_error.h"
 
 /* Messages never change: the kernel may keep their names and attributes
@@ -22,75 +24,88 @@
 #define MSG_TIMEOUT 3600.0
 #define DIR_TIMEOUT 1.0
 
+/* The attributes of message M of listing L: 0644 where mail can be
+ * changed (the owner may rename, remove and replace it), the size it
+ * reads with, its arrival time. */
 static void
-ops_msg_attr(const MfFs *fs, fuse_ino_t ino, const MfRemoteMessage *m,
+ops_msg_attr(const MfFs *fs, const MfListing *l, const MfRemoteMessage *m,
              struct stat *st)
 {
-	node_file_attr(fs, ino, 0444, m->size, m->date, st);
+	guint64 size = m->size;
+
+	listing_alias(l, m, &size);
+	node_file_attr(fs, node_msg_ino(listing_generation(l), m->uid),
+	               node_mail_writable(fs) ? 0644 : 0444, size, m->date, st);
 }
 
-/* The UID a message file name starts with ("<uid>.eml" or
- * "<uid>-<key>.eml"); FALSE if NAME cannot be a message's. */
-static gboolean
-ops_parse_msg_name(const char *name, guint32 *uid)
+/* When a folder's contents last changed, as its mtime shows. */
+static gint64
+ops_folder_mtime(MfFs *fs, gint64 folder_id)
 {
-	guint64 v = 0;
-	const char *p = name;
-
-	if (*p < '1' || *p > '9')
-		return FALSE;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		v = v * 10 + (guint64)(*p - '0');
-		if (v > G_MAXUINT32)
-			return FALSE;
-	}
-	if (*p != '-' && strcmp(p, ".eml") != 0)
-		return FALSE;
-	*uid = (guint32)v;
-	return TRUE;
+	return MAX(account_folder_mtime(fs->account, folder_id),
+	           staged_folder_mtime(fs, folder_id));
 }
 
 static void
-ops_reply_dir_entry(fuse_req_t req, fuse_ino_t ino, gboolean writable)
+ops_dir_attr(MfFs *fs, fuse_ino_t ino, struct stat *st)
+{
+	Node n = node_decode(ino);
+	gint64 mtime = n.kind == NODE_FOLDER ? ops_folder_mtime(fs, n.id) : 0;
+
+	node_dir_attr(fs, ino, node_mail_writable(fs), mtime, st);
+}
+
+static void
+ops_reply_dir_entry(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fuse_entry_param e = { .ino = ino, .attr_timeout = DIR_TIMEOUT,
 	                              .entry_timeout = DIR_TIMEOUT };
-	node_dir_attr(node_fs(req), ino, writable, &e.attr);
+	ops_dir_attr(node_fs(req), ino, &e.attr);
 	fuse_reply_entry(req, &e);
 }
 
 static void
-ops_lookup_msg(fuse_req_t req, gint64 folder_id, guint32 uid,
-               const char *name)
+ops_msg_entry(const MfFs *fs, const MfListing *l, const MfRemoteMessage *m,
+              struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof *e);
+	e->ino = node_msg_ino(listing_generation(l), m->uid);
+	e->generation = listing_uidvalidity(l);
+	e->attr_timeout = e->entry_timeout = MSG_TIMEOUT;
+	ops_msg_attr(fs, l, m, &e->attr);
+}
+
+/* Replies with the message NAME of FOLDER_ID; FALSE (nothing replied) if
+ * there is none. */
+static gboolean
+ops_lookup_msg(fuse_req_t req, gint64 folder_id, const char *name)
 {
 	MfFs *fs = node_fs(req);
 	g_autoptr(GError) err = NULL;
+	struct fuse_entry_param e;
+	gint64 gen;
+	guint32 uid;
+
+	if (!node_find_message(fs, folder_id, name, &gen, &uid))
+		return FALSE;
 	MfListing *l = account_listing(fs->account, folder_id, &err);
 	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
-	char want[NODE_NAME_MAX];
-
-	/* A folder never listed before going offline has no names to find. */
-	if (!l && g_error_matches(err, MF_ERROR, MF_ERROR_OFFLINE)) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if (!l) {
-		node_reply_error(req, err);
-		return;
-	}
-	if (!m || strcmp(node_msg_name(m, want), name) != 0) {
-		listing_unref(l);
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	struct fuse_entry_param e = {
-		.ino = node_msg_ino(listing_generation(l), uid),
-		.generation = listing_uidvalidity(l),
-		.attr_timeout = MSG_TIMEOUT, .entry_timeout = MSG_TIMEOUT,
-	};
-	ops_msg_attr(fs, e.ino, m, &e.attr);
+	if (m && listing_generation(l) == gen)
+		ops_msg_entry(fs, l, m, &e);
 	listing_unref(l);
+	if (!m || e.ino != node_msg_ino(gen, uid))
+		return FALSE;
 	fuse_reply_entry(req, &e);
+	return TRUE;
+}
+
+/* A name that is a file's rather than a folder's: no reason to ask the
+ * server for the folder list anew when it is missing. */
+static gboolean
+ops_file_like(const char *name)
+{
+	return g_str_has_suffix(name, ".eml") ||
+	       outbox_msg_is_scratch_name(name);
 }
 
 static gboolean
@@ -105,10 +120,13 @@ ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	MfFs *fs = node_fs(req);
 	Node n = node_decode(parent);
-	guint32 uid;
 
 	if (n.kind == NODE_ROOT && fs->outbox && strcmp(name, "outbox") == 0) {
-		ops_reply_dir_entry(req, INO_OUTBOX, TRUE);
+		struct fuse_entry_param e = { .ino = INO_OUTBOX,
+		                              .attr_timeout = DIR_TIMEOUT,
+		                              .entry_timeout = DIR_TIMEOUT };
+		node_dir_attr(fs, INO_OUTBOX, TRUE, 0, &e.attr);
+		fuse_reply_entry(req, &e);
 		return;
 	}
 	if (fs->outbox && (n.kind == NODE_OUTBOX || n.kind == NODE_FAILED)) {
@@ -125,22 +143,21 @@ ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	struct fuse_entry_param e = { 0 };
-	gboolean msg_name = n.kind == NODE_FOLDER &&
-	                    ops_parse_msg_name(name, &uid);
 	gint64 parent_id = n.kind == NODE_ROOT ? 0 : n.id;
-	fuse_ino_t child = 0;
 
-	if (!msg_name) {
-		gint64 id = account_find_folder(fs->account, parent_id, name);
-		child = id ? node_folder_ino(id) : 0;
-	}
-	if (child)
-		ops_reply_dir_entry(req, child, FALSE);
-	else if (n.kind == NODE_FOLDER &&
-	         (e.ino = folder_ops_staged_lookup(fs, n.id, name, &e.attr)))
+	/* A file being written shows in place of a message of its name. */
+	if (n.kind == NODE_FOLDER &&
+	    (e.ino = staged_lookup(fs, n.id, name, &e.attr))) {
 		fuse_reply_entry(req, &e);
-	else if (msg_name)
-		ops_lookup_msg(req, n.id, uid, name);
+		return;
+	}
+	if (n.kind == NODE_FOLDER && ops_lookup_msg(req, n.id, name))
+		return;
+	gint64 id = n.kind == NODE_FOLDER && ops_file_like(name)
+	            ? account_find_folder_cached(fs->account, parent_id, name)
+	            : account_find_folder(fs->account, parent_id, name);
+	if (id)
+		ops_reply_dir_entry(req, node_folder_ino(id));
 	else
 		fuse_reply_err(req, ENOENT);
 }
@@ -171,13 +188,17 @@ ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ctl_ops_getattr(req, n);
 		return;
 	}
-	if (n.kind == NODE_STAGED) {
-		folder_ops_getattr(req, n);
+	StagedHandle *h = n.kind == NODE_MSG ? folder_ops_hold(fs, fi) : NULL;
+	if (h || n.kind == NODE_STAGED) {
+		/* fstat() of a message being replaced: the new bytes. */
+		folder_ops_getattr(req, h ? staged_handle_id(h) : n.id);
+		if (h)
+			node_handle_put(fs, h);
 		return;
 	}
 	if (n.kind == NODE_ROOT ||
 	    (n.kind == NODE_FOLDER && ops_folder_exists(fs, n.id))) {
-		node_dir_attr(fs, ino, FALSE, &st);
+		ops_dir_attr(fs, ino, &st);
 		fuse_reply_attr(req, &st, DIR_TIMEOUT);
 		return;
 	}
@@ -189,7 +210,8 @@ ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		node_reply_error(req, err);
 		return;
 	}
-	ops_msg_attr(fs, ino, &m, &st);
+	node_file_attr(fs, ino, node_mail_writable(fs) ? 0644 : 0444, m.size,
+	               m.date, &st);
 	fuse_reply_attr(req, &st, MSG_TIMEOUT);
 }
 
@@ -205,30 +227,32 @@ ops_add_folders(MfFs *fs, GArray *dir, gint64 parent)
 			.ino = node_folder_ino(f->id),
 			.attr_timeout = DIR_TIMEOUT, .entry_timeout = DIR_TIMEOUT,
 		};
-		node_dir_attr(fs, e.ino, FALSE, &e.attr);
+		ops_dir_attr(fs, e.ino, &e.attr);
 		dirlist_add_plus(dir, f->leaf, &e);
 	}
 	tree_unref(t);
 }
 
+/* Adds FOLDER_ID's messages to DIR, but for those whose names a file
+ * being written has (the first SKIP entries of DIR). */
 static gboolean
-ops_add_messages(MfFs *fs, GArray *dir, gint64 folder_id, GError **err)
+ops_add_messages(MfFs *fs, GArray *dir, gint64 folder_id, guint skip_from,
+                 GError **err)
 {
 	MfListing *l = account_listing(fs->account, folder_id, err);
-	char name[NODE_NAME_MAX];
+	g_autoptr(GHashTable) taken = dirlist_names(dir, skip_from);
+	char buf[NODE_NAME_MAX];
 
 	if (!l)
 		return FALSE;
-	gint64 gen = listing_generation(l);
 	for (guint i = 0; i < listing_count(l); i++) {
 		const MfRemoteMessage *m = listing_at(l, i);
-		struct fuse_entry_param e = {
-			.ino = node_msg_ino(gen, m->uid),
-			.generation = listing_uidvalidity(l),
-			.attr_timeout = MSG_TIMEOUT, .entry_timeout = MSG_TIMEOUT,
-		};
-		ops_msg_attr(fs, e.ino, m, &e.attr);
-		dirlist_add_plus(dir, node_msg_name(m, name), &e);
+		const char *name = node_msg_name(l, m, buf);
+		struct fuse_entry_param e;
+		if (taken && g_hash_table_contains(taken, name))
+			continue;
+		ops_msg_entry(fs, l, m, &e);
+		dirlist_add_plus(dir, name, &e);
 	}
 	listing_unref(l);
 	return TRUE;
@@ -253,8 +277,9 @@ ops_fill_dir(MfFs *fs, Node n, GArray *dir, int *errnum)
 		outbox_ops_fill(fs, n, dir);
 	} else if (n.kind == NODE_FOLDER && ops_folder_exists(fs, n.id)) {
 		ops_add_folders(fs, dir, n.id);
-		folder_ops_fill_staged(fs, n.id, dir);
-		if (!ops_add_messages(fs, dir, n.id, &err) &&
+		guint staged_from = dir->len;
+		staged_fill(fs, n.id, dir);
+		if (!ops_add_messages(fs, dir, n.id, staged_from, &err) &&
 		    !g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND)) {
 			*errnum = errmap_to_errno(err);
 			return FALSE;
@@ -338,16 +363,13 @@ ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ctl_ops_open(req, n, fi);
 		return;
 	}
-	if (n.kind == NODE_STAGED) {
-		folder_ops_open(req, n, fi);
-		return;
-	}
-	if (n.kind != NODE_MSG) {
+	if (n.kind != NODE_MSG && n.kind != NODE_STAGED) {
 		fuse_reply_err(req, n.kind == NODE_NONE ? ENOENT : EISDIR);
 		return;
 	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EACCES);
+	if (n.kind == NODE_STAGED || (fi->flags & O_ACCMODE) != O_RDONLY ||
+	    (fi->flags & O_TRUNC)) {
+		folder_ops_open(req, n, fi);
 		return;
 	}
 	int fd = account_open_message(fs->account, n.id, n.uid, &err);
@@ -391,14 +413,17 @@ ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		ctl_ops_read(req, n, size, off, fi);
 		return;
 	}
+	MfFs *fs = node_fs(req); /* REQ is gone once answered */
+	StagedHandle *h = folder_ops_hold(fs, fi);
+	if (h) {
+		folder_ops_read(req, h, size, off);
+		node_handle_put(fs, h);
+		return;
+	}
 	if (kind != NODE_MSG) {
-		MfFs *fs = node_fs(req); /* REQ is gone once answered */
 		if (!ops_hold(req, fi))
 			return;
-		if (kind == NODE_STAGED)
-			folder_ops_read(req, size, off, fi);
-		else
-			outbox_ops_read(req, size, off, fi);
+		outbox_ops_read(req, size, off, fi);
 		node_handle_put(fs, (gpointer)(uintptr_t)fi->fh);
 		return;
 	}
@@ -414,18 +439,20 @@ ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 {
 	Node n = node_decode(ino);
 
+	MfFs *fs = node_fs(req); /* REQ is gone once answered */
+	StagedHandle *h = NULL;
+
 	if (n.kind == NODE_CTL) {
 		ctl_ops_write(req, n, buf, size, fi);
 	} else if (ro_ops_refuse(req)) {
 		return;
-	} else if (n.kind != NODE_STAGED && n.kind != NODE_SPOOL) {
+	} else if ((h = folder_ops_hold(fs, fi))) {
+		folder_ops_write(req, h, buf, size, off);
+		node_handle_put(fs, h);
+	} else if (n.kind != NODE_SPOOL) {
 		fuse_reply_err(req, EACCES);
 	} else if (ops_hold(req, fi)) {
-		MfFs *fs = node_fs(req); /* REQ is gone once answered */
-		if (n.kind == NODE_STAGED)
-			folder_ops_write(req, buf, size, off, fi);
-		else
-			outbox_ops_write(req, buf, size, off, fi);
+		outbox_ops_write(req, buf, size, off, fi);
 		node_handle_put(fs, (gpointer)(uintptr_t)fi->fh);
 	}
 }
@@ -437,18 +464,20 @@ ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (ro_ops_no_flush(req))
 		return;
-	if (n.kind != NODE_SPOOL && n.kind != NODE_SPOOL_ERROR &&
-	    n.kind != NODE_STAGED) {
+	MfFs *fs = node_fs(req); /* REQ is gone once answered */
+	StagedHandle *h = folder_ops_hold(fs, fi);
+	if (h) {
+		folder_ops_flush(req, h);
+		node_handle_put(fs, h);
+		return;
+	}
+	if (n.kind != NODE_SPOOL && n.kind != NODE_SPOOL_ERROR) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	MfFs *fs = node_fs(req); /* REQ is gone once answered */
 	if (!ops_hold(req, fi))
 		return;
-	if (n.kind == NODE_STAGED)
-		folder_ops_flush(req, fi);
-	else
-		outbox_ops_flush(req, fi);
+	outbox_ops_flush(req, fi);
 	node_handle_put(fs, (gpointer)(uintptr_t)fi->fh);
 }
 
@@ -465,8 +494,11 @@ ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ctl_ops_release(req, fi);
 		return;
 	}
-	if (n.kind == NODE_STAGED) {
-		folder_ops_release(req, fi);
+	MfFs *fs = node_fs(req);
+	StagedHandle *h = folder_ops_hold(fs, fi);
+	if (h) {
+		node_handle_put(fs, h); /* the open's own hold remains */
+		folder_ops_release(req, h);
 		return;
 	}
 	if (fi->fh != 0) /* 0: the OPEN answered ENOSYS (ro_ops.c) */
@@ -573,17 +605,29 @@ ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
             struct fuse_file_info *fi)
 {
 	Node n = node_decode(ino);
+	MfFs *fs = node_fs(req);
+	StagedHandle *h = NULL;
 
 	if (n.kind != NODE_CTL && ro_ops_refuse(req))
 		return;
-	if (node_fs(req)->outbox && ops_is_outbox(n))
+	if (fs->outbox && ops_is_outbox(n)) {
 		outbox_ops_setattr(req, n, ino, attr, to_set);
-	else if (n.kind == NODE_CTL)
+	} else if (n.kind == NODE_CTL) {
 		ctl_ops_setattr(req, n, attr, to_set);
-	else if (n.kind == NODE_STAGED)
-		folder_ops_setattr(req, n, attr, to_set, fi);
-	else
-		fuse_reply_err(req, EACCES);
+	} else if (n.kind == NODE_MSG && (h = folder_ops_hold(fs, fi))) {
+		folder_ops_setattr_staged(req, staged_handle_id(h), attr,
+		                          to_set);
+		node_handle_put(fs, h);
+	} else if (n.kind == NODE_STAGED) {
+		folder_ops_setattr_staged(req, n.id, attr, to_set);
+	} else if (n.kind == NODE_MSG && (to_set & FUSE_SET_ATTR_SIZE)) {
+		folder_ops_refuse_in_place(req, n);
+	} else {
+		/* chmod, chown, touch of a folder or a message: nothing
+		 * they could change is kept, and tools (tar, rsync, cp -p)
+		 * must not fail on it. */
+		ops_getattr(req, ino, NULL);
+	}
 }
 
 static void
@@ -603,15 +647,27 @@ static void
 ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
              const char *value, size_t size, int flags)
 {
+	Node n = node_decode(ino);
+
 	if (ro_ops_refuse(req))
 		return;
-	folder_ops_setxattr(req, node_decode(ino), name, value, size);
+	if (n.kind == NODE_MSG || n.kind == NODE_STAGED)
+		folder_ops_setxattr(req, n, name, value, size);
+	else
+		fuse_reply_err(req, ENOTSUP); /* none kept: see folder_ops */
 }
 
 static void
 ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	fuse_reply_err(req, EACCES);
+	Node n = node_decode(ino);
+
+	if (ro_ops_refuse(req))
+		return;
+	if (n.kind == NODE_MSG || n.kind == NODE_STAGED)
+		folder_ops_removexattr(req, n, name);
+	else
+		fuse_reply_err(req, ENOTSUP);
 }
 
 static void

@@ -23,7 +23,8 @@ typedef struct {
 	gint64 ctl_taken[2];  /* when (monotonic µs) */
 	char *staging;    /* directory of files being written into folders */
 	GMutex staged_lock;
-	GHashTable *staged; /* id -> Staged (folder_ops.c) */
+	GHashTable *staged; /* id -> Staged (staged.c) */
+	GHashTable *staged_mtimes; /* folder id -> last change (staged.c) */
 	gint64 staged_next;
 	GMutex handles_lock;
 	GHashTable *handles; /* open file handles -> their free function */

@@ -99,7 +99,7 @@ outbox_ops_lookup(fuse_req_t req, Node parent, const char *name)
 		struct fuse_entry_param p = { .ino = INO_FAILED,
 		                              .attr_timeout = 1.0,
 		                              .entry_timeout = 1.0 };
-		node_dir_attr(fs, INO_FAILED, TRUE, &p.attr);
+		node_dir_attr(fs, INO_FAILED, TRUE, 0, &p.attr);
 		fuse_reply_entry(req, &p);
 		return;
 	}
@@ -124,7 +124,7 @@ outbox_ops_getattr(fuse_req_t req, Node n, fuse_ino_t ino)
 	OutboxEntry e;
 
 	if (n.kind == NODE_OUTBOX || n.kind == NODE_FAILED) {
-		node_dir_attr(fs, ino, TRUE, &st);
+		node_dir_attr(fs, ino, TRUE, 0, &st);
 		fuse_reply_attr(req, &st, 1.0);
 		return;
 	}

@@ -68,12 +68,27 @@ imap_client_set_caps(ImapClient *c, GPtrArray *tokens, guint from)
 }
 
 /* Picks up "[CAPABILITY ...]" from any status response. */
+/* COPYUID comes in the tagged OK of COPY, and in an untagged OK before
+ * the expunges of MOVE (RFC 6851). */
+static void
+imap_client_note_copyuid(ImapClient *c, const ImapResponse *r)
+{
+	if (r->code->len == 4 &&
+	    imap_value_is_atom(r->code->pdata[0], "COPYUID") &&
+	    imap_value_get_u32(r->code->pdata[1], &c->copyuid_validity) &&
+	    !imap_value_get_u32(r->code->pdata[3], &c->copyuid))
+		c->copyuid = 0; /* a set: more than one message */
+}
+
 static void
 imap_client_note_code(ImapClient *c, const ImapResponse *r)
 {
-	if (r->code && r->code->len > 0 &&
-	    imap_value_is_atom(r->code->pdata[0], "CAPABILITY"))
+	if (!r->code || r->code->len == 0)
+		return;
+	if (imap_value_is_atom(r->code->pdata[0], "CAPABILITY"))
 		imap_client_set_caps(c, r->code, 1);
+	else if (r->status && g_ascii_strcasecmp(r->status, "OK") == 0)
+		imap_client_note_copyuid(c, r);
 }
 
 void
@@ -195,7 +210,8 @@ imap_client_no_code(const ImapResponse *r, const ImapHandler *h)
 {
 	int code = h ? h->no_code : MF_ERROR_PROTOCOL;
 
-	if (code != MF_ERROR_MAILBOX || !r->code || r->code->len == 0)
+	if ((code != MF_ERROR_MAILBOX && code != MF_ERROR_REFUSED) ||
+	    !r->code || r->code->len == 0)
 		return code;
 	if (imap_value_is_atom(r->code->pdata[0], "ALREADYEXISTS"))
 		return MF_ERROR_EXISTS;
@@ -216,11 +232,13 @@ imap_client_tagged(ImapClient *c, ImapResponse *r, const char *tag,
 		return imap_client_fail(c, err);
 	}
 	imap_client_note_code(c, r);
-	c->appenduid = 0;
 	if (r->status && g_ascii_strcasecmp(r->status, "OK") == 0) {
 		if (r->code && r->code->len == 3 &&
-		    imap_value_is_atom(r->code->pdata[0], "APPENDUID"))
-			imap_value_get_u32(r->code->pdata[2], &c->appenduid);
+		    imap_value_is_atom(r->code->pdata[0], "APPENDUID") &&
+		    (!imap_value_get_u32(r->code->pdata[1],
+		                         &c->appenduid_validity) ||
+		     !imap_value_get_u32(r->code->pdata[2], &c->appenduid)))
+			c->appenduid = 0;
 		return TRUE;
 	}
 	if (r->status && g_ascii_strcasecmp(r->status, "NO") == 0) {
@@ -979,8 +997,8 @@ imap_client_append_data_cb(ImapClient *c, void *ud, GError **err)
 
 gboolean
 imap_client_append(ImapClient *c, const char *mailbox, const char *flags,
-                   gint64 date, int fd, guint64 size, guint32 *uid,
-                   GError **err)
+                   gint64 date, int fd, guint64 size, guint32 *uidvalidity,
+                   guint32 *uid, GError **err)
 {
 	AppendCtx a = { fd, size };
 	ImapHandler h = { .cont = imap_client_append_data_cb,
@@ -996,8 +1014,11 @@ imap_client_append(ImapClient *c, const char *mailbox, const char *flags,
 	g_autofree char *cmd = g_strdup_printf(
 		"APPEND %s (%s) \"%s\" {%" G_GUINT64_FORMAT "}", q,
 		flags ? flags : "", imap_date_format(date, datebuf), size);
+	c->appenduid = 0;
 	if (!imap_client_run(c, &h, "APPEND", cmd, err))
 		return FALSE;
+	if (uidvalidity)
+		*uidvalidity = c->appenduid ? c->appenduid_validity : 0;
 	if (uid)
 		*uid = c->appenduid;
 	return TRUE;

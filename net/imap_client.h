@@ -159,12 +159,14 @@ gboolean imap_client_fetch_bodies(ImapClient *c, const char *uidset,
                                   GError **err);
 
 /* APPENDs SIZE bytes read from FD (from offset 0) to MAILBOX with FLAGS
- * (space-separated, may be NULL) and DATE as INTERNALDATE.  *UID gets the
- * new message's UID when the server reports it (UIDPLUS), else 0.
- * MF_ERROR_MAILBOX when the server refuses. */
+ * (space-separated, may be NULL) and DATE as INTERNALDATE.  *UIDVALIDITY
+ * and *UID (either may be NULL) get the new message's when the server
+ * reports them (UIDPLUS), else 0.  MF_ERROR_MAILBOX when the server
+ * refuses. */
 gboolean imap_client_append(ImapClient *c, const char *mailbox,
                             const char *flags, gint64 date, int fd,
-                            guint64 size, guint32 *uid, GError **err);
+                            guint64 size, guint32 *uidvalidity,
+                            guint32 *uid, GError **err);
 
 /* Changes, by UID on the selected mailbox (imap_write.c).  None sends a
  * bare EXPUNGE: without UIDPLUS, expunging (and moving without MOVE) is
@@ -172,8 +174,17 @@ gboolean imap_client_append(ImapClient *c, const char *mailbox,
  * \Deleted messages.  The mailbox must be selected writable. */
 gboolean imap_client_uid_expunge(ImapClient *c, const char *uidset,
                                  GError **err);
+/* Moves UIDSET to DEST; *DEST_UIDVALIDITY and *NEW_UID (either may be
+ * NULL) get the moved message's UIDVALIDITY and UID in DEST when the
+ * server reports them (UIDPLUS) and one message moved, else 0. */
 gboolean imap_client_uid_move(ImapClient *c, const char *uidset,
-                              const char *dest, GError **err);
+                              const char *dest, guint32 *dest_uidvalidity,
+                              guint32 *new_uid, GError **err);
+/* UID SEARCH HEADER FIELD VALUE on the selected mailbox: the UIDs found
+ * (a new array of guint32, ascending). */
+gboolean imap_client_uid_search_header(ImapClient *c, const char *field,
+                                       const char *value, GArray **uids,
+                                       GError **err);
 /* Replaces the flags of UIDSET with FLAGS (space-separated). */
 gboolean imap_client_uid_set_flags(ImapClient *c, const char *uidset,
                                    const char *flags, GError **err);

@@ -19,7 +19,10 @@ struct ImapClient {
 	char *selected;     /* wire name of the selected mailbox, or NULL */
 	gboolean selected_rw; /* selected with SELECT, not EXAMINE */
 	ImapSelectInfo selected_info;
-	guint32 appenduid;  /* from the last tagged OK [APPENDUID v uid] */
+	/* UIDPLUS: [APPENDUID v uid] of the last APPEND, [COPYUID v src dst]
+	 * of the last COPY or MOVE (dst: the UID when one message moved). */
+	guint32 appenduid_validity, appenduid;
+	guint32 copyuid_validity, copyuid;
 	char delim;         /* hierarchy delimiter once known, or 0 */
 	char *url;          /* for messages */
 	int timeout_ms;

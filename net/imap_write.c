@@ -45,14 +45,12 @@ imap_client_uid_expunge(ImapClient *c, const char *uidset, GError **err)
 	                         err);
 }
 
-gboolean
-imap_client_uid_move(ImapClient *c, const char *uidset, const char *dest,
-                     GError **err)
+static gboolean
+imap_write_copy_or_move(ImapClient *c, const char *uidset, const char *q,
+                        GError **err)
 {
-	g_autofree char *q = imap_write_quote_or_fail(c, dest, err);
-
-	if (!q)
-		return FALSE;
+	c->copyuid = 0;
+	c->copyuid_validity = 0;
 	if (c->caps & IMAP_CAP_MOVE) {
 		g_autofree char *cmd = g_strdup_printf("UID MOVE %s %s", uidset, q);
 		return imap_write_simple(c, MF_ERROR_MAILBOX, "UID MOVE", cmd,
@@ -71,6 +69,69 @@ imap_client_uid_move(ImapClient *c, const char *uidset, const char *dest,
 }
 
 gboolean
+imap_client_uid_move(ImapClient *c, const char *uidset, const char *dest,
+                     guint32 *dest_uidvalidity, guint32 *new_uid,
+                     GError **err)
+{
+	g_autofree char *q = imap_write_quote_or_fail(c, dest, err);
+
+	if (!q || !imap_write_copy_or_move(c, uidset, q, err))
+		return FALSE;
+	if (dest_uidvalidity)
+		*dest_uidvalidity = c->copyuid ? c->copyuid_validity : 0;
+	if (new_uid)
+		*new_uid = c->copyuid;
+	return TRUE;
+}
+
+static gboolean
+imap_write_search_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+{
+	GArray *uids = ud;
+	guint32 uid;
+
+	if (r->args->len == 0 || !imap_value_is_atom(r->args->pdata[0], "SEARCH"))
+		return TRUE;
+	for (guint i = 1; i < r->args->len; i++)
+		if (imap_value_get_u32(r->args->pdata[i], &uid))
+			g_array_append_val(uids, uid);
+	return TRUE;
+}
+
+static gint
+imap_write_u32_compare(gconstpointer a, gconstpointer b)
+{
+	guint32 x = *(const guint32 *)a, y = *(const guint32 *)b;
+	return x < y ? -1 : x > y;
+}
+
+gboolean
+imap_client_uid_search_header(ImapClient *c, const char *field,
+                              const char *value, GArray **uids, GError **err)
+{
+	g_autofree char *q = imap_client_quote(value);
+	GArray *found = g_array_new(FALSE, FALSE, sizeof(guint32));
+	ImapHandler h = { .untagged = imap_write_search_cb, .ud = found,
+	                  .no_code = MF_ERROR_PROTOCOL };
+
+	if (!q) {
+		g_array_unref(found);
+		g_set_error(err, MF_ERROR, MF_ERROR_MESSAGE,
+		            "%s: cannot search for %s", c->url, field);
+		return FALSE;
+	}
+	g_autofree char *cmd = g_strdup_printf("UID SEARCH HEADER %s %s", field,
+	                                       q);
+	if (!imap_client_run(c, &h, "UID SEARCH", cmd, err)) {
+		g_array_unref(found);
+		return FALSE;
+	}
+	g_array_sort(found, imap_write_u32_compare);
+	*uids = found;
+	return TRUE;
+}
+
+gboolean
 imap_client_uid_set_flags(ImapClient *c, const char *uidset,
                           const char *flags, GError **err)
 {
@@ -85,7 +146,7 @@ imap_client_create(ImapClient *c, const char *name, GError **err)
 	g_autofree char *q = imap_write_quote_or_fail(c, name, err);
 	g_autofree char *cmd = q ? g_strdup_printf("CREATE %s", q) : NULL;
 
-	return q && imap_write_simple(c, MF_ERROR_MAILBOX, "CREATE", cmd, err);
+	return q && imap_write_simple(c, MF_ERROR_REFUSED, "CREATE", cmd, err);
 }
 
 gboolean
@@ -115,7 +176,7 @@ imap_client_rename(ImapClient *c, const char *from, const char *to,
 		return FALSE;
 	g_autofree char *cmd = g_strdup_printf("RENAME %s %s", qf, qt);
 	imap_client_set_state(c, IMAP_STATE_AUTH);
-	return imap_write_simple(c, MF_ERROR_MAILBOX, "RENAME", cmd, err);
+	return imap_write_simple(c, MF_ERROR_REFUSED, "RENAME", cmd, err);
 }
 
 static gboolean

@@ -31,6 +31,7 @@ typedef enum {
 	MF_ERROR_BADMSG,     /* what was written is not a message */
 	MF_ERROR_NOSPACE,    /* the local disk (or quota) is full */
 	MF_ERROR_BUSY,       /* in use (being sent): try again later */
+	MF_ERROR_PERM,       /* this change cannot be made here (no Trash) */
 } MfErrorCode;
 
 GQuark mf_error_quark(void);

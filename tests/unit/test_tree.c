@@ -90,6 +90,44 @@ START_TEST(test_lookup)
 }
 END_TEST
 
+static MfRemoteFolder *
+remote_at(const char *path)
+{
+	MfRemoteFolder *f = g_new0(MfRemoteFolder, 1);
+	f->name = g_strdup(path);
+	f->path = g_strdup(path);
+	return f;
+}
+
+/* Server folders never take the mount's own names, and no two show
+ * alike; the display name leads back to the server's. */
+START_TEST(test_reserved_names)
+{
+	static const char *const in[][2] = {
+		{ "outbox", "outbox_" }, { "outbox_", "outbox__" },
+		{ ".mailfs", ".mailfs_" }, { "outbox/sub", "outbox_/sub" },
+		{ "outboxes", "outboxes" }, { "INBOX/outbox", "INBOX/outbox" },
+		{ "Outbox", "Outbox" }, { "_outbox", "_outbox" },
+		{ "outbox_x", "outbox_x" },
+	};
+	GPtrArray *r = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)remote_folder_free);
+
+	for (gsize i = 0; i < G_N_ELEMENTS(in); i++)
+		g_ptr_array_add(r, remote_at(in[i][0]));
+	tree_escape_reserved(r);
+	for (gsize i = 0; i < G_N_ELEMENTS(in); i++) {
+		const MfRemoteFolder *f = r->pdata[i];
+		ck_assert_str_eq(f->path, in[i][1]);
+		if (strchr(in[i][0], '/'))
+			continue;
+		g_autofree char *back = tree_unescape_top(f->path);
+		ck_assert_str_eq(back, in[i][0]);
+	}
+	g_ptr_array_unref(r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -100,6 +138,7 @@ main(void)
 
 	tcase_add_test(tc, test_implicit_parents);
 	tcase_add_test(tc, test_lookup);
+	tcase_add_test(tc, test_reserved_names);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
