@@ -188,6 +188,10 @@ account_poll_thread(gpointer data)
 {
 	MfAccount *a = data;
 
+	/* Changes left from the last run (a crash, an unmount while
+	 * offline) go first. */
+	if (account_may_try(a))
+		journal_replay(a);
 	g_mutex_lock(&a->lock);
 	while (!a->closing) {
 		gint64 end = g_get_monotonic_time() +
@@ -325,6 +329,7 @@ pool_release(MfAccount *a, MfSession *s, const GError *err)
 {
 	gboolean drop = (err && err->domain == MF_ERROR &&
 	                 (err->code == MF_ERROR_CONNECTION ||
+	                  err->code == MF_ERROR_UNSURE ||
 	                  err->code == MF_ERROR_PROTOCOL ||
 	                  err->code == MF_ERROR_CANCELLED)) ||
 	                (a->backend->reusable && !a->backend->reusable(s));
@@ -491,6 +496,8 @@ account_refresh_tree_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	MfTree *t = tree_build(rows);
 	g_mutex_lock(&a->lock);
 	MfTree *old = a->tree;
+	if (!tree_same_paths(old, t))
+		a->tree_mtime = g_get_real_time() / G_USEC_PER_SEC;
 	a->tree = t;
 	a->tree_refreshed_at = g_get_monotonic_time();
 	g_mutex_unlock(&a->lock);

@@ -142,8 +142,9 @@ const MfRemoteMessage *listing_find_name(const MfListing *l,
 /* Unix time the listing's set of names last changed (0: not since the
  * mount started). */
 gint64 listing_mtime(const MfListing *l);
-/* The same for FOLDER_ID's listing in memory, without asking the server;
- * 0 if it is not loaded. */
+/* When FOLDER_ID (0: the top) last changed as a directory: its listing
+ * in memory (without asking the server), or the folder tree; 0 if
+ * neither did since the mount started. */
 gint64 account_folder_mtime(MfAccount *a, gint64 folder_id);
 
 /* Gives message UID of generation GEN the name NAME in its folder (no

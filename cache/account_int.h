@@ -52,6 +52,7 @@ struct MfAccount {
 	GMutex lock;             /* guards everything below */
 	MfTree *tree;
 	gint64 tree_refreshed_at;
+	gint64 tree_mtime;       /* real time folders last came or went; 0 */
 	GHashTable *folders;     /* gint64* id -> FolderState* */
 	GHashTable *verified;    /* bodies checked this run -> size + 1 */
 	GHashTable *gens;        /* generation -> folder id, known so far */

@@ -165,9 +165,12 @@ account_folder_mtime(MfAccount *a, gint64 folder_id)
 	gint64 t = 0;
 
 	g_mutex_lock(&a->lock);
-	FolderState *fs = g_hash_table_lookup(a->folders, &folder_id);
+	FolderState *fs = folder_id ? g_hash_table_lookup(a->folders, &folder_id)
+	                            : NULL;
 	if (fs && fs->listing)
 		t = fs->listing->mtime;
+	/* Folders made, removed or renamed: their parents changed. */
+	t = MAX(t, a->tree_mtime);
 	g_mutex_unlock(&a->lock);
 	return t;
 }

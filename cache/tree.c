@@ -182,3 +182,17 @@ tree_unescape_top(const char *leaf)
 		return g_strndup(leaf, len - 1);
 	return g_strdup(leaf);
 }
+
+gboolean
+tree_same_paths(const MfTree *a, const MfTree *b)
+{
+	if (a->folders->len != b->folders->len)
+		return FALSE;
+	for (guint i = 0; i < a->folders->len; i++) {
+		const MfFolder *f = a->folders->pdata[i];
+		const MfFolder *g = tree_folder(b, f->id);
+		if (!g || strcmp(f->path, g->path) != 0)
+			return FALSE;
+	}
+	return TRUE;
+}

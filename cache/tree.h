@@ -35,6 +35,9 @@ GPtrArray *tree_children(const MfTree *t, gint64 parent);
  * it implies without listing it. */
 void tree_add_implicit_parents(GPtrArray *remote);
 
+/* TRUE if A and B hold the same folders under the same paths. */
+gboolean tree_same_paths(const MfTree *a, const MfTree *b);
+
 /* Top-level names the mount keeps for itself: a server folder called so
  * is shown with a '_' added (as is one already called so with '_'s, so
  * that no two folders show alike). */

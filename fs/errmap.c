@@ -35,6 +35,7 @@ errmap_to_errno(const GError *err)
 		return EPERM;
 	case MF_ERROR_MESSAGE:
 	case MF_ERROR_CONNECTION:
+	case MF_ERROR_UNSURE:
 	case MF_ERROR_TLS:
 	case MF_ERROR_AUTH:
 	case MF_ERROR_PROTOCOL:

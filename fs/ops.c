@@ -50,7 +50,7 @@ static void
 ops_dir_attr(MfFs *fs, fuse_ino_t ino, struct stat *st)
 {
 	Node n = node_decode(ino);
-	gint64 mtime = n.kind == NODE_FOLDER ? ops_folder_mtime(fs, n.id) : 0;
+	gint64 mtime = ops_folder_mtime(fs, n.kind == NODE_FOLDER ? n.id : 0);
 
 	node_dir_attr(fs, ino, node_mail_writable(fs), mtime, st);
 }

@@ -966,6 +966,7 @@ imap_client_fetch_bodies(ImapClient *c, const char *uidset,
 typedef struct {
 	int fd;
 	guint64 size;
+	gboolean started; /* the server said "+": the literal went out */
 } AppendCtx;
 
 /* Streams the message after the server's "+". */
@@ -976,6 +977,7 @@ imap_client_append_data_cb(ImapClient *c, void *ud, GError **err)
 	char buf[65536];
 	guint64 off = 0;
 
+	a->started = TRUE;
 	imap_client_deadline(c, (gint64)(a->size >> 20) * IMAP_SECONDS_PER_MIB);
 	while (off < a->size) {
 		ssize_t n = pread(a->fd, buf, MIN(sizeof buf, a->size - off),
@@ -1000,7 +1002,8 @@ imap_client_append(ImapClient *c, const char *mailbox, const char *flags,
                    gint64 date, int fd, guint64 size, guint32 *uidvalidity,
                    guint32 *uid, GError **err)
 {
-	AppendCtx a = { fd, size };
+	AppendCtx a = { fd, size, FALSE };
+	GError *e = NULL;
 	ImapHandler h = { .cont = imap_client_append_data_cb,
 	                  .no_code = MF_ERROR_MAILBOX, .ud = &a };
 	g_autofree char *q = imap_client_quote(mailbox);
@@ -1015,8 +1018,13 @@ imap_client_append(ImapClient *c, const char *mailbox, const char *flags,
 		"APPEND %s (%s) \"%s\" {%" G_GUINT64_FORMAT "}", q,
 		flags ? flags : "", imap_date_format(date, datebuf), size);
 	c->appenduid = 0;
-	if (!imap_client_run(c, &h, "APPEND", cmd, err))
+	if (!imap_client_run(c, &h, "APPEND", cmd, &e)) {
+		/* Cut after the literal: the server may have the message. */
+		if (a.started && e->code == MF_ERROR_CONNECTION)
+			e->code = MF_ERROR_UNSURE;
+		g_propagate_error(err, e);
 		return FALSE;
+	}
 	if (uidvalidity)
 		*uidvalidity = c->appenduid ? c->appenduid_validity : 0;
 	if (uid)

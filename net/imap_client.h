@@ -162,7 +162,8 @@ gboolean imap_client_fetch_bodies(ImapClient *c, const char *uidset,
  * (space-separated, may be NULL) and DATE as INTERNALDATE.  *UIDVALIDITY
  * and *UID (either may be NULL) get the new message's when the server
  * reports them (UIDPLUS), else 0.  MF_ERROR_MAILBOX when the server
- * refuses. */
+ * refuses; MF_ERROR_UNSURE when the connection broke after the message
+ * went out (the server may have it). */
 gboolean imap_client_append(ImapClient *c, const char *mailbox,
                             const char *flags, gint64 date, int fd,
                             guint64 size, guint32 *uidvalidity,

@@ -7,5 +7,6 @@ gboolean
 mf_error_is_transient(const GError *err)
 {
 	return err && err->domain == MF_ERROR &&
-	       (err->code == MF_ERROR_CONNECTION || err->code == MF_ERROR_OFFLINE);
+	       (err->code == MF_ERROR_CONNECTION || err->code == MF_ERROR_OFFLINE ||
+	        err->code == MF_ERROR_UNSURE);
 }

@@ -32,6 +32,10 @@ typedef enum {
 	MF_ERROR_NOSPACE,    /* the local disk (or quota) is full */
 	MF_ERROR_BUSY,       /* in use (being sent): try again later */
 	MF_ERROR_PERM,       /* this change cannot be made here (no Trash) */
+	/* The connection broke after the server may have done the change
+	 * (an APPEND whose literal went out): retry later, but only after
+	 * finding out whether it was done. */
+	MF_ERROR_UNSURE,
 } MfErrorCode;
 
 GQuark mf_error_quark(void);
