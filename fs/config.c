@@ -329,11 +329,11 @@ config_read_fd(const char *path, int fd, char **data, gsize *len,
 	return TRUE;
 }
 
-/* Reads PATH into *DATA and tells whether only we can read it. */
+/* Reads F->path into *DATA and tells who may read and change it. */
 static gboolean
-config_read_file(const char *path, char **data, gsize *len,
-                 gboolean *is_private, GError **err)
+config_read_file(ConfigFile *f, char **data, gsize *len, GError **err)
 {
+	const char *path = f->path;
 	struct stat st;
 	gboolean ok;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -349,9 +349,14 @@ config_read_file(const char *path, char **data, gsize *len,
 	else
 		ok = config_read_fd(path, fd, data, len, err);
 	close(fd);
-	if (ok)
-		*is_private = st.st_uid == geteuid() && (st.st_mode & 077) == 0;
-	return ok;
+	if (!ok)
+		return FALSE;
+	f->owner = st.st_uid;
+	f->mode = st.st_mode & 07777;
+	f->is_private = st.st_uid == geteuid() && (st.st_mode & 077) == 0;
+	f->is_trusted = (st.st_uid == geteuid() || st.st_uid == 0) &&
+	                (st.st_mode & 022) == 0;
+	return TRUE;
 }
 
 MfAccountConfig *
@@ -363,7 +368,7 @@ config_load_account(const char *path, const char *name, GError **err)
 	GError *e = NULL;
 
 	g_return_val_if_fail(path != NULL, NULL);
-	if (!config_read_file(path, &data, &len, &f.is_private, err))
+	if (!config_read_file(&f, &data, &len, err))
 		return NULL;
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	gboolean loaded = g_key_file_load_from_data(

@@ -49,7 +49,9 @@ char *config_default_path(void);
  * NULL (an error if there are several: the message lists them).  Every
  * group in the file is validated, not only the one returned.  A file that
  * holds a `password` key must be owned by the user and not readable by
- * group or others.  Returns NULL with ERR (MF_ERROR_CONFIG) on failure. */
+ * group or others; one that holds `password_command` must be owned by the
+ * user (or root) and not writable by group or others.  Returns NULL with
+ * ERR (MF_ERROR_CONFIG) on failure. */
 MfAccountConfig *config_load_account(const char *path, const char *name,
                                      GError **err);
 

@@ -437,6 +437,41 @@ START_TEST(test_literal_password)
 }
 END_TEST
 
+#define CMD_WRITABLE(mode) "PATH: [account work] password_command: only " \
+	"accepted from a file that no other user can change (mode " mode \
+	": chmod go-w PATH)"
+
+/* password_command runs what the file says, and imap says where the
+ * password goes: a file others can change is refused, as for a literal
+ * password (issue 13, 12). */
+START_TEST(test_command_file_trust)
+{
+	expect_error(BASE_CMD, 0664, NULL, CMD_WRITABLE("0664"));
+	expect_error(BASE_CMD, 0646, NULL, CMD_WRITABLE("0646"));
+	expect_error(BASE_CMD, 0666, NULL, CMD_WRITABLE("0666"));
+	config_account_free(expect_ok(BASE_CMD, 0644, NULL));
+	config_account_free(expect_ok(BASE_CMD, 0600, NULL));
+	config_account_free(expect_ok(BASE_CMD, 0400, NULL));
+
+	/* Someone else's file, even a private one; root's is trusted (root
+	 * can change anything anyway). */
+	if (geteuid() == 0) {
+		GError *err = NULL;
+		write_config(BASE_CMD, 0600);
+		ck_assert_int_eq(chown(conf_path, 65534, 65534), 0);
+		char *want = with_path("PATH: [account work] password_command: "
+		                       "only accepted from a file of your own "
+		                       "(it belongs to uid 65534: chown 0 PATH, "
+		                       "or copy it)");
+		ck_assert_ptr_null(config_load_account(conf_path, NULL, &err));
+		ck_assert_str_eq(err->message, want);
+		g_clear_error(&err);
+		g_free(want);
+		ck_assert_int_eq(chown(conf_path, 0, 0), 0);
+	}
+}
+END_TEST
+
 START_TEST(test_file_errors)
 {
 	GError *err = NULL;
@@ -612,6 +647,7 @@ config_suite(void)
 	tcase_add_test(tc, test_choose_account);
 	tcase_add_test(tc, test_literal_password);
 	tcase_add_test(tc, test_file_errors);
+	tcase_add_test(tc, test_command_file_trust);
 	suite_add_tcase(s, tc);
 
 	tcase_add_loop_test(pw, test_command_ok, 0, G_N_ELEMENTS(good_commands));
