@@ -538,6 +538,11 @@ static const GoodCommand good_commands[] = {
 	{ "echo ' spaced pw '", " spaced pw " },
 	{ "echo pw; echo oops >&2", "pw" },
 	{ "read x; printf 'stdin:%s\\n' \"$x\"", "stdin:" },
+	/* More after the first line than is ever kept. */
+	{ "echo pw; head -c 200000 /dev/zero", "pw" },
+	/* A background child that keeps stdout open does not count. */
+	{ "sleep 3 2>/dev/null & printf 'hunter2\\n'", "hunter2" },
+	{ "printf hunter2; sleep 3 2>/dev/null &", "hunter2" },
 };
 
 START_TEST(test_command_ok)
@@ -590,11 +595,11 @@ END_TEST
 START_TEST(test_command_timeout)
 {
 	/* A command that hangs, one that closes stdout and then hangs, and
-	 * one whose background child keeps stdout open. */
+	 * one that prints without end. */
 	static const char *const cmds[] = {
 		"sleep 10",
 		"printf hunter2; exec >&-; sleep 10",
-		"sleep 10 & printf 'hunter2\\n'",
+		"echo hunter2; yes",
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
@@ -611,6 +616,24 @@ START_TEST(test_command_timeout)
 		              " us", cmds[i], took);
 		g_error_free(err);
 	}
+}
+END_TEST
+
+/* The command of issue 13 (8): it prints the password and leaves a child
+ * in a session of its own that holds stdout open for 30 s.  The password
+ * comes at once, long before the timeout. */
+START_TEST(test_command_background_child)
+{
+	GError *err = NULL;
+	gint64 start = g_get_monotonic_time();
+	char *pw = run_command("echo pw; setsid sleep 30 2>/dev/null &", 5, &err);
+	gint64 took = g_get_monotonic_time() - start;
+
+	ck_assert_msg(pw != NULL, "%s", err ? err->message : "");
+	ck_assert_str_eq(pw, "pw");
+	ck_assert_msg(took < G_USEC_PER_SEC, "took %" G_GINT64_FORMAT " us",
+	              took);
+	config_password_free(pw);
 }
 END_TEST
 
@@ -654,6 +677,7 @@ config_suite(void)
 	tcase_add_loop_test(pw, test_command_fails, 0,
 	                    G_N_ELEMENTS(bad_commands));
 	tcase_add_test(pw, test_command_timeout);
+	tcase_add_test(pw, test_command_background_child);
 	tcase_add_test(pw, test_no_password_source);
 	tcase_set_timeout(pw, 20);
 	suite_add_tcase(s, pw);
