@@ -26,7 +26,8 @@ mount_say(const MfAccountConfig *cfg, const char *what, const GError *err,
 {
 	const MfUrl *u = cfg->has_imap ? &cfg->imap : &cfg->pop3;
 	g_autofree char *server = url_to_string(u);
-	const char *msg = err->message;
+	g_autofree char *safe = log_safe_text(err->message, FALSE);
+	const char *msg = safe;
 	size_t n = strlen(server);
 
 	/* Lower layers often start with the server already. */
