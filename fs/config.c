@@ -623,11 +623,11 @@ config_run_password_command(const MfAccountConfig *cfg, GError **err)
 }
 
 char *
-config_get_password(const MfAccountConfig *cfg, GError **err)
+config_take_password(MfAccountConfig *cfg, GError **err)
 {
 	g_return_val_if_fail(cfg != NULL, NULL);
 	if (cfg->password)
-		return g_strdup(cfg->password);
+		return g_steal_pointer(&cfg->password);
 	if (cfg->password_command)
 		return config_run_password_command(cfg, err);
 	config_fail(err, "[account %s] has neither password nor "

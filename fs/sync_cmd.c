@@ -90,14 +90,15 @@ sync_cmd_summary(const MfSyncResult *r, const Display *d)
 }
 
 static int
-sync_cmd_run(const MfAccountConfig *cfg, char **folders, gboolean quiet)
+sync_cmd_run(MfAccountConfig *cfg, char **folders, gboolean quiet)
 {
 	g_autoptr(GError) err = NULL;
 	MfAccountParams p;
 	MfSyncResult res = { 0 };
 	Display d = { isatty(STDOUT_FILENO), quiet, g_get_monotonic_time(), 0 };
 
-	char *password = config_get_password(cfg, &err);
+	mount_protect_process();
+	char *password = config_take_password(cfg, &err);
 	if (!password) {
 		mount_say(cfg, "", err, "");
 		return 1;

@@ -409,8 +409,12 @@ START_TEST(test_literal_password)
 	MfAccountConfig *cfg = expect_ok(text, 0600, NULL);
 	/* Taken exactly as GKeyFile gives it, trailing spaces included. */
 	ck_assert_str_eq(cfg->password, "hunter2  ");
-	char *pw = config_get_password(cfg, &err);
+	char *pw = config_take_password(cfg, &err);
 	ck_assert_str_eq(pw, "hunter2  ");
+	/* Moved out, not copied: one copy is left. */
+	ck_assert_ptr_null(cfg->password);
+	ck_assert_ptr_null(config_take_password(cfg, &err));
+	g_clear_error(&err);
 	config_password_free(pw);
 	config_account_free(cfg);
 	cfg = expect_ok(text, 0400, NULL);
@@ -514,13 +518,13 @@ command_account(const char *cmd, guint timeout)
 	return cfg;
 }
 
-/* Runs CMD as password_command and returns what config_get_password
+/* Runs CMD as password_command and returns what config_take_password
  * gave, or NULL with *ERR. */
 static char *
 run_command(const char *cmd, guint timeout, GError **err)
 {
 	MfAccountConfig *cfg = command_account(cmd, timeout);
-	char *pw = config_get_password(cfg, err);
+	char *pw = config_take_password(cfg, err);
 
 	config_account_free(cfg);
 	return pw;
@@ -643,7 +647,7 @@ START_TEST(test_no_password_source)
 	GError *err = NULL;
 
 	cfg->name = g_strdup("work");
-	ck_assert_ptr_null(config_get_password(cfg, &err));
+	ck_assert_ptr_null(config_take_password(cfg, &err));
 	ck_assert_str_eq(err->message,
 	                 "[account work] has neither password nor password_command");
 	g_error_free(err);
