@@ -190,6 +190,34 @@ class CacheLockTest(Base):
 
 
 # --------------------------------------------------------------------------
+# Item 8: a password_command that leaves a child holding its stdout
+
+class PasswordCommandTest(Base):
+
+    def test_background_child_does_not_block_mount_or_sync(self):
+        mfs = self.new_mfs(timeout=5)
+        marker = "29.%d" % (os.getpid() % 10000)   # sleep's own argument
+        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in
+                                 harness.processes_with_arg(marker)])
+        text = open(mfs.config).read().replace(
+            "password_command = cat %s" % mfs.pwfile,
+            "password_command = cat %s; setsid sleep %s 2>/dev/null &"
+            % (mfs.pwfile, marker))
+        with open(mfs.config, "w") as f:     # stays 0600
+            f.write(text)
+        self.assertIn("setsid sleep", text)
+        res = self.mount(mfs)
+        self.assertLess(res.elapsed, 4, res)
+        self.assertTrue(harness.processes_with_arg(marker))
+        with Watchdog(mfs, 60):
+            self.assertIn("INBOX", os.listdir(mfs.mountpoint))
+        self.umount(mfs)
+        res = mailfs("sync", "--quiet", "--config", mfs.config)
+        self.assertEqual(res.returncode, 0, res)
+        self.assertLess(res.elapsed, 4, res)
+
+
+# --------------------------------------------------------------------------
 # Issue 12: mount points that cannot take a mount
 
 class MountPointTest(Base):
