@@ -628,9 +628,17 @@ class PushStopTest(Base):
 # --------------------------------------------------------------------------
 # Item 18: the daemon keeps one copy of the password and cannot be dumped
 
+def sanitized(pid):
+    """TRUE if PID runs with AddressSanitizer, whose allocator reserves
+    terabytes and keeps freed blocks aside: its memory is not counted."""
+    with open("/proc/%d/maps" % pid) as maps:
+        return "libasan" in maps.read()
+
+
 def memory_count(pid, needle):
-    """How many times NEEDLE is in the readable memory of PID."""
-    count = 0
+    """How many times NEEDLE is in the readable memory of PID (read in
+    pieces that overlap by len(NEEDLE) - 1 bytes)."""
+    count, piece = 0, 1 << 20
     with open("/proc/%d/maps" % pid) as maps, \
             open("/proc/%d/mem" % pid, "rb", 0) as mem:
         for line in maps:
@@ -639,12 +647,15 @@ def memory_count(pid, needle):
                     "[vsyscall]" in line:
                 continue
             start, end = (int(x, 16) for x in addr.split("-"))
-            try:
-                mem.seek(start)
-                data = mem.read(end - start)
-            except (OSError, OverflowError, ValueError):
-                continue
-            count += data.count(needle)
+            tail = b""
+            for at in range(start, end, piece):
+                try:
+                    mem.seek(at)
+                    data = tail + mem.read(min(piece, end - at))
+                except (OSError, OverflowError, ValueError):
+                    break
+                count += data.count(needle)
+                tail = data[-(len(needle) - 1):]
     return count
 
 
@@ -654,7 +665,8 @@ class PasswordMemoryTest(Base):
     is itself what PR_SET_DUMPABLE 0 promises (and /proc/PID then belongs
     to root)."""
 
-    PASSWORD = "pw-%s-only-once" % base64.b32encode(os.urandom(10)).decode()
+    PASSWORD = "pw-%s-only-%s" % (base64.b32encode(os.urandom(10)).decode(),
+                                  base64.b32encode(os.urandom(10)).decode())
 
     @classmethod
     def setUpClass(cls):
@@ -678,8 +690,12 @@ class PasswordMemoryTest(Base):
         with Watchdog(mfs, 60):
             self.assertIn("INBOX", os.listdir(mfs.mountpoint))
             pid = self.daemon_pid(mfs)
+            if os.geteuid() == 0 and sanitized(pid):
+                self.skipTest("copies are not counted under ASan")
             if os.geteuid() == 0:
-                copies = memory_count(pid, self.PASSWORD.encode())
+                # Its end: a freed block whose start the allocator
+                # overwrote still counts.
+                copies = memory_count(pid, self.PASSWORD[-12:].encode())
             else:
                 st = os.stat("/proc/%d/mem" % pid)
                 self.assertEqual(st.st_uid, 0, "the daemon is dumpable")
