@@ -18,8 +18,8 @@
 #define STOREALL_UIDVALIDITY 1
 #define HEADER_READ_MAX 65536
 
-/* Says WHY about message KEY (interned) once per process: the same
- * message is met again at every check. */
+/* Logs "message KEY: WHY" once per process: the same message is met
+ * again at every check. */
 static void G_GNUC_PRINTF(2, 3)
 storeall_warn_once(const char *key, const char *fmt, ...)
 {
@@ -27,17 +27,20 @@ storeall_warn_once(const char *key, const char *fmt, ...)
 	static GHashTable *said;
 	va_list ap;
 
-	g_mutex_lock(&lock);
-	if (!said)
-		said = g_hash_table_new(NULL, NULL);
-	gboolean first = g_hash_table_add(said, (gpointer)key);
-	g_mutex_unlock(&lock);
-	if (!first)
-		return;
 	va_start(ap, fmt);
 	g_autofree char *why = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	g_warning("message %s: %s", key, why);
+	g_autofree char *line = g_strdup_printf("message %s: %s", key, why);
+	g_mutex_lock(&lock);
+	if (!said)
+		said = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+		                             NULL);
+	gboolean first = !g_hash_table_contains(said, line);
+	if (first)
+		g_hash_table_add(said, g_strdup(line));
+	g_mutex_unlock(&lock);
+	if (first)
+		g_warning("%s", line);
 }
 
 typedef struct {
@@ -82,10 +85,9 @@ storeall_finish_cb(gpointer sink, guint32 uid, void *ud, GError **err)
 
 	if (store_body_size(sink) == 0) {
 		store_body_abort(sink);
-		storeall_warn_once(g_intern_string(storeall_key_of(c, uid)),
-		                   "it arrived empty: not stored, and kept on "
-		                   "the server (asked for again at the next "
-		                   "check)");
+		storeall_warn_once(storeall_key_of(c, uid), "it arrived empty: "
+		                   "not stored, and kept on the server (asked "
+		                   "for again at the next check)");
 		return TRUE;
 	}
 	return store_batch_add(account_store(c->a), c->batch, sink, c->folder_id,
