@@ -156,6 +156,7 @@ outbox_select(MfOutbox *o, const char *where, gint64 a, const char *text)
 	return out;
 }
 
+/* Moves the first of ROWS into *E; FALSE, and *E untouched, if none. */
 static gboolean
 outbox_take_first(GPtrArray *rows, OutboxEntry *e)
 {
@@ -355,8 +356,11 @@ outbox_open_file(MfOutbox *o, gint64 id, int flags, GError **err)
 	g_autoptr(GPtrArray) rows = outbox_select(o, "id = ?1", id, NULL);
 	if (!outbox_take_first(rows, &e)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no such file");
-	} else if (writing && e.state != OUTBOX_EDITING &&
-	           e.state != OUTBOX_QUEUED) {
+		g_mutex_unlock(&o->lock);
+		return -1;
+	}
+	if (writing && e.state != OUTBOX_EDITING &&
+	    e.state != OUTBOX_QUEUED) {
 		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
 		            "%s is being sent", e.name);
 	} else {
@@ -431,9 +435,12 @@ outbox_truncate(MfOutbox *o, gint64 id, off_t size, GError **err)
 
 	g_mutex_lock(&o->lock);
 	g_autoptr(GPtrArray) rows = outbox_select(o, "id = ?1", id, NULL);
-	if (!outbox_take_first(rows, &e))
+	if (!outbox_take_first(rows, &e)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no such file");
-	else if (e.state != OUTBOX_EDITING && e.state != OUTBOX_QUEUED)
+		g_mutex_unlock(&o->lock);
+		return FALSE;
+	}
+	if (e.state != OUTBOX_EDITING && e.state != OUTBOX_QUEUED)
 		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
 		            "%s is being sent", e.name);
 	else if (truncate(path, size) != 0)
@@ -463,7 +470,10 @@ outbox_unlink(MfOutbox *o, gboolean failed, const char *name, GError **err)
 	g_mutex_lock(&o->lock);
 	if (!outbox_lookup_locked(o, failed, name, &e)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no %s", name);
-	} else if (e.state == OUTBOX_SENDING) {
+		g_mutex_unlock(&o->lock);
+		return FALSE;
+	}
+	if (e.state == OUTBOX_SENDING) {
 		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
 		            "%s is being sent", name);
 	} else {
@@ -515,9 +525,12 @@ outbox_rename(MfOutbox *o, gboolean from_failed, const char *from,
 	gboolean ok = FALSE;
 
 	g_mutex_lock(&o->lock);
-	if (!outbox_lookup_locked(o, from_failed, from, &e))
+	if (!outbox_lookup_locked(o, from_failed, from, &e)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no %s", from);
-	else if (e.state == OUTBOX_SENDING)
+		g_mutex_unlock(&o->lock);
+		return FALSE;
+	}
+	if (e.state == OUTBOX_SENDING)
 		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
 		            "%s is being sent", from);
 	else if (to_failed && !from_failed)

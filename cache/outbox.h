@@ -84,9 +84,12 @@ void outbox_close(MfOutbox *o); /* accepts NULL */
  * SENDING) or in outbox/failed/ (FAILED TRUE): a new array of
  * OutboxEntry* (free func set). */
 GPtrArray *outbox_list(MfOutbox *o, gboolean failed);
-/* Fills *E with the entry NAME of outbox/ or outbox/failed/. */
+/* Fills *E with the entry NAME of outbox/ or outbox/failed/; FALSE, and
+ * *E untouched, if there is none. */
 gboolean outbox_lookup(MfOutbox *o, gboolean failed, const char *name,
                        OutboxEntry *e);
+/* Fills *E with entry ID, in any state; FALSE, and *E untouched, if
+ * there is none. */
 gboolean outbox_get(MfOutbox *o, gint64 id, OutboxEntry *e);
 
 /* A new file NAME in outbox/ (EDITING), open read-write: returns its fd

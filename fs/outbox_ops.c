@@ -128,17 +128,21 @@ outbox_ops_getattr(fuse_req_t req, Node n, fuse_ino_t ino)
 		fuse_reply_attr(req, &st, 1.0);
 		return;
 	}
-	if (!outbox_get(fs->outbox, n.id, &e) ||
-	    e.state == OUTBOX_SENT ||
-	    (n.kind == NODE_SPOOL_ERROR && e.state != OUTBOX_FAILED)) {
-		if (e.name)
-			outbox_entry_clear(&e);
+	/* A file sent (or removed) while open is gone: its fstat() says so. */
+	if (!outbox_get(fs->outbox, n.id, &e)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	outbox_ops_entry_attr(fs, &e, n.kind == NODE_SPOOL_ERROR, &st);
+	gboolean shown = e.state != OUTBOX_SENT &&
+	                 (n.kind != NODE_SPOOL_ERROR ||
+	                  e.state == OUTBOX_FAILED);
+	if (shown)
+		outbox_ops_entry_attr(fs, &e, n.kind == NODE_SPOOL_ERROR, &st);
 	outbox_entry_clear(&e);
-	fuse_reply_attr(req, &st, OUTBOX_TIMEOUT);
+	if (shown)
+		fuse_reply_attr(req, &st, OUTBOX_TIMEOUT);
+	else
+		fuse_reply_err(req, ENOENT);
 }
 
 void
