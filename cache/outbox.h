@@ -43,8 +43,8 @@
  * So mailfs never sends a message twice on its own: a message whose
  * outcome is unknown (a crash or a lost connection after the ".") waits in
  * failed/ until the user moves it back.  What remains: the copy in Sent is
- * saved twice if mailfs stops between the server's OK to the APPEND and
- * forgetting the message.
+ * saved twice if mailfs stops, or the APPEND's reply is lost, between the
+ * IMAP server taking it and mailfs forgetting the message.
  *
  * Errors: MF_ERROR_NOTFOUND no such entry; MF_ERROR_EXISTS the name is
  * taken; MF_ERROR_BUSY the message is on its way (SENDING, AWAITING);
