@@ -1103,6 +1103,12 @@ account_generation_folder(MfAccount *a, gint64 gen, gint64 *folder_id,
 	return TRUE;
 }
 
+const char *
+account_password(MfAccount *a)
+{
+	return a->p.backend.password;
+}
+
 const MfAccountParams *
 account_params(MfAccount *a)
 {

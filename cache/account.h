@@ -43,6 +43,10 @@ MfAccount *account_open(const MfAccountParams *p, const MfBackend *backend,
                         GError **err);
 void account_close(MfAccount *a); /* accepts NULL */
 
+/* The account's password (its one copy, wiped at account_close), for the
+ * outbox of the same account to log in with; NULL if none. */
+const char *account_password(MfAccount *a);
+
 /* Connects and refreshes the folder tree now (used when mounting). */
 gboolean account_connect(MfAccount *a, GError **err);
 

@@ -83,7 +83,8 @@ typedef struct {
 	char *ca_file;
 	char *tls_fingerprint;
 	char *user;
-	char *password;        /* wiped by outbox_params_clear() */
+	char *password;        /* wiped by outbox_params_clear(); NULL:
+	                        * the account's (account_password) */
 	char *from;            /* or NULL */
 	int timeout_ms;
 	gboolean save_sent;    /* append a copy to the \Sent folder */

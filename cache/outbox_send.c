@@ -80,7 +80,10 @@ outbox_sender_connect(OutboxSender *s, GError **err)
 		         .fingerprint = s->p->tls_fingerprint,
 		         .host = s->p->smtp.host },
 		.user = s->p->user,
-		.password = s->p->password,
+		/* Borrowed from the account when the outbox has none of
+		 * its own: the daemon keeps one copy. */
+		.password = s->p->password || !s->account
+		            ? s->p->password : account_password(s->account),
 		.timeout_ms = s->p->timeout_ms,
 	};
 	SmtpClient *c = smtp_client_connect(&sp, err);

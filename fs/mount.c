@@ -224,7 +224,7 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
 		.ca_file = cfg->ca_file,
 		.tls_fingerprint = cfg->tls_fingerprint,
 		.user = cfg->user,
-		.password = p->backend.password,
+		.password = NULL, /* the account's: one copy in the daemon */
 		.from = cfg->from,
 		.timeout_ms = (int)cfg->timeout * 1000,
 		.save_sent = cfg->save_sent,

@@ -745,5 +745,5 @@ class PasswordMemoryTest(Base):
         smtp.start()
         copies = self.check_daemon(False, smtp)
         if copies is not None:
-            # The account's and the outbox's (see docs/SECURITY.md).
-            self.assertLessEqual(copies, 2)
+            # The outbox borrows the account's (see docs/SECURITY.md).
+            self.assertEqual(copies, 1)

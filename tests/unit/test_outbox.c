@@ -34,6 +34,13 @@ static GMutex copies_lock;
 static GPtrArray *copies; /* char *: the bytes of each copy */
 static int copies_fail;   /* how many copies to refuse first */
 
+/* The password an outbox without one borrows from its account. */
+const char *
+account_password(MfAccount *a)
+{
+	return "account-password";
+}
+
 gboolean
 account_append_special(MfAccount *a, guint special, const char *flags,
                        gint64 date, int fd, guint64 size, GError **err)
