@@ -138,8 +138,6 @@ gint64 listing_generation(const MfListing *l);
  * the bytes as written, *SIZE (may be NULL) becomes their size. */
 const char *listing_alias(const MfListing *l, const MfRemoteMessage *m,
                           guint64 *size);
-/* TRUE if M reads back the bytes as written through the mount. */
-gboolean listing_has_written(const MfListing *l, const MfRemoteMessage *m);
 /* The message that was given NAME through the mount, or NULL. */
 const MfRemoteMessage *listing_find_name(const MfListing *l,
                                          const char *name);
