@@ -26,8 +26,8 @@ void folder_ops_rename(fuse_req_t req, Node parent, const char *name,
 void folder_ops_mkdir(fuse_req_t req, Node parent, const char *name);
 void folder_ops_rmdir(fuse_req_t req, Node parent, const char *name);
 
-/* Files being written: NODE_STAGED inodes, and messages opened to be
- * replaced (their handle is a StagedHandle: folder_ops_hold). */
+/* Files being written: NODE_STAGED inodes, and messages opened for
+ * writing (their handle is a StagedHandle: folder_ops_hold). */
 void folder_ops_create(fuse_req_t req, Node parent, const char *name,
                        struct fuse_file_info *fi);
 /* OPEN of a staged file, or of a message for writing. */
