@@ -4,7 +4,8 @@
  * twice; a replacement removes the old message only after the new one is
  * there, and not at all when the append is refused; a change made offline
  * shows under its name at once and gets its real UID when replayed; a
- * change for a folder recreated with a new UIDVALIDITY is dropped. */
+ * change for a folder recreated with a new UIDVALIDITY is dropped; a
+ * cached body that fails its checksum is fetched again. */
 #include <check.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,7 +36,7 @@ static struct {
 	gboolean down;        /* connect fails */
 	gboolean lose_reply;  /* the next append is stored, then UNSURE */
 	gboolean refuse;      /* appends are refused */
-	guint appends, searches;
+	guint appends, searches, fetches;
 } fake;
 
 struct MfSession {
@@ -298,6 +299,40 @@ fake_find(MfSession *s, const char *folder, const char *msgid, guint32 *uv,
 	return TRUE;
 }
 
+static gboolean
+fake_fetch(MfSession *s, const char *folder, guint32 uidvalidity,
+           const MfRemoteMessage *msgs, guint n, const MfBodySink *sink,
+           void *ud, GError **err)
+{
+	if (fake_down(err))
+		return FALSE;
+	for (guint i = 0; i < n; i++) {
+		g_mutex_lock(&fake.lock);
+		FakeFolder *f = fake_folder(folder);
+		GBytes *body = NULL;
+		for (guint j = 0; j < f->msgs->len; j++)
+			if (g_array_index(f->msgs, FakeMessage, j).uid ==
+			    msgs[i].uid)
+				body = g_bytes_ref(g_array_index(
+					f->msgs, FakeMessage, j).body);
+		fake.fetches++;
+		g_mutex_unlock(&fake.lock);
+		if (!body)
+			continue;
+		gsize len;
+		const char *data = g_bytes_get_data(body, &len);
+		gpointer k = sink->open(len, ud, err);
+		gboolean ok = k && sink->write(k, data, len, err) &&
+		              sink->finish(k, msgs[i].uid, ud, err);
+		if (k && !ok)
+			sink->abort(k);
+		g_bytes_unref(body);
+		if (!ok)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static const MfBackend fake_backend = {
 	.name = "fake",
 	.caps = MF_BACKEND_CAP_FOLDERS | MF_BACKEND_CAP_FLAGS |
@@ -312,6 +347,7 @@ static const MfBackend fake_backend = {
 	.set_flags = fake_set_flags,
 	.append = fake_append,
 	.find_message_id = fake_find,
+	.fetch_bodies = fake_fetch,
 };
 
 /* --- the account under test ---------------------------------------------- */
@@ -606,6 +642,56 @@ START_TEST(test_new_uidvalidity_drops_waiting_change)
 }
 END_TEST
 
+/* Reads message UID of FOLDER through the account. */
+static char *
+read_uid(const char *folder, guint32 uid)
+{
+	GError *err = NULL;
+	MfListing *l = account_listing(the_account, folder_id(folder), &err);
+	gint64 gen = listing_generation(l);
+	listing_unref(l);
+	int fd = account_open_message(the_account, gen, uid, &err);
+	ck_assert_int_ge(fd, 0);
+	char buf[4096];
+	ssize_t n = pread(fd, buf, sizeof buf, 0);
+	close(fd);
+	ck_assert_int_ge(n, 0);
+	return g_strndup(buf, (gsize)n);
+}
+
+/* A cached body whose bytes changed on disk (same size) fails its
+ * SHA-256 at the first open of the next run: it is fetched again, and
+ * the bad bytes are never served. */
+START_TEST(test_damaged_body_is_fetched_again)
+{
+	GError *err = NULL;
+	const char *text = "Subject: c\n\nchecksummed body\n";
+	MfAccountParams p = { .name = "t", .max_connections = 2,
+	                      .refresh_interval = 3600, .poll_interval = 3600,
+	                      .cache_dir = cache_dir };
+
+	g_mutex_lock(&fake.lock);
+	guint32 uid = fake_store(fake_folder("Work"), text, strlen(text), "");
+	g_mutex_unlock(&fake.lock);
+	g_autofree char *first = read_uid("Work", uid);
+	ck_assert_str_eq(first, text);
+	ck_assert_uint_eq(fake.fetches, 1);
+	account_close(the_account);
+	/* Flip one byte of the cached file, keeping its size. */
+	g_autofree char *cmd = g_strdup_printf(
+		"f=$(find '%s/bodies' -type f | head -1) && "
+		"printf X | dd of=\"$f\" bs=1 seek=12 conv=notrunc 2>/dev/null",
+		cache_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	the_account = account_open(&p, &fake_backend, &err);
+	ck_assert_ptr_nonnull(the_account);
+	ck_assert(account_connect(the_account, &err));
+	g_autofree char *again = read_uid("Work", uid);
+	ck_assert_str_eq(again, text);
+	ck_assert_uint_eq(fake.fetches, 2);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -624,6 +710,7 @@ main(void)
 	tcase_add_test(tc, test_offline_append_shows_then_settles);
 	tcase_add_test(tc, test_move_keeps_name);
 	tcase_add_test(tc, test_new_uidvalidity_drops_waiting_change);
+	tcase_add_test(tc, test_damaged_body_is_fetched_again);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
