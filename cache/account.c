@@ -355,7 +355,8 @@ account_with_session(MfAccount *a, SessionFn fn, void *ud, GError **err)
 		gboolean reused = FALSE;
 		gint64 start = g_get_monotonic_time();
 		MfSession *s = pool_acquire(a, &reused, &e);
-		gboolean ok = s && fn(a, s, ud, &e);
+		gboolean ok = mf_error_check(s && fn(a, s, ud, &e), &e,
+		                             "a session step");
 		/* A dead idle connection fails at once; a timeout already
 		 * cost the user the whole timeout and is not tried twice. */
 		gboolean quick = g_get_monotonic_time() - start <
@@ -1100,6 +1101,12 @@ account_generation_folder(MfAccount *a, gint64 gen, gint64 *folder_id,
 	if (uidvalidity)
 		*uidvalidity = info.uidvalidity;
 	return TRUE;
+}
+
+const char *
+account_password(MfAccount *a)
+{
+	return a->p.backend.password;
 }
 
 const MfAccountParams *

@@ -43,6 +43,10 @@ MfAccount *account_open(const MfAccountParams *p, const MfBackend *backend,
                         GError **err);
 void account_close(MfAccount *a); /* accepts NULL */
 
+/* The account's password (its one copy, wiped at account_close), for the
+ * outbox of the same account to log in with; NULL if none. */
+const char *account_password(MfAccount *a);
+
 /* Connects and refreshes the folder tree now (used when mounting). */
 gboolean account_connect(MfAccount *a, GError **err);
 
@@ -134,8 +138,6 @@ gint64 listing_generation(const MfListing *l);
  * the bytes as written, *SIZE (may be NULL) becomes their size. */
 const char *listing_alias(const MfListing *l, const MfRemoteMessage *m,
                           guint64 *size);
-/* TRUE if M reads back the bytes as written through the mount. */
-gboolean listing_has_written(const MfListing *l, const MfRemoteMessage *m);
 /* The message that was given NAME through the mount, or NULL. */
 const MfRemoteMessage *listing_find_name(const MfListing *l,
                                          const char *name);

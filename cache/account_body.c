@@ -16,9 +16,42 @@ typedef struct {
 	gint64 folder_id;
 	guint32 uidvalidity;
 	guint32 uid;
+	guint64 size;           /* as listed: what stat shows */
 	gboolean stored;
 	const char *key;
+	GError *refused;        /* the body came but was not stored: why */
 } FetchCtx;
+
+/* A body is served only if it has the size the listing gives, which is
+ * what stat shows and where the kernel ends reads: a longer body would
+ * be cut there without a word, a shorter one may be a cut body. */
+static gboolean
+account_body_size_ok(guint64 listed, guint64 size, GError **err)
+{
+	if (size == listed)
+		return TRUE;
+	g_set_error(err, MF_ERROR, MF_ERROR_MESSAGE,
+	            "the server announced %" G_GUINT64_FORMAT " bytes "
+	            "(RFC822.SIZE) but its body has %" G_GUINT64_FORMAT
+	            "; not served", listed, size);
+	return FALSE;
+}
+
+/* Logs why the body of UID in FOLDER_ID is not served.  The tree is the
+ * current one: this must not wait for a refresh. */
+static void
+account_body_warn(MfAccount *a, gint64 folder_id, guint32 uid,
+                  const GError *why)
+{
+	g_mutex_lock(&a->lock);
+	MfTree *t = tree_ref(a->tree);
+	g_mutex_unlock(&a->lock);
+	const MfFolder *f = tree_folder(t, folder_id);
+
+	g_warning("folder %s, UID %u: %s", f ? f->path : "?", uid,
+	          why->message);
+	tree_unref(t);
+}
 
 static gpointer
 account_sink_open(guint64 size, void *ud, GError **err)
@@ -38,7 +71,14 @@ account_sink_finish(gpointer sink, guint32 uid, void *ud, GError **err)
 {
 	FetchCtx *c = ud;
 
-	if (uid != c->uid) {
+	if (uid != c->uid || c->refused) {
+		store_body_abort(sink);
+		return TRUE;
+	}
+	/* Refused without failing the fetch: the server's reply to it is
+	 * still to be read. */
+	if (!account_body_size_ok(c->size, store_body_size(sink),
+	                          &c->refused)) {
 		store_body_abort(sink);
 		return TRUE;
 	}
@@ -84,11 +124,15 @@ account_fetch_body(MfAccount *a, FetchCtx *c, GError **err)
 	} else {
 		ok = account_with_session(a, account_fetch_cb, c, err);
 	}
-	if (ok && !c->stored) {
+	if (ok && c->refused) {
+		g_propagate_error(err, g_steal_pointer(&c->refused));
+		ok = FALSE;
+	} else if (ok && !c->stored) {
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
 		            "message %u is no longer on the server", c->uid);
 		ok = FALSE;
 	}
+	g_clear_error(&c->refused);
 	tree_unref(t);
 	return ok;
 }
@@ -157,18 +201,35 @@ account_mark_verified(MfAccount *a, const char *key, int fd)
 	g_mutex_unlock(&a->lock);
 }
 
+/* A stored body of MSG, or -1: none, or (with ERR set) one that is not
+ * served because its size is not the listed one.  That is logged when
+ * the body is first checked in this run, not on every open. */
 static int
 account_open_stored(MfAccount *a, const char *key, gint64 folder_id,
-                    guint32 uidvalidity, guint32 uid)
+                    guint32 uidvalidity, const MfRemoteMessage *msg,
+                    GError **err)
 {
-	int fd = account_open_verified(a, key, folder_id, uidvalidity, uid);
+	g_autoptr(GError) why = NULL;
+	gboolean fresh = FALSE;
+	struct stat st;
+	int fd = account_open_verified(a, key, folder_id, uidvalidity,
+	                               msg->uid);
 
-	if (fd >= 0)
+	if (fd < 0) {
+		fd = store_body_open(a->store, folder_id, uidvalidity, msg->uid,
+		                     TRUE, NULL);
+		fresh = fd >= 0;
+		if (fresh)
+			account_mark_verified(a, key, fd);
+	}
+	if (fd < 0 || fstat(fd, &st) != 0 ||
+	    account_body_size_ok(msg->size, (guint64)st.st_size, &why))
 		return fd;
-	fd = store_body_open(a->store, folder_id, uidvalidity, uid, TRUE, NULL);
-	if (fd >= 0)
-		account_mark_verified(a, key, fd);
-	return fd;
+	close(fd);
+	if (fresh)
+		account_body_warn(a, folder_id, msg->uid, why);
+	g_propagate_error(err, g_steal_pointer(&why));
+	return -1;
 }
 
 /* The body of UID in FOLDER_ID/UIDVALIDITY: from the store, else fetched
@@ -180,26 +241,34 @@ account_open_body(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 	guint32 uid = msg->uid;
 	g_autofree char *key = g_strdup_printf("%" G_GINT64_FORMAT "/%u/%u",
 	                                       folder_id, uidvalidity, uid);
-	int fd = account_open_stored(a, key, folder_id, uidvalidity, uid);
+	GError *e = NULL;
+	int fd = account_open_stored(a, key, folder_id, uidvalidity, msg, &e);
 
-	if (fd >= 0)
+	if (fd >= 0 || e) {
+		if (e)
+			g_propagate_error(err, e);
 		return fd;
+	}
 	if (!account_may_try(a)) {
 		account_set_offline_error(a, err);
 		return -1;
 	}
 	account_claim(a, key);
-	fd = account_open_stored(a, key, folder_id, uidvalidity, uid);
-	if (fd < 0) {
-		FetchCtx c = { a, NULL, folder_id, uidvalidity, uid, FALSE,
-		               msg->key };
-		if (account_fetch_body(a, &c, err)) {
+	fd = account_open_stored(a, key, folder_id, uidvalidity, msg, &e);
+	if (fd < 0 && !e) {
+		FetchCtx c = { a, NULL, folder_id, uidvalidity, uid, msg->size,
+		               FALSE, msg->key, NULL };
+		if (account_fetch_body(a, &c, &e)) {
 			fd = store_body_open(a->store, folder_id, uidvalidity,
-			                     uid, FALSE, err);
+			                     uid, FALSE, &e);
 			if (fd >= 0)
 				account_mark_verified(a, key, fd);
+		} else if (g_error_matches(e, MF_ERROR, MF_ERROR_MESSAGE)) {
+			account_body_warn(a, folder_id, uid, e);
 		}
 	}
+	if (e)
+		g_propagate_error(err, e);
 	account_unclaim(a, key);
 	if (fd >= 0)
 		account_evict(a);

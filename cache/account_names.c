@@ -75,13 +75,6 @@ listing_alias(const MfListing *l, const MfRemoteMessage *m, guint64 *size)
 	return al ? al->name : NULL;
 }
 
-gboolean
-listing_has_written(const MfListing *l, const MfRemoteMessage *m)
-{
-	const ListingAlias *al = listing_alias_of(l, m->uid);
-	return al && al->written;
-}
-
 const MfRemoteMessage *
 listing_find_name(const MfListing *l, const char *name)
 {

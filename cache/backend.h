@@ -106,7 +106,9 @@ typedef struct {
 	 * uid, or by key for STORE_ALL backends) of FOLDER to SINK, whose
 	 * finish() gets each one's uid.  Fails with MF_ERROR_MAILBOX if
 	 * FOLDER's UIDVALIDITY is no longer UIDVALIDITY.  Messages the
-	 * server no longer has are skipped. */
+	 * server no longer has are skipped; one it still has but does not
+	 * send fails the call with MF_ERROR_MESSAGE, after the bodies that
+	 * came were finished. */
 	gboolean (*fetch_bodies)(MfSession *s, const char *folder,
 	                         guint32 uidvalidity, const MfRemoteMessage *msgs,
 	                         guint n, const MfBodySink *sink, void *ud,

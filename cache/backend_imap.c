@@ -132,14 +132,30 @@ backend_imap_list_folders(MfSession *s, GPtrArray **out, GError **err)
 	return TRUE;
 }
 
-static void
-backend_imap_meta_cb(guint32 uid, guint64 size, gint64 date,
-                     const char *flags, void *ud)
-{
-	GArray *msgs = ud;
-	MfRemoteMessage m = { uid, size, date, g_intern_string(flags), NULL };
+typedef struct {
+	const char *folder;
+	GArray *msgs; /* MfRemoteMessage */
+} ListCtx;
 
-	g_array_append_val(msgs, m);
+/* One message of a listing.  What the server got wrong in its reply is
+ * logged; a message without a usable UID or size is left out, the rest
+ * of the folder is listed regardless. */
+static void
+backend_imap_meta_cb(const ImapMeta *meta, void *ud)
+{
+	ListCtx *l = ud;
+
+	if (meta->problem && meta->usable)
+		g_warning("folder %s, UID %u: %s", l->folder, meta->uid,
+		          meta->problem);
+	else if (meta->problem)
+		g_warning("folder %s: a message is not listed: %s", l->folder,
+		          meta->problem);
+	if (!meta->usable)
+		return;
+	MfRemoteMessage m = { meta->uid, meta->size, meta->internaldate,
+	                      g_intern_string(meta->flags), NULL };
+	g_array_append_val(l->msgs, m);
 }
 
 static gint
@@ -150,6 +166,32 @@ backend_imap_uid_cmp(gconstpointer a, gconstpointer b)
 	return x < y ? -1 : x > y;
 }
 
+/* Sorts MSGS by UID and keeps one entry per UID: the last the server
+ * sent (g_array_sort is stable), since a later reply is the newer. */
+static void
+backend_imap_sort_unique(const char *folder, GArray *msgs)
+{
+	MfRemoteMessage *m;
+	guint n = 0;
+	guint32 warned = 0; /* no message has UID 0 */
+
+	g_array_sort(msgs, backend_imap_uid_cmp);
+	m = (MfRemoteMessage *)msgs->data;
+	for (guint i = 0; i < msgs->len; i++) {
+		if (n == 0 || m[n - 1].uid != m[i].uid) {
+			m[n++] = m[i];
+			continue;
+		}
+		if (warned != m[i].uid)
+			g_warning("folder %s: the server listed UID %u more "
+			          "than once; it is listed once", folder,
+			          m[i].uid);
+		warned = m[i].uid;
+		m[n - 1] = m[i];
+	}
+	g_array_set_size(msgs, n);
+}
+
 static gboolean
 backend_imap_list_messages(MfSession *s, const char *folder,
                            MfFolderStatus *status, GArray **msgs,
@@ -158,15 +200,16 @@ backend_imap_list_messages(MfSession *s, const char *folder,
 	ImapSelectInfo info;
 	g_autoptr(GArray) res = g_array_new(FALSE, FALSE,
 	                                    sizeof(MfRemoteMessage));
+	g_autofree char *shown = g_strescape(folder, NULL);
+	ListCtx l = { shown, res };
 
 	if (!imap_client_examine(s->imap, folder, TRUE, &info, err))
 		return FALSE;
 	if (info.exists > 0) {
-		g_array_set_size(res, 0);
 		if (!imap_client_fetch_meta(s->imap, "1:*", backend_imap_meta_cb,
-		                            res, err))
+		                            &l, err))
 			return FALSE;
-		g_array_sort(res, backend_imap_uid_cmp);
+		backend_imap_sort_unique(shown, res);
 	}
 	status->uidvalidity = info.uidvalidity;
 	status->uidnext = info.uidnext;
@@ -216,15 +259,21 @@ backend_imap_open(MfSession *s, const char *folder, guint32 uidvalidity,
 typedef struct {
 	const MfBodySink *sink;
 	void *ud;
-	GHashTable *got;
+	GHashTable *asked; /* UIDs asked for */
+	GHashTable *got;   /* UIDs handed on to the sink */
 } FetchWrap;
 
+/* A body not asked for, or sent a second time, is dropped. */
 static gboolean
 backend_imap_finish_cb(gpointer body, guint32 uid, void *ud, GError **err)
 {
 	FetchWrap *w = ud;
 
-	g_hash_table_add(w->got, GUINT_TO_POINTER(uid));
+	if (!g_hash_table_contains(w->asked, GUINT_TO_POINTER(uid)) ||
+	    !g_hash_table_add(w->got, GUINT_TO_POINTER(uid))) {
+		w->sink->abort(body);
+		return TRUE;
+	}
 	return w->sink->finish(body, uid, w->ud, err);
 }
 
@@ -246,33 +295,78 @@ backend_imap_fetch_set(MfSession *s, const MfRemoteMessage *msgs, guint n,
 	return imap_client_fetch_bodies(s->imap, set, &is, w, err);
 }
 
+/* The messages of MSGS whose bodies did not come. */
+static GArray *
+backend_imap_missing(const MfRemoteMessage *msgs, guint n, FetchWrap *w)
+{
+	GArray *missing = g_array_new(FALSE, FALSE, sizeof(MfRemoteMessage));
+
+	for (guint i = 0; i < n; i++) {
+		gpointer uid = GUINT_TO_POINTER(msgs[i].uid);
+		if (!g_hash_table_contains(w->got, uid))
+			g_array_append_val(missing, msgs[i]);
+	}
+	return missing;
+}
+
+/* Bodies that did not come although the server still has their
+ * messages (it answered OK without them) fail the fetch: only messages
+ * that are gone are skipped. */
+static gboolean
+backend_imap_check_missing(MfSession *s, GArray *missing, GError **err)
+{
+	g_autoptr(GHashTable) present = g_hash_table_new(NULL, NULL);
+	g_autofree char *set = backend_imap_uidset(
+		(const MfRemoteMessage *)missing->data, missing->len);
+	guint32 first = 0;
+	guint n = 0;
+
+	if (!imap_client_fetch_uids(s->imap, set, present, err))
+		return FALSE;
+	for (guint i = 0; i < missing->len; i++) {
+		guint32 uid = g_array_index(missing, MfRemoteMessage, i).uid;
+		if (g_hash_table_contains(present, GUINT_TO_POINTER(uid)) &&
+		    n++ == 0)
+			first = uid;
+	}
+	if (n == 0)
+		return TRUE;
+	g_set_error(err, MF_ERROR, MF_ERROR_MESSAGE,
+	            "the server did not send the body of UID %u%s although it "
+	            "still has the message", first,
+	            n > 1 ? " and others" : "");
+	return FALSE;
+}
+
 static gboolean
 backend_imap_fetch_bodies(MfSession *s, const char *folder,
                           guint32 uidvalidity, const MfRemoteMessage *msgs,
                           guint n, const MfBodySink *sink, void *ud,
                           GError **err)
 {
+	g_autoptr(GHashTable) asked = g_hash_table_new(NULL, NULL);
 	g_autoptr(GHashTable) got = g_hash_table_new(NULL, NULL);
-	FetchWrap w = { sink, ud, got };
+	FetchWrap w = { sink, ud, asked, got };
 
 	if (n == 0)
 		return TRUE;
+	for (guint i = 0; i < n; i++)
+		g_hash_table_add(asked, GUINT_TO_POINTER(msgs[i].uid));
 	if (!backend_imap_open(s, folder, uidvalidity, FALSE, err) ||
 	    !backend_imap_fetch_set(s, msgs, n, &w, err))
 		return FALSE;
-	if (g_hash_table_size(got) == n)
+	if (g_hash_table_size(got) == g_hash_table_size(asked))
 		return TRUE;
 	/* A session that selected the folder earlier may not know of
 	 * messages that arrived since: NOOP brings them, then ask again for
 	 * what did not come. */
-	g_autoptr(GArray) missing = g_array_new(FALSE, FALSE,
-	                                        sizeof(MfRemoteMessage));
-	for (guint i = 0; i < n; i++)
-		if (!g_hash_table_contains(got, GUINT_TO_POINTER(msgs[i].uid)))
-			g_array_append_val(missing, msgs[i]);
-	return imap_client_noop(s->imap, err) &&
-	       backend_imap_fetch_set(s, (const MfRemoteMessage *)missing->data,
-	                              missing->len, &w, err);
+	g_autoptr(GArray) missing = backend_imap_missing(msgs, n, &w);
+	if (!imap_client_noop(s->imap, err) ||
+	    !backend_imap_fetch_set(s, (const MfRemoteMessage *)missing->data,
+	                            missing->len, &w, err))
+		return FALSE;
+	g_autoptr(GArray) still = backend_imap_missing(msgs, n, &w);
+	return still->len == 0 || backend_imap_check_missing(s, still, err);
 }
 
 const MfBackend backend_imap = {

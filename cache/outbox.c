@@ -31,11 +31,14 @@ struct MfOutbox {
 	gboolean stopping;
 	guint64 wake_seq;      /* bumped whenever the sender should look */
 	OutboxSender *snd;     /* the sender thread's, while it runs */
+	GHashTable *broken;    /* gint64 ids whose write_error could not be
+	                        * stored (a full disk): never queued either */
 };
 
 static void outbox_fail_locked(MfOutbox *o, const OutboxEntry *e,
                                const char *error);
 
+/* The table as first made (schema 0); outbox_migrations take it on. */
 static const char outbox_schema[] =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=FULL;"
@@ -46,7 +49,25 @@ static const char outbox_schema[] =
 	"  next_try INTEGER NOT NULL DEFAULT 0,"
 	"  error TEXT, mtime INTEGER NOT NULL);";
 
-#define ENTRY_COLUMNS "id, name, state, attempts, next_try, error, mtime"
+/* Entry N takes schema N to N + 1 (PRAGMA user_version). */
+static const char *const outbox_migrations[] = {
+	/* 1: why a file's data are not to be sent; which of a failed
+	 * message's two files were removed (OutboxPart bits). */
+	"ALTER TABLE outbox ADD COLUMN write_error TEXT;"
+	"ALTER TABLE outbox ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;",
+};
+#define OUTBOX_SCHEMA G_N_ELEMENTS(outbox_migrations)
+
+#define ENTRY_COLUMNS \
+	"id, name, state, attempts, next_try, error, mtime, write_error, removed"
+
+#define BOTH_PARTS (OUTBOX_PART_FILE | OUTBOX_PART_ERROR)
+
+/* Why a message found AWAITING at open is not sent again. */
+#define OUTBOX_CRASH_REASON \
+	"mailfs stopped while waiting for the server's reply to this " \
+	"message: it may have been delivered; to send it again anyway, " \
+	"move it back into outbox/"
 
 void
 outbox_params_clear(OutboxParams *p)
@@ -68,6 +89,7 @@ outbox_entry_clear(OutboxEntry *e)
 {
 	g_free(e->name);
 	g_free(e->error);
+	g_free(e->write_error);
 	memset(e, 0, sizeof *e);
 }
 
@@ -85,13 +107,45 @@ outbox_path(MfOutbox *o, gint64 id, const char *suffix)
 	                       suffix ? suffix : "");
 }
 
+/* The code of a local failure with errno E: a full disk is NOSPACE. */
+static MfErrorCode
+outbox_errno_code(int e)
+{
+	return e == ENOSPC || e == EDQUOT ? MF_ERROR_NOSPACE : MF_ERROR_LOCAL;
+}
+
+/* Sets ERR for a failed system call: "cannot WHAT PATH: strerror". */
+static gboolean
+outbox_errno_fail(GError **err, int e, const char *what, const char *path)
+{
+	g_set_error(err, MF_ERROR, outbox_errno_code(e), "cannot %s %s: %s",
+	            what, path, g_strerror(e));
+	return FALSE;
+}
+
+/* True while a message is on its way: it cannot be changed or removed. */
+static gboolean
+outbox_state_busy(OutboxState st)
+{
+	return st == OUTBOX_SENDING || st == OUTBOX_AWAITING;
+}
+
+static gboolean
+outbox_state_editable(OutboxState st)
+{
+	return st == OUTBOX_EDITING || st == OUTBOX_QUEUED;
+}
+
 /* --- database --------------------------------------------------------- */
 
 static gboolean
 outbox_db_fail(MfOutbox *o, GError **err)
 {
-	g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "outbox %s: %s", o->dir,
-	            sqlite3_errmsg(o->db));
+	int rc = sqlite3_errcode(o->db);
+
+	g_set_error(err, MF_ERROR, rc == SQLITE_FULL ? MF_ERROR_NOSPACE
+	                                             : MF_ERROR_LOCAL,
+	            "outbox %s: %s", o->dir, sqlite3_errmsg(o->db));
 	return FALSE;
 }
 
@@ -115,6 +169,23 @@ outbox_exec(MfOutbox *o, const char *sql, gint64 a, gint64 b, gint64 c,
 	                                             : outbox_db_fail(o, err);
 }
 
+/* Runs SQL on row ID (?1) with two texts (?2, ?3). */
+static gboolean
+outbox_exec_texts(MfOutbox *o, const char *sql, gint64 id, const char *t1,
+                  const char *t2, GError **err)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(o->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return outbox_db_fail(o, err);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, t1, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, t2, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? TRUE : outbox_db_fail(o, err);
+}
+
 static void
 outbox_row(MfOutbox *o, sqlite3_stmt *st, OutboxEntry *e)
 {
@@ -127,6 +198,8 @@ outbox_row(MfOutbox *o, sqlite3_stmt *st, OutboxEntry *e)
 	e->next_try = sqlite3_column_int64(st, 4);
 	e->error = g_strdup((const char *)sqlite3_column_text(st, 5));
 	e->mtime = sqlite3_column_int64(st, 6);
+	e->write_error = g_strdup((const char *)sqlite3_column_text(st, 7));
+	e->removed = (guint)sqlite3_column_int(st, 8) & BOTH_PARTS;
 	g_autofree char *path = outbox_path(o, e->id, NULL);
 	e->size = stat(path, &sb) == 0 ? (guint64)sb.st_size : 0;
 }
@@ -156,6 +229,7 @@ outbox_select(MfOutbox *o, const char *where, gint64 a, const char *text)
 	return out;
 }
 
+/* Moves the first of ROWS into *E; FALSE, and *E untouched, if none. */
 static gboolean
 outbox_take_first(GPtrArray *rows, OutboxEntry *e)
 {
@@ -167,18 +241,33 @@ outbox_take_first(GPtrArray *rows, OutboxEntry *e)
 	return TRUE;
 }
 
-#define VISIBLE_WHERE(failed) \
-	((failed) ? "state = 4 ORDER BY id" : "state IN (0, 1, 2) ORDER BY id")
+/* Which rows outbox/ and outbox/failed/ show. */
+#define OUTBOX_WHERE "state IN (0, 1, 2, 5)"
+#define FAILED_WHERE "state = 4"
 
 static gboolean
 outbox_lookup_locked(MfOutbox *o, gboolean failed, const char *name,
                      OutboxEntry *e)
 {
 	g_autofree char *where = g_strdup_printf("%s AND name = ?2",
-	                                         failed ? "state = 4"
-	                                                : "state IN (0, 1, 2)");
+	                                         failed ? FAILED_WHERE
+	                                                : OUTBOX_WHERE);
 	g_autoptr(GPtrArray) rows = outbox_select(o, where, 0, name);
 	return outbox_take_first(rows, e);
+}
+
+static gboolean
+outbox_get_locked(MfOutbox *o, gint64 id, OutboxEntry *e)
+{
+	g_autoptr(GPtrArray) rows = outbox_select(o, "id = ?1", id, NULL);
+	return outbox_take_first(rows, e);
+}
+
+/* Whether E's data are not to be sent (a write or flush failed). */
+static gboolean
+outbox_is_broken_locked(MfOutbox *o, const OutboxEntry *e)
+{
+	return e->write_error || g_hash_table_contains(o->broken, &e->id);
 }
 
 static gboolean
@@ -190,20 +279,68 @@ outbox_set_state(MfOutbox *o, gint64 id, OutboxState st, GError **err)
 
 /* --- open / close ------------------------------------------------------ */
 
-/* Files a crash left EDITING with data were closed after writing: queue
- * them.  SENDING means the transaction did not end: queue again. */
+/* After a crash: files left EDITING with data were closed after writing
+ * (each close made them durable), unless a write failed: queue them.
+ * SENDING never got to the final ".": queue again.  AWAITING may have
+ * been delivered: to failed/, saying so. */
 static void
 outbox_recover(MfOutbox *o)
 {
-	g_autoptr(GPtrArray) rows = outbox_select(o, "state IN (0, 2)", 0, NULL);
+	g_autoptr(GPtrArray) rows = outbox_select(o, "state IN (0, 2, 5)", 0,
+	                                          NULL);
 
 	for (guint i = 0; i < rows->len; i++) {
 		const OutboxEntry *e = rows->pdata[i];
-		if (e->state == OUTBOX_EDITING &&
-		    (e->size == 0 || outbox_msg_is_scratch_name(e->name)))
-			continue;
-		outbox_set_state(o, e->id, OUTBOX_QUEUED, NULL);
+		if (e->state == OUTBOX_AWAITING)
+			outbox_fail_locked(o, e, OUTBOX_CRASH_REASON);
+		else if (e->state == OUTBOX_SENDING ||
+		         (e->size > 0 && !e->write_error &&
+		          !outbox_msg_is_scratch_name(e->name)))
+			outbox_set_state(o, e->id, OUTBOX_QUEUED, NULL);
 	}
+}
+
+static int
+outbox_user_version(MfOutbox *o)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(o->db, "PRAGMA user_version", -1, &st,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Creates the table and takes it to OUTBOX_SCHEMA, one step per
+ * transaction. */
+static gboolean
+outbox_migrate(MfOutbox *o, GError **err)
+{
+	if (sqlite3_exec(o->db, outbox_schema, NULL, NULL, NULL) != SQLITE_OK)
+		return outbox_db_fail(o, err);
+	int v = outbox_user_version(o);
+	if (v < 0)
+		return outbox_db_fail(o, err);
+	if ((guint)v > OUTBOX_SCHEMA) {
+		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "outbox %s was made "
+		            "by a newer mailfs (schema %d, this one knows %u)",
+		            o->dir, v, (guint)OUTBOX_SCHEMA);
+		return FALSE;
+	}
+	for (guint i = (guint)v; i < OUTBOX_SCHEMA; i++) {
+		g_autofree char *sql = g_strdup_printf(
+			"BEGIN; %s PRAGMA user_version = %u; COMMIT;",
+			outbox_migrations[i], i + 1);
+		if (sqlite3_exec(o->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			outbox_db_fail(o, err);
+			sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
+			return FALSE;
+		}
+	}
+	return TRUE;
 }
 
 MfOutbox *
@@ -218,6 +355,8 @@ outbox_open(const char *dir, const OutboxParams *p, MfAccount *account,
 	o->dir = g_strdup(dir);
 	o->spool = g_build_filename(dir, "spool", NULL);
 	o->account = account;
+	o->broken = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+	                                  NULL);
 	o->p = *p;
 	o->p.smtp.host = g_strdup(p->smtp.host);
 	o->p.ca_file = g_strdup(p->ca_file);
@@ -226,9 +365,7 @@ outbox_open(const char *dir, const OutboxParams *p, MfAccount *account,
 	o->p.password = g_strdup(p->password);
 	o->p.from = g_strdup(p->from);
 	if (g_mkdir_with_parents(o->spool, 0700) != 0 || chmod(dir, 0700) != 0) {
-		int e = errno;
-		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL,
-		            "cannot create outbox %s: %s", dir, g_strerror(e));
+		outbox_errno_fail(err, errno, "create outbox", dir);
 		goto fail;
 	}
 	db = g_build_filename(dir, "outbox.sqlite", NULL);
@@ -236,12 +373,13 @@ outbox_open(const char *dir, const OutboxParams *p, MfAccount *account,
 	int rc = sqlite3_open_v2(db, &o->db, SQLITE_OPEN_READWRITE |
 	                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	umask(old);
-	if (rc != SQLITE_OK ||
-	    sqlite3_exec(o->db, outbox_schema, NULL, NULL, NULL) != SQLITE_OK) {
+	if (rc != SQLITE_OK) {
 		outbox_db_fail(o, err);
 		goto fail;
 	}
 	sqlite3_busy_timeout(o->db, 10000);
+	if (!outbox_migrate(o, err))
+		goto fail;
 	outbox_recover(o);
 	return o;
 fail:
@@ -270,6 +408,8 @@ outbox_close(MfOutbox *o)
 	if (o->db)
 		sqlite3_close(o->db);
 	outbox_params_clear(&o->p);
+	if (o->broken)
+		g_hash_table_destroy(o->broken);
 	g_mutex_clear(&o->lock);
 	g_cond_clear(&o->wake);
 	g_free(o->dir);
@@ -283,7 +423,9 @@ GPtrArray *
 outbox_list(MfOutbox *o, gboolean failed)
 {
 	g_mutex_lock(&o->lock);
-	GPtrArray *rows = outbox_select(o, VISIBLE_WHERE(failed), 0, NULL);
+	GPtrArray *rows = outbox_select(o, failed ? FAILED_WHERE " ORDER BY id"
+	                                          : OUTBOX_WHERE " ORDER BY id",
+	                                0, NULL);
 	g_mutex_unlock(&o->lock);
 	return rows;
 }
@@ -301,19 +443,9 @@ gboolean
 outbox_get(MfOutbox *o, gint64 id, OutboxEntry *e)
 {
 	g_mutex_lock(&o->lock);
-	g_autoptr(GPtrArray) rows = outbox_select(o, "id = ?1", id, NULL);
-	gboolean found = outbox_take_first(rows, e);
+	gboolean found = outbox_get_locked(o, id, e);
 	g_mutex_unlock(&o->lock);
 	return found;
-}
-
-static gboolean
-outbox_errno_fail(GError **err, const char *what, const char *path)
-{
-	int e = errno;
-	g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "cannot %s %s: %s", what,
-	            path, g_strerror(e));
-	return FALSE;
 }
 
 int
@@ -325,7 +457,7 @@ outbox_create(MfOutbox *o, const char *name, gint64 *id, GError **err)
 	g_mutex_lock(&o->lock);
 	if (outbox_lookup_locked(o, FALSE, name, &old)) {
 		outbox_entry_clear(&old);
-		g_set_error(err, MF_ERROR, MF_ERROR_READONLY, "%s exists", name);
+		g_set_error(err, MF_ERROR, MF_ERROR_EXISTS, "%s exists", name);
 	} else if (outbox_exec(o, "INSERT INTO outbox (name, state, mtime) "
 	                       "VALUES (?4, 0, ?1)", g_get_real_time() / 1000000,
 	                       0, 0, name, err)) {
@@ -333,7 +465,7 @@ outbox_create(MfOutbox *o, const char *name, gint64 *id, GError **err)
 		g_autofree char *path = outbox_path(o, new_id, NULL);
 		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0) {
-			outbox_errno_fail(err, "create", path);
+			outbox_errno_fail(err, errno, "create", path);
 			outbox_exec(o, "DELETE FROM outbox WHERE id = ?1", new_id,
 			            0, 0, NULL, NULL);
 		} else {
@@ -344,6 +476,31 @@ outbox_create(MfOutbox *o, const char *name, gint64 *id, GError **err)
 	return fd;
 }
 
+/* Forgets that ID's data are not to be sent: they are written again
+ * from the start (locked by the caller). */
+static gboolean
+outbox_unbreak_locked(MfOutbox *o, gint64 id, GError **err)
+{
+	g_hash_table_remove(o->broken, &id);
+	return outbox_exec(o, "UPDATE outbox SET write_error = NULL "
+	                   "WHERE id = ?1", id, 0, 0, NULL, err);
+}
+
+/* Checks that entry E may be written (locked by the caller). */
+static gboolean
+outbox_check_writable(const OutboxEntry *e, GError **err)
+{
+	if (outbox_state_editable(e->state))
+		return TRUE;
+	if (e->state == OUTBOX_FAILED)
+		g_set_error(err, MF_ERROR, MF_ERROR_READONLY, "%s is in failed/: "
+		            "move it back into outbox/ to change it", e->name);
+	else
+		g_set_error(err, MF_ERROR, MF_ERROR_BUSY, "%s is being sent",
+		            e->name);
+	return FALSE;
+}
+
 int
 outbox_open_file(MfOutbox *o, gint64 id, int flags, GError **err)
 {
@@ -352,37 +509,95 @@ outbox_open_file(MfOutbox *o, gint64 id, int flags, GError **err)
 	gboolean writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 
 	g_mutex_lock(&o->lock);
-	g_autoptr(GPtrArray) rows = outbox_select(o, "id = ?1", id, NULL);
-	if (!outbox_take_first(rows, &e)) {
+	if (!outbox_get_locked(o, id, &e)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no such file");
-	} else if (writing && e.state != OUTBOX_EDITING &&
-	           e.state != OUTBOX_QUEUED) {
-		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
-		            "%s is being sent", e.name);
-	} else {
+		g_mutex_unlock(&o->lock);
+		return -1;
+	}
+	if (!writing || outbox_check_writable(&e, err)) {
 		g_autofree char *path = outbox_path(o, id, NULL);
 		fd = open(path, (flags & (O_ACCMODE | O_TRUNC | O_APPEND)) |
 		          O_CLOEXEC);
 		if (fd < 0)
-			outbox_errno_fail(err, "open", path);
+			outbox_errno_fail(err, errno, "open", path);
 		else if (writing)
 			outbox_set_state(o, id, OUTBOX_EDITING, NULL);
+		if (fd >= 0 && (flags & O_TRUNC))
+			outbox_unbreak_locked(o, id, NULL);
 	}
 	outbox_entry_clear(&e);
 	g_mutex_unlock(&o->lock);
 	return fd;
 }
 
+/* A write or flush of ID through FD failed with errno ERRNUM: its data
+ * will never be sent.  They are dropped first, so that the space they
+ * took is free for the record of it; if even that cannot be stored, the
+ * mark is kept in memory, and a crash leaves an empty file, which is not
+ * queued either. */
+static void
+outbox_break(MfOutbox *o, gint64 id, int fd, const char *what, int errnum)
+{
+	g_autofree char *why = g_strdup_printf("%s failed: %s", what,
+	                                       g_strerror(errnum));
+	OutboxEntry e;
+
+	if (fd >= 0 && ftruncate(fd, 0) != 0)
+		g_debug("outbox: cannot drop the data of %" G_GINT64_FORMAT
+		        ": %s", id, g_strerror(errno));
+	g_mutex_lock(&o->lock);
+	if (!g_hash_table_contains(o->broken, &id) &&
+	    outbox_get_locked(o, id, &e)) {
+		g_warning("outbox: %s will not be sent (%s): write it again or "
+		          "remove it", e.name, why);
+		outbox_entry_clear(&e);
+	}
+	gint64 *key = g_new(gint64, 1);
+	*key = id;
+	g_hash_table_add(o->broken, key);
+	outbox_exec(o, "UPDATE outbox SET write_error = ?4 WHERE id = ?1 "
+	            "AND write_error IS NULL", id, 0, 0, why, NULL);
+	g_mutex_unlock(&o->lock);
+}
+
+gssize
+outbox_write(MfOutbox *o, gint64 id, int fd, const void *buf, size_t len,
+             off_t off, GError **err)
+{
+	gssize n;
+
+	do
+		n = pwrite(fd, buf, len, off);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return n;
+	int e = errno;
+	outbox_break(o, id, fd, "a write", e);
+	outbox_errno_fail(err, e, "write", "the outbox file");
+	return -1;
+}
+
+gssize
+outbox_read(int fd, void *buf, size_t len, off_t off, GError **err)
+{
+	gssize n;
+
+	do
+		n = pread(fd, buf, len, off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		outbox_errno_fail(err, errno, "read", "the outbox file");
+	return n;
+}
+
 gboolean
 outbox_flush(MfOutbox *o, gint64 id, int fd, GError **err)
 {
-	if (fsync(fd) != 0) {
-		int e = errno;
-		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL,
-		            "cannot save the outbox file: %s", g_strerror(e));
-		return FALSE;
-	}
-	return TRUE;
+	if (fsync(fd) == 0)
+		return TRUE;
+	int e = errno;
+	outbox_break(o, id, fd, "saving it", e);
+	return outbox_errno_fail(err, e, "save", "the outbox file");
 }
 
 /* Queues ID now (locked by the caller). */
@@ -392,12 +607,26 @@ outbox_queue_locked(MfOutbox *o, gint64 id, GError **err)
 	gint64 now = g_get_real_time();
 
 	if (!outbox_exec(o, "UPDATE outbox SET state = 1, attempts = 0, "
-	                 "next_try = ?2, error = NULL, mtime = ?3 WHERE id = ?1",
+	                 "next_try = ?2, error = NULL, removed = 0, "
+	                 "mtime = ?3 WHERE id = ?1",
 	                 id, now + GRACE_US, now / 1000000, NULL, err))
 		return FALSE;
 	o->wake_seq++;
 	g_cond_broadcast(&o->wake);
 	return TRUE;
+}
+
+/* Where a file that is not being written goes in outbox/ once named NAME:
+ * queued, or EDITING when its name is a scratch name or its data are not
+ * to be sent (locked by the caller). */
+static gboolean
+outbox_settle_name_locked(MfOutbox *o, const OutboxEntry *e,
+                          const char *name, GError **err)
+{
+	if (outbox_msg_is_scratch_name(name) || outbox_is_broken_locked(o, e))
+		return outbox_exec(o, "UPDATE outbox SET state = 0, removed = 0 "
+		                   "WHERE id = ?1", e->id, 0, 0, NULL, err);
+	return outbox_queue_locked(o, e->id, err);
 }
 
 gboolean
@@ -406,16 +635,18 @@ outbox_release(MfOutbox *o, gint64 id, int fd, gboolean written, GError **err)
 	OutboxEntry e;
 	gboolean ok = TRUE;
 
-	if (written && fsync(fd) != 0)
-		ok = outbox_errno_fail(err, "save", "the outbox file");
+	if (written && fsync(fd) != 0) {
+		int errnum = errno;
+		outbox_break(o, id, fd, "saving it", errnum);
+		ok = outbox_errno_fail(err, errnum, "save", "the outbox file");
+	}
 	close(fd);
 	if (!ok || !written)
 		return ok;
 	g_mutex_lock(&o->lock);
-	g_autoptr(GPtrArray) rows = outbox_select(o, "id = ?1", id, NULL);
-	if (outbox_take_first(rows, &e)) {
-		if (e.state == OUTBOX_EDITING && !outbox_msg_is_scratch_name(e.name))
-			ok = outbox_queue_locked(o, id, err);
+	if (outbox_get_locked(o, id, &e)) {
+		if (e.state == OUTBOX_EDITING)
+			ok = outbox_settle_name_locked(o, &e, e.name, err);
 		outbox_entry_clear(&e);
 	}
 	g_mutex_unlock(&o->lock);
@@ -430,16 +661,17 @@ outbox_truncate(MfOutbox *o, gint64 id, off_t size, GError **err)
 	gboolean ok = FALSE;
 
 	g_mutex_lock(&o->lock);
-	g_autoptr(GPtrArray) rows = outbox_select(o, "id = ?1", id, NULL);
-	if (!outbox_take_first(rows, &e))
+	if (!outbox_get_locked(o, id, &e)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no such file");
-	else if (e.state != OUTBOX_EDITING && e.state != OUTBOX_QUEUED)
-		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
-		            "%s is being sent", e.name);
-	else if (truncate(path, size) != 0)
-		outbox_errno_fail(err, "truncate", path);
-	else
-		ok = outbox_set_state(o, id, OUTBOX_EDITING, err);
+		g_mutex_unlock(&o->lock);
+		return FALSE;
+	}
+	if (outbox_check_writable(&e, err)) {
+		if (truncate(path, size) != 0)
+			outbox_errno_fail(err, errno, "truncate", path);
+		else if (outbox_set_state(o, id, OUTBOX_EDITING, err))
+			ok = size > 0 || outbox_unbreak_locked(o, id, err);
+	}
 	outbox_entry_clear(&e);
 	g_mutex_unlock(&o->lock);
 	return ok;
@@ -454,8 +686,36 @@ outbox_remove_files(MfOutbox *o, gint64 id)
 	unlink(sent);
 }
 
+static gboolean
+outbox_delete_locked(MfOutbox *o, gint64 id, GError **err)
+{
+	if (!outbox_exec(o, "DELETE FROM outbox WHERE id = ?1", id, 0, 0, NULL,
+	                 err))
+		return FALSE;
+	outbox_remove_files(o, id);
+	g_hash_table_remove(o->broken, &id);
+	return TRUE;
+}
+
+/* Removes PART of the failed entry E; the entry goes with its last
+ * file (locked by the caller). */
+static gboolean
+outbox_unlink_part_locked(MfOutbox *o, const OutboxEntry *e,
+                          OutboxPart part, GError **err)
+{
+	if ((e->removed | part) == BOTH_PARTS)
+		return outbox_delete_locked(o, e->id, err);
+	if (!outbox_exec(o, "UPDATE outbox SET removed = ?2 WHERE id = ?1",
+	                 e->id, e->removed | part, 0, NULL, err))
+		return FALSE;
+	if (part == OUTBOX_PART_FILE)
+		outbox_remove_files(o, e->id);
+	return TRUE;
+}
+
 gboolean
-outbox_unlink(MfOutbox *o, gboolean failed, const char *name, GError **err)
+outbox_unlink(MfOutbox *o, gboolean failed, const char *name,
+              OutboxPart part, GError **err)
 {
 	OutboxEntry e;
 	gboolean ok = FALSE;
@@ -463,17 +723,42 @@ outbox_unlink(MfOutbox *o, gboolean failed, const char *name, GError **err)
 	g_mutex_lock(&o->lock);
 	if (!outbox_lookup_locked(o, failed, name, &e)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no %s", name);
-	} else if (e.state == OUTBOX_SENDING) {
-		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
-		            "%s is being sent", name);
-	} else {
-		ok = outbox_exec(o, "DELETE FROM outbox WHERE id = ?1", e.id, 0,
-		                 0, NULL, err);
-		if (ok)
-			outbox_remove_files(o, e.id);
+		g_mutex_unlock(&o->lock);
+		return FALSE;
 	}
+	if ((e.removed & part) || (!failed && part != OUTBOX_PART_FILE))
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no %s", name);
+	else if (outbox_state_busy(e.state))
+		g_set_error(err, MF_ERROR, MF_ERROR_BUSY,
+		            "%s is being sent", name);
+	else if (failed)
+		ok = outbox_unlink_part_locked(o, &e, part, err);
+	else
+		ok = outbox_delete_locked(o, e.id, err);
 	outbox_entry_clear(&e);
 	g_mutex_unlock(&o->lock);
+	return ok;
+}
+
+/* Makes room for E under the name TO: an entry already there is
+ * replaced, unless it is on its way (locked by the caller). */
+static gboolean
+outbox_replace_locked(MfOutbox *o, const OutboxEntry *e, gboolean to_failed,
+                      const char *to, GError **err)
+{
+	OutboxEntry clash;
+	gboolean ok = TRUE;
+
+	if (!outbox_lookup_locked(o, to_failed, to, &clash))
+		return TRUE;
+	if (clash.id != e->id && outbox_state_busy(clash.state)) {
+		g_set_error(err, MF_ERROR, MF_ERROR_BUSY, "%s is being sent",
+		            to);
+		ok = FALSE;
+	} else if (clash.id != e->id) {
+		ok = outbox_delete_locked(o, clash.id, err);
+	}
+	outbox_entry_clear(&clash);
 	return ok;
 }
 
@@ -481,30 +766,13 @@ static gboolean
 outbox_rename_locked(MfOutbox *o, const OutboxEntry *e, gboolean to_failed,
                      const char *to, GError **err)
 {
-	OutboxEntry clash;
-
-	if (outbox_lookup_locked(o, to_failed, to, &clash)) {
-		gboolean busy = clash.state == OUTBOX_SENDING;
-		if (!busy)
-			outbox_exec(o, "DELETE FROM outbox WHERE id = ?1", clash.id,
-			            0, 0, NULL, NULL);
-		if (!busy)
-			outbox_remove_files(o, clash.id);
-		outbox_entry_clear(&clash);
-		if (busy) {
-			g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
-			            "%s is being sent", to);
-			return FALSE;
-		}
-	}
-	if (!outbox_exec(o, "UPDATE outbox SET name = ?4 WHERE id = ?1", e->id,
+	if (!outbox_replace_locked(o, e, to_failed, to, err) ||
+	    !outbox_exec(o, "UPDATE outbox SET name = ?4 WHERE id = ?1", e->id,
 	                 0, 0, to, err))
 		return FALSE;
-	if (to_failed)
-		return outbox_set_state(o, e->id, OUTBOX_FAILED, err);
-	if (outbox_msg_is_scratch_name(to))
-		return outbox_set_state(o, e->id, OUTBOX_EDITING, err);
-	return outbox_queue_locked(o, e->id, err);
+	if (to_failed) /* within failed/: NAME.error goes along */
+		return TRUE;
+	return outbox_settle_name_locked(o, e, to, err);
 }
 
 gboolean
@@ -515,10 +783,15 @@ outbox_rename(MfOutbox *o, gboolean from_failed, const char *from,
 	gboolean ok = FALSE;
 
 	g_mutex_lock(&o->lock);
-	if (!outbox_lookup_locked(o, from_failed, from, &e))
+	if (!outbox_lookup_locked(o, from_failed, from, &e)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no %s", from);
-	else if (e.state == OUTBOX_SENDING)
-		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
+		g_mutex_unlock(&o->lock);
+		return FALSE;
+	}
+	if (e.removed & OUTBOX_PART_FILE)
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no %s", from);
+	else if (outbox_state_busy(e.state))
+		g_set_error(err, MF_ERROR, MF_ERROR_BUSY,
 		            "%s is being sent", from);
 	else if (to_failed && !from_failed)
 		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
@@ -537,9 +810,14 @@ outbox_status(const OutboxEntry *e)
 
 	switch (e->state) {
 	case OUTBOX_EDITING:
+		if (e->write_error)
+			return g_strdup_printf("editing: not sent: %s",
+			                       e->write_error);
 		return g_strdup("editing");
 	case OUTBOX_SENDING:
 		return g_strdup("sending");
+	case OUTBOX_AWAITING:
+		return g_strdup("sending: waiting for the server's reply");
 	case OUTBOX_SENT:
 		return g_strdup("sent");
 	case OUTBOX_FAILED:
@@ -611,9 +889,7 @@ outbox_settle(MfOutbox *o, const OutboxEntry *e, OutboxOutcome outcome,
 
 	switch (outcome) {
 	case OUTBOX_DONE:
-		outbox_exec(o, "DELETE FROM outbox WHERE id = ?1", e->id, 0, 0,
-		            NULL, NULL);
-		outbox_remove_files(o, e->id);
+		outbox_delete_locked(o, e->id, NULL);
 		break;
 	case OUTBOX_ACCEPTED: /* already SENT on disk; Sent copy pending */
 	case OUTBOX_RETRY:
@@ -629,7 +905,8 @@ outbox_settle(MfOutbox *o, const OutboxEntry *e, OutboxOutcome outcome,
 	o->wake_seq++;
 }
 
-/* Moves E to failed/ under a name not used there yet. */
+/* Moves E to failed/ under a name not used there yet (by either of the
+ * two files of an entry there), with ERROR as its NAME.error. */
 static void
 outbox_fail_locked(MfOutbox *o, const OutboxEntry *e, const char *error)
 {
@@ -641,19 +918,32 @@ outbox_fail_locked(MfOutbox *o, const OutboxEntry *e, const char *error)
 		g_free(name);
 		name = g_strdup_printf("%s.%u", e->name, n);
 	}
-	outbox_exec(o, "UPDATE outbox SET state = 4, name = ?4, error = NULL "
-	            "WHERE id = ?1", e->id, 0, 0, name, NULL);
-	outbox_exec(o, "UPDATE outbox SET error = ?4 WHERE id = ?1", e->id, 0,
-	            0, error ? error : "refused", NULL);
+	outbox_exec_texts(o, "UPDATE outbox SET state = 4, name = ?2, "
+	                  "error = ?3, removed = 0, write_error = NULL "
+	                  "WHERE id = ?1", e->id, name,
+	                  error ? error : "refused", NULL);
 	g_autofree char *sent = outbox_path(o, e->id, ".sent");
 	unlink(sent);
-	g_warning("outbox: %s refused: %s", e->name, error ? error : "");
+	g_warning("outbox: %s moved to failed/: %s", e->name,
+	          error ? error : "refused");
 }
 
 typedef struct {
 	MfOutbox *o;
 	gint64 id;
 } MarkCtx;
+
+/* Before the final ".": from here the server may take the message. */
+static gboolean
+outbox_mark_awaiting_cb(void *ud, GError **err)
+{
+	MarkCtx *m = ud;
+
+	g_mutex_lock(&m->o->lock);
+	gboolean ok = outbox_set_state(m->o, m->id, OUTBOX_AWAITING, err);
+	g_mutex_unlock(&m->o->lock);
+	return ok;
+}
 
 /* Right after the server accepted the message: SENT, durably, first. */
 static gboolean
@@ -686,13 +976,13 @@ outbox_send_entry(MfOutbox *o, OutboxSender *snd, const OutboxEntry *e)
 	g_autofree char *sent = outbox_path(o, e->id, ".sent");
 	g_autofree char *error = NULL;
 	MarkCtx m = { o, e->id };
+	OutboxMarks marks = { outbox_mark_awaiting_cb, outbox_mark_sent_cb, &m };
 	OutboxOutcome r;
 
 	if (e->state == OUTBOX_SENT) {
 		r = outbox_copy(o, snd, e->id, &error);
 	} else {
-		r = outbox_sender_send(snd, spool, sent, outbox_mark_sent_cb, &m,
-		                       &error);
+		r = outbox_sender_send(snd, spool, sent, &marks, &error);
 		if (r == OUTBOX_ACCEPTED) {
 			g_message("outbox: %s sent", e->name);
 			g_clear_pointer(&error, g_free);
@@ -757,8 +1047,9 @@ outbox_summary(MfOutbox *o, guint *queued, gint64 *oldest, guint *failed)
 {
 	g_mutex_lock(&o->lock);
 	g_autoptr(GPtrArray) q = outbox_select(o,
-		"state IN (1, 2, 3) ORDER BY mtime", 0, NULL);
-	g_autoptr(GPtrArray) f = outbox_select(o, "state = 4", 0, NULL);
+		"state IN (1, 2, 3, 5) ORDER BY mtime", 0, NULL);
+	g_autoptr(GPtrArray) f = outbox_select(o,
+		"state = 4 AND (removed & 1) = 0", 0, NULL);
 	g_mutex_unlock(&o->lock);
 	*queued = q->len;
 	*oldest = q->len ? ((OutboxEntry *)q->pdata[0])->mtime : 0;

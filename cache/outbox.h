@@ -2,27 +2,54 @@
  *
  * Layout under DIR (cache_dir/outbox, 0700; files 0600):
  *   outbox.sqlite   one row per file: name, state, attempts, next try,
- *                   last error (synchronous=FULL: a state change is on
- *                   disk before the call that made it returns)
+ *                   last error, why its data cannot be trusted, which of a
+ *                   failed message's two files were removed
+ *                   (synchronous=FULL: a state change is on disk before the
+ *                   call that made it returns; PRAGMA user_version is the
+ *                   schema version, migrated forward at open)
  *   spool/ID        the file's bytes, as the user wrote them
  *   spool/ID.sent   the bytes that went out, kept until the Sent copy is saved
  *
  * States:
  *   EDITING   being written (or a scratch file: never sent)
  *   QUEUED    waiting to be sent (next_try says when)
- *   SENDING   a transaction with the server is under way
+ *   SENDING   a transaction with the server is under way; the final "."
+ *             has not been sent, so the server cannot have taken it
+ *   AWAITING  the whole message and its final "." are (or are being) sent:
+ *             the server may take it at any moment, mailfs waits for its
+ *             reply
  *   SENT      accepted by the server; waiting for the copy in Sent
- *   FAILED    refused for good; shown in outbox/failed/ with NAME.error
+ *   FAILED    refused for good, or its outcome unknown; shown in
+ *             outbox/failed/ as NAME with NAME.error beside it
  *
  * A file becomes QUEUED when it is released after writing (its last close)
  * or renamed into outbox/ (also from failed/, to retry); its data were made
  * durable at each close (FLUSH).  Scratch files of editors
  * (outbox_msg_is_scratch_name) stay EDITING.
  *
- * Exactly once: the row goes to SENT in one durable write right after the
- * server's final 250, before anything else; a file in SENT is never sent
- * again.  The only window for a double send is between the server's reply
- * and that write.
+ * A file whose write or flush failed (a full disk: MF_ERROR_NOSPACE) is
+ * never queued: not at its release, not by a rename, not after a crash.
+ * Its data are dropped at once (the space is given back), it stays EDITING
+ * with the reason in write_error, and writing it again from the start
+ * (open with O_TRUNC, or truncating it to 0) clears that.
+ *
+ * Exactly once: the row goes to AWAITING in one durable write before the
+ * final "." is sent (if that write fails, the "." is withheld and the
+ * connection dropped: the server discards the message), and to SENT in one
+ * durable write right after the server's 2xx.  After a crash, SENDING is
+ * queued again (the server cannot have the message), AWAITING goes to
+ * failed/ with a reason saying it may have been delivered (it is never sent
+ * again unless the user moves it back), SENT only waits for its Sent copy.
+ * So mailfs never sends a message twice on its own: a message whose
+ * outcome is unknown (a crash or a lost connection after the ".") waits in
+ * failed/ until the user moves it back.  What remains: the copy in Sent is
+ * saved twice if mailfs stops, or the APPEND's reply is lost, between the
+ * IMAP server taking it and mailfs forgetting the message.
+ *
+ * Errors: MF_ERROR_NOTFOUND no such entry; MF_ERROR_EXISTS the name is
+ * taken; MF_ERROR_BUSY the message is on its way (SENDING, AWAITING);
+ * MF_ERROR_READONLY not allowed (a move into failed/); MF_ERROR_NOSPACE
+ * the disk is full; MF_ERROR_LOCAL any other disk or database failure.
  *
  * Thread-safe; the sender is one background thread per account.
  */
@@ -35,20 +62,29 @@
 #include "cache/account.h"
 #include "net/url.h"
 
+/* The values are stored: never renumber them. */
 typedef enum {
-	OUTBOX_EDITING,
-	OUTBOX_QUEUED,
-	OUTBOX_SENDING,
-	OUTBOX_SENT,
-	OUTBOX_FAILED,
+	OUTBOX_EDITING = 0,
+	OUTBOX_QUEUED = 1,
+	OUTBOX_SENDING = 2,
+	OUTBOX_SENT = 3,
+	OUTBOX_FAILED = 4,
+	OUTBOX_AWAITING = 5,
 } OutboxState;
+
+/* The two files a FAILED entry shows in outbox/failed/. */
+typedef enum {
+	OUTBOX_PART_FILE = 1u << 0,  /* NAME: the message */
+	OUTBOX_PART_ERROR = 1u << 1, /* NAME.error: why it failed */
+} OutboxPart;
 
 typedef struct {
 	MfUrl smtp;            /* smtp:// or smtps:// (copied) */
 	char *ca_file;
 	char *tls_fingerprint;
 	char *user;
-	char *password;        /* wiped by outbox_params_clear() */
+	char *password;        /* wiped by outbox_params_clear(); NULL:
+	                        * the account's (account_password) */
 	char *from;            /* or NULL */
 	int timeout_ms;
 	gboolean save_sent;    /* append a copy to the \Sent folder */
@@ -56,6 +92,9 @@ typedef struct {
 
 void outbox_params_clear(OutboxParams *p);
 
+/* One row, as the functions below fill it in; the caller owns the strings
+ * and frees them with outbox_entry_clear().  A function that finds no
+ * entry leaves *E as it was. */
 typedef struct {
 	gint64 id;
 	char *name;
@@ -63,16 +102,19 @@ typedef struct {
 	guint64 size;
 	gint64 mtime;          /* seconds */
 	guint attempts;
-	gint64 next_try;       /* seconds; when QUEUED */
+	gint64 next_try;       /* microseconds (real time); when QUEUED */
 	char *error;           /* last error, or NULL */
+	char *write_error;     /* why its data are not to be sent, or NULL */
+	guint removed;         /* FAILED: OutboxPart bits of the files gone */
 } OutboxEntry;
 
 void outbox_entry_clear(OutboxEntry *e);
 
 typedef struct MfOutbox MfOutbox;
 
-/* Opens (creating) the queue in DIR.  ACCOUNT (may be NULL) receives the
- * copies in Sent.  Files left EDITING with data by a crash are queued. */
+/* Opens (creating or migrating) the queue in DIR and recovers from a
+ * crash (see the states above).  ACCOUNT (may be NULL) receives the copies
+ * in Sent. */
 MfOutbox *outbox_open(const char *dir, const OutboxParams *p,
                       MfAccount *account, GError **err);
 /* Starts the sender thread. */
@@ -80,43 +122,64 @@ void outbox_start(MfOutbox *o);
 /* Stops the sender (after the message in progress) and frees. */
 void outbox_close(MfOutbox *o); /* accepts NULL */
 
-/* The entries shown in outbox/ (FAILED FALSE: EDITING and QUEUED and
- * SENDING) or in outbox/failed/ (FAILED TRUE): a new array of
- * OutboxEntry* (free func set). */
+/* The entries shown in outbox/ (FAILED FALSE: EDITING, QUEUED, SENDING
+ * and AWAITING) or in outbox/failed/ (FAILED TRUE: FAILED with at least
+ * one of its files left): a new array of OutboxEntry* (free func set). */
 GPtrArray *outbox_list(MfOutbox *o, gboolean failed);
-/* Fills *E with the entry NAME of outbox/ or outbox/failed/. */
+/* Fills *E with the entry NAME of outbox/ or outbox/failed/ (for failed/,
+ * whichever of its files are left: see E->removed); FALSE if none. */
 gboolean outbox_lookup(MfOutbox *o, gboolean failed, const char *name,
                        OutboxEntry *e);
+/* Fills *E with entry ID, in any state; FALSE if none. */
 gboolean outbox_get(MfOutbox *o, gint64 id, OutboxEntry *e);
 
 /* A new file NAME in outbox/ (EDITING), open read-write: returns its fd
- * and id.  EEXIST-like MF_ERROR_READONLY if NAME exists. */
+ * and id, or -1 with ERR (MF_ERROR_EXISTS if NAME exists). */
 int outbox_create(MfOutbox *o, const char *name, gint64 *id, GError **err);
-/* Opens entry ID with open(2) FLAGS.  Writing is refused while it is
- * being sent (MF_ERROR_READONLY) and takes a QUEUED file back to EDITING. */
+/* Opens entry ID with open(2) FLAGS: the fd, or -1 with ERR.  Writing is
+ * refused while it is on its way or gone (MF_ERROR_BUSY) and takes a
+ * QUEUED file back to EDITING; O_TRUNC clears write_error. */
 int outbox_open_file(MfOutbox *o, gint64 id, int flags, GError **err);
-/* At each close: makes written data durable.  Fails if it cannot. */
+/* Writes LEN bytes of BUF at OFF to entry ID through FD: how many were
+ * written, or -1 with ERR (MF_ERROR_NOSPACE when the disk is full).  A
+ * failed write sets write_error (see above). */
+gssize outbox_write(MfOutbox *o, gint64 id, int fd, const void *buf,
+                    size_t len, off_t off, GError **err);
+/* Reads up to LEN bytes at OFF from FD: how many, or -1 with ERR. */
+gssize outbox_read(int fd, void *buf, size_t len, off_t off, GError **err);
+/* At each close: makes written data durable.  Fails if it cannot, and
+ * then the entry's data are not to be sent (write_error). */
 gboolean outbox_flush(MfOutbox *o, gint64 id, int fd, GError **err);
-/* At the last close: queues the entry if it was written and its name is
- * not a scratch name.  Closes FD. */
+/* At the last close: queues the entry if it was written, its name is not
+ * a scratch name and no write or flush of it failed.  Closes FD. */
 gboolean outbox_release(MfOutbox *o, gint64 id, int fd, gboolean written,
                         GError **err);
+/* Truncates entry ID to SIZE (0 clears write_error).  MF_ERROR_BUSY while
+ * it is on its way. */
 gboolean outbox_truncate(MfOutbox *o, gint64 id, off_t size, GError **err);
-/* Removes an entry (cancels sending it).  MF_ERROR_READONLY while it is
- * being sent; MF_ERROR_NOTFOUND if there is none. */
+/* Removes PART of the entry NAME.  In outbox/ (FAILED FALSE) PART is
+ * OUTBOX_PART_FILE and the entry goes (sending it is cancelled);
+ * MF_ERROR_BUSY while it is on its way.  In failed/ each of NAME and
+ * NAME.error is removed on its own, and the entry goes with the second.
+ * MF_ERROR_NOTFOUND if there is no such file. */
 gboolean outbox_unlink(MfOutbox *o, gboolean failed, const char *name,
-                       GError **err);
-/* Renames within outbox/ and from failed/ into outbox/ (which queues it,
- * as does renaming a scratch name to a real one). */
+                       OutboxPart part, GError **err);
+/* Renames within outbox/, within failed/, and from failed/ into outbox/
+ * (which queues it, as does renaming a scratch name to a real one, unless
+ * its write_error is set).  An entry already named TO is replaced.
+ * MF_ERROR_BUSY if either is on its way; MF_ERROR_READONLY into failed/
+ * from outbox/. */
 gboolean outbox_rename(MfOutbox *o, gboolean from_failed, const char *from,
                        gboolean to_failed, const char *to, GError **err);
 
-/* "queued", "sending", "queued: retry at HH:MM:SS after: ERROR",
- * "failed: ERROR" for the xattr user.mailfs.status; owned by the caller. */
+/* For the xattr user.mailfs.status, owned by the caller: "editing",
+ * "editing: not sent: WRITE_ERROR", "queued", "queued: retry at HH:MM:SS
+ * after: ERROR", "sending", "sending: waiting for the server's reply",
+ * "sent", "failed: ERROR". */
 char *outbox_status(const OutboxEntry *e);
 
 /* How many messages wait to be sent (or for their Sent copy), the mtime
- * of the oldest (0: none), and how many are in failed/. */
+ * of the oldest (0: none), and how many messages are in failed/. */
 void outbox_summary(MfOutbox *o, guint *queued, gint64 *oldest,
                     guint *failed);
 

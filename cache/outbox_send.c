@@ -80,7 +80,10 @@ outbox_sender_connect(OutboxSender *s, GError **err)
 		         .fingerprint = s->p->tls_fingerprint,
 		         .host = s->p->smtp.host },
 		.user = s->p->user,
-		.password = s->p->password,
+		/* Borrowed from the account when the outbox has none of
+		 * its own: the daemon keeps one copy. */
+		.password = s->p->password || !s->account
+		            ? s->p->password : account_password(s->account),
 		.timeout_ms = s->p->timeout_ms,
 	};
 	SmtpClient *c = smtp_client_connect(&sp, err);
@@ -157,8 +160,7 @@ outbox_sender_outcome(GError *err, char **error)
 
 static OutboxOutcome
 outbox_sender_transmit(OutboxSender *s, OutboxMsg *m, int fd,
-                       gboolean (*mark_sent)(void *ud), void *ud,
-                       char **error)
+                       const OutboxMarks *marks, char **error)
 {
 	g_autoptr(GError) err = NULL;
 	SmtpEnvelope env = {
@@ -171,7 +173,8 @@ outbox_sender_transmit(OutboxSender *s, OutboxMsg *m, int fd,
 
 	if (!outbox_sender_connect(s, &err))
 		return outbox_sender_outcome(err, error);
-	if (!smtp_client_send_fd(s->smtp, &env, fd, NULL, &err)) {
+	if (!smtp_client_send_fd_before_dot(s->smtp, &env, fd, marks->awaiting,
+	                                    marks->ud, NULL, &err)) {
 		gboolean unknown = smtp_client_outcome_unknown(s->smtp);
 		gboolean permanent = smtp_client_error_is_permanent(err);
 		if (smtp_client_state(s->smtp) == SMTP_STATE_BROKEN)
@@ -186,14 +189,14 @@ outbox_sender_transmit(OutboxSender *s, OutboxMsg *m, int fd,
 		*error = g_strdup(err->message);
 		return permanent ? OUTBOX_REFUSED : OUTBOX_RETRY;
 	}
-	if (!mark_sent(ud))
+	if (!marks->sent(marks->ud))
 		g_warning("outbox: message sent but its state not saved");
 	return OUTBOX_ACCEPTED;
 }
 
 OutboxOutcome
 outbox_sender_send(OutboxSender *s, const char *spool, const char *sent_path,
-                   gboolean (*mark_sent)(void *ud), void *ud, char **error)
+                   const OutboxMarks *marks, char **error)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GBytes) raw = outbox_sender_read(spool, &err);
@@ -208,8 +211,8 @@ outbox_sender_send(OutboxSender *s, const char *spool, const char *sent_path,
 		return outbox_sender_outcome(err, error);
 	int fd = outbox_sender_write_sent(sent_path, m->data, &err);
 	OutboxOutcome r = fd < 0 ? outbox_sender_outcome(err, error)
-	                         : outbox_sender_transmit(s, m, fd, mark_sent,
-	                                                  ud, error);
+	                         : outbox_sender_transmit(s, m, fd, marks,
+	                                                  error);
 	if (fd >= 0)
 		close(fd);
 	outbox_msg_free(m);

@@ -28,15 +28,26 @@ void outbox_sender_interrupt(OutboxSender *s);
 /* Ends the SMTP session, if any (QUIT). */
 void outbox_sender_idle(OutboxSender *s);
 
+/* What the sender records of a message on its way, at two moments. */
+typedef struct {
+	/* Just before the final "." goes out: TRUE once recorded durably.
+	 * FALSE (with ERR) withholds the "." (the server then discards the
+	 * message) and the attempt ends in RETRY. */
+	gboolean (*awaiting)(void *ud, GError **err);
+	/* Right after the server accepted it, before anything else. */
+	gboolean (*sent)(void *ud);
+	void *ud;
+} OutboxMarks;
+
 /* Prepares the message in SPOOL (recipients, Bcc removed, Date and
  * Message-ID added), writes what will go out to SENT_PATH (durably), and
- * sends it.  The moment the server accepts it, MARK_SENT(UD) is called,
- * before anything else.  Returns ACCEPTED, RETRY or REFUSED; *ERROR gets
- * the reason for the last two (the server's reply when there is one). */
+ * sends it, calling MARKS at the two moments they name.  Returns ACCEPTED,
+ * RETRY or REFUSED; *ERROR gets the reason for the last two (the server's
+ * reply when there is one).  A message that may have been delivered (the
+ * connection lost after the ".") is REFUSED with a reason saying so. */
 OutboxOutcome outbox_sender_send(OutboxSender *s, const char *spool,
                                  const char *sent_path,
-                                 gboolean (*mark_sent)(void *ud), void *ud,
-                                 char **error);
+                                 const OutboxMarks *marks, char **error);
 
 /* Appends SENT_PATH to the account's \Sent folder: DONE, or RETRY with
  * *ERROR. */

@@ -62,7 +62,10 @@ push_sleep(Push *p, int seconds)
 	return go_on;
 }
 
-/* One connection's life: connect, then IDLE until it breaks. */
+/* One connection's life: connect, then IDLE until it breaks.  TRUE when
+ * it ended on purpose: the watch moved, the account may not use the
+ * network now, or push is stopping (a stop that came while connecting
+ * found no session to interrupt). */
 static gboolean
 push_session(Push *p, PushSlot *slot, const MfBackend *be, GError **err)
 {
@@ -78,9 +81,11 @@ push_session(Push *p, PushSlot *slot, const MfBackend *be, GError **err)
 		return FALSE;
 	g_mutex_lock(&p->lock);
 	slot->session = s;
-	gboolean ok = !p->stopping;
+	gboolean stopping = p->stopping;
 	g_mutex_unlock(&p->lock);
-	while (ok && slot->folder_id == watching && account_may_try(slot->a)) {
+	gboolean ok = TRUE;
+	while (!stopping && ok && slot->folder_id == watching &&
+	       account_may_try(slot->a)) {
 		gboolean changed = FALSE;
 		g_mutex_lock(&p->lock);
 		slot->idling = TRUE;
@@ -113,7 +118,8 @@ push_thread(gpointer data)
 		if (!slot->folder_id) {
 			/* Nothing to watch yet: push_watch() wakes us. */
 			pause = PUSH_IDLE_SECONDS;
-		} else if (push_session(p, slot, be, &err)) {
+		} else if (mf_error_check(push_session(p, slot, be, &err), &err,
+		                          "push")) {
 			backoff = PUSH_RETRY_MIN_S;
 			pause = 0; /* IDLE renewed, or the watch moved */
 		} else {

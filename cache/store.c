@@ -105,6 +105,95 @@ store_clean_tmp(const char *tmp_dir)
 	}
 }
 
+/* Moves the damaged index of S (with its -wal and -shm), its bodies/,
+ * written/ and pending/ out of the way, into a new DIR/damaged-TIME-XXXXXX/,
+ * and says so in one line: nothing in it is trusted again (their files are
+ * named by folder ids or rows only the index knew), nothing in it is
+ * deleted (it may hold the only copy of mail).  FALSE with ERR if it
+ * cannot be moved. */
+static gboolean
+store_set_aside(Store *s, const char *why, GError **err)
+{
+	static const char *const names[] = {
+		"index.sqlite", "index.sqlite-wal", "index.sqlite-shm",
+		"bodies", "written", "pending",
+	};
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
+	g_autofree char *aside = g_strdup_printf("%s/damaged-%s-XXXXXX",
+	                                         s->dir, stamp);
+	int e = 0;
+
+	sqlite3_close(s->db);
+	s->db = NULL;
+	if (!g_mkdtemp_full(aside, 0700))
+		e = errno;
+	for (gsize i = 0; i < G_N_ELEMENTS(names) && !e; i++) {
+		g_autofree char *from = g_build_filename(s->dir, names[i], NULL);
+		g_autofree char *to = g_build_filename(aside, names[i], NULL);
+		if (rename(from, to) != 0 && errno != ENOENT)
+			e = errno;
+	}
+	if (e) {
+		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "cache index %s/"
+		            "index.sqlite is damaged (%s) and cannot be moved "
+		            "aside: %s; remove %s to start afresh", s->dir, why,
+		            g_strerror(e), s->dir);
+		return FALSE;
+	}
+	/* An error, not a warning: it must pass a muted log (mount). */
+	g_critical("cache index %s/index.sqlite is damaged (%s); it was "
+	           "moved, with the cached bodies, to %s and a new index is "
+	           "filled from the server; delete that directory once nothing "
+	           "in it is needed (it keeps changes not yet on the server and "
+	           "POP3 mail kept only in the cache)", s->dir, why, aside);
+	return store_mkdir(s->bodies_dir, err);
+}
+
+/* Opens the index at DB and checks it (PRAGMA quick_check, and the
+ * schema); a damaged one is set aside and a new one made.  SQLite reports
+ * damage as SQLITE_CORRUPT or SQLITE_NOTADB, or as quick_check rows. */
+static gboolean
+store_open_index(Store *s, const char *db, gboolean may_set_aside,
+                 GError **err)
+{
+	g_autofree char *why = NULL;
+	sqlite3_stmt *st = NULL;
+	mode_t old = umask(077);
+	int rc = sqlite3_open_v2(db, &s->db, SQLITE_OPEN_READWRITE |
+	                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+
+	umask(old);
+	if (rc != SQLITE_OK)
+		return store_db_error(s, err, "open");
+	sqlite3_busy_timeout(s->db, 10000);
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    g_strcmp0((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+		/* "*** in database main ***\nPage 6: ...": the last line */
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		why = g_strescape(strrchr(t, '\n') ? strrchr(t, '\n') + 1 : t,
+		                  NULL);
+	}
+	sqlite3_finalize(st);
+	if (!why && (rc & 0xff) != SQLITE_CORRUPT &&
+	    (rc & 0xff) != SQLITE_NOTADB) {
+		if (rc != SQLITE_ROW)
+			return store_db_error(s, err, "check");
+		return store_exec(s, pragmas, err) &&
+		       store_schema_apply(s, err);
+	}
+	if (!why)
+		why = g_strdup(sqlite3_errstr(rc));
+	if (!may_set_aside) {
+		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "cache index %s/"
+		            "index.sqlite is damaged (%s)", s->dir, why);
+		return FALSE;
+	}
+	return store_set_aside(s, why, err) &&
+	       store_open_index(s, db, FALSE, err);
+}
+
 Store *
 store_open(const char *dir, GError **err)
 {
@@ -121,16 +210,7 @@ store_open(const char *dir, GError **err)
 		goto fail;
 	store_clean_tmp(s->tmp_dir);
 	db = g_build_filename(dir, "index.sqlite", NULL);
-	mode_t old = umask(077);
-	int rc = sqlite3_open_v2(db, &s->db, SQLITE_OPEN_READWRITE |
-	                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	umask(old);
-	if (rc != SQLITE_OK) {
-		store_db_error(s, err, "open");
-		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, 10000);
-	if (!store_exec(s, pragmas, err) || !store_schema_apply(s, err))
+	if (!store_open_index(s, db, TRUE, err))
 		goto fail;
 	return s;
 fail:

@@ -32,7 +32,11 @@ typedef struct {
 	guint32 uidvalidity; /* of the stored listing; 0 if never listed */
 } StoreFolder;
 
-/* Opens (creating) the store in DIR.  MF_ERROR_LOCAL on failure. */
+/* Opens (creating) the store in DIR.  The index is checked first (PRAGMA
+ * quick_check): a damaged one is moved, with bodies/, written/ and
+ * pending/, into a new DIR/damaged-TIME-XXXXXX/, which is logged as an
+ * error, and a new empty index is made.  MF_ERROR_LOCAL on failure, also when a damaged
+ * index cannot be moved. */
 Store *store_open(const char *dir, GError **err);
 void store_close(Store *s); /* accepts NULL */
 

@@ -2,9 +2,11 @@
  * message the server lists is downloaded into the store at once, and the
  * listing is what is stored.  Messages no longer on the server stay listed
  * and become the only copy (pinned).  With leave_on_server off, messages
- * are deleted on the server only once their bodies are durable here. */
+ * are deleted on the server only once their bodies are durable here, and
+ * only when what arrived agrees with the size the server announced. */
 #include "cache/storeall.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <gmime/gmime.h>
 #include <string.h>
@@ -16,10 +18,36 @@
 #define STOREALL_UIDVALIDITY 1
 #define HEADER_READ_MAX 65536
 
+/* Logs "message KEY: WHY" once per process: the same message is met
+ * again at every check. */
+static void G_GNUC_PRINTF(2, 3)
+storeall_warn_once(const char *key, const char *fmt, ...)
+{
+	static GMutex lock;
+	static GHashTable *said;
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_autofree char *why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_autofree char *line = g_strdup_printf("message %s: %s", key, why);
+	g_mutex_lock(&lock);
+	if (!said)
+		said = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+		                             NULL);
+	gboolean first = !g_hash_table_contains(said, line);
+	if (first)
+		g_hash_table_add(said, g_strdup(line));
+	g_mutex_unlock(&lock);
+	if (first)
+		g_warning("%s", line);
+}
+
 typedef struct {
 	MfAccount *a;
 	gint64 folder_id;
 	StoreBatch *batch;
+	GArray *want;       /* MfRemoteMessage: what is being fetched */
 } StoreAllCtx;
 
 static gpointer
@@ -35,10 +63,33 @@ storeall_write_cb(gpointer sink, const char *data, size_t len, GError **err)
 	return store_body_write(sink, data, len, err);
 }
 
+/* The server's name for UID among C's messages. */
+static const char *
+storeall_key_of(const StoreAllCtx *c, guint32 uid)
+{
+	for (guint i = 0; i < c->want->len; i++) {
+		const MfRemoteMessage *m = &g_array_index(c->want,
+		                                          MfRemoteMessage, i);
+		if (m->uid == uid)
+			return m->key;
+	}
+	return "?";
+}
+
+/* An empty body is not stored: the server is asked again at the next
+ * check (and, not stored, it is never deleted there). */
 static gboolean
 storeall_finish_cb(gpointer sink, guint32 uid, void *ud, GError **err)
 {
 	StoreAllCtx *c = ud;
+
+	if (store_body_size(sink) == 0) {
+		store_body_abort(sink);
+		storeall_warn_once(storeall_key_of(c, uid), "it arrived empty: "
+		                   "not stored, and kept on the server (asked "
+		                   "for again at the next check)");
+		return TRUE;
+	}
 	return store_batch_add(account_store(c->a), c->batch, sink, c->folder_id,
 	                       STOREALL_UIDVALIDITY, uid, err);
 }
@@ -120,7 +171,7 @@ static gboolean
 storeall_fetch(MfAccount *a, MfSession *s, const MfFolder *f, GArray *want,
                GError **err)
 {
-	StoreAllCtx c = { a, f->id, store_batch_new() };
+	StoreAllCtx c = { a, f->id, store_batch_new(), want };
 	gboolean ok = want->len == 0 ||
 	              account_backend(a)->fetch_bodies(
 	                      s, f->name, STOREALL_UIDVALIDITY,
@@ -180,7 +231,79 @@ storeall_pin(MfAccount *a, const MfFolder *f, GArray *msgs, GArray *remote,
 	}
 }
 
-/* Deletes from the server the messages of REMOTE that are stored. */
+gboolean
+storeall_shape_of(const char *path, StoreAllShape *shape, GError **err)
+{
+	char buf[65536];
+	gboolean line_start = TRUE;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	memset(shape, 0, sizeof *shape);
+	if (fd < 0) {
+		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "cannot read %s: %s",
+		            path, g_strerror(errno));
+		return FALSE;
+	}
+	while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+		for (ssize_t i = 0; i < n; i++) {
+			shape->dotted += line_start && buf[i] == '.';
+			shape->lines += buf[i] == '\n';
+			line_start = buf[i] == '\n';
+		}
+		shape->bytes += n > 0 ? (guint64)n : 0;
+	}
+	int e = errno;
+	close(fd);
+	if (n < 0) {
+		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "cannot read %s: %s",
+		            path, g_strerror(e));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+storeall_size_agrees(guint64 listed, const StoreAllShape *got)
+{
+	guint64 low = got->bytes > got->lines + 2 ? got->bytes - got->lines - 2
+	                                          : 0;
+
+	return got->bytes > 0 && listed >= low &&
+	       listed <= got->bytes + got->dotted;
+}
+
+/* TRUE if the stored body of M agrees with the size the server lists for
+ * it now; if not, says why (once). */
+static gboolean
+storeall_may_delete(MfAccount *a, const MfFolder *f, const MfRemoteMessage *m)
+{
+	g_autofree char *path = store_body_file(account_store(a), f->id,
+	                                        STOREALL_UIDVALIDITY, m->uid);
+	g_autoptr(GError) e = NULL;
+	StoreAllShape got;
+
+	if (!storeall_shape_of(path, &got, &e)) {
+		storeall_warn_once(m->key, "kept on the server: %s", e->message);
+		return FALSE;
+	}
+	if (got.bytes == 0) {
+		storeall_warn_once(m->key, "kept on the server: it arrived empty");
+		return FALSE;
+	}
+	if (!storeall_size_agrees(m->size, &got)) {
+		storeall_warn_once(m->key, "kept on the server: it arrived as %"
+		                   G_GUINT64_FORMAT " bytes, but the server "
+		                   "announced %" G_GUINT64_FORMAT " (a download "
+		                   "cut short or damaged; remove it on the server "
+		                   "by hand once it reads whole)", got.bytes,
+		                   m->size);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Deletes from the server the messages of REMOTE that are stored whole. */
 static gboolean
 storeall_delete(MfAccount *a, MfSession *s, const MfFolder *f, GArray *remote,
                 GHashTable *have, GError **err)
@@ -191,7 +314,8 @@ storeall_delete(MfAccount *a, MfSession *s, const MfFolder *f, GArray *remote,
 	for (guint i = 0; i < remote->len; i++) {
 		const MfRemoteMessage *m = &g_array_index(remote, MfRemoteMessage,
 		                                          i);
-		if (g_hash_table_contains(have, GUINT_TO_POINTER(m->uid)))
+		if (g_hash_table_contains(have, GUINT_TO_POINTER(m->uid)) &&
+		    storeall_may_delete(a, f, m))
 			g_array_append_val(del, *m);
 	}
 	if (del->len == 0 || !account_backend(a)->delete_messages)
@@ -200,6 +324,21 @@ storeall_delete(MfAccount *a, MfSession *s, const MfFolder *f, GArray *remote,
 	return account_backend(a)->delete_messages(
 		s, f->name, STOREALL_UIDVALIDITY,
 		(const MfRemoteMessage *)del->data, del->len, err);
+}
+
+/* The messages of REMOTE whose UIDs are not in HAVE; a new array. */
+static GArray *
+storeall_missing(GArray *remote, GHashTable *have)
+{
+	GArray *want = g_array_new(FALSE, FALSE, sizeof(MfRemoteMessage));
+
+	for (guint i = 0; i < remote->len; i++) {
+		const MfRemoteMessage *m = &g_array_index(remote, MfRemoteMessage,
+		                                          i);
+		if (!g_hash_table_contains(have, GUINT_TO_POINTER(m->uid)))
+			g_array_append_val(want, *m);
+	}
+	return want;
 }
 
 gboolean
@@ -217,23 +356,28 @@ storeall_list(MfAccount *a, MfSession *s, const MfFolder *f,
 	                                                 STOREALL_UIDVALIDITY, err);
 	if (!have)
 		return FALSE;
-	g_autoptr(GArray) want = g_array_new(FALSE, FALSE,
-	                                     sizeof(MfRemoteMessage));
-	for (guint i = 0; i < remote->len; i++) {
-		const MfRemoteMessage *m = &g_array_index(remote, MfRemoteMessage,
-		                                          i);
-		if (!g_hash_table_contains(have, GUINT_TO_POINTER(m->uid)))
-			g_array_append_val(want, *m);
-	}
-	gboolean ok = storeall_fetch(a, s, f, want, err);
+	g_autoptr(GArray) want = storeall_missing(remote, have);
+	/* A download that broke off, or a deletion that failed, still
+	 * leaves a listing of what is stored: said in the log, not
+	 * returned (nothing is deleted after a broken download). */
+	g_autoptr(GError) e = NULL;
+	gboolean fetched = mf_error_check(storeall_fetch(a, s, f, want, &e),
+	                                  &e, "a POP3 download");
+	if (!fetched)
+		g_warning("%s: downloading new messages: %s", f->path,
+		          e->message);
 	g_hash_table_unref(g_steal_pointer(&have));
-	have = store_bodies_cached(store, f->id, STOREALL_UIDVALIDITY, NULL);
+	have = store_bodies_cached(store, f->id, STOREALL_UIDVALIDITY, err);
 	if (!have)
 		return FALSE;
 	GArray *msgs = storeall_merge(a, f, old, remote, have);
 	storeall_pin(a, f, msgs, remote, !leave_on_server);
-	if (ok && !leave_on_server)
-		ok = storeall_delete(a, s, f, remote, have, err);
+	g_clear_error(&e);
+	if (fetched && !leave_on_server &&
+	    !mf_error_check(storeall_delete(a, s, f, remote, have, &e), &e,
+	                    "a POP3 deletion"))
+		g_warning("%s: deleting stored messages on the server: %s",
+		          f->path, e->message);
 	st->uidvalidity = STOREALL_UIDVALIDITY;
 	st->count = msgs->len;
 	*out = msgs;

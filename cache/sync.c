@@ -42,7 +42,11 @@ typedef struct {
 	SyncRun *run;
 	Chunk *chunk;
 	StoreBatch *batch;
-	guint stored;
+	GHashTable *waiting;    /* uid -> MfRemoteMessage* of the chunk, until
+	                         * its body is stored or refused */
+	guint stored;           /* bodies of the chunk stored */
+	guint refused;          /* bodies that came but are not stored */
+	GError *refusal;        /* why the first of them was refused */
 } ChunkCtx;
 
 void
@@ -66,19 +70,42 @@ sync_cancelled(SyncRun *run)
 	return run->cancel && g_atomic_int_get(run->cancel);
 }
 
+/* Tells the progress callback; with RUN's lock held. */
+static void
+sync_progress_locked(SyncRun *run, FolderJob *job)
+{
+	run->prog.folder = job->folder->path;
+	run->prog.folder_done = job->done;
+	run->prog.folder_total = job->total;
+	run->prog.folder_finished = job->done == job->total;
+	if (run->cb)
+		run->cb(&run->prog, run->ud);
+}
+
+/* MSGS more bodies of JOB, of BYTES in all, are stored. */
 static void
 sync_report(SyncRun *run, FolderJob *job, guint64 bytes, guint msgs)
 {
 	g_mutex_lock(&run->lock);
 	job->done += msgs;
-	run->prog.folder = job->folder->path;
-	run->prog.folder_done = job->done;
-	run->prog.folder_total = job->total;
 	run->prog.done += msgs;
 	run->prog.bytes += bytes;
-	run->prog.folder_finished = job->done == job->total && msgs > 0;
-	if (run->cb)
-		run->cb(&run->prog, run->ud);
+	sync_progress_locked(run, job);
+	g_mutex_unlock(&run->lock);
+}
+
+/* N messages of JOB, of BYTES in all, were deleted on the server before
+ * they could be fetched: there is nothing to fetch, so they leave the
+ * totals instead of counting as fetched. */
+static void
+sync_gone(SyncRun *run, FolderJob *job, guint n, guint64 bytes)
+{
+	g_mutex_lock(&run->lock);
+	job->total -= n;
+	run->prog.total -= n;
+	run->prog.bytes_total -= MIN(bytes, run->prog.bytes_total);
+	run->res->gone += n;
+	sync_progress_locked(run, job);
 	g_mutex_unlock(&run->lock);
 }
 
@@ -100,12 +127,38 @@ sync_sink_write(gpointer sink, const char *data, size_t len, GError **err)
 	return store_body_write(sink, data, len, err);
 }
 
+/* A body whose size is not the listed one is not stored: the mount
+ * would not serve it (account_body.c).  Refused without failing the
+ * fetch, whose replies are still to be read. */
+static void
+sync_sink_refuse(ChunkCtx *c, guint32 uid, guint64 listed, guint64 size)
+{
+	if (c->refused++ > 0)
+		return;
+	c->refusal = g_error_new(MF_ERROR, MF_ERROR_MESSAGE,
+	                         "UID %u: the server announced %"
+	                         G_GUINT64_FORMAT " bytes (RFC822.SIZE) but "
+	                         "its body has %" G_GUINT64_FORMAT, uid,
+	                         listed, size);
+}
+
+/* Stores the body of UID if it is one of the chunk's still waiting. */
 static gboolean
 sync_sink_finish(gpointer sink, guint32 uid, void *ud, GError **err)
 {
 	ChunkCtx *c = ud;
 	guint64 size = store_body_size(sink);
+	const MfRemoteMessage *m = g_hash_table_lookup(c->waiting,
+	                                               GUINT_TO_POINTER(uid));
 
+	if (!m || m->size != size) {
+		if (m)
+			sync_sink_refuse(c, uid, m->size, size);
+		g_hash_table_remove(c->waiting, GUINT_TO_POINTER(uid));
+		store_body_abort(sink);
+		return TRUE;
+	}
+	g_hash_table_remove(c->waiting, GUINT_TO_POINTER(uid));
 	if (!store_batch_add(account_store(c->run->a), c->batch, sink,
 	                     c->chunk->job->folder->id,
 	                     c->chunk->job->uidvalidity, uid, err))
@@ -154,13 +207,62 @@ sync_fail(SyncRun *run, Chunk *ch, guint failed, const GError *err)
 	g_mutex_unlock(&run->lock);
 }
 
+/* The messages of CH, by UID, waiting for their bodies. */
+static GHashTable *
+sync_chunk_waiting(Chunk *ch)
+{
+	GHashTable *w = g_hash_table_new(NULL, NULL);
+
+	for (guint i = 0; i < ch->msgs->len; i++) {
+		MfRemoteMessage *m = &g_array_index(ch->msgs, MfRemoteMessage,
+		                                    i);
+		g_hash_table_insert(w, GUINT_TO_POINTER(m->uid), m);
+	}
+	return w;
+}
+
+static guint64
+sync_waiting_bytes(GHashTable *waiting)
+{
+	GHashTableIter it;
+	gpointer v;
+	guint64 bytes = 0;
+
+	g_hash_table_iter_init(&it, waiting);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		bytes += ((const MfRemoteMessage *)v)->size;
+	return bytes;
+}
+
+/* What became of the bodies of CH that were not stored: refused, failed
+ * with ERR (OK FALSE), or gone from the server. */
+static void
+sync_chunk_rest(SyncRun *run, ChunkCtx *c, gboolean ok, const GError *err)
+{
+	Chunk *ch = c->chunk;
+	guint left = ch->msgs->len - c->stored - c->refused;
+
+	if (c->refused > 0) {
+		if (c->refused > 1)
+			g_prefix_error(&c->refusal, "%u bodies differ from the "
+			               "size announced, first ", c->refused);
+		sync_fail(run, ch, c->refused, c->refusal);
+	}
+	if (left == 0 || g_error_matches(err, MF_ERROR, MF_ERROR_CANCELLED))
+		return;
+	if (!ok)
+		sync_fail(run, ch, left, err);
+	else
+		sync_gone(run, ch->job, left, sync_waiting_bytes(c->waiting));
+}
+
 /* Fetches one chunk and commits what arrived, even after a failure. */
 static void
 sync_chunk(SyncRun *run, Chunk *ch, StoreBatch *batch)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GError) cerr = NULL;
-	ChunkCtx c = { run, ch, batch, 0 };
+	ChunkCtx c = { run, ch, batch, sync_chunk_waiting(ch), 0, 0, NULL };
 	gboolean ok = account_with_session(run->a, sync_fetch_cb, &c, &err);
 
 	if (!store_batch_commit(account_store(run->a), batch, &cerr)) {
@@ -173,10 +275,9 @@ sync_chunk(SyncRun *run, Chunk *ch, StoreBatch *batch)
 	g_mutex_lock(&run->lock);
 	run->res->fetched += c.stored;
 	g_mutex_unlock(&run->lock);
-	if (!ok && !g_error_matches(err, MF_ERROR, MF_ERROR_CANCELLED))
-		sync_fail(run, ch, ch->msgs->len - c.stored, err);
-	else if (ok && c.stored < ch->msgs->len) /* gone from the server */
-		sync_report(run, ch->job, 0, ch->msgs->len - c.stored);
+	sync_chunk_rest(run, &c, ok, err);
+	g_clear_error(&c.refusal);
+	g_hash_table_unref(c.waiting);
 }
 
 static gpointer

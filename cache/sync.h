@@ -30,7 +30,13 @@ typedef void (*MfSyncProgressFn)(const MfSyncProgress *p, void *ud);
 typedef struct {
 	guint fetched;       /* bodies fetched and stored by this run */
 	guint cached;        /* bodies already cached before */
-	guint failed;        /* bodies that could not be fetched */
+	/* Bodies that could not be fetched: the server failed, or answered
+	 * without a body it still has, or sent one whose size is not the
+	 * RFC822.SIZE it announced (such a body is not stored: a mount
+	 * would not serve it). */
+	guint failed;
+	guint gone;          /* listed, but deleted on the server before
+	                      * they could be fetched: not failures */
 	guint64 bytes;       /* bytes fetched */
 	GPtrArray *failures; /* char*: "FOLDER: reason", one per failed chunk
 	                      * or folder; owned, free with sync_result_clear */

@@ -329,11 +329,11 @@ config_read_fd(const char *path, int fd, char **data, gsize *len,
 	return TRUE;
 }
 
-/* Reads PATH into *DATA and tells whether only we can read it. */
+/* Reads F->path into *DATA and tells who may read and change it. */
 static gboolean
-config_read_file(const char *path, char **data, gsize *len,
-                 gboolean *is_private, GError **err)
+config_read_file(ConfigFile *f, char **data, gsize *len, GError **err)
 {
+	const char *path = f->path;
 	struct stat st;
 	gboolean ok;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -349,9 +349,14 @@ config_read_file(const char *path, char **data, gsize *len,
 	else
 		ok = config_read_fd(path, fd, data, len, err);
 	close(fd);
-	if (ok)
-		*is_private = st.st_uid == geteuid() && (st.st_mode & 077) == 0;
-	return ok;
+	if (!ok)
+		return FALSE;
+	f->owner = st.st_uid;
+	f->mode = st.st_mode & 07777;
+	f->is_private = st.st_uid == geteuid() && (st.st_mode & 077) == 0;
+	f->is_trusted = (st.st_uid == geteuid() || st.st_uid == 0) &&
+	                (st.st_mode & 022) == 0;
+	return TRUE;
 }
 
 MfAccountConfig *
@@ -363,7 +368,7 @@ config_load_account(const char *path, const char *name, GError **err)
 	GError *e = NULL;
 
 	g_return_val_if_fail(path != NULL, NULL);
-	if (!config_read_file(path, &data, &len, &f.is_private, err))
+	if (!config_read_file(&f, &data, &len, err))
 		return NULL;
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	gboolean loaded = g_key_file_load_from_data(
@@ -433,16 +438,10 @@ config_spawn(const char *cmd, int *fd, GError **err)
 		return -1;
 	}
 	setpgid(pid, pid); /* also done by the child; whichever runs first */
+	fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK);
 	*fd = pfd[0];
 	return pid;
 }
-
-typedef enum {
-	CONFIG_READ_OK,
-	CONFIG_READ_TIMEOUT,
-	CONFIG_READ_TOO_LONG,
-	CONFIG_READ_ERROR,
-} ConfigReadResult;
 
 /* Milliseconds left until DEADLINE (monotonic microseconds), at least 0. */
 static int
@@ -453,51 +452,81 @@ config_ms_left(gint64 deadline)
 	return left <= 0 ? 0 : (int)((left + 999) / 1000);
 }
 
-/* Reads FD to its end into BUF (CONFIG_COMMAND_OUTPUT_MAX bytes at most)
- * before DEADLINE. */
-static ConfigReadResult
-config_read_output(int fd, gint64 deadline, char *buf, gsize *len)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	gsize n = 0;
+/* What a command printed, as far as it has been read. */
+typedef struct {
+	char *buf;        /* CONFIG_COMMAND_OUTPUT_MAX + 1 bytes */
+	gsize len;
+	gboolean eof;     /* every writer closed the pipe */
+	gboolean too_long; /* more than the maximum before any newline */
+	gboolean failed;  /* read() failed */
+} ConfigOutput;
 
-	for (;;) {
-		int ms = config_ms_left(deadline);
-		if (ms == 0)
-			return CONFIG_READ_TIMEOUT;
-		int r = poll(&pfd, 1, ms);
-		if (r < 0 && errno != EINTR)
-			return CONFIG_READ_ERROR;
-		if (r <= 0)
+/* Reads what the non-blocking FD holds now into O.  Once the first line
+ * is complete, what follows is read and dropped, so that a command that
+ * prints more (pass prints the whole entry) is not stopped by SIGPIPE. */
+static void
+config_output_read(ConfigOutput *o, int fd)
+{
+	char drop[4096];
+	gsize taken = 0;
+
+	/* Bounded, so that a command that never stops printing is still
+	 * timed out by the caller. */
+	while (!o->eof && !o->too_long && !o->failed && taken < 256 * 1024) {
+		gboolean full = o->len == CONFIG_COMMAND_OUTPUT_MAX + 1;
+		ssize_t got = full ? read(fd, drop, sizeof drop)
+		                   : read(fd, o->buf + o->len,
+		                          CONFIG_COMMAND_OUTPUT_MAX + 1 - o->len);
+		if (got < 0 && errno == EINTR)
 			continue;
-		ssize_t got = read(fd, buf + n, CONFIG_COMMAND_OUTPUT_MAX + 1 - n);
-		if (got < 0 && errno != EINTR && errno != EAGAIN)
-			return CONFIG_READ_ERROR;
+		if (got < 0) {
+			o->failed = errno != EAGAIN;
+			return;
+		}
+		taken += (gsize)got;
 		if (got == 0)
-			break;
-		if (got > 0)
-			n += (gsize)got;
-		if (n > CONFIG_COMMAND_OUTPUT_MAX)
-			return CONFIG_READ_TOO_LONG;
+			o->eof = TRUE;
+		else if (!full)
+			o->len += (gsize)got;
+		if (o->len > CONFIG_COMMAND_OUTPUT_MAX &&
+		    !memchr(o->buf, '\n', CONFIG_COMMAND_OUTPUT_MAX))
+			o->too_long = TRUE;
 	}
-	*len = n;
-	return CONFIG_READ_OK;
 }
 
-/* Waits for PID until DEADLINE: 1 when it ended (*STATUS set), 0 on
- * timeout, -1 on error. */
+/* 1 once PID has ended (*STATUS set), 0 while it runs, -1 on error. */
 static int
-config_wait(pid_t pid, gint64 deadline, int *status)
+config_reaped(pid_t pid, int *status)
 {
+	pid_t r;
+
+	while ((r = waitpid(pid, status, WNOHANG)) < 0 && errno == EINTR)
+		;
+	return r == pid ? 1 : r == 0 ? 0 : -1;
+}
+
+/* Collects the output of PID from FD until the command (the shell) has
+ * ended, or DEADLINE.  What it printed is in the pipe by the time it
+ * ends, so its end is what counts, not the pipe's: a background child
+ * that keeps stdout open (`echo pw; sleep 45 &`) does not make it wait.
+ * Returns as config_reaped(), with 0 meaning the time is up. */
+static int
+config_collect(pid_t pid, int fd, gint64 deadline, ConfigOutput *o,
+               int *status)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
 	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (config_ms_left(deadline) == 0)
+		int ended = config_reaped(pid, status);
+		config_output_read(o, fd);
+		if (ended != 0 || o->too_long || o->failed)
+			return ended;
+		int ms = config_ms_left(deadline);
+		if (ms == 0)
 			return 0;
-		g_usleep(10 * 1000);
+		/* Woken by output; a few ms at most, to notice the end. */
+		if (poll(&pfd, o->eof ? 0 : 1, MIN(ms, 10)) < 0 && errno != EINTR)
+			return -1;
 	}
 }
 
@@ -528,10 +557,9 @@ config_check_status(int status, GError **err)
 	return config_fail(err, "ended abnormally");
 }
 
-/* Runs CMD for at most TIMEOUT seconds; its output goes to BUF. */
+/* Runs CMD for at most TIMEOUT seconds; what it printed goes to O. */
 static gboolean
-config_run(const char *cmd, guint timeout, char *buf, gsize *len,
-           GError **err)
+config_run(const char *cmd, guint timeout, ConfigOutput *o, GError **err)
 {
 	gint64 deadline = g_get_monotonic_time() + (gint64)timeout * G_USEC_PER_SEC;
 	int fd = -1;
@@ -540,18 +568,17 @@ config_run(const char *cmd, guint timeout, char *buf, gsize *len,
 
 	if (pid < 0)
 		return FALSE;
-	ConfigReadResult rr = config_read_output(fd, deadline, buf, len);
+	int ended = config_collect(pid, fd, deadline, o, &status);
 	close(fd);
-	int w = rr == CONFIG_READ_OK ? config_wait(pid, deadline, &status) : 0;
-	if (w != 1)
+	if (ended != 1)
 		config_kill(pid);
-	if (rr == CONFIG_READ_TOO_LONG)
+	if (o->too_long)
 		return config_fail(err, "printed more than 64 KiB");
-	if (rr == CONFIG_READ_ERROR)
+	if (o->failed)
 		return config_fail(err, "could not be read from");
-	if (w < 0)
+	if (ended < 0)
 		return config_fail(err, "could not be waited for");
-	if (w == 0)
+	if (ended == 0)
 		return config_fail(err, "timed out after %u s", timeout);
 	return config_check_status(status, err);
 }
@@ -580,16 +607,15 @@ config_first_line(const char *buf, gsize len, GError **err)
 static char *
 config_run_password_command(const MfAccountConfig *cfg, GError **err)
 {
-	char *buf = g_malloc(CONFIG_COMMAND_OUTPUT_MAX + 1);
-	gsize len = 0;
+	ConfigOutput o = { .buf = g_malloc(CONFIG_COMMAND_OUTPUT_MAX + 1) };
 	char *pw = NULL;
 	GError *e = NULL;
 	guint timeout = cfg->timeout ? cfg->timeout : 30;
 
-	if (config_run(cfg->password_command, timeout, buf, &len, &e))
-		pw = config_first_line(buf, len, &e);
-	explicit_bzero(buf, CONFIG_COMMAND_OUTPUT_MAX + 1);
-	g_free(buf);
+	if (config_run(cfg->password_command, timeout, &o, &e))
+		pw = config_first_line(o.buf, o.len, &e);
+	explicit_bzero(o.buf, CONFIG_COMMAND_OUTPUT_MAX + 1);
+	g_free(o.buf);
 	if (e)
 		g_propagate_prefixed_error(err, e, "[account %s] password_command ",
 		                           cfg->name);
@@ -597,11 +623,11 @@ config_run_password_command(const MfAccountConfig *cfg, GError **err)
 }
 
 char *
-config_get_password(const MfAccountConfig *cfg, GError **err)
+config_take_password(MfAccountConfig *cfg, GError **err)
 {
 	g_return_val_if_fail(cfg != NULL, NULL);
 	if (cfg->password)
-		return g_strdup(cfg->password);
+		return g_steal_pointer(&cfg->password);
 	if (cfg->password_command)
 		return config_run_password_command(cfg, err);
 	config_fail(err, "[account %s] has neither password nor "

@@ -49,15 +49,22 @@ char *config_default_path(void);
  * NULL (an error if there are several: the message lists them).  Every
  * group in the file is validated, not only the one returned.  A file that
  * holds a `password` key must be owned by the user and not readable by
- * group or others.  Returns NULL with ERR (MF_ERROR_CONFIG) on failure. */
+ * group or others; one that holds `password_command` must be owned by the
+ * user (or root) and not writable by group or others.  Returns NULL with
+ * ERR (MF_ERROR_CONFIG) on failure. */
 MfAccountConfig *config_load_account(const char *path, const char *name,
                                      GError **err);
 
-/* The password: the literal one, or the first line of password_command's
- * output (its exit status must be 0; it gets TIMEOUT seconds).  The caller
- * wipes and frees it with config_password_free().  MF_ERROR_CONFIG when
- * neither is set or the command fails. */
-char *config_get_password(const MfAccountConfig *cfg, GError **err);
+/* The password: the literal one, which moves out of CFG (so that one copy
+ * is left, and the next call fails), or the first line of
+ * password_command's output (its exit status must be 0; it gets TIMEOUT
+ * seconds).  What the
+ * command prints is read until the command (the shell) ends, not until
+ * the pipe closes: a background child that keeps stdout open does not
+ * make it wait.  The caller wipes and frees it with
+ * config_password_free().  MF_ERROR_CONFIG when neither is set or the
+ * command fails. */
+char *config_take_password(MfAccountConfig *cfg, GError **err);
 void config_password_free(char *password);
 
 void config_account_free(MfAccountConfig *cfg); /* accepts NULL */

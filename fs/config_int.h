@@ -2,12 +2,20 @@
 #ifndef MAILFS_CONFIG_INT_H
 #define MAILFS_CONFIG_INT_H
 
+#include <sys/types.h>
+
 #include "fs/config.h"
 
 /* What the key parsers need to know about the file being read. */
 typedef struct {
 	const char *path;
 	gboolean is_private; /* ours, no group/other permission bits */
+	/* Nobody else can change it: ours (or root's), and not writable by
+	 * group or others.  A file that is not can make us run commands or
+	 * send the password to another server. */
+	gboolean is_trusted;
+	uid_t owner;
+	mode_t mode;
 } ConfigFile;
 
 /* Checks VALUE (comment stripped and trimmed, unless the key is raw) and

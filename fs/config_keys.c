@@ -2,6 +2,7 @@
 #include "fs/config_int.h"
 
 #include <string.h>
+#include <unistd.h>
 
 /* ---- values ---- */
 
@@ -107,10 +108,22 @@ config_key_password(const ConfigFile *f, MfAccountConfig *cfg,
 	return TRUE;
 }
 
+/* Whoever can change the file can make us run any command, or send the
+ * password to a server of theirs: like the literal password, it is only
+ * accepted from a file nobody else can write. */
 static gboolean
 config_key_password_command(const ConfigFile *f, MfAccountConfig *cfg,
                             const char *value, GError **err)
 {
+	if (!f->is_trusted && f->owner != geteuid() && f->owner != 0)
+		return config_fail(err, "only accepted from a file of your own "
+		                   "(it belongs to uid %u: chown %u %s, or "
+		                   "copy it)", (unsigned)f->owner,
+		                   (unsigned)geteuid(), f->path);
+	if (!f->is_trusted)
+		return config_fail(err, "only accepted from a file that no "
+		                   "other user can change (mode %04o: chmod "
+		                   "go-w %s)", (unsigned)f->mode, f->path);
 	cfg->password_command = g_strdup(value);
 	return TRUE;
 }

@@ -112,7 +112,9 @@ ctl_ops_status_text(MfFs *fs)
 	                       st.last_error ? st.last_error : "none");
 	ctl_ops_time(s, "last_error_at", st.last_error_at);
 	account_status_clear(&st);
-	return g_string_free(s, FALSE);
+	/* Errors and TLS details carry what the server said. */
+	g_autofree char *text = g_string_free(s, FALSE);
+	return log_safe_text(text, TRUE);
 }
 
 static int

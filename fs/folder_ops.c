@@ -289,9 +289,10 @@ folder_ops_create(fuse_req_t req, Node parent, const char *name,
 	folder_ops_reply_handle(req, h, fi, TRUE);
 }
 
-/* A message opened for writing: a staged file that replaces it, empty
- * (O_TRUNC) or, for a file that was written here, holding its bytes.  A
- * message as the server has it is not changed in place. */
+/* A message opened for writing: a staged file that replaces it when it is
+ * closed after a change, empty (O_TRUNC) or holding the message's bytes
+ * (vim writes over a file it opened without O_TRUNC, then truncates it;
+ * `>>` adds to it).  The message itself is never changed in place. */
 static StagedHandle *
 folder_ops_open_message(MfFs *fs, Node n, int flags, GError **err)
 {
@@ -305,7 +306,6 @@ folder_ops_open_message(MfFs *fs, Node n, int flags, GError **err)
 	MfListing *l = account_listing(fs->account, folder_id, err);
 	const MfRemoteMessage *m = l ? listing_find(l, n.uid) : NULL;
 	g_autofree char *name = m ? g_strdup(node_msg_name(l, m, buf)) : NULL;
-	gboolean written = m && listing_has_written(l, m);
 	listing_unref(l);
 	if (!name) {
 		if (err && !*err)
@@ -313,17 +313,13 @@ folder_ops_open_message(MfFs *fs, Node n, int flags, GError **err)
 			            "message is gone");
 		return NULL;
 	}
-	if (!(flags & O_TRUNC) && !written) {
-		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
-		            "%s: a message is not changed in place; write a new "
-		            "file, or replace it whole", name);
-		g_message("%s", (*err)->message);
-		return NULL;
-	}
 	int src = flags & O_TRUNC ? -1
 	          : account_open_message(fs->account, n.id, n.uid, err);
-	if (!(flags & O_TRUNC) && src < 0)
+	if (!(flags & O_TRUNC) && src < 0) {
+		g_message("%s: cannot be opened for writing: %s", name,
+		          (*err)->message);
 		return NULL;
+	}
 	StagedHandle *h = staged_replace(fs, folder_id, name, src, flags, err);
 	if (src >= 0)
 		close(src);
@@ -435,8 +431,8 @@ folder_ops_setattr_staged(fuse_req_t req, gint64 id, struct stat *attr,
 void
 folder_ops_refuse_in_place(fuse_req_t req, Node n)
 {
-	g_message("message %u: a message is not changed in place; write a "
-	          "new file, or replace it whole", n.uid);
+	g_message("message %u: not truncated by name; open it for writing "
+	          "(the new bytes then replace it)", n.uid);
 	fuse_reply_err(req, EACCES);
 }
 

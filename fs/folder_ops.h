@@ -26,8 +26,8 @@ void folder_ops_rename(fuse_req_t req, Node parent, const char *name,
 void folder_ops_mkdir(fuse_req_t req, Node parent, const char *name);
 void folder_ops_rmdir(fuse_req_t req, Node parent, const char *name);
 
-/* Files being written: NODE_STAGED inodes, and messages opened to be
- * replaced (their handle is a StagedHandle: folder_ops_hold). */
+/* Files being written: NODE_STAGED inodes, and messages opened for
+ * writing (their handle is a StagedHandle: folder_ops_hold). */
 void folder_ops_create(fuse_req_t req, Node parent, const char *name,
                        struct fuse_file_info *fi);
 /* OPEN of a staged file, or of a message for writing. */
@@ -45,8 +45,8 @@ void folder_ops_getattr(fuse_req_t req, gint64 id);
 /* SETATTR of staged file ID (from its inode or an open handle). */
 void folder_ops_setattr_staged(fuse_req_t req, gint64 id, struct stat *attr,
                                int to_set);
-/* Refuses changing a message's bytes in place (a truncate), with a log
- * line saying what to do instead. */
+/* Refuses truncating a message by name (truncate(2) with no open file:
+ * there is nothing to put in its place), with a log line. */
 void folder_ops_refuse_in_place(fuse_req_t req, Node n);
 
 void folder_ops_getxattr(fuse_req_t req, Node n, const char *name,

@@ -68,6 +68,47 @@ log_emit(int prio, const char *msg)
 		fprintf(stderr, "%s: %s\n", log_ident, msg);
 }
 
+static void
+log_append_hex(GString *s, const char *bytes, gsize n)
+{
+	for (gsize i = 0; i < n; i++)
+		g_string_append_printf(s, "\\x%02x", (guchar)bytes[i]);
+}
+
+char *
+log_safe_text(const char *text, gboolean keep_newlines)
+{
+	gsize len = strlen(text);
+	GString *s = g_string_sized_new(len);
+
+	for (const char *p = text, *end = text + len; p < end;) {
+		guchar c = (guchar)*p;
+		if (c < 0x80) {
+			gboolean ctl = (c < 0x20 && !(keep_newlines && c == '\n')) ||
+			               c == 0x7f;
+			if (ctl)
+				log_append_hex(s, p, 1);
+			else
+				g_string_append_c(s, (char)c);
+			p++;
+			continue;
+		}
+		gunichar u = g_utf8_get_char_validated(p, end - p);
+		if (u == (gunichar)-1 || u == (gunichar)-2) {
+			log_append_hex(s, p, 1); /* not UTF-8: that byte */
+			p++;
+			continue;
+		}
+		gsize n = (gsize)(g_utf8_next_char(p) - p);
+		if (u >= 0x80 && u <= 0x9f)
+			log_append_hex(s, p, n);
+		else
+			g_string_append_len(s, p, (gssize)n);
+		p += n;
+	}
+	return g_string_free(s, FALSE);
+}
+
 static GLogWriterOutput
 log_writer_cb(GLogLevelFlags level, const GLogField *fields, gsize n,
               gpointer ud)
@@ -82,8 +123,10 @@ log_writer_cb(GLogLevelFlags level, const GLogField *fields, gsize n,
 			msg = fields[i].value;
 	if (!msg)
 		return G_LOG_WRITER_UNHANDLED;
-	log_remember(prio, msg);
-	log_emit(prio, msg);
+	/* Messages carry what servers said: cleaned once, for every sink. */
+	g_autofree char *safe = log_safe_text(msg, FALSE);
+	log_remember(prio, safe);
+	log_emit(prio, safe);
 	return G_LOG_WRITER_HANDLED;
 }
 
@@ -148,11 +191,10 @@ log_redact_line(const char *dir, const char *line)
 	gssize at = log_redact_at(dir, line);
 	size_t len = strlen(line);
 	size_t keep = at >= 0 ? (size_t)at : MIN(len, LOG_TRACE_MAX);
-	GString *s = g_string_new_len(line, (gssize)keep);
+	g_autofree char *cut = g_strndup(line, keep);
+	g_autofree char *safe = log_safe_text(cut, FALSE);
+	GString *s = g_string_new(safe);
 
-	for (size_t i = 0; i < s->len; i++)
-		if ((guchar)s->str[i] < 0x20 || s->str[i] == 0x7f)
-			s->str[i] = '.';
 	if (at >= 0)
 		g_string_append(s, "[redacted]");
 	else if (keep < len)

@@ -19,9 +19,19 @@ char *log_recent(void);
  * also mark the lines that carry credentials). */
 void log_trace_cb(const char *dir, const char *line, void *ud);
 
+/* Pure: TEXT made safe to print on a terminal or keep for printing: each
+ * byte of a control character (C0, DEL, and the C1 controls U+0080 to
+ * U+009F, which terminals obey as escapes too) and each byte that is not
+ * part of valid UTF-8 becomes "\xHH"; with KEEP_NEWLINES, '\n' stays.
+ * Owned by the caller.  Everything that may hold what a server said goes
+ * through this before it is printed or kept for printing: the log (all
+ * its sinks: stderr, syslog, .mailfs/log), error lines on stderr, status
+ * texts (.mailfs/status, `mailfs status`). */
+char *log_safe_text(const char *text, gboolean keep_newlines);
+
 /* Pure: LINE (sent in direction DIR, as above) made safe for a log:
- * credentials replaced by "[redacted]", control characters by '.', and
- * cut after LOG_TRACE_MAX bytes; owned by the caller.  Redacted are what
+ * credentials replaced by "[redacted]", cut after LOG_TRACE_MAX bytes, and
+ * passed through log_safe_text(); owned by the caller.  Redacted are what
  * follows the verbs LOGIN, PASS and APOP, what follows the mechanism of
  * AUTHENTICATE and AUTH (after an optional IMAP tag), and any line sent
  * that is a single base64 word (a SASL response), except short all

@@ -2,14 +2,19 @@
  * through /dev/fuse, daemonize, serve requests until unmounted. */
 #include "fs/mount.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cache/account.h"
+#include "cache/lock.h"
 #include "fs/ctl_ops.h"
 #include "fs/folder_ops.h"
 #include "fs/inval.h"
@@ -26,7 +31,8 @@ mount_say(const MfAccountConfig *cfg, const char *what, const GError *err,
 {
 	const MfUrl *u = cfg->has_imap ? &cfg->imap : &cfg->pop3;
 	g_autofree char *server = url_to_string(u);
-	const char *msg = err->message;
+	g_autofree char *safe = log_safe_text(err->message, FALSE);
+	const char *msg = safe;
 	size_t n = strlen(server);
 
 	/* Lower layers often start with the server already. */
@@ -86,8 +92,108 @@ mount_check(const MfAccountConfig *cfg, const MfAccountParams *p,
 	return ok;
 }
 
+/* ---- the mount point ---- */
+
+/* Prints why CFG's account cannot be mounted on MP; returns 1. */
+static int G_GNUC_PRINTF(3, 4)
+mount_refuse(const MfAccountConfig *cfg, const char *mp, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_autofree char *why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "mailfs: account '%s': cannot mount on %s: %s\n",
+	        cfg->name, mp, why);
+	return 1;
+}
+
+/* 1 if the directory MP holds anything, 0 if not, -errno if it cannot
+ * be read. */
+static int
+mount_dir_has_entries(const char *mp)
+{
+	DIR *d = opendir(mp);
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return -errno;
+	while (!found && (e = readdir(d)))
+		found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return found;
+}
+
+/* Checks that MP can take the mount: a directory, empty unless NONEMPTY,
+ * and not a mailfs mount already (the kernel would stack a second one on
+ * it, or the first request would fail).  Prints one line and returns 1
+ * when it cannot; 0 when it can. */
+static int
+mount_check_point(const MfAccountConfig *cfg, const char *mp,
+                  gboolean nonempty)
+{
+	StatusMount *live = status_cmd_find_mount(mp, NULL);
+	struct stat st;
+
+	if (live) {
+		int rc = mount_refuse(cfg, mp, "mailfs is already mounted there "
+		                      "(account %s); unmount it first with "
+		                      "'mailfs umount %s'", live->account, mp);
+		status_mount_free(live);
+		return rc;
+	}
+	if (stat(mp, &st) != 0)
+		return mount_refuse(cfg, mp, "%s", g_strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return mount_refuse(cfg, mp, "not a directory");
+	int full = nonempty ? 0 : mount_dir_has_entries(mp);
+	if (full < 0)
+		return mount_refuse(cfg, mp, "%s", g_strerror(-full));
+	if (full > 0)
+		return mount_refuse(cfg, mp, "the directory is not empty (to "
+		                    "hide what it holds while mounted, add "
+		                    "-o nonempty)");
+	return 0;
+}
+
+/* The -o values OPTS without "nonempty", which mailfs handles itself and
+ * libfuse 3 no longer knows; *NONEMPTY says whether it was there.  Each
+ * value is a comma-separated list (a comma escaped with '\\' does not
+ * separate).  A new vector. */
+static char **
+mount_fuse_opts(char **opts, gboolean *nonempty)
+{
+	GPtrArray *out = g_ptr_array_new();
+
+	*nonempty = FALSE;
+	for (char **o = opts; o && *o; o++) {
+		GString *kept = g_string_new(NULL);
+		for (const char *p = *o; *p;) {
+			size_t n = 0;
+			while (p[n] && p[n] != ',')
+				n += p[n] == '\\' && p[n + 1] ? 2 : 1;
+			if (n == strlen("nonempty") && !strncmp(p, "nonempty", n))
+				*nonempty = TRUE;
+			else if (n > 0)
+				g_string_append_printf(kept, "%s%.*s",
+				                       kept->len ? "," : "", (int)n, p);
+			p += p[n] ? n + 1 : n;
+		}
+		if (kept->len)
+			g_ptr_array_add(out, g_string_free(kept, FALSE));
+		else
+			g_string_free(kept, TRUE);
+	}
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/* ---- mounting ---- */
+
 static struct fuse_session *
-mount_session(const MfAccountConfig *cfg, const MountOptions *o, MfFs *fs)
+mount_session(const MfAccountConfig *cfg, char **fuse_opts, gboolean debug,
+              MfFs *fs)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	g_autofree char *base = g_strdup_printf(
@@ -96,11 +202,11 @@ mount_session(const MfAccountConfig *cfg, const MountOptions *o, MfFs *fs)
 	fuse_opt_add_arg(&args, "mailfs");
 	fuse_opt_add_arg(&args, "-o");
 	fuse_opt_add_arg(&args, base);
-	for (char **opt = o->fuse_opts; opt && *opt; opt++) {
+	for (char **opt = fuse_opts; opt && *opt; opt++) {
 		fuse_opt_add_arg(&args, "-o");
 		fuse_opt_add_arg(&args, *opt);
 	}
-	if (o->debug)
+	if (debug)
 		fuse_opt_add_arg(&args, "-d");
 	struct fuse_session *se =
 		fuse_session_new(&args, &ops_table, sizeof ops_table, fs);
@@ -118,7 +224,7 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
 		.ca_file = cfg->ca_file,
 		.tls_fingerprint = cfg->tls_fingerprint,
 		.user = cfg->user,
-		.password = p->backend.password,
+		.password = NULL, /* the account's: one copy in the daemon */
 		.from = cfg->from,
 		.timeout_ms = (int)cfg->timeout * 1000,
 		.save_sent = cfg->save_sent,
@@ -128,15 +234,27 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
 	return outbox_open(dir, &op, account, err); /* it copies OP */
 }
 
+/* Wipes and drops P's password once the account and the outbox hold
+ * theirs: the daemon keeps no copy of its own. */
+static void
+mount_forget_password(MfAccountParams *p)
+{
+	if (!p->backend.password)
+		return;
+	explicit_bzero(p->backend.password, strlen(p->backend.password));
+	g_clear_pointer(&p->backend.password, g_free);
+}
+
 static int
 mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
-            const MfAccountParams *p, const GError *offline)
+            MfAccountParams *p, const GError *offline)
 {
 	g_autoptr(GError) err = NULL;
 
 	fs->account = account_open(p, mount_backend(cfg), &err);
 	if (fs->account && cfg->has_smtp)
 		fs->outbox = mount_outbox(cfg, p, fs->account, &err);
+	mount_forget_password(p);
 	if (!fs->account || (cfg->has_smtp && !fs->outbox)) {
 		g_warning("%s", err->message);
 		account_close(fs->account);
@@ -173,45 +291,59 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	return rc == 0 ? 0 : 1;
 }
 
-int
-mount_run(const MfAccountConfig *cfg, const MountOptions *o)
+void
+mount_protect_process(void)
 {
-	g_autoptr(GError) err = NULL;
-	MfAccountParams p;
+	struct rlimit none = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		g_warning("cannot disable core dumps: %s", g_strerror(errno));
+	setrlimit(RLIMIT_CORE, &none);
+}
+
+/* Checks the server (login and folder list) before anything is mounted.
+ * FALSE, after one line on stderr, when mounting makes no sense; TRUE
+ * with *ERR set when it is unreachable but the cache can be served. */
+static gboolean
+mount_reach(const MfAccountConfig *cfg, const MfAccountParams *p,
+            GError **err)
+{
+	log_mute(TRUE);
+	gboolean reached = mount_check(cfg, p, err);
+	log_mute(FALSE);
+	if (reached)
+		return TRUE;
+	/* Unreachable is not fatal when there is a cache to serve; TLS,
+	 * authentication and config problems always are. */
+	if (!mf_error_is_transient(*err) || !account_cache_exists(p)) {
+		mount_say(cfg, "", *err, mf_error_is_transient(*err)
+		          ? " (and no cache to serve offline)" : "");
+		return FALSE;
+	}
+	mount_say(cfg, "offline (", *err, "); serving the cache");
+	return TRUE;
+}
+
+/* Mounts, daemonizes (LOCK goes with the daemon) and serves until
+ * unmounted. */
+static int
+mount_fuse(const MfAccountConfig *cfg, const MountOptions *o,
+           char **fuse_opts, CacheLock *lock, MfAccountParams *p,
+           const GError *offline)
+{
 	MfFs fs = { .uid = getuid(), .gid = getgid(), .started = time(NULL),
 	            .expunge = cfg->delete_expunge,
 	            .read_only = cfg->read_only || o->read_only };
-
-	char *password = config_get_password(cfg, &err);
-	if (!password)
-		return mount_fail(cfg, err);
-	mount_params(cfg, password, &p);
-	signal(SIGPIPE, SIG_IGN);
-	log_setup("mailfs", FALSE, o->debug);
-	if (o->debug)
-		conn_set_default_trace(log_trace_cb);
-	log_mute(TRUE);
-	gboolean reached = mount_check(cfg, &p, &err);
-	log_mute(FALSE);
-	if (!reached) {
-		/* Unreachable is not fatal when there is a cache to serve;
-		 * TLS, authentication and config problems always are. */
-		if (!mf_error_is_transient(err) || !account_cache_exists(&p)) {
-			mount_say(cfg, "", err, mf_error_is_transient(err)
-			          ? " (and no cache to serve offline)" : "");
-			account_params_clear(&p);
-			return 1;
-		}
-		mount_say(cfg, "offline (", err, "); serving the cache");
-	}
-	struct fuse_session *se = mount_session(cfg, o, &fs);
+	struct fuse_session *se = mount_session(cfg, fuse_opts, o->debug, &fs);
 	int rc = 1;
+
 	if (se && fuse_set_signal_handlers(se) == 0) {
 		if (fuse_session_mount(se, o->mountpoint) == 0) {
 			fuse_daemonize(o->foreground);
+			lock_set_pid(lock);
 			if (!o->foreground)
 				log_setup("mailfs", TRUE, o->debug);
-			rc = mount_serve(se, &fs, cfg, &p, err);
+			rc = mount_serve(se, &fs, cfg, p, offline);
 			fuse_session_unmount(se);
 		} else {
 			fprintf(stderr, "mailfs: account '%s': cannot mount on "
@@ -221,6 +353,37 @@ mount_run(const MfAccountConfig *cfg, const MountOptions *o)
 	}
 	if (se)
 		fuse_session_destroy(se);
+	return rc;
+}
+
+int
+mount_run(MfAccountConfig *cfg, const MountOptions *o)
+{
+	g_autoptr(GError) err = NULL;
+	gboolean nonempty;
+	g_auto(GStrv) fuse_opts = mount_fuse_opts(o->fuse_opts, &nonempty);
+	g_autofree char *mp = g_canonicalize_filename(o->mountpoint, NULL);
+	MfAccountParams p;
+
+	mount_protect_process();
+	signal(SIGPIPE, SIG_IGN);
+	log_setup("mailfs", FALSE, o->debug);
+	if (mount_check_point(cfg, o->mountpoint, nonempty) != 0)
+		return 1;
+	/* Before the password is asked for: a second mount is refused at
+	 * once. */
+	g_autoptr(CacheLock) lock = lock_take(cfg->cache_dir, mp, &err);
+	if (!lock)
+		return mount_fail(cfg, err);
+	char *password = config_take_password(cfg, &err);
+	if (!password)
+		return mount_fail(cfg, err);
+	mount_params(cfg, password, &p);
+	if (o->debug)
+		conn_set_default_trace(log_trace_cb);
+	int rc = 1;
+	if (mount_reach(cfg, &p, &err))
+		rc = mount_fuse(cfg, o, fuse_opts, lock, &p, err);
 	account_params_clear(&p);
 	return rc;
 }

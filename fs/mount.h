@@ -12,14 +12,24 @@ typedef struct {
 	gboolean foreground;
 	gboolean debug;
 	gboolean read_only; /* --read-only, or read_only = yes */
-	char **fuse_opts;   /* values of -o, NULL-terminated, or NULL */
+	char **fuse_opts;   /* values of -o, NULL-terminated, or NULL;
+	                     * "nonempty" among them is mailfs's own */
 } MountOptions;
 
 /* Mounts CFG's account on O->mountpoint.  Returns only when the mount is
  * over (foreground) or, in the parent, once the mount is ready or has
  * failed; the result is the process exit status.  Failures are printed as
- * one line naming the account, the server and the cause. */
-int mount_run(const MfAccountConfig *cfg, const MountOptions *o);
+ * one line naming the account, the server and the cause.  Refused before
+ * anything else: a mount point that is not a directory, not empty
+ * (unless -o nonempty) or already a mailfs mount; then a cache directory
+ * another mount holds (lock.h).  The password is taken out of CFG (one
+ * copy is left, with the account; the outbox keeps its own). */
+int mount_run(MfAccountConfig *cfg, const MountOptions *o);
+
+/* For a process that will hold the password: no core dumps, and other
+ * processes of the user cannot attach to it or read its memory
+ * (PR_SET_DUMPABLE 0; /proc/PID then belongs to root). */
+void mount_protect_process(void);
 
 /* Fills *P, the account parameters below fs/, from CFG; P takes
  * PASSWORD.  Clear with account_params_clear(). */

@@ -651,7 +651,9 @@ ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	if (ro_ops_refuse(req))
 		return;
-	if (n.kind == NODE_MSG || n.kind == NODE_STAGED)
+	if (node_fs(req)->outbox && ops_is_outbox(n))
+		outbox_ops_setxattr(req, n, name, value, size);
+	else if (n.kind == NODE_MSG || n.kind == NODE_STAGED)
 		folder_ops_setxattr(req, n, name, value, size);
 	else
 		fuse_reply_err(req, ENOTSUP); /* none kept: see folder_ops */
@@ -664,7 +666,9 @@ ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 	if (ro_ops_refuse(req))
 		return;
-	if (n.kind == NODE_MSG || n.kind == NODE_STAGED)
+	if (node_fs(req)->outbox && ops_is_outbox(n))
+		outbox_ops_removexattr(req, n, name);
+	else if (n.kind == NODE_MSG || n.kind == NODE_STAGED)
 		folder_ops_removexattr(req, n, name);
 	else
 		fuse_reply_err(req, ENOTSUP);

@@ -1,5 +1,8 @@
 /* outbox_ops.c - the outbox/ and outbox/failed/ directories as FUSE
- * operations over the outbox queue. */
+ * operations over the outbox queue.  Errors of the queue are answered
+ * through errmap (node_reply_error); the errnos written here are the file
+ * system's own answers (EACCES for writing into NAME.error or creating in
+ * failed/, ENOTSUP for extended attributes, EXDEV for a move out). */
 #include "fs/outbox_ops.h"
 
 #include <errno.h>
@@ -42,6 +45,11 @@ outbox_ops_error_text(const OutboxEntry *e)
 	return g_strdup_printf("%s\n", e->error ? e->error : "refused");
 }
 
+/* Every outbox file is the owner's to change (0644), whatever its state:
+ * with 0444 an interactive rm of failed/ files asks about each, and the
+ * kernel refuses their extended attributes before mailfs can answer.
+ * What cannot be written (a file on its way, in failed/, a NAME.error) is
+ * refused at open, with the reason in the log. */
 static void
 outbox_ops_entry_attr(MfFs *fs, const OutboxEntry *e, gboolean error_file,
                       struct stat *st)
@@ -50,12 +58,9 @@ outbox_ops_entry_attr(MfFs *fs, const OutboxEntry *e, gboolean error_file,
 
 	if (error_file) {
 		g_autofree char *text = outbox_ops_error_text(e);
-		node_file_attr(fs, ino, 0444, strlen(text), e->mtime, st);
+		node_file_attr(fs, ino, 0644, strlen(text), e->mtime, st);
 	} else {
-		gboolean editable = e->state == OUTBOX_EDITING ||
-		                    e->state == OUTBOX_QUEUED;
-		node_file_attr(fs, ino, editable ? 0644 : 0444, e->size,
-		               e->mtime, st);
+		node_file_attr(fs, ino, 0644, e->size, e->mtime, st);
 	}
 }
 
@@ -71,20 +76,39 @@ outbox_ops_reply_entry(fuse_req_t req, const OutboxEntry *e,
 	fuse_reply_entry(req, &p);
 }
 
-/* Finds NAME in outbox/failed/: an entry, or an entry's NAME.error. */
+/* Fills *E with the entry of outbox/failed/ NAME if that file is left;
+ * FALSE, and *E untouched, if not. */
+static gboolean
+outbox_ops_find_part(MfOutbox *o, const char *name, OutboxPart part,
+                     OutboxEntry *e)
+{
+	OutboxEntry found;
+
+	if (!outbox_lookup(o, TRUE, name, &found))
+		return FALSE;
+	if (found.removed & part) {
+		outbox_entry_clear(&found);
+		return FALSE;
+	}
+	*e = found;
+	return TRUE;
+}
+
+/* Finds NAME in outbox/failed/: an entry's message file, or its
+ * NAME.error (*ERROR_FILE).  FALSE, and *E untouched, if neither. */
 static gboolean
 outbox_ops_find_failed(MfOutbox *o, const char *name, OutboxEntry *e,
                        gboolean *error_file)
 {
 	*error_file = FALSE;
-	if (outbox_lookup(o, TRUE, name, e))
+	if (outbox_ops_find_part(o, name, OUTBOX_PART_FILE, e))
 		return TRUE;
 	if (!g_str_has_suffix(name, ERROR_SUFFIX))
 		return FALSE;
 	g_autofree char *base = g_strndup(name, strlen(name) -
 	                                  strlen(ERROR_SUFFIX));
 	*error_file = TRUE;
-	return outbox_lookup(o, TRUE, base, e);
+	return outbox_ops_find_part(o, base, OUTBOX_PART_ERROR, e);
 }
 
 void
@@ -116,6 +140,18 @@ outbox_ops_lookup(fuse_req_t req, Node parent, const char *name)
 	outbox_entry_clear(&e);
 }
 
+/* Whether node N (a file or a NAME.error) is shown for entry E. */
+static gboolean
+outbox_ops_shown(Node n, const OutboxEntry *e)
+{
+	if (n.kind == NODE_SPOOL_ERROR)
+		return e->state == OUTBOX_FAILED &&
+		       !(e->removed & OUTBOX_PART_ERROR);
+	if (e->state == OUTBOX_FAILED)
+		return !(e->removed & OUTBOX_PART_FILE);
+	return e->state != OUTBOX_SENT;
+}
+
 void
 outbox_ops_getattr(fuse_req_t req, Node n, fuse_ino_t ino)
 {
@@ -128,17 +164,19 @@ outbox_ops_getattr(fuse_req_t req, Node n, fuse_ino_t ino)
 		fuse_reply_attr(req, &st, 1.0);
 		return;
 	}
-	if (!outbox_get(fs->outbox, n.id, &e) ||
-	    e.state == OUTBOX_SENT ||
-	    (n.kind == NODE_SPOOL_ERROR && e.state != OUTBOX_FAILED)) {
-		if (e.name)
-			outbox_entry_clear(&e);
+	/* A file sent (or removed) while open is gone: its fstat() says so. */
+	if (!outbox_get(fs->outbox, n.id, &e)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	outbox_ops_entry_attr(fs, &e, n.kind == NODE_SPOOL_ERROR, &st);
+	gboolean shown = outbox_ops_shown(n, &e);
+	if (shown)
+		outbox_ops_entry_attr(fs, &e, n.kind == NODE_SPOOL_ERROR, &st);
 	outbox_entry_clear(&e);
-	fuse_reply_attr(req, &st, OUTBOX_TIMEOUT);
+	if (shown)
+		fuse_reply_attr(req, &st, OUTBOX_TIMEOUT);
+	else
+		fuse_reply_err(req, ENOENT);
 }
 
 void
@@ -151,8 +189,10 @@ outbox_ops_fill(MfFs *fs, Node n, GArray *dir)
 		dirlist_add(dir, "failed", INO_FAILED, S_IFDIR);
 	for (guint i = 0; i < rows->len; i++) {
 		const OutboxEntry *e = rows->pdata[i];
-		dirlist_add(dir, e->name, node_spool_ino(e->id, FALSE), S_IFREG);
-		if (failed) {
+		if (!(e->removed & OUTBOX_PART_FILE))
+			dirlist_add(dir, e->name, node_spool_ino(e->id, FALSE),
+			            S_IFREG);
+		if (failed && !(e->removed & OUTBOX_PART_ERROR)) {
 			g_autofree char *en = g_strconcat(e->name, ERROR_SUFFIX,
 			                                  NULL);
 			dirlist_add(dir, en, node_spool_ino(e->id, TRUE),
@@ -206,9 +246,8 @@ outbox_ops_create(fuse_req_t req, Node parent, const char *name,
 	}
 	int fd = outbox_create(node_fs(req)->outbox, name, &id, &err);
 	if (fd < 0) {
-		fuse_reply_err(req, g_error_matches(err, MF_ERROR,
-		                                    MF_ERROR_READONLY)
-		               ? EEXIST : EIO);
+		g_debug("outbox: create %s: %s", name, err->message);
+		node_reply_error(req, err);
 		return;
 	}
 	/* An empty file is still "written": cp of an empty file queues it,
@@ -224,6 +263,7 @@ outbox_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 
 	if (n.kind == NODE_SPOOL_ERROR) {
 		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+			g_message("outbox: a NAME.error file cannot be written");
 			fuse_reply_err(req, EACCES);
 			return;
 		}
@@ -232,9 +272,11 @@ outbox_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 	}
 	int fd = outbox_open_file(fs->outbox, n.id, fi->flags, &err);
 	if (fd < 0) {
-		fuse_reply_err(req, g_error_matches(err, MF_ERROR,
-		                                    MF_ERROR_READONLY)
-		               ? EBUSY : ENOENT);
+		if (g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND))
+			g_debug("outbox: open: %s", err->message);
+		else
+			g_message("outbox: cannot open: %s", err->message);
+		node_reply_error(req, err);
 		return;
 	}
 	outbox_ops_reply_open(req, fi, fd, n.id, FALSE);
@@ -246,7 +288,7 @@ static void
 outbox_ops_reply_read(fuse_req_t req, int fd, gint64 id, size_t size,
                       off_t off)
 {
-	g_autofree char *buf = g_malloc(size);
+	g_autoptr(GError) err = NULL;
 	OutboxEntry e;
 
 	if (fd < 0) { /* NAME.error */
@@ -261,9 +303,10 @@ outbox_ops_reply_read(fuse_req_t req, int fd, gint64 id, size_t size,
 		fuse_reply_buf(req, text + start, MIN(size, len - start));
 		return;
 	}
-	ssize_t n = pread(fd, buf, size, off);
+	g_autofree char *buf = g_malloc(size);
+	gssize n = outbox_read(fd, buf, size, off, &err);
 	if (n < 0)
-		fuse_reply_err(req, errno);
+		node_reply_error(req, err);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 }
@@ -286,7 +329,7 @@ outbox_ops_read_ino(fuse_req_t req, Node n, size_t size, off_t off)
 	if (n.kind == NODE_SPOOL) {
 		fd = outbox_open_file(node_fs(req)->outbox, n.id, O_RDONLY, &err);
 		if (fd < 0) {
-			fuse_reply_err(req, ENOENT);
+			node_reply_error(req, err);
 			return;
 		}
 	}
@@ -300,10 +343,16 @@ outbox_ops_write(fuse_req_t req, const char *buf, size_t size, off_t off,
                  struct fuse_file_info *fi)
 {
 	OutboxHandle *h = outbox_handle(fi);
-	ssize_t n = h->fd < 0 ? -1 : pwrite(h->fd, buf, size, off);
+	g_autoptr(GError) err = NULL;
 
+	if (h->fd < 0) { /* NAME.error is opened for reading only */
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	gssize n = outbox_write(node_fs(req)->outbox, h->id, h->fd, buf, size,
+	                        off, &err);
 	if (n < 0) {
-		fuse_reply_err(req, h->fd < 0 ? EBADF : errno);
+		node_reply_error(req, err);
 		return;
 	}
 	h->written = TRUE;
@@ -318,8 +367,8 @@ outbox_ops_flush(fuse_req_t req, struct fuse_file_info *fi)
 
 	if (h->fd >= 0 && h->written &&
 	    !outbox_flush(node_fs(req)->outbox, h->id, h->fd, &err)) {
-		g_warning("%s", err->message);
-		fuse_reply_err(req, EIO);
+		g_warning("outbox: %s", err->message);
+		node_reply_error(req, err);
 		return;
 	}
 	fuse_reply_err(req, 0);
@@ -341,35 +390,30 @@ outbox_ops_release(fuse_req_t req, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-static int
-outbox_ops_errno(const GError *err)
-{
-	if (g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND))
-		return ENOENT;
-	if (g_error_matches(err, MF_ERROR, MF_ERROR_READONLY))
-		return EBUSY;
-	return EIO;
-}
-
 void
 outbox_ops_unlink(fuse_req_t req, Node parent, const char *name)
 {
 	g_autoptr(GError) err = NULL;
 	MfFs *fs = node_fs(req);
+	gboolean failed = parent.kind == NODE_FAILED;
+	OutboxPart part = OUTBOX_PART_FILE;
+	g_autofree char *entry = g_strdup(name);
 	OutboxEntry e;
 	gboolean error_file;
 
-	if (parent.kind == NODE_FAILED &&
-	    outbox_ops_find_failed(fs->outbox, name, &e, &error_file)) {
-		outbox_entry_clear(&e);
+	/* In failed/, NAME and NAME.error are two files, each removed on its
+	 * own. */
+	if (failed && outbox_ops_find_failed(fs->outbox, name, &e,
+	                                     &error_file)) {
 		if (error_file) {
-			/* NAME.error goes with NAME. */
-			fuse_reply_err(req, 0);
-			return;
+			part = OUTBOX_PART_ERROR;
+			g_free(entry);
+			entry = g_strdup(e.name);
 		}
+		outbox_entry_clear(&e);
 	}
-	if (!outbox_unlink(fs->outbox, parent.kind == NODE_FAILED, name, &err))
-		fuse_reply_err(req, outbox_ops_errno(err));
+	if (!outbox_unlink(fs->outbox, failed, entry, part, &err))
+		node_reply_error(req, err);
 	else
 		fuse_reply_err(req, 0);
 }
@@ -386,9 +430,7 @@ outbox_ops_rename(fuse_req_t req, Node parent, const char *name,
 	}
 	if (!outbox_rename(node_fs(req)->outbox, parent.kind == NODE_FAILED,
 	                   name, newparent.kind == NODE_FAILED, newname, &err))
-		fuse_reply_err(req, g_error_matches(err, MF_ERROR,
-		                                    MF_ERROR_READONLY)
-		               ? EACCES : outbox_ops_errno(err));
+		node_reply_error(req, err);
 	else
 		fuse_reply_err(req, 0);
 }
@@ -400,19 +442,19 @@ outbox_ops_setattr(fuse_req_t req, Node n, fuse_ino_t ino, struct stat *attr,
 	g_autoptr(GError) err = NULL;
 	MfFs *fs = node_fs(req);
 
-	if (n.kind != NODE_SPOOL) {
-		if (n.kind == NODE_SPOOL_ERROR)
-			fuse_reply_err(req, EACCES);
-		else
-			outbox_ops_getattr(req, n, ino);
-		return;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (n.kind != NODE_SPOOL) { /* NAME.error, or a directory */
+			fuse_reply_err(req, n.kind == NODE_SPOOL_ERROR ? EACCES
+			                                               : EISDIR);
+			return;
+		}
+		if (!outbox_truncate(fs->outbox, n.id, attr->st_size, &err)) {
+			node_reply_error(req, err);
+			return;
+		}
 	}
-	if ((to_set & FUSE_SET_ATTR_SIZE) &&
-	    !outbox_truncate(fs->outbox, n.id, attr->st_size, &err)) {
-		fuse_reply_err(req, outbox_ops_errno(err));
-		return;
-	}
-	/* Modes, owners and times are accepted and not kept. */
+	/* Modes, owners and times are accepted and not kept (cp -p, tar x,
+	 * rsync -a set them on what they write). */
 	outbox_ops_getattr(req, n, ino);
 }
 
@@ -441,4 +483,19 @@ outbox_ops_listxattr(fuse_req_t req, Node n, size_t size)
 		node_reply_xattr(req, NULL, 0, size);
 	else
 		node_reply_xattr(req, names, sizeof names, size);
+}
+
+void
+outbox_ops_setxattr(fuse_req_t req, Node n, const char *name,
+                    const char *value, size_t size)
+{
+	/* Nothing is kept: the answer cp -p, cp -a, mv, rsync -X and tar
+	 * treat as "not preserved" rather than as a failure. */
+	fuse_reply_err(req, ENOTSUP);
+}
+
+void
+outbox_ops_removexattr(fuse_req_t req, Node n, const char *name)
+{
+	fuse_reply_err(req, ENOTSUP);
 }

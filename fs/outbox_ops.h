@@ -1,6 +1,8 @@
 /* outbox_ops.h - FUSE operations under outbox/: files written there are
  * queued for sending (cache/outbox.h); outbox/failed/ holds refused ones
- * with NAME.error beside each.  ops.c dispatches here for outbox nodes. */
+ * with NAME.error beside each, two files each removed on its own (the
+ * entry goes with the second).  ops.c dispatches here for outbox nodes.
+ * chmod, chown and utimes of any outbox node succeed and change nothing. */
 #ifndef MAILFS_OUTBOX_OPS_H
 #define MAILFS_OUTBOX_OPS_H
 
@@ -32,5 +34,11 @@ void outbox_ops_setattr(fuse_req_t req, Node n, fuse_ino_t ino,
 void outbox_ops_getxattr(fuse_req_t req, Node n, const char *name,
                          size_t size);
 void outbox_ops_listxattr(fuse_req_t req, Node n, size_t size);
+/* Outbox files keep no extended attributes: ENOTSUP, which tools that
+ * copy attributes (cp -p, cp -a, mv, rsync -X, tar) take as "not kept",
+ * for every name; user.mailfs.status is computed, never set. */
+void outbox_ops_setxattr(fuse_req_t req, Node n, const char *name,
+                         const char *value, size_t size);
+void outbox_ops_removexattr(fuse_req_t req, Node n, const char *name);
 
 #endif

@@ -48,6 +48,13 @@ staged_init(MfFs *fs)
 	fs->staged_mtimes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 	                                          g_free, g_free);
 	g_mkdir_with_parents(fs->staging, 0700);
+	/* What a crash left: files never closed, so never appended. */
+	g_autoptr(GDir) d = g_dir_open(fs->staging, 0, NULL);
+	const char *name;
+	while (d && (name = g_dir_read_name(d))) {
+		g_autofree char *p = g_build_filename(fs->staging, name, NULL);
+		unlink(p);
+	}
 }
 
 void

@@ -1,8 +1,8 @@
 /* staged.h - files being written into folders through the mount, before
  * (and while) they become messages.
  *
- * A file created in a folder, or a message opened to be replaced (with
- * O_TRUNC, or a file written here opened to be added to), is a Staged: its
+ * A file created in a folder, or a message opened for writing (empty with
+ * O_TRUNC, else holding the message's bytes), is a Staged: its
  * bytes in cache_dir/staging/, shown in the folder under its name, in
  * place of a message of that name.  When it is closed after a change it is
  * checked (cache/append_msg.h) and committed: recorded in the journal,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fs/ctl_ops.h"
+#include "fs/log.h"
 #include "net/mf_error.h"
 
 #define STATUS_MOUNTINFO "/proc/self/mountinfo"
@@ -327,7 +328,10 @@ status_cmd_print(const StatusMount *m, gboolean header, gboolean first)
 		fprintf(stderr, "mailfs: %s\n", err->message);
 		return 1;
 	}
-	fputs(text, stdout);
+	/* Whatever answers there (an older daemon, or not mailfs at all),
+	 * nothing reaches the terminal raw. */
+	g_autofree char *safe = log_safe_text(text, TRUE);
+	fputs(safe, stdout);
 	return 0;
 }
 

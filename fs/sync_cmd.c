@@ -41,10 +41,12 @@ sync_cmd_progress_cb(const MfSyncProgress *p, void *ud)
 
 	if (d->quiet)
 		return;
+	/* Folder names come from the server. */
+	g_autofree char *folder = log_safe_text(p->folder, FALSE);
 	if (!d->tty) {
 		if (p->folder_finished)
 			printf("%s: %u messages fetched (%u/%u in all, "
-			       "%.1f MB)\n", p->folder, p->folder_total,
+			       "%.1f MB)\n", folder, p->folder_total,
 			       p->done, p->total, (double)p->bytes / 1e6);
 		return;
 	}
@@ -53,7 +55,7 @@ sync_cmd_progress_cb(const MfSyncProgress *p, void *ud)
 		return;
 	d->last_draw = now;
 	printf("\r\033[K%s %u/%u | all %u/%u msgs, %.1f/%.1f MB, %.1f MB/s",
-	       p->folder, p->folder_done, p->folder_total, p->done, p->total,
+	       folder, p->folder_done, p->folder_total, p->done, p->total,
 	       (double)p->bytes / 1e6, (double)p->bytes_total / 1e6,
 	       display_rate(d, p->bytes));
 	fflush(stdout);
@@ -79,20 +81,24 @@ sync_cmd_summary(const MfSyncResult *r, const Display *d)
 		return 0;
 	fprintf(stderr, "mailfs sync: %u messages could not be fetched:\n",
 	        r->failed);
-	for (guint i = 0; i < r->failures->len; i++)
-		fprintf(stderr, "  %s\n", (const char *)r->failures->pdata[i]);
+	for (guint i = 0; i < r->failures->len; i++) {
+		g_autofree char *why =
+			log_safe_text(r->failures->pdata[i], FALSE);
+		fprintf(stderr, "  %s\n", why);
+	}
 	return 1;
 }
 
 static int
-sync_cmd_run(const MfAccountConfig *cfg, char **folders, gboolean quiet)
+sync_cmd_run(MfAccountConfig *cfg, char **folders, gboolean quiet)
 {
 	g_autoptr(GError) err = NULL;
 	MfAccountParams p;
 	MfSyncResult res = { 0 };
 	Display d = { isatty(STDOUT_FILENO), quiet, g_get_monotonic_time(), 0 };
 
-	char *password = config_get_password(cfg, &err);
+	mount_protect_process();
+	char *password = config_take_password(cfg, &err);
 	if (!password) {
 		mount_say(cfg, "", err, "");
 		return 1;

@@ -116,10 +116,27 @@ imap_client_stream_literal(ImapClient *c, const ImapHandler *h, GError **err)
 	return TRUE;
 }
 
+/* A response the parser kept despite damage is refused unless H takes
+ * damaged untagged data. */
+static ImapResponse *
+imap_client_check_damage(ImapClient *c, ImapResponse *r, const ImapHandler *h,
+                         GError **err)
+{
+	if (!r->damage || (h && h->tolerate_damage && !r->status &&
+	                   r->kind == IMAP_RESP_UNTAGGED))
+		return r;
+	g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL, "%s: %s", c->url,
+	            r->damage);
+	imap_response_free(r);
+	return NULL;
+}
+
 /* Reads one complete response, streaming large literals through H. */
 ImapResponse *
 imap_client_read(ImapClient *c, const ImapHandler *h, GError **err)
 {
+	ImapResponse *r;
+
 	imap_client_deadline(c, 0);
 	for (;;) {
 		size_t avail = 0, used = 0;
@@ -132,7 +149,11 @@ imap_client_read(ImapClient *c, const ImapHandler *h, GError **err)
 		}
 		switch (st) {
 		case IMAP_PARSE_DONE:
-			return imap_parser_take(c->parser);
+			r = imap_parser_take(c->parser);
+			r = imap_client_check_damage(c, r, h, err);
+			if (!r)
+				goto fail;
+			return r;
 		case IMAP_PARSE_LITERAL:
 			if (!imap_client_stream_literal(c, h, err))
 				goto fail;
@@ -278,8 +299,10 @@ imap_client_run(ImapClient *c, const ImapHandler *h, const char *what,
 				return FALSE;
 			continue;
 		}
+		/* The rest of the command's replies are left unread: the
+		 * session cannot go on. */
 		if (!imap_client_untagged(c, r, h, err))
-			return FALSE;
+			return imap_client_fail(c, err);
 	}
 }
 
@@ -637,7 +660,8 @@ imap_client_select(ImapClient *c, const char *mailbox, gboolean writable,
 		return TRUE;
 	}
 	g_autofree char *cmd = g_strdup_printf("%s %s", verb, q);
-	imap_client_set_state(c, IMAP_STATE_AUTH);
+	if (c->state == IMAP_STATE_SELECTED) /* never revives a broken one */
+		imap_client_set_state(c, IMAP_STATE_AUTH);
 	if (!imap_client_run(c, &h, verb, cmd, err))
 		return FALSE;
 	if (info.uidvalidity == 0) {
@@ -683,21 +707,57 @@ imap_client_fetch_list(const ImapResponse *r)
 	return l->type == IMAP_VALUE_LIST ? l : NULL;
 }
 
+/* VALUE as a short, printable quote for a problem report. */
+static void
+imap_client_show(GString *out, const ImapValue *v)
+{
+	const char *str = imap_value_str(v);
+
+	if (!str) {
+		g_string_append(out, v->type == IMAP_VALUE_NIL ? "NIL"
+		                                               : "(a list)");
+		return;
+	}
+	g_autofree char *head = g_strndup(str, MIN(v->len, 40));
+	g_autofree char *esc = g_strescape(head, NULL);
+	g_string_append_printf(out, "\"%s%s\"", esc, v->len > 40 ? "..." : "");
+}
+
+/* Adds one clause to a problem report. */
+static void
+imap_client_problem(GString *problem, const char *what, const ImapValue *v)
+{
+	if (problem->len)
+		g_string_append(problem, "; ");
+	g_string_append(problem, what);
+	if (v) {
+		g_string_append(problem, ": ");
+		imap_client_show(problem, v);
+	}
+}
+
+/* The flags of FLAGS, space-separated.  Only atoms are flags: a string
+ * (which may hold spaces) or a damaged value is left out and reported in
+ * PROBLEM. */
 static char *
-imap_client_join_flags(const ImapValue *flags)
+imap_client_join_flags(const ImapValue *flags, GString *problem)
 {
 	GString *s = g_string_new(NULL);
 
 	for (guint i = 0; flags && flags->type == IMAP_VALUE_LIST &&
 	                  i < flags->list->len; i++) {
-		const char *f = imap_value_str(flags->list->pdata[i]);
+		const ImapValue *v = flags->list->pdata[i];
+		if (v->type != IMAP_VALUE_ATOM || v->damaged) {
+			imap_client_problem(problem, "flag left out", v);
+			continue;
+		}
 		/* \Recent belongs to one session and no client can set it:
 		 * showing it would make the flags differ by connection. */
-		if (!f || g_ascii_strcasecmp(f, "\\Recent") == 0)
+		if (g_ascii_strcasecmp(v->str, "\\Recent") == 0)
 			continue;
 		if (s->len)
 			g_string_append_c(s, ' ');
-		g_string_append(s, f);
+		g_string_append(s, v->str);
 	}
 	return g_string_free(s, FALSE);
 }
@@ -707,31 +767,60 @@ typedef struct {
 	void *ud;
 } MetaCtx;
 
+/* UID and RFC822.SIZE of a FETCH reply: without them a message cannot be
+ * listed. */
+static gboolean
+imap_client_meta_key(const ImapResponse *r, const ImapValue *l, ImapMeta *m,
+                     GString *problem)
+{
+	const ImapValue *vu = imap_client_fetch_item(l, "UID");
+	const ImapValue *vs = imap_client_fetch_item(l, "RFC822.SIZE");
+
+	if (!vu || !imap_value_get_u32(vu, &m->uid) || m->uid == 0) {
+		m->uid = 0;
+		const char *seq = imap_value_str(r->args->pdata[0]);
+		g_autofree char *what = g_strdup_printf(
+			"the reply for message number %s has no usable UID",
+			seq ? seq : "?");
+		imap_client_problem(problem, what, vu);
+		return FALSE;
+	}
+	if (!vs || !imap_value_get_u64(vs, &m->size)) {
+		imap_client_problem(problem, "no usable RFC822.SIZE", vs);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* One message of a metadata listing.  A reply the server got wrong in
+ * part still names its message where it can: a bad INTERNALDATE becomes
+ * 0, a bad flag is left out, and the callback hears what was wrong. */
 static gboolean
 imap_client_meta_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
-	MetaCtx *m = ud;
+	MetaCtx *mc = ud;
 	const ImapValue *l = imap_client_fetch_list(r);
-	guint32 uid;
-	guint64 size;
-	gint64 date;
+	g_autoptr(GString) problem = g_string_new(NULL);
+	ImapMeta m = { 0 };
 
 	if (!l)
 		return TRUE;
-	const ImapValue *vu = imap_client_fetch_item(l, "UID");
-	const ImapValue *vs = imap_client_fetch_item(l, "RFC822.SIZE");
 	const ImapValue *vd = imap_client_fetch_item(l, "INTERNALDATE");
-	if (!vu || !vs || !vd)
+	if (!vd && !imap_client_fetch_item(l, "RFC822.SIZE"))
 		return TRUE; /* an unsolicited FLAGS update */
-	if (!imap_value_get_u32(vu, &uid) || !imap_value_get_u64(vs, &size) ||
-	    !imap_date_parse(imap_value_str(vd), &date)) {
-		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
-		            "%s: malformed FETCH reply", c->url);
-		return FALSE;
+	m.usable = imap_client_meta_key(r, l, &m, problem);
+	if (!vd || (vd->type != IMAP_VALUE_STRING &&
+	            vd->type != IMAP_VALUE_ATOM) || vd->damaged ||
+	    !imap_date_parse(vd->str, &m.internaldate)) {
+		m.internaldate = 0;
+		imap_client_problem(problem, "no usable INTERNALDATE (0 used)",
+		                    vd);
 	}
-	g_autofree char *flags =
-		imap_client_join_flags(imap_client_fetch_item(l, "FLAGS"));
-	m->cb(uid, size, date, flags, m->ud);
+	g_autofree char *flags = imap_client_join_flags(
+		imap_client_fetch_item(l, "FLAGS"), problem);
+	m.flags = flags;
+	m.problem = problem->len ? problem->str : NULL;
+	mc->cb(&m, mc->ud);
 	return TRUE;
 }
 
@@ -741,9 +830,32 @@ imap_client_fetch_meta(ImapClient *c, const char *uidset, ImapMetaFn cb,
 {
 	MetaCtx m = { cb, ud };
 	ImapHandler h = { .untagged = imap_client_meta_cb,
-	                  .no_code = MF_ERROR_MAILBOX, .ud = &m };
+	                  .no_code = MF_ERROR_MAILBOX, .tolerate_damage = TRUE,
+	                  .ud = &m };
 	g_autofree char *cmd = g_strdup_printf(
 		"UID FETCH %s (UID FLAGS RFC822.SIZE INTERNALDATE)", uidset);
+
+	return imap_client_run(c, &h, "UID FETCH", cmd, err);
+}
+
+static gboolean
+imap_client_uids_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+{
+	const ImapValue *l = imap_client_fetch_list(r);
+	guint32 uid;
+
+	if (l && imap_value_get_u32(imap_client_fetch_item(l, "UID"), &uid))
+		g_hash_table_add(ud, GUINT_TO_POINTER(uid));
+	return TRUE;
+}
+
+gboolean
+imap_client_fetch_uids(ImapClient *c, const char *uidset, GHashTable *uids,
+                       GError **err)
+{
+	ImapHandler h = { .untagged = imap_client_uids_cb,
+	                  .no_code = MF_ERROR_MAILBOX, .ud = uids };
+	g_autofree char *cmd = g_strdup_printf("UID FETCH %s (UID)", uidset);
 
 	return imap_client_run(c, &h, "UID FETCH", cmd, err);
 }

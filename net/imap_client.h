@@ -5,7 +5,8 @@
  * data is handed to per-command handlers.  Message bodies are streamed to
  * caller-supplied sinks and never held whole in memory.  A client is used
  * by one thread at a time.  After any MF_ERROR_CONNECTION or
- * MF_ERROR_PROTOCOL error the client is in IMAP_STATE_BROKEN and must be
+ * MF_ERROR_PROTOCOL error, and after a caller's callback failed in the
+ * middle of a command, the client is in IMAP_STATE_BROKEN and must be
  * freed.
  */
 #ifndef MAILFS_IMAP_CLIENT_H
@@ -109,13 +110,34 @@ gboolean imap_client_select(ImapClient *c, const char *mailbox,
                             gboolean writable, gboolean force,
                             ImapSelectInfo *out, GError **err);
 
+/* One message of a metadata listing, valid during the callback only. */
+typedef struct {
+	guint32 uid;
+	guint64 size;
+	gint64 internaldate;
+	const char *flags;   /* space-separated atoms */
+	/* FALSE: the reply has no usable UID (then uid is 0) or RFC822.SIZE,
+	 * and the message cannot be listed. */
+	gboolean usable;
+	/* NULL, or what the server got wrong in this message's reply, for a
+	 * log line: a bad INTERNALDATE (internaldate is then 0), flags that
+	 * are not atoms (left out of flags), why it is not usable.  Holds
+	 * server text, escaped. */
+	const char *problem;
+} ImapMeta;
+
 /* UID FETCH UIDSET (UID FLAGS RFC822.SIZE INTERNALDATE) on the selected
- * mailbox.  META_CB is called once per message.  FLAGS is a space-separated
- * string valid during the call only. */
-typedef void (*ImapMetaFn)(guint32 uid, guint64 size, gint64 internaldate,
-                           const char *flags, void *ud);
+ * mailbox.  CB is called once per message reply; a reply that is wrong
+ * in part (a bad date, a flag with a bad escape) is reported through
+ * ImapMeta.problem and never fails the listing of the other messages. */
+typedef void (*ImapMetaFn)(const ImapMeta *m, void *ud);
 gboolean imap_client_fetch_meta(ImapClient *c, const char *uidset,
                                 ImapMetaFn cb, void *ud, GError **err);
+
+/* UID FETCH UIDSET (UID): the UIDs of UIDSET the selected mailbox still
+ * holds, added to *UIDS (a set of GUINT_TO_POINTER(uid)). */
+gboolean imap_client_fetch_uids(ImapClient *c, const char *uidset,
+                                GHashTable *uids, GError **err);
 
 /* Body sinks: open is called when a body of SIZE bytes starts arriving
  * (the UID may not be known yet), write for each piece, and finish once the

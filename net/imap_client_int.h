@@ -38,6 +38,10 @@ typedef struct {
 	/* Called on the first "+" instead, to send a literal. */
 	gboolean (*cont)(ImapClient *c, void *ud, GError **err);
 	int no_code;           /* MfErrorCode for a tagged NO */
+	/* Untagged data responses with damaged values (imap_parser.h) go to
+	 * untagged(), which must judge each value; without it, and for
+	 * any other response, damage is an MF_ERROR_PROTOCOL error. */
+	gboolean tolerate_damage;
 	void *ud;
 } ImapHandler;
 
@@ -47,7 +51,7 @@ void imap_client_set_state(ImapClient *c, ImapState st);
 gboolean imap_client_fail(ImapClient *c, GError **err);
 /* Sets the deadline to now + timeout + EXTRA_S seconds. */
 void imap_client_deadline(ImapClient *c, gint64 extra_s);
-/* Reads one complete response. */
+/* Reads one complete response; damage as H allows (see ImapHandler). */
 ImapResponse *imap_client_read(ImapClient *c, const ImapHandler *h,
                                GError **err);
 gboolean imap_client_send(ImapClient *c, const char *line, GError **err);

@@ -63,6 +63,7 @@ struct ImapParser {
 	gboolean in_code;     /* tokens go into a "[CODE ...]" */
 	gboolean expect_status; /* next top-level token may be a status word */
 	gboolean in_text;     /* ST_TEXT was entered: tok holds the text */
+	gboolean tok_damaged; /* the current token broke its syntax */
 	char *error;          /* message of the error that stopped the parser */
 };
 
@@ -84,6 +85,25 @@ parser_fail(ImapParser *p, const char *fmt, ...)
 	va_end(ap);
 	p->state = ST_ERROR;
 	return STEP_FAIL;
+}
+
+static void
+parser_damage(ImapParser *p, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* The current token breaks its syntax in a way that leaves the framing of
+ * the response intact: it is kept as sent and marked damaged, and the
+ * response carries the first such reason. */
+static void
+parser_damage(ImapParser *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->tok_damaged = TRUE;
+	if (p->resp->damage)
+		return;
+	va_start(ap, fmt);
+	p->resp->damage = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
 }
 
 static GPtrArray *
@@ -111,6 +131,7 @@ imap_response_free(ImapResponse *r)
 	g_free(r->tag);
 	g_free(r->status);
 	g_free(r->text);
+	g_free(r->damage);
 	if (r->args)
 		g_ptr_array_unref(r->args);
 	if (r->code)
@@ -147,6 +168,7 @@ parser_reset(ImapParser *p)
 	p->lit_size = p->lit_left = 0;
 	p->lit_digits = FALSE;
 	p->in_code = p->expect_status = p->in_text = FALSE;
+	p->tok_damaged = FALSE;
 }
 
 ImapParser *
@@ -252,6 +274,8 @@ parser_finish_token(ImapParser *p, ImapValueType type)
 		v->str = bytes_dup(p->tok->str, p->tok->len);
 		v->len = p->tok->len;
 	}
+	v->damaged = p->tok_damaged;
+	p->tok_damaged = FALSE;
 	g_string_truncate(p->tok, 0);
 	p->state = ST_TOKEN;
 	return parser_append(p, v);
@@ -394,6 +418,7 @@ static StepResult
 parser_start(ImapParser *p, ParserState state)
 {
 	g_string_truncate(p->tok, 0);
+	p->tok_damaged = FALSE;
 	p->state = state;
 	return parser_count_item(p);
 }
@@ -445,7 +470,7 @@ parser_step_atom(ImapParser *p, guchar c)
 		return STEP_AGAIN;
 	}
 	if (is_ctl(c))
-		return parser_fail(p, "IMAP atom contains control byte 0x%02x", c);
+		parser_damage(p, "IMAP atom contains control byte 0x%02x", c);
 	if (c == '[' && !p->in_code) {
 		p->section_depth = 1;
 		p->state = ST_SECTION;
@@ -461,7 +486,7 @@ parser_step_section(ImapParser *p, guchar c)
 	if (c == '\r' || c == '\n')
 		return parser_fail(p, "IMAP atom has an unterminated '['");
 	if (is_ctl(c))
-		return parser_fail(p, "IMAP atom contains control byte 0x%02x", c);
+		parser_damage(p, "IMAP atom contains control byte 0x%02x", c);
 	if (c == '[')
 		p->section_depth++;
 	else if (c == ']' && --p->section_depth == 0)
@@ -487,10 +512,14 @@ static StepResult
 parser_step_quoted(ImapParser *p, guchar c)
 {
 	if (p->state == ST_QUOTED_ESC) {
-		if (c != '\\' && c != '"')
-			return parser_fail(p, "IMAP quoted string has an invalid "
-			                   "escape (byte 0x%02x)", c);
 		p->state = ST_QUOTED;
+		if (c == '\r' || c == '\n')
+			return STEP_AGAIN; /* a line break: not an escape */
+		if (c != '\\' && c != '"') {
+			parser_damage(p, "IMAP quoted string has an invalid "
+			              "escape (byte 0x%02x)", c);
+			g_string_append_c(p->tok, '\\');
+		}
 	} else if (c == '"') {
 		return parser_finish_token(p, IMAP_VALUE_STRING);
 	} else if (c == '\\') {

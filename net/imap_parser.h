@@ -25,6 +25,14 @@
  * calls imap_parser_literal_done() and continues feeding.  The tree then
  * holds an EXTERNAL value with the size and its index among the external
  * literals of this response.
+ *
+ * Damage: a token that breaks its own syntax without touching the framing
+ * of the response (an invalid escape such as "\q" in a quoted string, kept
+ * as the two bytes sent; a control byte other than CR, LF and NUL in an
+ * atom, kept) does not stop the parser.  The value is marked damaged and
+ * the response says why in damage, so that a consumer can confine the
+ * harm to the one item (a message of a listing) or refuse the whole
+ * response.  Everything else that breaks the syntax is an error.
  */
 #ifndef MAILFS_IMAP_PARSER_H
 #define MAILFS_IMAP_PARSER_H
@@ -47,6 +55,7 @@ struct ImapValue {
 	size_t len;        /* ATOM, STRING: length; EXTERNAL: literal size */
 	GPtrArray *list;   /* LIST: ImapValue*; owned */
 	guint ext_index;   /* EXTERNAL: 0 for the first streamed literal */
+	gboolean damaged;  /* ATOM, STRING: kept as sent, see "Damage" */
 };
 
 typedef enum {
@@ -65,6 +74,7 @@ typedef struct {
 	GPtrArray *code;   /* resp-text-code tokens, e.g. UIDVALIDITY 42;
 	                    * NULL when there was none */
 	char *text;        /* human-readable resp-text (status, "+"); or NULL */
+	char *damage;      /* why the first damaged value is damaged, or NULL */
 } ImapResponse;
 
 typedef struct {

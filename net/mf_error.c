@@ -10,3 +10,19 @@ mf_error_is_transient(const GError *err)
 	       (err->code == MF_ERROR_CONNECTION || err->code == MF_ERROR_OFFLINE ||
 	        err->code == MF_ERROR_UNSURE);
 }
+
+gboolean
+mf_error_check(gboolean ok, GError **err, const char *what)
+{
+	g_return_val_if_fail(err != NULL, ok);
+	if (!ok && !*err) {
+		g_critical("%s failed without an error (a bug)", what);
+		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "internal error: %s "
+		            "failed without saying why", what);
+	} else if (ok && *err) {
+		g_critical("%s succeeded with an error set (a bug): %s", what,
+		           (*err)->message);
+		g_clear_error(err);
+	}
+	return ok;
+}

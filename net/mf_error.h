@@ -44,4 +44,13 @@ GQuark mf_error_quark(void);
  * request may be retried later from the cache or the network. */
 gboolean mf_error_is_transient(const GError *err);
 
+/* The contract of every step that returns a gboolean and sets a GError:
+ * FALSE if and only if the error is set.  Checked where steps are run (a
+ * session step, the push loop), so that a step that breaks it (a bug) is
+ * caught there and not where the error is read: it is logged as critical,
+ * naming WHAT, and the result made whole: FALSE without an error gets an
+ * MF_ERROR_LOCAL one ("internal error"), TRUE with one loses it.  Returns
+ * the result to go on with.  ERR must not be NULL. */
+gboolean mf_error_check(gboolean ok, GError **err, const char *what);
+
 #endif

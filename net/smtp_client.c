@@ -500,11 +500,14 @@ smtp_client_describe(const SmtpClient *c)
 /* --- sending a message --- */
 
 /* Where the message data comes from: FD (read with pread from offset 0)
- * or, when FD is -1, DATA in memory. */
+ * or, when FD is -1, DATA in memory; and who hears of the final "."
+ * before it goes (BEFORE_DOT may be NULL). */
 typedef struct {
 	int fd;
 	const char *data;
 	guint64 size;
+	SmtpBeforeDotFn before_dot;
+	void *ud;
 } SmtpSource;
 
 /* Dot-stuffing and line-end repair across pieces of data. */
@@ -604,6 +607,8 @@ smtp_client_stream(SmtpClient *c, const SmtpSource *src, GError **err)
 			return FALSE;
 	}
 	if (n < 0)
+		return FALSE;
+	if (src->before_dot && !src->before_dot(src->ud, err))
 		return FALSE;
 	o = smtp_client_stuff_end(&st, out);
 	return conn_write(c->conn, out, o, err);
@@ -906,6 +911,15 @@ gboolean
 smtp_client_send_fd(SmtpClient *c, const SmtpEnvelope *env, int fd,
                     char **reply, GError **err)
 {
+	return smtp_client_send_fd_before_dot(c, env, fd, NULL, NULL, reply,
+	                                      err);
+}
+
+gboolean
+smtp_client_send_fd_before_dot(SmtpClient *c, const SmtpEnvelope *env,
+                               int fd, SmtpBeforeDotFn before_dot, void *ud,
+                               char **reply, GError **err)
+{
 	struct stat sb;
 
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -914,7 +928,8 @@ smtp_client_send_fd(SmtpClient *c, const SmtpEnvelope *env, int fd,
 		            "regular file");
 		return FALSE;
 	}
-	SmtpSource src = { .fd = fd, .size = (guint64)sb.st_size };
+	SmtpSource src = { .fd = fd, .size = (guint64)sb.st_size,
+	                   .before_dot = before_dot, .ud = ud };
 	return smtp_client_send_source(c, env, &src, reply, err);
 }
 

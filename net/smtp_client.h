@@ -128,6 +128,19 @@ char *smtp_client_describe(const SmtpClient *c);
 gboolean smtp_client_send_fd(SmtpClient *c, const SmtpEnvelope *env,
                              int fd, char **reply, GError **err);
 
+/* Called once per message when the whole data went out, just before the
+ * final "." (from then on the server may take the message at any moment).
+ * FALSE, with ERR set, withholds the ".": the connection is dropped (the
+ * server discards the transaction, SMTP_STATE_BROKEN) and the send fails
+ * with that error; the outcome is known (not delivered). */
+typedef gboolean (*SmtpBeforeDotFn)(void *ud, GError **err);
+
+/* smtp_client_send_fd() that calls BEFORE_DOT (UD) as said above. */
+gboolean smtp_client_send_fd_before_dot(SmtpClient *c,
+                                        const SmtpEnvelope *env, int fd,
+                                        SmtpBeforeDotFn before_dot, void *ud,
+                                        char **reply, GError **err);
+
 /* The same with the data in memory. */
 gboolean smtp_client_send_data(SmtpClient *c, const SmtpEnvelope *env,
                                const char *data, size_t len, char **reply,

@@ -409,8 +409,12 @@ START_TEST(test_literal_password)
 	MfAccountConfig *cfg = expect_ok(text, 0600, NULL);
 	/* Taken exactly as GKeyFile gives it, trailing spaces included. */
 	ck_assert_str_eq(cfg->password, "hunter2  ");
-	char *pw = config_get_password(cfg, &err);
+	char *pw = config_take_password(cfg, &err);
 	ck_assert_str_eq(pw, "hunter2  ");
+	/* Moved out, not copied: one copy is left. */
+	ck_assert_ptr_null(cfg->password);
+	ck_assert_ptr_null(config_take_password(cfg, &err));
+	g_clear_error(&err);
 	config_password_free(pw);
 	config_account_free(cfg);
 	cfg = expect_ok(text, 0400, NULL);
@@ -428,6 +432,41 @@ START_TEST(test_literal_password)
 		write_config(text, 0600);
 		ck_assert_int_eq(chown(conf_path, 65534, 65534), 0);
 		char *want = with_path(PW_REFUSED);
+		ck_assert_ptr_null(config_load_account(conf_path, NULL, &err));
+		ck_assert_str_eq(err->message, want);
+		g_clear_error(&err);
+		g_free(want);
+		ck_assert_int_eq(chown(conf_path, 0, 0), 0);
+	}
+}
+END_TEST
+
+#define CMD_WRITABLE(mode) "PATH: [account work] password_command: only " \
+	"accepted from a file that no other user can change (mode " mode \
+	": chmod go-w PATH)"
+
+/* password_command runs what the file says, and imap says where the
+ * password goes: a file others can change is refused, as for a literal
+ * password (issue 13, 12). */
+START_TEST(test_command_file_trust)
+{
+	expect_error(BASE_CMD, 0664, NULL, CMD_WRITABLE("0664"));
+	expect_error(BASE_CMD, 0646, NULL, CMD_WRITABLE("0646"));
+	expect_error(BASE_CMD, 0666, NULL, CMD_WRITABLE("0666"));
+	config_account_free(expect_ok(BASE_CMD, 0644, NULL));
+	config_account_free(expect_ok(BASE_CMD, 0600, NULL));
+	config_account_free(expect_ok(BASE_CMD, 0400, NULL));
+
+	/* Someone else's file, even a private one; root's is trusted (root
+	 * can change anything anyway). */
+	if (geteuid() == 0) {
+		GError *err = NULL;
+		write_config(BASE_CMD, 0600);
+		ck_assert_int_eq(chown(conf_path, 65534, 65534), 0);
+		char *want = with_path("PATH: [account work] password_command: "
+		                       "only accepted from a file of your own "
+		                       "(it belongs to uid 65534: chown 0 PATH, "
+		                       "or copy it)");
 		ck_assert_ptr_null(config_load_account(conf_path, NULL, &err));
 		ck_assert_str_eq(err->message, want);
 		g_clear_error(&err);
@@ -479,13 +518,13 @@ command_account(const char *cmd, guint timeout)
 	return cfg;
 }
 
-/* Runs CMD as password_command and returns what config_get_password
+/* Runs CMD as password_command and returns what config_take_password
  * gave, or NULL with *ERR. */
 static char *
 run_command(const char *cmd, guint timeout, GError **err)
 {
 	MfAccountConfig *cfg = command_account(cmd, timeout);
-	char *pw = config_get_password(cfg, err);
+	char *pw = config_take_password(cfg, err);
 
 	config_account_free(cfg);
 	return pw;
@@ -503,6 +542,11 @@ static const GoodCommand good_commands[] = {
 	{ "echo ' spaced pw '", " spaced pw " },
 	{ "echo pw; echo oops >&2", "pw" },
 	{ "read x; printf 'stdin:%s\\n' \"$x\"", "stdin:" },
+	/* More after the first line than is ever kept. */
+	{ "echo pw; head -c 200000 /dev/zero", "pw" },
+	/* A background child that keeps stdout open does not count. */
+	{ "sleep 3 2>/dev/null & printf 'hunter2\\n'", "hunter2" },
+	{ "printf hunter2; sleep 3 2>/dev/null &", "hunter2" },
 };
 
 START_TEST(test_command_ok)
@@ -555,11 +599,11 @@ END_TEST
 START_TEST(test_command_timeout)
 {
 	/* A command that hangs, one that closes stdout and then hangs, and
-	 * one whose background child keeps stdout open. */
+	 * one that prints without end. */
 	static const char *const cmds[] = {
 		"sleep 10",
 		"printf hunter2; exec >&-; sleep 10",
-		"sleep 10 & printf 'hunter2\\n'",
+		"echo hunter2; yes",
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
@@ -579,13 +623,31 @@ START_TEST(test_command_timeout)
 }
 END_TEST
 
+/* The command of issue 13 (8): it prints the password and leaves a child
+ * in a session of its own that holds stdout open for 30 s.  The password
+ * comes at once, long before the timeout. */
+START_TEST(test_command_background_child)
+{
+	GError *err = NULL;
+	gint64 start = g_get_monotonic_time();
+	char *pw = run_command("echo pw; setsid sleep 30 2>/dev/null &", 5, &err);
+	gint64 took = g_get_monotonic_time() - start;
+
+	ck_assert_msg(pw != NULL, "%s", err ? err->message : "");
+	ck_assert_str_eq(pw, "pw");
+	ck_assert_msg(took < G_USEC_PER_SEC, "took %" G_GINT64_FORMAT " us",
+	              took);
+	config_password_free(pw);
+}
+END_TEST
+
 START_TEST(test_no_password_source)
 {
 	MfAccountConfig *cfg = g_new0(MfAccountConfig, 1);
 	GError *err = NULL;
 
 	cfg->name = g_strdup("work");
-	ck_assert_ptr_null(config_get_password(cfg, &err));
+	ck_assert_ptr_null(config_take_password(cfg, &err));
 	ck_assert_str_eq(err->message,
 	                 "[account work] has neither password nor password_command");
 	g_error_free(err);
@@ -612,12 +674,14 @@ config_suite(void)
 	tcase_add_test(tc, test_choose_account);
 	tcase_add_test(tc, test_literal_password);
 	tcase_add_test(tc, test_file_errors);
+	tcase_add_test(tc, test_command_file_trust);
 	suite_add_tcase(s, tc);
 
 	tcase_add_loop_test(pw, test_command_ok, 0, G_N_ELEMENTS(good_commands));
 	tcase_add_loop_test(pw, test_command_fails, 0,
 	                    G_N_ELEMENTS(bad_commands));
 	tcase_add_test(pw, test_command_timeout);
+	tcase_add_test(pw, test_command_background_child);
 	tcase_add_test(pw, test_no_password_source);
 	tcase_set_timeout(pw, 20);
 	suite_add_tcase(s, pw);
