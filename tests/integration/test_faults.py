@@ -666,6 +666,9 @@ class ManyOpensTest(FaultTestBase):
     """10,000 opens and reads leave nothing behind."""
 
     def test_ten_thousand_opens_leak_no_fd_and_no_memory(self):
+        # The daemon is not dumpable: only root may list its fds
+        # (tests/meson.build runs this as root too).
+        harness.skip_unless_root(self, "list the fds of the daemon")
         mfs = self.new_mailfs(self.dovecot.url("imaps"))
         pid = self.mount_ok(mfs)
         paths = [m.path_in(mfs) for m in self.seeded.messages]
@@ -880,9 +883,9 @@ class LeakCheckTest(FaultTestBase):
             with open(m.path_in(mfs), "rb") as f:
                 self.assertEqual(f.read(), m.raw)
         sm = self.seeded.messages[0]
-        with self.assertRaises(OSError) as cm:
-            open(sm.path_in(mfs), "r+b")
-        self.assertIn(cm.exception.errno, (errno.EACCES, errno.EROFS))
+        # A message opened for writing and closed unchanged (issue 12).
+        with open(sm.path_in(mfs), "r+b") as f:
+            self.assertEqual(f.read(), sm.raw)
         # A file written into a folder is appended: the write path runs too.
         with open(mfs.path("INBOX", "new.eml"), "wb") as f:
             f.write(b"From: leak@example.org\r\nSubject: leak check\r\n"

@@ -57,7 +57,7 @@ FOLDERS = {
     "Cp": 0, "CpP": 0, "CpA": 0, "Install": 0, "MvIn": 0, "Shutil": 0,
     "Rsync": 0, "RsyncA": 0, "RsyncChange": 0, "Tar": 0,
     "VimNew": 0, "VimDraft": 0, "Nano": 0,
-    "TwoSteps": 0, "InPlace": 1, "Overwrite": 3, "Refused": 0,
+    "TwoSteps": 0, "InPlace": 3, "Overwrite": 3, "Refused": 0,
     "Scratch": 0,
     "Rm": 2, "MvFrom": 1, "MvTo": 0, "CpFrom": 1, "CpTo": 1,
     "Flags": 1, "Xattr": 1, "Attrs": 1,
@@ -632,25 +632,32 @@ class WriteRulesTest(ToolCase):
                         everywhere[0].body)
         self.assert_counts(before, TwoSteps=1)
 
-    def test_in_place_write_on_a_server_message_is_refused(self):
-        """Opening a server message for writing without O_TRUNC: EACCES."""
-        (_, path, raw), = self.seeded("InPlace")
+    def test_writes_over_a_server_message_replace_it(self):
+        """A server message opened for writing without O_TRUNC holds its
+        bytes: closed unchanged, nothing changes; written (>>, or vim 9,
+        which writes over the file and then truncates it), what it holds
+        at close replaces it and the old message goes to Trash."""
+        (_, p0, r0), (_, p1, r1), (_, p2, r2) = self.seeded("InPlace")
         before = self.counts()
         for how in (os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_APPEND):
-            self.assert_errno(errno.EACCES, lambda: os.close(os.open(path, how)),
-                              what="open flags %#o" % how)
-        p = self.run_tool(["sh", "-c", "echo more >> \"$1\"", "sh", path])
-        self.assertNotEqual(p.returncode, 0, p)
-        # vim 9 writes over a file in place (no O_TRUNC, then ftruncate):
-        # refused here, and the message stays as it was.
+            os.close(os.open(p0, how))
+        self.assertEqual(read_file(p0), r0)
+        self.assert_counts(before)
+        self.run_ok(["sh", "-c", "echo more >> \"$1\"", "sh", p1])
         p = self.run_tool(["vim", "-u", "NONE", "-i", "NONE", "-N", "-es",
                            "-c", "%s/old text/new text/", "-c", "wq",
-                           os.path.basename(path)],
-                          cwd=os.path.dirname(path))
-        self.assertNotEqual(p.returncode, 0, p)
-        self.assertEqual(read_file(path), raw)
-        self.assertEqual(self.bodies("InPlace"), [raw])
-        self.assert_counts(before)
+                           os.path.basename(p2)], cwd=os.path.dirname(p2))
+        self.assertEqual(p.returncode, 0, p)
+        new1 = r1 + b"more\n"
+        new2 = r2.replace(b"old text", b"new text")
+        self.assertEqual(read_file(p1), new1)
+        self.assertEqual(read_file(p2), new2)
+        self.assertEqual(self.bodies("InPlace"),
+                         sorted([r0, crlf(new1), new2]))
+        trash = [x.body for x in self.server("Trash").values()]
+        for raw in (r1, r2):
+            self.assertEqual(trash.count(raw), 1, "old message not in Trash")
+        self.assert_counts(before, Trash=2)
 
     def test_overwriting_a_name_replaces_the_message(self):
         """cp new old, printf > old (O_TRUNC) and sed -i (rename onto):
