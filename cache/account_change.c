@@ -5,6 +5,7 @@
 #include "cache/account_int.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cache/append_msg.h"
@@ -90,6 +91,30 @@ account_change_files(MfAccount *a, gint64 folder_id, const char *data,
 	return FALSE;
 }
 
+/* TRUE if DATA begins with every byte of message UID of GEN: a file
+ * added to in a second step (`>>` twice), whose old version then goes
+ * for good rather than to Trash, since the new one holds all of it. */
+static gboolean
+account_change_extends(MfAccount *a, gint64 gen, guint32 uid,
+                       const char *data, gsize len)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *old = g_malloc(len + 1);
+	int fd = account_open_message(a, gen, uid, &err);
+	gsize got = 0;
+
+	if (fd < 0)
+		return FALSE;
+	while (got <= len) {
+		ssize_t n = pread(fd, old + got, len + 1 - got, (off_t)got);
+		if (n <= 0)
+			break;
+		got += (gsize)n;
+	}
+	close(fd);
+	return got > 0 && got <= len && memcmp(old, data, got) == 0;
+}
+
 gboolean
 account_add_message(MfAccount *a, gint64 folder_id, const char *name,
                     const char *path, gint64 date, const char *flags,
@@ -115,6 +140,9 @@ account_add_message(MfAccount *a, gint64 folder_id, const char *name,
 		return FALSE;
 	}
 	account_change_replacing(a, folder_id, replace_gen, replace_uid, &p);
+	if (p.replace_uid &&
+	    account_change_extends(a, replace_gen, replace_uid, data, len))
+		p.dest_id = 1;
 	return account_change_submit(a, &p, err);
 }
 

@@ -17,7 +17,8 @@
  * DATE (0: now) as its arrival time.  It must be a message
  * (append_msg_check, else MF_ERROR_BADMSG).  When REPLACE_UID is not 0,
  * that message of generation REPLACE_GEN (of FOLDER_ID) is removed, the
- * way rm does, once the new one is there. */
+ * way rm does, once the new one is there; expunged when the new one begins
+ * with all its bytes (a file added to: nothing of it is lost). */
 gboolean account_add_message(MfAccount *a, gint64 folder_id, const char *name,
                              const char *path, gint64 date, const char *flags,
                              gint64 replace_gen, guint32 replace_uid,

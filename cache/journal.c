@@ -103,6 +103,8 @@ journal_then_replace(MfAccount *a, StorePending *p, gint64 folder_id,
 {
 	if (!p->replace_uid)
 		return TRUE;
+	gboolean expunge = account_params(a)->delete_expunge ||
+	                   (p->op == JOURNAL_APPEND && p->dest_id == 1);
 	if (p->path)
 		unlink(p->path);
 	g_clear_pointer(&p->path, g_free);
@@ -110,7 +112,7 @@ journal_then_replace(MfAccount *a, StorePending *p, gint64 folder_id,
 	p->folder_id = folder_id;
 	p->uidvalidity = p->replace_uv;
 	p->uid = p->replace_uid;
-	p->dest_id = account_params(a)->delete_expunge ? 1 : 0;
+	p->dest_id = expunge ? 1 : 0;
 	p->replace_uv = p->replace_uid = 0;
 	if (!store_pending_update(account_store(a), p, err))
 		return FALSE;

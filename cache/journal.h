@@ -25,7 +25,9 @@ typedef enum {
 	JOURNAL_MOVE,       /* to dest_id, called name (NULL: as it was) */
 	JOURNAL_FLAGS,
 	JOURNAL_APPEND,     /* path: the file to send (moved into the store);
-	                     * written: the file as written, kept under name */
+	                     * written: the file as written, kept under name;
+	                     * dest_id 1: the message it replaces is expunged
+	                     * (the new one begins with all its bytes) */
 } JournalOp;
 
 /* Records P and runs the journal up to it.  TRUE when the server has the

@@ -596,7 +596,8 @@ outbox_msg_free(OutboxMsg *m)
 gboolean
 outbox_msg_is_scratch_name(const char *name)
 {
-	static const char *const suffixes[] = { "~", ".swp", ".swx", ".tmp" };
+	static const char *const suffixes[] = { "~", ".swp", ".swo", ".swn",
+	                                        ".swx", ".tmp" };
 	size_t len = strlen(name);
 
 	if (name[0] == '.' || strcmp(name, "4913") == 0)

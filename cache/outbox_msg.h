@@ -53,8 +53,8 @@ OutboxMsg *outbox_msg_prepare(const char *raw, size_t len, const char *from,
 void outbox_msg_free(OutboxMsg *m); /* accepts NULL */
 
 /* TRUE for names editors use for scratch files, which are never sent:
- * names beginning with '.', ending in '~', ".swp", ".swx" or ".tmp",
- * Emacs's "#name#", and Vim's probe file "4913". */
+ * names beginning with '.', ending in '~', ".swp", ".swo", ".swn", ".swx"
+ * or ".tmp", Emacs's "#name#", and Vim's probe file "4913". */
 gboolean outbox_msg_is_scratch_name(const char *name);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutboxMsg, outbox_msg_free)

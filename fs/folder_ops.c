@@ -13,6 +13,7 @@
 #include "cache/account_write.h"
 #include "fs/ctl_ops.h"
 #include "fs/errmap.h"
+#include "fs/inval.h"
 #include "net/mf_error.h"
 
 /* The largest file appended as a message (read whole to fix line ends). */
@@ -66,6 +67,16 @@ folder_ops_child(MfFs *fs, Node parent, const char *name)
 {
 	return account_find_folder(fs->account, folder_ops_parent_id(parent),
 	                           name);
+}
+
+/* Has the kernel forget NAME in PARENT (queued: not from inside a
+ * request on that directory). */
+static void
+folder_ops_forget(MfFs *fs, Node parent, const char *name)
+{
+	if (fs->inval)
+		inval_entry(fs->inval, parent.kind == NODE_FOLDER
+		            ? node_folder_ino(parent.id) : INO_ROOT, name);
 }
 
 /* A name at the mount root that is mailfs's own (outbox/, .mailfs/). */
@@ -147,6 +158,10 @@ folder_ops_rename_folder(fuse_req_t req, gint64 folder, Node newparent,
 	                                    folder_ops_parent_id(newparent),
 	                                    newname, &err);
 	folder_ops_reply(req, ok, err, newname);
+	/* The kernel keeps the old folder's inode under the new name; the
+	 * server's folder there is another one (ids follow names). */
+	if (ok)
+		folder_ops_forget(fs, newparent, newname);
 }
 
 void
@@ -188,6 +203,10 @@ folder_ops_rename(fuse_req_t req, Node parent, const char *name,
 		ok = folder_ops_rename_message(fs, parent.id, gen, uid,
 		                               newparent.id, newname, &err);
 	folder_ops_reply(req, ok, err, newname);
+	/* Moved to another folder, a message is another inode there; the
+	 * kernel would keep the old one under the new name. */
+	if (ok && !found && newparent.id != parent.id)
+		folder_ops_forget(fs, newparent, newname);
 }
 
 void

@@ -12,7 +12,7 @@
 
 #include "cache/account.h"
 
-typedef struct Inval Inval;
+typedef struct Inval Inval; /* MfFs holds one (ops.h) */
 
 Inval *inval_start(struct fuse_session *se);
 /* Stops the thread after the queued notifications; accepts NULL. */

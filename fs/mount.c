@@ -267,6 +267,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	ctl_ops_init(fs);
 	node_handles_init(fs);
 	Inval *iv = inval_start(se);
+	fs->inval = iv;
 	account_set_listing_hook(fs->account, inval_listing_cb, iv);
 	account_start_polling(fs->account);
 	if (offline)
@@ -279,6 +280,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	int rc = fuse_session_loop_mt(se, lc);
 	fuse_loop_cfg_destroy(lc);
 	account_set_listing_hook(fs->account, NULL, NULL);
+	fs->inval = NULL;
 	inval_stop(iv);
 	folder_ops_cleanup(fs);
 	ctl_ops_cleanup(fs);

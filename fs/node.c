@@ -124,7 +124,7 @@ node_file_attr(const MfFs *fs, fuse_ino_t ino, mode_t perm, guint64 size,
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = ino;
-	st->st_mode = S_IFREG | (fs->read_only ? perm & 0444 : perm);
+	st->st_mode = S_IFREG | perm;
 	st->st_nlink = 1;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;

@@ -26,6 +26,7 @@ typedef struct {
 	GHashTable *staged; /* id -> Staged (staged.c) */
 	GHashTable *staged_mtimes; /* folder id -> last change (staged.c) */
 	gint64 staged_next;
+	struct Inval *inval; /* kernel entry invalidations (inval.h) */
 	GMutex handles_lock;
 	GHashTable *handles; /* open file handles -> their free function */
 } MfFs;

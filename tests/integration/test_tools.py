@@ -636,7 +636,9 @@ class WriteRulesTest(ToolCase):
         """A server message opened for writing without O_TRUNC holds its
         bytes: closed unchanged, nothing changes; written (>>, or vim 9,
         which writes over the file and then truncates it), what it holds
-        at close replaces it and the old message goes to Trash."""
+        at close replaces it.  The old message goes to Trash after vim's
+        change; after >> it goes for good, since the new one holds every
+        byte of it."""
         (_, p0, r0), (_, p1, r1), (_, p2, r2) = self.seeded("InPlace")
         before = self.counts()
         for how in (os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_APPEND):
@@ -655,9 +657,10 @@ class WriteRulesTest(ToolCase):
         self.assertEqual(self.bodies("InPlace"),
                          sorted([r0, crlf(new1), new2]))
         trash = [x.body for x in self.server("Trash").values()]
-        for raw in (r1, r2):
-            self.assertEqual(trash.count(raw), 1, "old message not in Trash")
-        self.assert_counts(before, Trash=2)
+        self.assertEqual(trash.count(r2), 1, "vim's old message not in Trash")
+        self.assertEqual(trash.count(r1), 0, "the message >> extended is in "
+                         "Trash as well as in its new version")
+        self.assert_counts(before, Trash=1)
 
     def test_overwriting_a_name_replaces_the_message(self):
         """cp new old, printf > old (O_TRUNC) and sed -i (rename onto):

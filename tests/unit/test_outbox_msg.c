@@ -329,6 +329,7 @@ static const struct {
 } scratch_cases[] = {
 	{ ".hidden", TRUE }, { ".msg.eml.swp", TRUE }, { "msg.eml~", TRUE },
 	{ "msg.swp", TRUE }, { "msg.swx", TRUE }, { "msg.tmp", TRUE },
+	{ "msg.swo", TRUE }, { "msg.swn", TRUE }, { "msg.swz", FALSE },
 	{ "4913", TRUE }, { "#msg.eml#", TRUE }, { "msg.eml", FALSE },
 	{ "49130", FALSE }, { "x4913", FALSE }, { "swp", FALSE },
 	{ "msg.swp.eml", FALSE }, { "#", FALSE }, { "a#", FALSE },
