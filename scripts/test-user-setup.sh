@@ -7,7 +7,8 @@
 #   directory, unless it exists;
 # - makes /dev/fuse usable by it (Debian's udev makes it 0666; without udev,
 #   as in containers and CI, it is 0600) and checks that
-#   /usr/bin/fusermount3 (package fuse3) is setuid root;
+#   /usr/bin/fusermount3 (package fuse3) is setuid root, and lets users
+#   mount with allow_other (user_allow_other in /etc/fuse.conf);
 # - makes every PATH (the build's mailfs binary, the integration test
 #   directory, the source tree's meson.build) reachable and readable by
 #   USER: a directory above it that USER cannot enter gets o+x (enter, not
@@ -54,6 +55,11 @@ fi
 fusermount=/usr/bin/fusermount3
 [[ -u "$fusermount" && "$(stat -c %u "$fusermount")" == 0 ]] ||
 	die "$fusermount is not setuid root: install the fuse3 package"
+# test_allow_other: a user's mount with -o allow_other needs this line.
+if ! grep -qx 'user_allow_other' /etc/fuse.conf 2>/dev/null; then
+	echo user_allow_other >>/etc/fuse.conf
+	echo "test-user-setup: user_allow_other added to /etc/fuse.conf" >&2
+fi
 
 # reach PATH: every directory above PATH can be entered by USER.
 reach() {
