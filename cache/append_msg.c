@@ -70,8 +70,10 @@ append_msg_field(const char *data, gsize len, const char *field)
 	GString *v = NULL;
 
 	for (gsize i = 0; i < len;) {
-		gsize end = append_msg_line_end(data, len, i);
-		if (append_msg_blank(data, i, end))
+		gsize next = append_msg_line_end(data, len, i);
+		/* A line's end is "\n" or "\r\n": the value is the same. */
+		gsize end = next > i && data[next - 1] == '\r' ? next - 1 : next;
+		if (append_msg_blank(data, i, next))
 			break;
 		gboolean cont = data[i] == ' ' || data[i] == '\t';
 		if (v && !cont)
@@ -82,7 +84,7 @@ append_msg_field(const char *data, gsize len, const char *field)
 		         g_ascii_strncasecmp(data + i, field, flen) == 0)
 			v = g_string_new_len(data + i + flen + 1,
 			                     (gssize)(end - i - flen - 1));
-		i = end + 1;
+		i = next + 1;
 	}
 	return v ? g_string_free(v, FALSE) : NULL;
 }

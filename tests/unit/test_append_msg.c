@@ -51,6 +51,8 @@ static const IdCase id_cases[] = {
 	{ "Message-ID: <a@b>\n\n", "<a@b>" },
 	{ "message-id:<a@b>\n", "<a@b>" },
 	{ "From: x\nMessage-Id:\n  <folded@b>\n\n", "<folded@b>" },
+	{ "Message-Id: <a\r\n b@c>\r\n", "<a b@c>" },
+	{ "Message-Id: <a\n b@c>\n", "<a b@c>" },
 	{ "From: x\n\nMessage-ID: <in-body@b>\n", NULL },
 	{ "Message-ID: none\n", NULL },
 	{ "Message-ID: <>\n", NULL },
