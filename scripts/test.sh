@@ -40,6 +40,10 @@ fi
 logs=()
 build_failures=0
 status=0
+# Every test run a second time, and how both runs ended: listed again
+# next to the summary, so that a flaky test is seen, not hidden.
+retried=$(mktemp)
+trap 'rm -f "$retried"' EXIT
 
 # setup DIR [meson options...]: configures DIR, or reconfigures it.
 setup() {
@@ -86,15 +90,18 @@ for l in open(sys.argv[1]):
 		# shellcheck disable=SC2086
 		meson test -C "$dir" --no-rebuild --print-errorlogs "$@" \
 			--num-processes 1 $failed && rc=0 || rc=$?
-		/usr/bin/python3 - "$dir/meson-logs/testlog-first.json" "$log" <<'PY'
+		/usr/bin/python3 - "$dir/meson-logs/testlog-first.json" "$log" \
+			"$retried" <<'PY'
 import json, sys
 first = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 again = {t["name"]: t for t in (json.loads(l) for l in open(sys.argv[2]) if l.strip())}
-with open(sys.argv[2], "w") as out:
+with open(sys.argv[2], "w") as out, open(sys.argv[3], "a") as seen:
     for t in first:
         if t["name"] in again:
-            print("retried: %s: %s then %s" % (t["name"], t["result"],
-                                               again[t["name"]]["result"]))
+            line = "retried: %s: %s then %s" % (
+                t["name"], t["result"], again[t["name"]]["result"])
+            print(line)
+            seen.write(line + "\n")
             t = again[t["name"]]
         out.write(json.dumps(t) + "\n")
 PY
@@ -155,6 +162,12 @@ print(text)
 print(counts["passed"] + counts["failed"], counts["failed"])
 PY
 )
+if [[ -s "$retried" ]]; then
+	echo "=== tests that failed once and were run again:"
+	cat "$retried"
+	echo "$(wc -l <"$retried") retried ($(grep -c ' then OK$' "$retried" \
+		|| true) passed the second time)"
+fi
 echo "${summary%%$'\n'*}"
 read -r ran failed <<<"${summary##*$'\n'}"
 
