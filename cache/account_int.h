@@ -49,7 +49,8 @@ struct MfAccount {
 	const MfBackend *backend;
 	Store *store;
 
-	GMutex lock;             /* guards everything below */
+	GMutex lock;             /* guards the fields below up to "hook_ud";
+	                          * lock order: docs/HACKING.md */
 	MfTree *tree;
 	gint64 tree_refreshed_at;
 	gint64 tree_mtime;       /* real time folders last came or went; 0 */

@@ -1,8 +1,9 @@
 /* conn.h - one network connection: TCP, then optionally TLS (implicit, or
  * upgraded in place by STARTTLS), with timeouts and bounded buffered reads.
  *
- * This is the only module that includes OpenSSL headers.  It knows nothing
- * of any mail protocol.  A Conn is used by one thread at a time.
+ * With conn_tls.c (its TLS set-up), the only code that includes OpenSSL
+ * headers.  It knows nothing of any mail protocol.  A Conn is used by one
+ * thread at a time.
  *
  * Errors (domain MF_ERROR): MF_ERROR_CONNECTION for DNS failure, refused
  * connections, timeouts, resets and EOF; MF_ERROR_TLS for handshake and
