@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [SECONDS [TARGET...]]
 # SECONDS (default 60) is the total budget, split evenly between the
 # targets (all of them unless named: imap_parser pop3_parser smtp_reply
-# outbox_msg config mutf7 url log_redact).  JOBS=2 runs two targets at
+# outbox_msg config mutf7 url log_redact sasl_problem).  JOBS=2 runs two targets at
 # once.  New corpus entries and crash artifacts stay in
 # build-fuzz/tests/fuzz/work-*;
 # the committed seeds in tests/fuzz/corpus are only read.  Prints one line
@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 builddir=${FUZZ_BUILDDIR:-build-fuzz}
 total=${1:-60}
 shift || true
-all=(imap_parser pop3_parser smtp_reply outbox_msg config mutf7 url log_redact)
+all=(imap_parser pop3_parser smtp_reply outbox_msg config mutf7 url log_redact
+	sasl_problem)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 jobs=${JOBS:-1}
