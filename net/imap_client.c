@@ -52,19 +52,33 @@ static const struct {
 	{ "ESEARCH", IMAP_CAP_ESEARCH },
 };
 
+/* The SASL mechanism of an "AUTH=NAME" capability V, as a SASL_BIT. */
+static guint
+imap_client_sasl_cap(const ImapValue *v)
+{
+	const char *s = imap_value_str(v);
+
+	if (v->type != IMAP_VALUE_ATOM || g_ascii_strncasecmp(s, "AUTH=", 5))
+		return 0;
+	SaslMech m = sasl_mech_from_name(s + 5);
+	return m == SASL_NONE ? 0 : SASL_BIT(m);
+}
+
 /* Sets the capabilities from a token list, skipping the first FROM. */
 static void
 imap_client_set_caps(ImapClient *c, GPtrArray *tokens, guint from)
 {
-	guint caps = 0;
+	guint caps = 0, mechs = 0;
 
 	for (guint i = from; i < tokens->len; i++) {
 		const ImapValue *v = tokens->pdata[i];
 		for (gsize k = 0; k < G_N_ELEMENTS(cap_table); k++)
 			if (imap_value_is_atom(v, cap_table[k].name))
 				caps |= cap_table[k].bit;
+		mechs |= imap_client_sasl_cap(v);
 	}
 	c->caps = caps;
+	c->sasl_mechs = mechs;
 }
 
 /* Picks up "[CAPABILITY ...]" from any status response. */
@@ -253,6 +267,20 @@ imap_client_tagged(ImapClient *c, ImapResponse *r, const char *tag,
 	return FALSE;
 }
 
+/* Answers a "+" of AUTHENTICATE whose text is CHALLENGE (may be NULL)
+ * with X's answer, or "*" when it has none. */
+static gboolean
+imap_client_sasl_answer(ImapClient *c, SaslExchange *x, const char *challenge,
+                        GError **err)
+{
+	const char *answer = sasl_exchange_respond(x, challenge ? challenge : "");
+	g_autofree char *line = g_strdup_printf("%s\r\n", answer ? answer : "*");
+	gboolean ok = imap_client_send(c, line, err);
+
+	explicit_bzero(line, strlen(line));
+	return ok;
+}
+
 /* Sends "TAG COMMAND" and reads replies up to the tagged one.  WHAT names
  * the command in messages (the command itself may hold a password). */
 gboolean
@@ -280,6 +308,11 @@ imap_client_run(ImapClient *c, const ImapHandler *h, const char *what,
 			return FALSE;
 		if (r->kind == IMAP_RESP_TAGGED)
 			return imap_client_tagged(c, r, tag, what, h, err);
+		if (r->kind == IMAP_RESP_CONTINUATION && h && h->sasl) {
+			if (!imap_client_sasl_answer(c, h->sasl, r->text, err))
+				return FALSE;
+			continue;
+		}
 		if (r->kind == IMAP_RESP_CONTINUATION && h && h->cont &&
 		    !cont_sent) {
 			cont_sent = TRUE;
@@ -288,14 +321,8 @@ imap_client_run(ImapClient *c, const ImapHandler *h, const char *what,
 			continue;
 		}
 		if (r->kind == IMAP_RESP_CONTINUATION) {
-			if (!h || !h->cont_line || cont_sent) {
-				/* Cancel a SASL exchange we cannot continue. */
-				if (!imap_client_send(c, "*\r\n", err))
-					return FALSE;
-				continue;
-			}
-			cont_sent = TRUE;
-			if (!imap_client_send(c, h->cont_line, err))
+			/* Cancel what we cannot continue. */
+			if (!imap_client_send(c, "*\r\n", err))
 				return FALSE;
 			continue;
 		}
@@ -379,56 +406,41 @@ imap_client_starttls(ImapClient *c, const ConnTlsConfig *tls, GError **err)
 	return TRUE;
 }
 
+/* AUTHENTICATE with MECH, the initial response on the command line when
+ * the server takes one (SASL-IR). */
 static gboolean
-imap_client_auth_plain(ImapClient *c, const char *user, const char *pass,
-                       GError **err)
+imap_client_authenticate(ImapClient *c, const ImapClientParams *p,
+                         SaslMech mech, GError **err)
 {
-	ImapHandler h = { .no_code = MF_ERROR_AUTH };
-	size_t ulen = strlen(user), plen = strlen(pass);
-	size_t n = ulen + plen + 2;
-	g_autofree char *raw = g_malloc(n);
+	g_autoptr(SaslExchange) x = sasl_exchange_new(
+		mech, p->user, p->password, p->url->host, p->url->port, err);
 
-	raw[0] = '\0';
-	memcpy(raw + 1, user, ulen);
-	raw[1 + ulen] = '\0';
-	memcpy(raw + 2 + ulen, pass, plen);
-	g_autofree char *b64 = g_base64_encode((const guchar *)raw, n);
-	explicit_bzero(raw, n);
-	g_autofree char *cmd = NULL;
-	g_autofree char *cont = NULL;
-	if (c->caps & IMAP_CAP_SASL_IR) {
-		cmd = g_strdup_printf("AUTHENTICATE PLAIN %s", b64);
-	} else {
-		cmd = g_strdup("AUTHENTICATE PLAIN");
-		cont = g_strdup_printf("%s\r\n", b64);
-		h.cont_line = cont;
+	if (!x) {
+		g_prefix_error(err, "%s: ", c->url);
+		return FALSE;
 	}
+	ImapHandler h = { .no_code = MF_ERROR_AUTH, .sasl = x };
+	const char *ir = (c->caps & IMAP_CAP_SASL_IR)
+	                 ? sasl_exchange_initial(x, 0) : NULL;
+	g_autofree char *cmd = g_strdup_printf("AUTHENTICATE %s%s%s",
+	                                       sasl_mech_name(mech),
+	                                       ir ? " " : "", ir ? ir : "");
 	gboolean ok = imap_client_run(c, &h, "authentication", cmd, err);
-	explicit_bzero(b64, strlen(b64));
 	explicit_bzero(cmd, strlen(cmd));
-	if (cont)
-		explicit_bzero(cont, strlen(cont));
+	if (!ok)
+		sasl_exchange_explain(x, *err);
 	return ok;
 }
 
+/* The LOGIN command. */
 static gboolean
-imap_client_login(ImapClient *c, const char *user, const char *pass,
-                  GError **err)
+imap_client_login_command(ImapClient *c, const char *user, const char *pass,
+                          GError **err)
 {
 	ImapHandler h = { .no_code = MF_ERROR_AUTH };
-
-	if (c->caps == 0 && !imap_client_capability(c, err))
-		return FALSE;
-	if (c->caps & IMAP_CAP_AUTH_PLAIN)
-		return imap_client_auth_plain(c, user, pass, err);
-	if (c->caps & IMAP_CAP_LOGINDISABLED) {
-		g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
-		            "%s: authentication impossible: server disables "
-		            "LOGIN and offers no AUTH=PLAIN", c->url);
-		return FALSE;
-	}
 	g_autofree char *qu = imap_client_quote(user);
 	g_autofree char *qp = imap_client_quote(pass);
+
 	if (!qu || !qp) {
 		if (qp)
 			explicit_bzero(qp, strlen(qp));
@@ -442,6 +454,31 @@ imap_client_login(ImapClient *c, const char *user, const char *pass,
 	gboolean ok = imap_client_run(c, &h, "authentication", cmd, err);
 	explicit_bzero(cmd, strlen(cmd));
 	return ok;
+}
+
+static gboolean
+imap_client_login(ImapClient *c, const ImapClientParams *p, GError **err)
+{
+	SaslMech mech;
+
+	if (c->caps == 0 && !imap_client_capability(c, err))
+		return FALSE;
+	if (p->auth == SASL_AUTH_PASSWORD &&
+	    (c->caps & IMAP_CAP_LOGINDISABLED) &&
+	    !(c->sasl_mechs & (SASL_BIT(SASL_PLAIN) | SASL_BIT(SASL_LOGIN)))) {
+		g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
+		            "%s: authentication impossible: server disables "
+		            "LOGIN and offers no AUTH=PLAIN", c->url);
+		return FALSE;
+	}
+	if (!sasl_choose(c->sasl_mechs, p->auth,
+	                 !(c->caps & IMAP_CAP_LOGINDISABLED), &mech, err)) {
+		g_prefix_error(err, "%s: ", c->url);
+		return FALSE;
+	}
+	if (mech == SASL_NONE)
+		return imap_client_login_command(c, p->user, p->password, err);
+	return imap_client_authenticate(c, p, mech, err);
 }
 
 static ImapClient *
@@ -484,7 +521,7 @@ imap_client_connect(const ImapClientParams *p, GError **err)
 	if (c->state == IMAP_STATE_NOT_AUTH) {
 		/* What is sent while logging in carries credentials. */
 		conn_set_redact(c->conn, TRUE);
-		gboolean ok = imap_client_login(c, p->user, p->password, err);
+		gboolean ok = imap_client_login(c, p, err);
 		conn_set_redact(c->conn, FALSE);
 		if (!ok)
 			return NULL;

@@ -14,6 +14,7 @@
 
 #include <glib.h>
 #include "net/conn.h"
+#include "net/sasl.h"
 #include "net/url.h"
 
 typedef enum {
@@ -71,7 +72,9 @@ typedef struct {
 	const MfUrl *url;          /* imap:// (STARTTLS required) or imaps:// */
 	ConnTlsConfig tls;         /* tls.host defaults to url->host */
 	const char *user;
-	const char *password;      /* not kept after connect returns */
+	const char *password;      /* or the access token with an OAuth2
+	                            * AUTH; not kept after connect returns */
+	SaslAuth auth;             /* how to log in (net/sasl.h) */
 	int timeout_ms;            /* connect, and each command's replies */
 	guint64 literal_max;       /* largest message accepted; 0: 1 GiB */
 } ImapClientParams;
@@ -79,10 +82,12 @@ typedef struct {
 typedef struct ImapClient ImapClient;
 
 /* Connects, reads the greeting, upgrades with STARTTLS on imap:// (refusing
- * to log in if it is not offered), logs in (AUTHENTICATE PLAIN when offered,
- * else LOGIN) and learns the capabilities.  Errors: MF_ERROR_CONNECTION,
- * MF_ERROR_TLS, MF_ERROR_AUTH (message includes the server's text),
- * MF_ERROR_PROTOCOL. */
+ * to log in if it is not offered), logs in (with a password: AUTHENTICATE
+ * PLAIN when offered, else LOGIN; with a token: OAUTHBEARER or XOAUTH2, as
+ * P->auth and the server's AUTH= say: sasl_choose()) and learns the
+ * capabilities.  Errors: MF_ERROR_CONNECTION, MF_ERROR_TLS, MF_ERROR_AUTH
+ * (message includes the server's text, and for a refused token what its
+ * error report said), MF_ERROR_PROTOCOL. */
 ImapClient *imap_client_connect(const ImapClientParams *p, GError **err);
 
 /* Sends LOGOUT (best effort, short wait) and frees; accepts NULL. */

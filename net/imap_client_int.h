@@ -6,6 +6,7 @@
 
 #include "net/imap_client.h"
 #include "net/imap_parser.h"
+#include "net/sasl.h"
 
 /* A streamed body gets this many extra seconds per MiB on its deadline. */
 #define IMAP_SECONDS_PER_MIB 2
@@ -15,6 +16,7 @@ struct ImapClient {
 	ImapParser *parser;
 	ImapState state;
 	guint caps;
+	guint sasl_mechs;   /* SASL_BIT()s of the AUTH= capabilities */
 	guint tag_seq;
 	char *selected;     /* wire name of the selected mailbox, or NULL */
 	gboolean selected_rw; /* selected with SELECT, not EXAMINE */
@@ -34,7 +36,8 @@ typedef struct {
 	                     GError **err);
 	gboolean (*literal)(ImapClient *c, guint64 size, void *ud,
 	                    GError **err);
-	const char *cont_line; /* sent on the first "+" (SASL) */
+	/* Answers every "+" (AUTHENTICATE); "*" when it has no answer. */
+	SaslExchange *sasl;
 	/* Called on the first "+" instead, to send a literal. */
 	gboolean (*cont)(ImapClient *c, void *ud, GError **err);
 	int no_code;           /* MfErrorCode for a tagged NO */

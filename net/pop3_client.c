@@ -1,11 +1,12 @@
-/* pop3_client.c - blocking POP3 client: greeting, CAPA, STLS, SASL PLAIN or
- * USER/PASS, STAT, UIDL+LIST, RETR/TOP streaming, DELE, NOOP and QUIT, over
+/* pop3_client.c - blocking POP3 client: greeting, CAPA, STLS, SASL
+ * (net/sasl.c) or USER/PASS, STAT, UIDL+LIST, RETR/TOP streaming, DELE, NOOP and QUIT, over
  * one Conn and one Pop3Parser. */
 #include "net/pop3_client.h"
 
 #include <string.h>
 
 #include "net/mf_error.h"
+#include "net/sasl.h"
 
 #define POP3_DEFAULT_MESSAGE_MAX (G_GUINT64_CONSTANT(1) << 30)
 /* A long reply gets this many extra seconds per MiB received. */
@@ -22,6 +23,7 @@ struct Pop3Client {
 	Pop3Parser *parser;
 	Pop3State state;
 	guint caps;
+	guint sasl_mechs;   /* SASL_BIT()s of CAPA's SASL line */
 	char *url;          /* for messages */
 	int timeout_ms;
 	gint64 reply_start; /* when the current reply was first awaited */
@@ -293,23 +295,34 @@ static const struct {
 	{ "RESP-CODES", POP3_CAP_RESP_CODES },
 };
 
+/* What CAPA says. */
+typedef struct {
+	guint caps;
+	guint sasl_mechs;
+} Pop3Capa;
+
 /* One CAPA line: a capability name and its arguments. */
 static gboolean
 pop3_client_capa_cb(Pop3Client *c, const char *line, size_t len, void *ud,
                     GError **err)
 {
-	guint *caps = ud;
+	Pop3Capa *capa = ud;
 	g_auto(GStrv) words = g_strsplit_set(line, " \t", -1);
 
 	if (!words[0])
 		return TRUE;
 	for (gsize k = 0; k < G_N_ELEMENTS(cap_table); k++)
 		if (g_ascii_strcasecmp(words[0], cap_table[k].name) == 0)
-			*caps |= cap_table[k].bit;
-	if (g_ascii_strcasecmp(words[0], "SASL") == 0)
-		for (guint i = 1; words[i]; i++)
-			if (g_ascii_strcasecmp(words[i], "PLAIN") == 0)
-				*caps |= POP3_CAP_SASL_PLAIN;
+			capa->caps |= cap_table[k].bit;
+	if (g_ascii_strcasecmp(words[0], "SASL") != 0)
+		return TRUE;
+	for (guint i = 1; words[i]; i++) {
+		SaslMech m = sasl_mech_from_name(words[i]);
+		if (m != SASL_NONE)
+			capa->sasl_mechs |= SASL_BIT(m);
+		if (m == SASL_PLAIN)
+			capa->caps |= POP3_CAP_SASL_PLAIN;
+	}
 	return TRUE;
 }
 
@@ -317,7 +330,7 @@ pop3_client_capa_cb(Pop3Client *c, const char *line, size_t len, void *ud,
 static gboolean
 pop3_client_capa(Pop3Client *c, GError **err)
 {
-	guint caps = POP3_CAP_CAPA;
+	Pop3Capa capa = { .caps = POP3_CAP_CAPA };
 	Pop3StatusKind kind;
 	const char *text;
 
@@ -325,15 +338,16 @@ pop3_client_capa(Pop3Client *c, GError **err)
 	                         err))
 		return FALSE;
 	if (kind == POP3_STATUS_ERR) {
-		c->caps = 0;
+		c->caps = c->sasl_mechs = 0;
 		return TRUE;
 	}
 	if (kind != POP3_STATUS_OK)
 		return pop3_client_refused(c, kind, "CAPA", text,
 		                           MF_ERROR_PROTOCOL, err);
-	if (!pop3_client_lines(c, pop3_client_capa_cb, &caps, err))
+	if (!pop3_client_lines(c, pop3_client_capa_cb, &capa, err))
 		return FALSE;
-	c->caps = caps;
+	c->caps = capa.caps;
+	c->sasl_mechs = capa.sasl_mechs;
 	return TRUE;
 }
 
@@ -354,56 +368,55 @@ pop3_client_stls(Pop3Client *c, const ConnTlsConfig *tls, GError **err)
 	return pop3_client_capa(c, err);
 }
 
-/* Answers the server's "+ " with RESPONSE unless it was SENT with the
- * command, any further one with "*" (cancel); then judges the status. */
+/* Answers each "+ " of the exchange X with its answer, or "*" (cancel)
+ * when it has none; then judges the status. */
 static gboolean
-pop3_client_sasl_steps(Pop3Client *c, Pop3StatusKind kind, const char *text,
-                       const char *response, gboolean sent, GError **err)
+pop3_client_sasl_steps(Pop3Client *c, SaslExchange *x, Pop3StatusKind kind,
+                       const char *text, GError **err)
 {
 	while (kind == POP3_STATUS_CONT) {
+		const char *answer = sasl_exchange_respond(x, text ? text : "");
+		g_autofree char *line = g_strdup_printf("%s\r\n",
+		                                        answer ? answer : "*");
 		pop3_client_begin_reply(c);
-		if (!pop3_client_send(c, sent ? "*\r\n" : response, err) ||
-		    !pop3_client_status(c, &kind, &text, err))
+		gboolean ok = pop3_client_send(c, line, err);
+		explicit_bzero(line, strlen(line));
+		if (!ok || !pop3_client_status(c, &kind, &text, err))
 			return FALSE;
-		sent = TRUE;
 	}
 	if (kind == POP3_STATUS_OK)
 		return TRUE;
-	return pop3_client_refused(c, kind, "authentication", text,
-	                           MF_ERROR_AUTH, err);
+	pop3_client_refused(c, kind, "authentication", text, MF_ERROR_AUTH,
+	                    err);
+	sasl_exchange_explain(x, *err);
+	return FALSE;
 }
 
-/* AUTH PLAIN, with the initial response on the command line when it fits
+/* AUTH with MECH, the initial response on the command line when it fits
  * (RFC 5034), else after the server's "+ ". */
 static gboolean
-pop3_client_auth_plain(Pop3Client *c, const char *user, const char *pass,
-                       GError **err)
+pop3_client_auth_sasl(Pop3Client *c, const Pop3ClientParams *p,
+                      SaslMech mech, GError **err)
 {
-	size_t ulen = strlen(user), plen = strlen(pass);
-	size_t n = ulen + plen + 2;
-	g_autofree char *raw = g_malloc(n);
+	g_autoptr(SaslExchange) x = sasl_exchange_new(
+		mech, p->user, p->password, p->url->host, p->url->port, err);
 	Pop3StatusKind kind;
 	const char *text;
 
-	raw[0] = '\0';
-	memcpy(raw + 1, user, ulen);
-	raw[1 + ulen] = '\0';
-	memcpy(raw + 2 + ulen, pass, plen);
-	g_autofree char *b64 = g_base64_encode((const guchar *)raw, n);
-	explicit_bzero(raw, n);
-	g_autofree char *cmd = g_strdup_printf("AUTH PLAIN %s\r\n", b64);
-	g_autofree char *resp = g_strdup_printf("%s\r\n", b64);
-	explicit_bzero(b64, strlen(b64));
-	gboolean initial = strlen(cmd) <= POP3_AUTH_LINE_MAX;
-	if (!initial) {
-		explicit_bzero(cmd, strlen(cmd));
-		strcpy(cmd, "AUTH PLAIN\r\n");
+	if (!x) {
+		g_prefix_error(err, "%s: ", c->url);
+		return FALSE;
 	}
+	const char *name = sasl_mech_name(mech);
+	/* "AUTH NAME " before it, CRLF after */
+	const char *ir = sasl_exchange_initial(
+		x, POP3_AUTH_LINE_MAX - strlen(name) - 8);
+	g_autofree char *cmd = g_strdup_printf("AUTH %s%s%s\r\n", name,
+	                                       ir ? " " : "", ir ? ir : "");
 	gboolean ok = pop3_client_request(c, POP3_EXPECT_STATUS, cmd, &kind,
 	                                  &text, err) &&
-	              pop3_client_sasl_steps(c, kind, text, resp, initial, err);
+	              pop3_client_sasl_steps(c, x, kind, text, err);
 	explicit_bzero(cmd, strlen(cmd));
-	explicit_bzero(resp, strlen(resp));
 	return ok;
 }
 
@@ -428,23 +441,27 @@ pop3_client_user_pass(Pop3Client *c, const char *user, const char *pass,
 }
 
 static gboolean
-pop3_client_login(Pop3Client *c, const char *user, const char *pass,
-                  GError **err)
+pop3_client_login(Pop3Client *c, const Pop3ClientParams *p, GError **err)
 {
+	SaslMech mech;
 	gboolean ok;
 
-	if (strpbrk(user, "\r\n")) {
+	if (strpbrk(p->user, "\r\n")) {
 		g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
 		            "%s: authentication impossible: the user name holds "
 		            "a line break", c->url);
 		return FALSE;
 	}
+	if (!sasl_choose(c->sasl_mechs, p->auth, TRUE, &mech, err)) {
+		g_prefix_error(err, "%s: ", c->url);
+		return FALSE;
+	}
 	/* What is sent while logging in carries credentials: not traced. */
 	conn_set_redact(c->conn, TRUE);
-	if (c->caps & POP3_CAP_SASL_PLAIN)
-		ok = pop3_client_auth_plain(c, user, pass, err);
+	if (mech != SASL_NONE)
+		ok = pop3_client_auth_sasl(c, p, mech, err);
 	else
-		ok = pop3_client_user_pass(c, user, pass, err);
+		ok = pop3_client_user_pass(c, p->user, p->password, err);
 	conn_set_redact(c->conn, FALSE);
 	if (ok)
 		pop3_client_set_state(c, POP3_STATE_TRANSACTION);
@@ -512,7 +529,7 @@ pop3_client_connect(const Pop3ClientParams *p, GError **err)
 		return NULL;
 	if (!p->url->implicit_tls && !pop3_client_stls(c, &tls, err))
 		return NULL;
-	if (!pop3_client_login(c, p->user, p->password, err) ||
+	if (!pop3_client_login(c, p, err) ||
 	    !pop3_client_check_uidl(c, err))
 		return NULL;
 	return g_steal_pointer(&c);

@@ -1,5 +1,5 @@
 /* pop3_client.h - a blocking POP3 client (RFC 1939, CAPA and STLS from
- * RFC 2449 / 2595, SASL PLAIN from RFC 5034) over one Conn.
+ * RFC 2449 / 2595, SASL from RFC 5034) over one Conn.
  *
  * An explicit state machine (see Pop3State); pop3_client_set_state() is
  * the one place that changes it.  Commands are sent one at a time and
@@ -26,6 +26,7 @@
 #include <glib.h>
 #include "net/conn.h"
 #include "net/pop3_parser.h"
+#include "net/sasl.h"
 #include "net/url.h"
 
 typedef enum {
@@ -52,7 +53,9 @@ typedef struct {
 	const MfUrl *url;     /* pop3:// (STLS required) or pop3s:// */
 	ConnTlsConfig tls;    /* tls.host defaults to url->host */
 	const char *user;
-	const char *password; /* not kept after connect returns */
+	const char *password; /* or the access token with an OAuth2 AUTH;
+	                       * not kept after connect returns */
+	SaslAuth auth;        /* how to log in (net/sasl.h) */
 	int timeout_ms;       /* connect, and each command's reply; a long
 	                       * reply gets 2 s more per MiB received */
 	guint64 message_max;  /* largest message text accepted; 0: 1 GiB */
@@ -71,8 +74,10 @@ typedef struct Pop3Client Pop3Client;
 
 /* Connects (implicit TLS for pop3s://), reads the greeting, asks CAPA,
  * upgrades with STLS on pop3:// (refusing with MF_ERROR_TLS before any
- * credential is sent if STLS is not offered), authenticates (SASL PLAIN
- * when offered, else USER/PASS) and checks that UIDL is supported when
+ * credential is sent if STLS is not offered), authenticates (with a
+ * password: SASL PLAIN when offered, else USER/PASS; with a token: SASL
+ * OAUTHBEARER or XOAUTH2, as P->auth and CAPA's SASL line say:
+ * sasl_choose()) and checks that UIDL is supported when
  * the server announces capabilities.  Errors: MF_ERROR_CONNECTION
  * (including a "-ERR" greeting: server busy), MF_ERROR_TLS, MF_ERROR_AUTH
  * (with the server's text; never the password), MF_ERROR_PROTOCOL (not a

@@ -203,8 +203,8 @@ sasl_check(SaslMech mech, const char *user, const char *secret,
 
 	if (!*user)
 		why = "the user name is empty";
-	else if (!*secret)
-		why = oauth ? "the access token is empty" : "the password is empty";
+	else if (oauth && !*secret)
+		why = "the access token is empty";
 	else if (oauth && !sasl_token_ok(secret))
 		why = "the access token holds spaces or characters that are not "
 		      "printable ASCII";
@@ -340,6 +340,17 @@ const char *
 sasl_exchange_problem(const SaslExchange *x)
 {
 	return x->problem;
+}
+
+void
+sasl_exchange_explain(const SaslExchange *x, GError *err)
+{
+	if (!err || !x->problem)
+		return;
+	char *msg = g_strdup_printf("%s (OAuth error: %s)", err->message,
+	                            x->problem);
+	g_free(err->message);
+	err->message = msg;
 }
 
 /* --- the servers' OAuth errors ----------------------------------------- */

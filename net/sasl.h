@@ -75,9 +75,10 @@ typedef struct SaslExchange SaslExchange;
 /* A new exchange of MECH (not SASL_NONE) for USER with SECRET (the
  * password, or the access token for the OAuth mechanisms); both are
  * copied.  HOST and PORT (NULL, 0: left out) go into OAUTHBEARER's
- * message.  MF_ERROR_AUTH when USER or SECRET cannot be carried: empty,
- * or for the OAuth mechanisms a token that is not printable ASCII without
- * spaces or a user name with a control character. */
+ * message.  MF_ERROR_AUTH ("authentication impossible: ...") when they
+ * cannot be carried: an empty user name; for the OAuth mechanisms an
+ * empty token, one that is not printable ASCII without spaces, or a user
+ * name with a control character. */
 SaslExchange *sasl_exchange_new(SaslMech mech, const char *user,
                                 const char *secret, const char *host,
                                 guint port, GError **err);
@@ -103,6 +104,11 @@ const char *sasl_exchange_respond(SaslExchange *x, const char *challenge);
 /* After an OAuth mechanism's error challenge: what the server objected
  * to, in one line (sasl_oauth_problem); NULL before.  Borrowed. */
 const char *sasl_exchange_problem(const SaslExchange *x);
+
+/* When X has a problem, appends it to ERR's message (the command's
+ * refusal): "...: authentication refused: NO ... (OAuth error: invalid or
+ * expired token (status 401, scope mail))".  ERR may be NULL. */
+void sasl_exchange_explain(const SaslExchange *x, GError *err);
 
 /* One line saying what an OAuth error challenge CHALLENGE (base64 of a
  * JSON object with "status", "scope" and "schemes") means:

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "net/mf_error.h"
+#include "net/sasl.h"
 #include "net/smtp_reply.h"
 
 /* Data going out gets this many extra seconds per MiB on its deadline. */
@@ -24,6 +25,7 @@ struct SmtpClient {
 	SmtpReplyParser *parser;
 	SmtpState state;
 	guint ext;             /* SMTP_EXT_* */
+	guint sasl_mechs;      /* SASL_BIT()s of the AUTH keyword */
 	guint64 size_max;      /* SIZE; 0: none announced */
 	gboolean implicit_tls;
 	char *url;             /* for messages */
@@ -181,18 +183,20 @@ smtp_client_expect(SmtpClient *c, const char *command, guint want,
 
 /* --- EHLO and its extensions --- */
 
-static guint
-smtp_client_auth_mechs(char **words, guint from)
+/* The mechanisms WORDS (from FROM on) name, into C. */
+static void
+smtp_client_auth_mechs(SmtpClient *c, char **words, guint from)
 {
-	guint ext = 0;
-
 	for (guint i = from; words[i]; i++) {
-		if (g_ascii_strcasecmp(words[i], "PLAIN") == 0)
-			ext |= SMTP_EXT_AUTH_PLAIN;
-		else if (g_ascii_strcasecmp(words[i], "LOGIN") == 0)
-			ext |= SMTP_EXT_AUTH_LOGIN;
+		SaslMech m = sasl_mech_from_name(words[i]);
+		if (m == SASL_NONE)
+			continue;
+		c->sasl_mechs |= SASL_BIT(m);
+		if (m == SASL_PLAIN)
+			c->ext |= SMTP_EXT_AUTH_PLAIN;
+		else if (m == SASL_LOGIN)
+			c->ext |= SMTP_EXT_AUTH_LOGIN;
 	}
-	return ext;
 }
 
 /* "SIZE" or "SIZE n" (RFC 1870; 0 or absent: no fixed limit). */
@@ -229,12 +233,12 @@ smtp_client_note_ext(SmtpClient *c, const char *line)
 	if (g_ascii_strcasecmp(words[0], "SIZE") == 0)
 		smtp_client_note_size(c, words);
 	else if (g_ascii_strcasecmp(words[0], "AUTH") == 0)
-		c->ext |= smtp_client_auth_mechs(words, 1);
+		smtp_client_auth_mechs(c, words, 1);
 	else if (g_ascii_strncasecmp(words[0], "AUTH=", 5) == 0) {
 		/* the pre-standard form some servers still send */
-		c->ext |= smtp_client_auth_mechs(words, 1);
+		smtp_client_auth_mechs(c, words, 1);
 		char *first[] = { words[0] + 5, NULL };
-		c->ext |= smtp_client_auth_mechs(first, 0);
+		smtp_client_auth_mechs(c, first, 0);
 	}
 	for (gsize k = 0; k < G_N_ELEMENTS(ext_table); k++)
 		if (g_ascii_strcasecmp(words[0], ext_table[k].keyword) == 0)
@@ -251,6 +255,7 @@ smtp_client_hello(SmtpClient *c, GError **err)
 	if (!r)
 		return FALSE;
 	c->ext = 0;
+	c->sasl_mechs = 0;
 	c->size_max = 0;
 	if (r->code == 250) {
 		for (guint i = 1; i < r->lines->len; i++)
@@ -303,9 +308,11 @@ smtp_client_starttls(SmtpClient *c, const ConnTlsConfig *tls, GError **err)
 
 /* --- AUTH (RFC 4954) --- */
 
-/* Checks the final AUTH reply R (NULL: reading it failed, ERR is set). */
+/* Checks the final AUTH reply R (NULL: reading it failed, ERR is set) of
+ * the exchange X. */
 static gboolean
-smtp_client_auth_done(SmtpClient *c, const SmtpReply *r, GError **err)
+smtp_client_auth_done(SmtpClient *c, const SmtpReply *r, SaslExchange *x,
+                      GError **err)
 {
 	if (!r)
 		return FALSE;
@@ -319,87 +326,67 @@ smtp_client_auth_done(SmtpClient *c, const SmtpReply *r, GError **err)
 		            c->url);
 		return FALSE;
 	}
-	return smtp_client_refused(c, r, "authentication", MF_ERROR_AUTH,
-	                           err);
+	smtp_client_refused(c, r, "authentication", MF_ERROR_AUTH, err);
+	sasl_exchange_explain(x, *err);
+	return FALSE;
 }
 
-/* PREFIX, DATA in base64, CRLF; the caller wipes it after use. */
-static char *
-smtp_client_b64_line(const char *prefix, const char *data, size_t len)
+/* Sends FIRST, then " " and THEN (when not NULL), then CRLF, and reads
+ * the reply; the line is wiped, it carries credentials. */
+static SmtpReply *
+smtp_client_answer(SmtpClient *c, const char *first, const char *then,
+                   GError **err)
 {
-	g_autofree char *b64 = g_base64_encode((const guchar *)data, len);
-	char *line = g_strdup_printf("%s%s\r\n", prefix, b64);
+	g_autofree char *line = g_strdup_printf("%s%s%s\r\n", first,
+	                                        then ? " " : "",
+	                                        then ? then : "");
+	SmtpReply *r = smtp_client_command(c, line, err);
 
-	explicit_bzero(b64, strlen(b64));
-	return line;
-}
-
-static gboolean
-smtp_client_auth_plain(SmtpClient *c, const char *user, const char *pass,
-                       GError **err)
-{
-	size_t ulen = strlen(user), plen = strlen(pass), n = ulen + plen + 2;
-	g_autofree char *raw = g_malloc(n);
-	g_autofree char *line = NULL;
-	g_autoptr(SmtpReply) r = NULL;
-
-	raw[0] = '\0';
-	memcpy(raw + 1, user, ulen);
-	raw[1 + ulen] = '\0';
-	memcpy(raw + 2 + ulen, pass, plen);
-	line = smtp_client_b64_line("AUTH PLAIN ", raw, n);
-	explicit_bzero(raw, n);
-	if (strlen(line) <= SMTP_AUTH_LINE_MAX) {
-		r = smtp_client_command(c, line, err);
-	} else {
-		/* Too long for one command: send it after an empty 334. */
-		r = smtp_client_command(c, "AUTH PLAIN\r\n", err);
-		if (r && r->code == 334) {
-			g_clear_pointer(&r, smtp_reply_free);
-			r = smtp_client_command(c, line + 11, err);
-		}
-	}
 	explicit_bzero(line, strlen(line));
-	return smtp_client_auth_done(c, r, err);
+	return r;
 }
 
+/* AUTH with MECH (RFC 4954), the initial response on the command line
+ * when it fits, every challenge answered by the exchange. */
 static gboolean
-smtp_client_auth_login(SmtpClient *c, const char *user, const char *pass,
-                       GError **err)
+smtp_client_auth_sasl(SmtpClient *c, const SmtpClientParams *p,
+                      SaslMech mech, GError **err)
 {
-	const char *secrets[] = { user, pass };
-	g_autoptr(SmtpReply) r = smtp_client_command(c, "AUTH LOGIN\r\n", err);
+	g_autoptr(SaslExchange) x = sasl_exchange_new(
+		mech, p->user, p->password ? p->password : "", p->url->host,
+		p->url->port, err);
 
-	for (gsize i = 0; i < G_N_ELEMENTS(secrets); i++) {
-		if (!r || r->code != 334)
-			return smtp_client_auth_done(c, r, err);
-		size_t n = strlen(secrets[i]);
-		g_autofree char *line = smtp_client_b64_line("", secrets[i], n);
-		g_clear_pointer(&r, smtp_reply_free);
-		r = smtp_client_command(c, line, err);
-		explicit_bzero(line, strlen(line));
+	if (!x) {
+		g_prefix_error(err, "%s: ", c->url);
+		return FALSE;
 	}
-	return smtp_client_auth_done(c, r, err);
+	g_autofree char *cmd = g_strdup_printf("AUTH %s", sasl_mech_name(mech));
+	/* a space before it, CRLF after */
+	const char *ir = sasl_exchange_initial(x, SMTP_AUTH_LINE_MAX -
+	                                          strlen(cmd) - 3);
+	g_autoptr(SmtpReply) r = smtp_client_answer(c, cmd, ir, err);
+	while (r && r->code == 334) {
+		const char *answer = sasl_exchange_respond(x, r->lines->pdata[0]);
+		if (!answer)
+			break;
+		g_clear_pointer(&r, smtp_reply_free);
+		r = smtp_client_answer(c, answer, NULL, err);
+	}
+	return smtp_client_auth_done(c, r, x, err);
 }
 
 static gboolean
-smtp_client_auth(SmtpClient *c, const char *user, const char *pass,
-                 GError **err)
+smtp_client_auth(SmtpClient *c, const SmtpClientParams *p, GError **err)
 {
-	gboolean ok;
+	SaslMech mech;
 
+	if (!sasl_choose(c->sasl_mechs, p->auth, FALSE, &mech, err)) {
+		g_prefix_error(err, "%s: ", c->url);
+		return FALSE;
+	}
 	/* What is sent during AUTH carries credentials: never traced. */
 	conn_set_redact(c->conn, TRUE);
-	if (c->ext & SMTP_EXT_AUTH_PLAIN) {
-		ok = smtp_client_auth_plain(c, user, pass ? pass : "", err);
-	} else if (c->ext & SMTP_EXT_AUTH_LOGIN) {
-		ok = smtp_client_auth_login(c, user, pass ? pass : "", err);
-	} else {
-		g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
-		            "%s: authentication impossible: server offers "
-		            "neither AUTH PLAIN nor AUTH LOGIN", c->url);
-		ok = FALSE;
-	}
+	gboolean ok = smtp_client_auth_sasl(c, p, mech, err);
 	conn_set_redact(c->conn, FALSE);
 	return ok;
 }
@@ -430,7 +417,7 @@ smtp_client_setup(SmtpClient *c, const SmtpClientParams *p,
 		return FALSE;
 	if (!c->implicit_tls && !smtp_client_starttls(c, tls, err))
 		return FALSE;
-	if (p->user && !smtp_client_auth(c, p->user, p->password, err))
+	if (p->user && !smtp_client_auth(c, p, err))
 		return FALSE;
 	smtp_client_set_state(c, SMTP_STATE_READY);
 	return TRUE;

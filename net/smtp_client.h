@@ -4,7 +4,9 @@
  * anything else: without it the client refuses to authenticate or send
  * (MF_ERROR_TLS).  EHLO is used; HELO only when EHLO is refused, and then
  * no extension is available (so smtp:// fails, and AUTH is impossible).
- * AUTH PLAIN is preferred, then AUTH LOGIN.
+ * With a password, AUTH PLAIN is preferred, then AUTH LOGIN; with an access
+ * token, OAUTHBEARER, then XOAUTH2 (as SmtpClientParams.auth says:
+ * sasl_choose()).
  *
  * One session sends many messages, one after the other.  The protocol state
  * is explicit (SmtpState) and changes in one function only.  A client is
@@ -49,6 +51,7 @@
 
 #include <glib.h>
 #include "net/conn.h"
+#include "net/sasl.h"
 #include "net/url.h"
 
 typedef enum {
@@ -83,7 +86,9 @@ typedef struct {
 	const MfUrl *url;        /* smtp:// (STARTTLS required) or smtps:// */
 	ConnTlsConfig tls;       /* tls.host defaults to url->host */
 	const char *user;        /* NULL: do not authenticate */
-	const char *password;    /* not kept after connect returns */
+	const char *password;    /* or the access token with an OAuth2 AUTH;
+	                          * not kept after connect returns */
+	SaslAuth auth;           /* how to log in (net/sasl.h) */
 	int timeout_ms;          /* connect, and each reply */
 	const char *ehlo_name;   /* our name in EHLO; NULL: "localhost" */
 } SmtpClientParams;

@@ -61,6 +61,7 @@ typedef struct {
 	const char *scheme;
 	const char *user;
 	const char *password;
+	SaslAuth auth;
 	int timeout_ms;
 	guint64 message_max;
 } Opts;
@@ -76,6 +77,7 @@ client_connect(FakeServer *s, const Opts *o, GError **err)
 		.tls = { .fingerprint = server_cert.fpr_plain },
 		.user = o->user ? o->user : "alice",
 		.password = o->password ? o->password : "secret",
+		.auth = o->auth,
 		.timeout_ms = o->timeout_ms ? o->timeout_ms : 3000,
 		.message_max = o->message_max,
 	};
@@ -310,6 +312,116 @@ START_TEST(test_sasl_cancel)
 	assert_error(err, MF_ERROR_AUTH, "cancelled");
 	fake_server_finish(s, "CAPA\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
 	                   "*\r\n");
+}
+END_TEST
+
+/* --- OAuth2 --- */
+
+#define CAPA_OAUTH { "CAPA", "+OK\r\nUIDL\r\nSASL PLAIN XOAUTH2 " \
+	"OAUTHBEARER\r\n.\r\n", NULL }
+#define TOKEN "at-kJ8s_d7-Q"
+
+static char oauth_line[512];
+
+static const Step bearer_steps[] = {
+	GREETING, CAPA_OAUTH,
+	{ oauth_line, "+OK logged in\r\n", NULL },
+};
+
+/* auth = oauth2: OAUTHBEARER, with the initial response, host and port. */
+START_TEST(test_oauthbearer)
+{
+	Opts o = { .scheme = "pop3s", .password = TOKEN,
+	           .auth = SASL_AUTH_OAUTH2 };
+	FakeServer *s = START(bearer_steps, TRUE);
+	g_autofree char *msg = g_strdup_printf(
+		"n,a=alice,\001host=127.0.0.1\001port=%u\001auth=Bearer " TOKEN
+		"\001\001", (unsigned)s->port);
+	g_autofree char *b64 = g_base64_encode((const guchar *)msg,
+	                                       strlen(msg));
+
+	g_snprintf(oauth_line, sizeof oauth_line, "AUTH OAUTHBEARER %s", b64);
+	Pop3Client *c = connect_ok(s, &o);
+	pop3_client_free(c);
+	g_autofree char *want = g_strdup_printf("CAPA\r\n%s\r\n", oauth_line);
+	fake_server_finish(s, want);
+}
+END_TEST
+
+static char long_token[301];
+static char long_answer[512];
+
+static const Step xoauth2_long_steps[] = {
+	GREETING, CAPA_OAUTH,
+	{ "AUTH XOAUTH2", "+ \r\n", NULL },
+	{ long_answer, "+OK logged in\r\n", NULL },
+};
+
+/* A token too long for the 255 octets of an AUTH line goes after "+ ". */
+START_TEST(test_xoauth2_long_token)
+{
+	Opts o = { .scheme = "pop3s", .password = long_token,
+	           .auth = SASL_AUTH_XOAUTH2 };
+
+	memset(long_token, 'T', 300);
+	g_autofree char *msg = g_strdup_printf(
+		"user=alice\001auth=Bearer %s\001\001", long_token);
+	g_autofree char *b64 = g_base64_encode((const guchar *)msg,
+	                                       strlen(msg));
+	g_strlcpy(long_answer, b64, sizeof long_answer);
+	FakeServer *s = START(xoauth2_long_steps, TRUE);
+	Pop3Client *c = connect_ok(s, &o);
+	pop3_client_free(c);
+	g_autofree char *want = g_strdup_printf("CAPA\r\nAUTH XOAUTH2\r\n"
+	                                        "%s\r\n", b64);
+	fake_server_finish(s, want);
+}
+END_TEST
+
+static const Step xoauth2_refused_steps[] = {
+	GREETING, CAPA_OAUTH,
+	{ oauth_line, "+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2Nv"
+	  "cGUiOiJtYWlsIn0=\r\n", NULL },
+	{ "", "-ERR [AUTH] Authentication failed.\r\n", NULL },
+};
+
+/* The server's error report is answered with an empty line and said in
+ * the refusal. */
+START_TEST(test_xoauth2_refused)
+{
+	Opts o = { .scheme = "pop3s", .password = TOKEN,
+	           .auth = SASL_AUTH_XOAUTH2 };
+	static const char msg[] = "user=alice\001auth=Bearer " TOKEN
+	                          "\001\001";
+	g_autofree char *b64 = g_base64_encode((const guchar *)msg,
+	                                       sizeof msg - 1);
+	g_autoptr(GError) err = NULL;
+
+	g_snprintf(oauth_line, sizeof oauth_line, "AUTH XOAUTH2 %s", b64);
+	FakeServer *s = START(xoauth2_refused_steps, TRUE);
+	ck_assert_ptr_null(client_connect(s, &o, &err));
+	assert_error(err, MF_ERROR_AUTH, "authentication refused: [AUTH] "
+	             "Authentication failed. (OAuth error: invalid or expired "
+	             "token (status 401, scope mail))");
+	ck_assert(strstr(err->message, TOKEN) == NULL);
+	g_autofree char *want = g_strdup_printf("CAPA\r\n%s\r\n\r\n",
+	                                        oauth_line);
+	fake_server_finish(s, want);
+}
+END_TEST
+
+/* A server without OAuth mechanisms: the token is never sent. */
+START_TEST(test_no_oauth_offered)
+{
+	static const Step steps[] = { GREETING, CAPA_SASL };
+	Opts o = { .scheme = "pop3s", .password = TOKEN,
+	           .auth = SASL_AUTH_OAUTH2 };
+	g_autoptr(GError) err = NULL;
+	FakeServer *s = START(steps, TRUE);
+
+	ck_assert_ptr_null(client_connect(s, &o, &err));
+	assert_error(err, MF_ERROR_AUTH, "neither OAUTHBEARER nor XOAUTH2");
+	fake_server_finish(s, "CAPA\r\n");
 }
 END_TEST
 
@@ -954,6 +1066,10 @@ pop3_client_suite(void)
 	tcase_add_test(t, test_sasl_continuation);
 	tcase_add_test(t, test_sasl_cancel);
 	tcase_add_test(t, test_bad_credentials);
+	tcase_add_test(t, test_oauthbearer);
+	tcase_add_test(t, test_xoauth2_long_token);
+	tcase_add_test(t, test_xoauth2_refused);
+	tcase_add_test(t, test_no_oauth_offered);
 	tcase_add_test(t, test_stls);
 	tcase_add_test(t, test_stls_not_offered);
 	tcase_add_test(t, test_no_capa_plaintext);

@@ -158,7 +158,7 @@ START_TEST(test_refused_credentials)
 		const char *user, *secret, *why;
 	} bad[] = {
 		{ SASL_PLAIN, "", "pw", "user name is empty" },
-		{ SASL_LOGIN, "u", "", "password is empty" },
+		{ SASL_LOGIN, "", "pw", "user name is empty" },
 		{ SASL_XOAUTH2, "u", "", "access token is empty" },
 		{ SASL_XOAUTH2, "u", "two words", "spaces" },
 		{ SASL_OAUTHBEARER, "u", "tok\001", "printable ASCII" },

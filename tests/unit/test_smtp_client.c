@@ -111,8 +111,10 @@ fake_start(const Step *steps, gboolean tls_at_once)
 	                         tls_at_once);
 }
 
-/* The password fake_connect() gives; tests may change it. */
+/* The password (or token) and auth fake_connect() gives; tests may
+ * change them. */
 static const char *fake_password = "pass";
+static SaslAuth fake_auth = SASL_AUTH_PASSWORD;
 
 static SmtpClient *
 fake_connect(FakeServer *f, gboolean implicit, const char *user, int timeout_ms,
@@ -126,6 +128,7 @@ fake_connect(FakeServer *f, gboolean implicit, const char *user, int timeout_ms,
 		.tls = { .fingerprint = test_cert.fpr_plain },
 		.user = user,
 		.password = fake_password,
+		.auth = fake_auth,
 		.timeout_ms = timeout_ms,
 		.ehlo_name = "client.example",
 	};
@@ -709,6 +712,91 @@ START_TEST(test_auth_plain_long)
 }
 END_TEST
 
+/* --- OAuth2 --- */
+
+#define TOKEN "at-9fQ_x.y-z"
+#define EHLO_OAUTH { EHLO_LINE, "250-fake.example\r\n" \
+	"250 AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER\r\n", ACT_NONE }
+
+static char oauth_line[512];
+
+static const Step script_oauthbearer[] = {
+	GREETING, EHLO_OAUTH,
+	{ oauth_line, "235 2.7.0 Accepted\r\n", ACT_NONE },
+	QUIT, END,
+};
+
+/* auth = oauth2: OAUTHBEARER with host and port, on the AUTH line. */
+START_TEST(test_auth_oauthbearer)
+{
+	g_autoptr(GError) err = NULL;
+	FakeServer *f = fake_start(script_oauthbearer, TRUE);
+	g_autofree char *msg = g_strdup_printf(
+		"n,a=user,\001host=127.0.0.1\001port=%u\001auth=Bearer " TOKEN
+		"\001\001", (unsigned)f->port);
+	g_autofree char *b64 = g_base64_encode((const guchar *)msg,
+	                                       strlen(msg));
+
+	g_snprintf(oauth_line, sizeof oauth_line, "AUTH OAUTHBEARER %s\r\n",
+	           b64);
+	fake_password = TOKEN;
+	fake_auth = SASL_AUTH_OAUTH2;
+	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
+	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
+	smtp_client_free(c);
+	fake_server_finish(f, NULL);
+}
+END_TEST
+
+static const Step script_xoauth2_refused[] = {
+	GREETING, EHLO_OAUTH,
+	{ oauth_line, "334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2"
+	  "NvcGUiOiJtYWlsIn0=\r\n", ACT_NONE },
+	{ "\r\n", "535 5.7.8 Username and Password not accepted\r\n",
+	  ACT_NONE },
+	QUIT, END,
+};
+
+/* The error challenge is answered with an empty line; the refusal says
+ * what it meant. */
+START_TEST(test_auth_xoauth2_refused)
+{
+	static const char msg[] = "user=user\001auth=Bearer " TOKEN "\001\001";
+	g_autofree char *b64 = g_base64_encode((const guchar *)msg,
+	                                       sizeof msg - 1);
+	g_autoptr(GError) err = NULL;
+
+	g_snprintf(oauth_line, sizeof oauth_line, "AUTH XOAUTH2 %s\r\n", b64);
+	fake_password = TOKEN;
+	fake_auth = SASL_AUTH_XOAUTH2;
+	FakeServer *f = fake_start(script_xoauth2_refused, TRUE);
+	ck_assert_ptr_null(fake_connect(f, TRUE, "user", 3000, &err));
+	assert_error(err, MF_ERROR_AUTH, "authentication refused: 535 5.7.8 "
+	             "Username and Password not accepted (OAuth error: invalid "
+	             "or expired token (status 401, scope mail))");
+	ck_assert(strstr(err->message, TOKEN) == NULL);
+	fake_server_finish(f, NULL);
+}
+END_TEST
+
+static const Step script_no_oauth[] = {
+	GREETING, EHLO_FULL, QUIT, END,
+};
+
+/* Without an OAuth mechanism the token is never sent. */
+START_TEST(test_auth_no_oauth_offered)
+{
+	g_autoptr(GError) err = NULL;
+	FakeServer *f = fake_start(script_no_oauth, TRUE);
+
+	fake_password = TOKEN;
+	fake_auth = SASL_AUTH_OAUTHBEARER;
+	ck_assert_ptr_null(fake_connect(f, TRUE, "user", 3000, &err));
+	assert_error(err, MF_ERROR_AUTH, "offers no OAUTHBEARER");
+	fake_server_finish(f, NULL);
+}
+END_TEST
+
 static const Step script_greeting_554[] = {
 	{ NULL, "554 5.7.1 go away\r\n", ACT_NONE },
 	END,
@@ -796,6 +884,9 @@ smtp_client_suite(void)
 	tcase_add_test(setup, test_helo_send);
 	tcase_add_test(setup, test_auth_fail);
 	tcase_add_test(setup, test_auth_plain_long);
+	tcase_add_test(setup, test_auth_oauthbearer);
+	tcase_add_test(setup, test_auth_xoauth2_refused);
+	tcase_add_test(setup, test_auth_no_oauth_offered);
 	tcase_add_test(setup, test_greeting_and_garbage);
 	tcase_add_test(setup, test_silent_server);
 	tcase_add_test(setup, test_null_and_classes);
