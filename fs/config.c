@@ -3,18 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cache/command.h"
 #include "net/mf_error.h"
 
-/* Largest config file read, and largest password_command output kept. */
+/* Largest config file read. */
 #define CONFIG_FILE_MAX (1024 * 1024)
-#define CONFIG_COMMAND_OUTPUT_MAX (64 * 1024)
 #define CONFIG_GROUP_PREFIX "account "
 
 gboolean
@@ -389,234 +386,15 @@ config_load_account(const char *path, const char *name, GError **err)
 
 /* ---- password_command ---- */
 
-/* In the forked child: runs CMD with stdin IN and stdout OUT, in its own
- * process group so that a timeout kills everything it started.  Only
- * async-signal-safe calls here. */
-static void G_GNUC_NORETURN
-config_child(char *const argv[], int in, int out)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	setpgid(0, 0);
-	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0)
-		_exit(127);
-	if (in == STDIN_FILENO)
-		fcntl(STDIN_FILENO, F_SETFD, 0);
-	if (out == STDOUT_FILENO)
-		fcntl(STDOUT_FILENO, F_SETFD, 0);
-	execve("/bin/sh", argv, environ);
-	_exit(127);
-}
-
-/* Starts CMD; *FD reads its stdout. */
-static pid_t
-config_spawn(const char *cmd, int *fd, GError **err)
-{
-	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
-	int pfd[2];
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	if (devnull < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
-		int e = errno;
-		if (devnull >= 0)
-			close(devnull);
-		config_fail(err, "cannot run: %s", g_strerror(e));
-		return -1;
-	}
-	pid_t pid = fork();
-	if (pid == 0)
-		config_child(argv, devnull, pfd[1]);
-	int e = errno;
-	close(devnull);
-	close(pfd[1]);
-	if (pid < 0) {
-		close(pfd[0]);
-		config_fail(err, "cannot run: %s", g_strerror(e));
-		return -1;
-	}
-	setpgid(pid, pid); /* also done by the child; whichever runs first */
-	fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK);
-	*fd = pfd[0];
-	return pid;
-}
-
-/* Milliseconds left until DEADLINE (monotonic microseconds), at least 0. */
-static int
-config_ms_left(gint64 deadline)
-{
-	gint64 left = deadline - g_get_monotonic_time();
-
-	return left <= 0 ? 0 : (int)((left + 999) / 1000);
-}
-
-/* What a command printed, as far as it has been read. */
-typedef struct {
-	char *buf;        /* CONFIG_COMMAND_OUTPUT_MAX + 1 bytes */
-	gsize len;
-	gboolean eof;     /* every writer closed the pipe */
-	gboolean too_long; /* more than the maximum before any newline */
-	gboolean failed;  /* read() failed */
-} ConfigOutput;
-
-/* Reads what the non-blocking FD holds now into O.  Once the first line
- * is complete, what follows is read and dropped, so that a command that
- * prints more (pass prints the whole entry) is not stopped by SIGPIPE. */
-static void
-config_output_read(ConfigOutput *o, int fd)
-{
-	char drop[4096];
-	gsize taken = 0;
-
-	/* Bounded, so that a command that never stops printing is still
-	 * timed out by the caller. */
-	while (!o->eof && !o->too_long && !o->failed && taken < 256 * 1024) {
-		gboolean full = o->len == CONFIG_COMMAND_OUTPUT_MAX + 1;
-		ssize_t got = full ? read(fd, drop, sizeof drop)
-		                   : read(fd, o->buf + o->len,
-		                          CONFIG_COMMAND_OUTPUT_MAX + 1 - o->len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			o->failed = errno != EAGAIN;
-			return;
-		}
-		taken += (gsize)got;
-		if (got == 0)
-			o->eof = TRUE;
-		else if (!full)
-			o->len += (gsize)got;
-		if (o->len > CONFIG_COMMAND_OUTPUT_MAX &&
-		    !memchr(o->buf, '\n', CONFIG_COMMAND_OUTPUT_MAX))
-			o->too_long = TRUE;
-	}
-}
-
-/* 1 once PID has ended (*STATUS set), 0 while it runs, -1 on error. */
-static int
-config_reaped(pid_t pid, int *status)
-{
-	pid_t r;
-
-	while ((r = waitpid(pid, status, WNOHANG)) < 0 && errno == EINTR)
-		;
-	return r == pid ? 1 : r == 0 ? 0 : -1;
-}
-
-/* Collects the output of PID from FD until the command (the shell) has
- * ended, or DEADLINE.  What it printed is in the pipe by the time it
- * ends, so its end is what counts, not the pipe's: a background child
- * that keeps stdout open (`echo pw; sleep 45 &`) does not make it wait.
- * Returns as config_reaped(), with 0 meaning the time is up. */
-static int
-config_collect(pid_t pid, int fd, gint64 deadline, ConfigOutput *o,
-               int *status)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	for (;;) {
-		int ended = config_reaped(pid, status);
-		config_output_read(o, fd);
-		if (ended != 0 || o->too_long || o->failed)
-			return ended;
-		int ms = config_ms_left(deadline);
-		if (ms == 0)
-			return 0;
-		/* Woken by output; a few ms at most, to notice the end. */
-		if (poll(&pfd, o->eof ? 0 : 1, MIN(ms, 10)) < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
-/* Kills PID and its process group and reaps it. */
-static void
-config_kill(pid_t pid)
-{
-	int status;
-
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-}
-
-/* Checks how the command ended; the message starts after "password_command". */
-static gboolean
-config_check_status(int status, GError **err)
-{
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return TRUE;
-	if (WIFEXITED(status))
-		return config_fail(err, "exited with status %d",
-		                   WEXITSTATUS(status));
-	if (WIFSIGNALED(status))
-		return config_fail(err, "was killed by signal %d",
-		                   WTERMSIG(status));
-	return config_fail(err, "ended abnormally");
-}
-
-/* Runs CMD for at most TIMEOUT seconds; what it printed goes to O. */
-static gboolean
-config_run(const char *cmd, guint timeout, ConfigOutput *o, GError **err)
-{
-	gint64 deadline = g_get_monotonic_time() + (gint64)timeout * G_USEC_PER_SEC;
-	int fd = -1;
-	int status = 0;
-	pid_t pid = config_spawn(cmd, &fd, err);
-
-	if (pid < 0)
-		return FALSE;
-	int ended = config_collect(pid, fd, deadline, o, &status);
-	close(fd);
-	if (ended != 1)
-		config_kill(pid);
-	if (o->too_long)
-		return config_fail(err, "printed more than 64 KiB");
-	if (o->failed)
-		return config_fail(err, "could not be read from");
-	if (ended < 0)
-		return config_fail(err, "could not be waited for");
-	if (ended == 0)
-		return config_fail(err, "timed out after %u s", timeout);
-	return config_check_status(status, err);
-}
-
-/* The first line of the LEN bytes at BUF, without CR/LF; owned. */
-static char *
-config_first_line(const char *buf, gsize len, GError **err)
-{
-	const char *nl = memchr(buf, '\n', len);
-	gsize n = nl ? (gsize)(nl - buf) : len;
-
-	while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n'))
-		n--;
-	if (n == 0) {
-		config_fail(err, "printed an empty first line");
-		return NULL;
-	}
-	if (memchr(buf, '\0', n)) {
-		config_fail(err, "printed a NUL byte");
-		return NULL;
-	}
-	return g_strndup(buf, n);
-}
-
-/* The first line of password_command's output. */
+/* The first line of password_command's output (cache/command.c). */
 static char *
 config_run_password_command(const MfAccountConfig *cfg, GError **err)
 {
-	ConfigOutput o = { .buf = g_malloc(CONFIG_COMMAND_OUTPUT_MAX + 1) };
+	CommandOptions o = { .timeout_s = cfg->timeout ? cfg->timeout : 30 };
 	char *pw = NULL;
 	GError *e = NULL;
-	guint timeout = cfg->timeout ? cfg->timeout : 30;
 
-	if (config_run(cfg->password_command, timeout, &o, &e))
-		pw = config_first_line(o.buf, o.len, &e);
-	explicit_bzero(o.buf, CONFIG_COMMAND_OUTPUT_MAX + 1);
-	g_free(o.buf);
-	if (e)
+	if (!command_run(cfg->password_command, &o, &pw, &e))
 		g_propagate_prefixed_error(err, e, "[account %s] password_command ",
 		                           cfg->name);
 	return pw;
