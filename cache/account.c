@@ -409,6 +409,8 @@ account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 	a->p.backend.tls_fingerprint = g_strdup(p->backend.tls_fingerprint);
 	a->p.backend.user = g_strdup(p->backend.user);
 	a->p.backend.password = g_strdup(p->backend.password);
+	if (p->backend.tokens)
+		a->p.backend.tokens = tokens_ref(p->backend.tokens);
 	a->backend = backend;
 	a->store = store;
 	g_mutex_init(&a->lock);

@@ -26,5 +26,15 @@ backend_params_clear(MfBackendParams *p)
 		explicit_bzero(p->password, strlen(p->password));
 		g_free(p->password);
 	}
+	tokens_unref(p->tokens);
 	memset(p, 0, sizeof *p);
+}
+
+gboolean
+backend_login(const MfBackendParams *p, MfTokenLoginFn login, void *ud,
+              GError **err)
+{
+	if (p->tokens)
+		return tokens_use(p->tokens, login, ud, err);
+	return login(p->password ? p->password : "", ud, err);
 }

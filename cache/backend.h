@@ -13,6 +13,8 @@
 #define MAILFS_BACKEND_H
 
 #include <glib.h>
+#include "cache/tokens.h"
+#include "net/sasl.h"
 #include "net/url.h"
 
 /* What a backend can do. */
@@ -79,11 +81,21 @@ typedef struct {
 	char *tls_fingerprint;
 	char *user;
 	char *password;      /* wiped by backend_params_clear() */
+	SaslAuth auth;       /* how to log in (net/sasl.h) */
+	MfTokens *tokens;    /* with an OAuth2 auth: where the access tokens
+	                      * come from (a reference, dropped by
+	                      * backend_params_clear); else NULL */
 	int timeout_ms;
 	guint64 message_max; /* largest body accepted; 0: default */
 } MfBackendParams;
 
 void backend_params_clear(MfBackendParams *p);
+
+/* Logs in with P's secret: LOGIN (UD) is called with P's access token
+ * (tokens_use(): once more with a new one if the server refuses it) or,
+ * without tokens, with its password. */
+gboolean backend_login(const MfBackendParams *p, MfTokenLoginFn login,
+                       void *ud, GError **err);
 
 typedef struct MfSession MfSession;
 

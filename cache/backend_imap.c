@@ -10,23 +10,40 @@
 
 #include "cache/backend_imap_int.h"
 
+/* One login: the parameters, and the client once it is in. */
+typedef struct {
+	ImapClientParams ip;
+	ImapClient *c;
+} ImapLogin;
+
+static gboolean
+backend_imap_login_cb(const char *secret, void *ud, GError **err)
+{
+	ImapLogin *l = ud;
+
+	l->ip.password = secret;
+	l->c = imap_client_connect(&l->ip, err);
+	l->ip.password = NULL;
+	return l->c != NULL;
+}
+
 static MfSession *
 backend_imap_connect(const MfBackendParams *p, GError **err)
 {
-	ImapClientParams ip = {
+	ImapLogin l = { .ip = {
 		.url = &p->url,
 		.tls = { .ca_file = p->ca_file,
 		         .fingerprint = p->tls_fingerprint,
 		         .host = p->url.host },
 		.user = p->user,
-		.password = p->password,
+		.auth = p->auth,
 		.timeout_ms = p->timeout_ms,
 		.literal_max = p->message_max,
-	};
-	ImapClient *c = imap_client_connect(&ip, err);
+	} };
 
-	if (!c)
+	if (!backend_login(p, backend_imap_login_cb, &l, err))
 		return NULL;
+	ImapClient *c = l.c;
 	MfSession *s = g_new0(MfSession, 1);
 	s->imap = c;
 	return s;

@@ -16,23 +16,40 @@ struct MfSession {
 	GHashTable *nums; /* interned UIDL -> message number, this session */
 };
 
+/* One login: the parameters, and the client once it is in. */
+typedef struct {
+	Pop3ClientParams pp;
+	Pop3Client *c;
+} Pop3Login;
+
+static gboolean
+backend_pop3_login_cb(const char *secret, void *ud, GError **err)
+{
+	Pop3Login *l = ud;
+
+	l->pp.password = secret;
+	l->c = pop3_client_connect(&l->pp, err);
+	l->pp.password = NULL;
+	return l->c != NULL;
+}
+
 static MfSession *
 backend_pop3_connect(const MfBackendParams *p, GError **err)
 {
-	Pop3ClientParams pp = {
+	Pop3Login l = { .pp = {
 		.url = &p->url,
 		.tls = { .ca_file = p->ca_file,
 		         .fingerprint = p->tls_fingerprint,
 		         .host = p->url.host },
 		.user = p->user,
-		.password = p->password,
+		.auth = p->auth,
 		.timeout_ms = p->timeout_ms,
 		.message_max = p->message_max,
-	};
-	Pop3Client *c = pop3_client_connect(&pp, err);
+	} };
 
-	if (!c)
+	if (!backend_login(p, backend_pop3_login_cb, &l, err))
 		return NULL;
+	Pop3Client *c = l.c;
 	MfSession *s = g_new0(MfSession, 1);
 	s->pop3 = c;
 	s->nums = g_hash_table_new(NULL, NULL);

@@ -80,6 +80,7 @@ outbox_params_clear(OutboxParams *p)
 		explicit_bzero(p->password, strlen(p->password));
 		g_free(p->password);
 	}
+	tokens_unref(p->tokens);
 	g_free(p->from);
 	memset(p, 0, sizeof *p);
 }
@@ -363,6 +364,7 @@ outbox_open(const char *dir, const OutboxParams *p, MfAccount *account,
 	o->p.tls_fingerprint = g_strdup(p->tls_fingerprint);
 	o->p.user = g_strdup(p->user);
 	o->p.password = g_strdup(p->password);
+	o->p.tokens = p->tokens ? tokens_ref(p->tokens) : NULL;
 	o->p.from = g_strdup(p->from);
 	if (g_mkdir_with_parents(o->spool, 0700) != 0 || chmod(dir, 0700) != 0) {
 		outbox_errno_fail(err, errno, "create outbox", dir);

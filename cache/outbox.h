@@ -60,6 +60,8 @@
 #include <sys/types.h>
 
 #include "cache/account.h"
+#include "cache/tokens.h"
+#include "net/sasl.h"
 #include "net/url.h"
 
 /* The values are stored: never renumber them. */
@@ -85,6 +87,10 @@ typedef struct {
 	char *user;
 	char *password;        /* wiped by outbox_params_clear(); NULL:
 	                        * the account's (account_password) */
+	SaslAuth auth;         /* how to log in (net/sasl.h) */
+	MfTokens *tokens;      /* with an OAuth2 auth: the access tokens (a
+	                        * reference: outbox_open takes one of its
+	                        * own, outbox_params_clear drops it) */
 	char *from;            /* or NULL */
 	int timeout_ms;
 	gboolean save_sent;    /* append a copy to the \Sent folder */

@@ -68,13 +68,28 @@ outbox_sender_connected(const OutboxSender *s)
 	return s->smtp != NULL;
 }
 
+/* One login: the parameters, and the client once it is in. */
+typedef struct {
+	SmtpClientParams sp;
+	SmtpClient *c;
+} SmtpLogin;
+
 static gboolean
-outbox_sender_connect(OutboxSender *s, GError **err)
+outbox_sender_login_cb(const char *token, void *ud, GError **err)
 {
-	if (s->smtp && smtp_client_state(s->smtp) == SMTP_STATE_READY)
-		return TRUE;
-	outbox_sender_idle(s);
-	SmtpClientParams sp = {
+	SmtpLogin *l = ud;
+
+	l->sp.password = token;
+	l->c = smtp_client_connect(&l->sp, err);
+	l->sp.password = NULL;
+	return l->c != NULL;
+}
+
+/* A new session, logged in with the password or an access token. */
+static SmtpClient *
+outbox_sender_session(OutboxSender *s, GError **err)
+{
+	SmtpLogin l = { .sp = {
 		.url = &s->p->smtp,
 		.tls = { .ca_file = s->p->ca_file,
 		         .fingerprint = s->p->tls_fingerprint,
@@ -84,9 +99,24 @@ outbox_sender_connect(OutboxSender *s, GError **err)
 		 * its own: the daemon keeps one copy. */
 		.password = s->p->password || !s->account
 		            ? s->p->password : account_password(s->account),
+		.auth = s->p->auth,
 		.timeout_ms = s->p->timeout_ms,
-	};
-	SmtpClient *c = smtp_client_connect(&sp, err);
+	} };
+
+	if (!s->p->tokens || !s->p->user)
+		return smtp_client_connect(&l.sp, err);
+	if (!tokens_use(s->p->tokens, outbox_sender_login_cb, &l, err))
+		return NULL;
+	return l.c;
+}
+
+static gboolean
+outbox_sender_connect(OutboxSender *s, GError **err)
+{
+	if (s->smtp && smtp_client_state(s->smtp) == SMTP_STATE_READY)
+		return TRUE;
+	outbox_sender_idle(s);
+	SmtpClient *c = outbox_sender_session(s, err);
 	g_mutex_lock(&s->lock);
 	s->smtp = c;
 	if (c && s->stopping)

@@ -49,8 +49,7 @@ config_home_dir(void)
 	return g_strdup(g_get_home_dir());
 }
 
-/* $VAR when it is set and absolute, else ~/FALLBACK; owned. */
-static char *
+char *
 config_xdg_dir(const char *var, const char *fallback)
 {
 	const char *dir = g_getenv(var);
@@ -140,10 +139,11 @@ config_check_required(const MfAccountConfig *cfg, GError **err)
 	if (cfg->password && cfg->password_command)
 		return config_fail(err, "password: give password or "
 		                   "password_command, not both");
-	if (!cfg->password && !cfg->password_command)
+	if (!cfg->password && !cfg->password_command &&
+	    !config_oauth2_has_tokens(cfg))
 		return config_fail(err, "password_command: required key is "
 		                   "missing (or password)");
-	return TRUE;
+	return config_oauth2_check(cfg, err);
 }
 
 /* Fills in what the file left out. */
@@ -167,6 +167,7 @@ config_set_defaults(MfAccountConfig *cfg)
 
 	if (!cfg->refresh_interval)
 		cfg->refresh_interval = 5;
+	config_oauth2_defaults(cfg);
 }
 
 /* Parses every key of GROUP ("account NAME") into *CFG. */
@@ -436,5 +437,6 @@ config_account_free(MfAccountConfig *cfg)
 	g_free(cfg->ca_file);
 	g_free(cfg->tls_fingerprint);
 	g_free(cfg->cache_dir);
+	config_oauth2_clear(&cfg->oauth2);
 	g_free(cfg);
 }

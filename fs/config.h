@@ -10,6 +10,7 @@
 #define MAILFS_CONFIG_H
 
 #include <glib.h>
+#include "fs/config_oauth2.h"
 #include "net/url.h"
 
 typedef struct {
@@ -23,7 +24,8 @@ typedef struct {
 	gboolean has_smtp;
 	char *user;             /* required */
 	char *password;         /* literal; only from a private file; or NULL */
-	char *password_command; /* run with /bin/sh -c; or NULL */
+	char *password_command; /* run with /bin/sh -c; or NULL (neither of
+	                         * the two with an OAuth2 token source) */
 	char *from;             /* or NULL */
 	char *ca_file;          /* "~/" expanded; or NULL */
 	char *tls_fingerprint;  /* "sha256:<64 hex, colons allowed>"; or NULL */
@@ -40,6 +42,7 @@ typedef struct {
 	guint poll_interval;    /* seconds between checks for new mail; 60 */
 	gboolean delete_expunge; /* delete = expunge (default: trash) */
 	gboolean read_only;     /* a read-only mount, faster; default no */
+	MfOAuth2Config oauth2;  /* auth and the oauth2_* keys */
 } MfAccountConfig;
 
 /* $XDG_CONFIG_HOME/mailfs/config or ~/.config/mailfs/config; owned. */

@@ -45,4 +45,22 @@ gboolean config_fail(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
  * (config.c). */
 char *config_expand_home(const char *path);
 
+/* $VAR when it is set and absolute, else ~/FALLBACK; owned (config.c). */
+char *config_xdg_dir(const char *var, const char *fallback);
+
+/* FALSE, with ERR saying why and how to fix it, unless nobody else can
+ * change F (config_keys.c): for keys that run commands or say where
+ * secrets go. */
+gboolean config_require_trusted(const ConfigFile *f, GError **err);
+
+/* The OAuth2 keys (config_oauth2.c): NAME's entry, or NULL. */
+const ConfigKey *config_oauth2_find_key(const char *name);
+/* TRUE when CFG has an OAuth2 token source. */
+gboolean config_oauth2_has_tokens(const MfAccountConfig *cfg);
+/* Checks the OAuth2 keys together; the message starts with the key. */
+gboolean config_oauth2_check(const MfAccountConfig *cfg, GError **err);
+/* Fills in the presets and defaults. */
+void config_oauth2_defaults(MfAccountConfig *cfg);
+void config_oauth2_clear(MfOAuth2Config *o);
+
 #endif

@@ -111,9 +111,8 @@ config_key_password(const ConfigFile *f, MfAccountConfig *cfg,
 /* Whoever can change the file can make us run any command, or send the
  * password to a server of theirs: like the literal password, it is only
  * accepted from a file nobody else can write. */
-static gboolean
-config_key_password_command(const ConfigFile *f, MfAccountConfig *cfg,
-                            const char *value, GError **err)
+gboolean
+config_require_trusted(const ConfigFile *f, GError **err)
 {
 	if (!f->is_trusted && f->owner != geteuid() && f->owner != 0)
 		return config_fail(err, "only accepted from a file of your own "
@@ -124,6 +123,15 @@ config_key_password_command(const ConfigFile *f, MfAccountConfig *cfg,
 		return config_fail(err, "only accepted from a file that no "
 		                   "other user can change (mode %04o: chmod "
 		                   "go-w %s)", (unsigned)f->mode, f->path);
+	return TRUE;
+}
+
+static gboolean
+config_key_password_command(const ConfigFile *f, MfAccountConfig *cfg,
+                            const char *value, GError **err)
+{
+	if (!config_require_trusted(f, err))
+		return FALSE;
 	cfg->password_command = g_strdup(value);
 	return TRUE;
 }
@@ -366,5 +374,5 @@ config_find_key(const char *name)
 		if (strcmp(config_keys[i].name, name) == 0)
 			return &config_keys[i];
 	}
-	return NULL;
+	return config_oauth2_find_key(name);
 }

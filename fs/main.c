@@ -1,10 +1,11 @@
-/* main.c - the mailfs command line: mount, umount, sync, status, --help,
- * --version. */
+/* main.c - the mailfs command line: mount, umount, sync, status, login,
+ * --help, --version. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fs/config.h"
+#include "fs/login_cmd.h"
 #include "fs/mount.h"
 #include "fs/status_cmd.h"
 #include "fs/sync_cmd.h"
@@ -28,6 +29,9 @@ static const char usage_text[] =
 	"  sync [--config FILE] [--account NAME] [--quiet] [FOLDER...]\n"
 	"                  download every message not yet cached, so that the\n"
 	"                  account reads offline (all folders by default)\n"
+	"  login [--config FILE] [--account NAME]\n"
+	"                  sign an OAuth 2.0 account in (a code to enter in a\n"
+	"                  browser) and keep its refresh token\n"
 	"  help            show this help\n"
 	"\n"
 	"Options:\n"
@@ -128,6 +132,8 @@ main(int argc, char **argv)
 		return sync_cmd_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status"))
 		return status_cmd_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "login"))
+		return login_cmd_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "umount") || !strcmp(cmd, "unmount"))
 		return cmd_umount(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);

@@ -73,8 +73,46 @@ mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 	p->backend.tls_fingerprint = g_strdup(cfg->tls_fingerprint);
 	p->backend.user = g_strdup(cfg->user);
 	p->backend.password = password;
+	p->backend.auth = cfg->oauth2.auth;
 	p->backend.timeout_ms = (int)cfg->timeout * 1000;
 	p->backend.message_max = cfg->message_max;
+}
+
+MfTokens *
+mount_tokens(const MfAccountConfig *cfg)
+{
+	const MfOAuth2Config *o = &cfg->oauth2;
+
+	if (!o->token_command && !o->client_id)
+		return NULL;
+	MfTokenParams t = {
+		.account = cfg->name,
+		.token_command = o->token_command,
+		.issuer = o->issuer,
+		.token_url = o->token_url,
+		.device_url = o->device_url,
+		.client_id = o->client_id,
+		.client_secret_command = o->client_secret_command,
+		.scope = o->scope,
+		.refresh_token_file = o->refresh_token_file,
+		.refresh_token_command = o->refresh_token_command,
+		.ca_file = cfg->ca_file,
+		.timeout_s = cfg->timeout,
+	};
+	return tokens_new(&t);
+}
+
+gboolean
+mount_credentials(MfAccountConfig *cfg, MfAccountParams *p, GError **err)
+{
+	MfTokens *tokens = mount_tokens(cfg);
+	char *password = NULL;
+
+	if (!tokens && !(password = config_take_password(cfg, err)))
+		return FALSE;
+	mount_params(cfg, password, p);
+	p->backend.tokens = tokens;
+	return TRUE;
 }
 
 /* Logs in and lists the folders, so that a mount that cannot work fails
@@ -225,6 +263,8 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
 		.tls_fingerprint = cfg->tls_fingerprint,
 		.user = cfg->user,
 		.password = NULL, /* the account's: one copy in the daemon */
+		.auth = cfg->oauth2.auth,
+		.tokens = p->backend.tokens, /* shared with the account */
 		.from = cfg->from,
 		.timeout_ms = (int)cfg->timeout * 1000,
 		.save_sent = cfg->save_sent,
@@ -377,10 +417,8 @@ mount_run(MfAccountConfig *cfg, const MountOptions *o)
 	g_autoptr(CacheLock) lock = lock_take(cfg->cache_dir, mp, &err);
 	if (!lock)
 		return mount_fail(cfg, err);
-	char *password = config_take_password(cfg, &err);
-	if (!password)
+	if (!mount_credentials(cfg, &p, &err))
 		return mount_fail(cfg, err);
-	mount_params(cfg, password, &p);
 	if (o->debug)
 		conn_set_default_trace(log_trace_cb);
 	int rc = 1;

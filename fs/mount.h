@@ -36,6 +36,16 @@ void mount_protect_process(void);
 void mount_params(const MfAccountConfig *cfg, char *password,
                   MfAccountParams *p);
 
+/* The token source of CFG's account (cache/tokens.h), or NULL when it
+ * logs in with a password.  Owned. */
+MfTokens *mount_tokens(const MfAccountConfig *cfg);
+
+/* mount_params() with what the account logs in with: its token source,
+ * or the password taken out of CFG (config_take_password).  FALSE with
+ * ERR (MF_ERROR_CONFIG) when the password cannot be had. */
+gboolean mount_credentials(MfAccountConfig *cfg, MfAccountParams *p,
+                           GError **err);
+
 /* The backend that serves CFG's account. */
 const MfBackend *mount_backend(const MfAccountConfig *cfg);
 

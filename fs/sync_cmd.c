@@ -98,12 +98,10 @@ sync_cmd_run(MfAccountConfig *cfg, char **folders, gboolean quiet)
 	Display d = { isatty(STDOUT_FILENO), quiet, g_get_monotonic_time(), 0 };
 
 	mount_protect_process();
-	char *password = config_take_password(cfg, &err);
-	if (!password) {
+	if (!mount_credentials(cfg, &p, &err)) {
 		mount_say(cfg, "", err, "");
 		return 1;
 	}
-	mount_params(cfg, password, &p);
 	MfAccount *a = account_open(&p, mount_backend(cfg), &err);
 	account_params_clear(&p);
 	if (!a) {

@@ -373,7 +373,7 @@ ssl = required
 ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = plain login{mechanisms}
 # Dovecot's default, written out: a message's POP3 UIDL is its IMAP UID and
 # UIDVALIDITY, so a test can name it without a POP3 session.
 pop3_uidl_format = %08Xu%08Xv
@@ -385,7 +385,7 @@ default_login_user = {login_user}
 mail_location = maildir:~/Maildir
 mail_uid = {uid}
 mail_gid = {gid}
-passdb {{
+{passdb_oauth2}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {w}/passwd
 }}
@@ -439,14 +439,48 @@ service pop3-login {{
 """
 
 
+# With Dovecot(oauth2=URL): tokens are checked by introspection (RFC 7662)
+# at URL, the small OAuth2 server of the tests (oauth2server.py); the
+# password users log in as before with PLAIN and LOGIN.  No failure delay:
+# a refused token is a step the tests take on purpose.
+_DOVECOT_OAUTH2_MECHANISMS = " xoauth2 oauthbearer\nauth_failure_delay = 0"
+_DOVECOT_OAUTH2_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {w}/dovecot-oauth2.conf.ext
+}}
+"""
+# Nor a penalty that grows with each failure from one IP (auth_penalty):
+# the auth process cannot reach anvil's penalty socket.
+_DOVECOT_NO_PENALTY = """\
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+"""
+_DOVECOT_OAUTH2_EXT = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
 class Dovecot:
     """A private Dovecot in WORKDIR/dovecot, listening on free loopback
     ports.  Use as a context manager or call start()/stop().  The Maildirs
     of the users in FS_LAYOUT use LAYOUT=fs, where a folder name may hold
-    '.' (the default Maildir++ layout refuses it)."""
+    '.' (the default Maildir++ layout refuses it).  With OAUTH2 (the
+    introspection URL of an oauth2server.OAuth2Server), XOAUTH2 and
+    OAUTHBEARER are offered too, and their tokens checked there."""
 
-    def __init__(self, workdir, cert=None, users=None, fs_layout=()):
+    def __init__(self, workdir, cert=None, users=None, fs_layout=(),
+                 oauth2=None):
         self.fs_layout = frozenset(fs_layout)
+        self.oauth2 = oauth2
         self.dir = os.path.join(workdir, "dovecot")
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
@@ -492,8 +526,17 @@ class Dovecot:
                      "service auth {\n  user = $default_internal_user\n}\n"
                      "service anvil {\n  chroot =\n}\n"
                      % grp.getgrgid(gid).gr_name)
+        mechanisms = passdb_oauth2 = ""
+        if self.oauth2:
+            extra += _DOVECOT_NO_PENALTY
+            mechanisms = _DOVECOT_OAUTH2_MECHANISMS
+            passdb_oauth2 = _DOVECOT_OAUTH2_PASSDB.format(w=self.dir)
+            with open(os.path.join(self.dir, "dovecot-oauth2.conf.ext"),
+                      "w") as f:
+                f.write(_DOVECOT_OAUTH2_EXT.format(url=self.oauth2))
         with open(self.conf, "w") as f:
             f.write(_DOVECOT_CONF.format(
+                mechanisms=mechanisms, passdb_oauth2=passdb_oauth2,
                 w=self.dir, cert=self.cert, key=self.key, uid=uid, gid=gid,
                 internal_user=internal, login_user=login, chroot=chroot,
                 imap=self.imap_port, imaps=self.imaps_port,

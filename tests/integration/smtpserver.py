@@ -7,7 +7,11 @@ Modes:
   smtps     implicit TLS on the server socket, then AUTH
   plain     no TLS at all, AUTH offered in the clear (a client must refuse)
 AUTH PLAIN and LOGIN are offered; only the configured users are accepted.
-Mail is refused before AUTH.
+With --oauth2-introspect URL, XOAUTH2 and OAUTHBEARER too: their bearer
+token is checked at URL (token introspection, RFC 7662, as Dovecot's
+passdb oauth2 does: the oauth2server.py of the tests), and a refused one
+gets the error report of RFC 7628 before the 535.  Mail is refused before
+AUTH.
 
 Every accepted message is appended as one JSON line to the records file:
   {"kind": "envelope", "mail_from", "rcpt_tos", "data" (base64 of the
@@ -226,6 +230,85 @@ class _Handler:
         self.rec.store(data)
 
 
+class _Login:
+    """What a session logged in as (aiosmtpd keeps it as auth_data)."""
+
+    def __init__(self, login):
+        self.login = login
+
+
+def _bearer_of(mechanism, blob):
+    """(user, token) of an XOAUTH2 or OAUTHBEARER message, or None."""
+    text = blob.decode("utf-8", "replace")
+    fields = text.split("\x01")
+    user = None
+    if mechanism == "XOAUTH2" and fields[0].startswith("user="):
+        user = fields[0][len("user="):]
+    elif mechanism == "OAUTHBEARER" and fields[0].startswith("n,a="):
+        user = fields[0][len("n,a="):].rstrip(",")
+        user = user.replace("=2C", ",").replace("=3D", "=")
+    token = None
+    for f in fields[1:]:
+        if f.startswith("auth=Bearer "):
+            token = f[len("auth=Bearer "):]
+    return (user, token) if user and token else None
+
+
+class _OAuthHandler:
+    """XOAUTH2 and OAUTHBEARER for aiosmtpd: handler methods named
+    auth_MECHANISM are offered as mechanisms."""
+
+    def __init__(self, introspect_url, recorder):
+        self.introspect_url = introspect_url
+        self.rec = recorder
+
+    def _active_user(self, token):
+        import urllib.parse
+        import urllib.request
+        body = urllib.parse.urlencode({"token": token}).encode()
+        with urllib.request.urlopen(self.introspect_url, body,
+                                    timeout=10) as r:
+            info = json.load(r)
+        return info.get("username") if info.get("active") else None
+
+    async def _bearer(self, server, args, mechanism):
+        from aiosmtpd.smtp import AuthResult, MISSING
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except ValueError:
+                blob = MISSING
+        if blob is MISSING:
+            return AuthResult(success=False, handled=False)
+        got = _bearer_of(mechanism, blob)
+        user = None
+        if got:
+            loop = asyncio.get_running_loop()
+            user = await loop.run_in_executor(None, self._active_user, got[1])
+        ok = got is not None and user == got[0]
+        self.rec.write({"kind": "auth", "user": got[0] if got else None,
+                        "ok": ok, "tls": _tls_info(server)[0],
+                        "mechanism": mechanism})
+        if ok:
+            return AuthResult(success=True, auth_data=_Login(user.encode()))
+        # RFC 7628 3.2.2: the error, which the client answers, then 535.
+        report = json.dumps({"status": "invalid_token", "schemes": "bearer",
+                             "scope": "mail"})
+        if await server.challenge_auth(report) is MISSING:
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False,
+                          message="535 5.7.8 Authentication credentials "
+                                  "invalid")
+
+    async def auth_XOAUTH2(self, server, args):
+        return await self._bearer(server, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, server, args):
+        return await self._bearer(server, args, "OAUTHBEARER")
+
+
 def _authenticator(users, recorder):
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -258,8 +341,14 @@ def serve(args):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
     recorder = _Recorder(args.records, args.maildir)
-    handler = _Handler(recorder, args.control,
-                       json.loads(args.deliver) if args.deliver else None)
+    handler_class = _Handler
+    if args.oauth2_introspect:
+        class handler_class(_Handler, _OAuthHandler):
+            def __init__(self, rec, control, deliver):
+                _Handler.__init__(self, rec, control, deliver)
+                _OAuthHandler.__init__(self, args.oauth2_introspect, rec)
+    handler = handler_class(recorder, args.control,
+                            json.loads(args.deliver) if args.deliver else None)
     smtp_kw = dict(authenticator=_authenticator(users, recorder),
                    auth_required=True,
                    data_size_limit=args.size or None, enable_SMTPUTF8=True)
@@ -312,6 +401,9 @@ def main(argv=None):
     p.add_argument("--user", action="append", help="NAME:PASSWORD to accept")
     p.add_argument("--only-users", action="store_true",
                    help="accept only the --user logins, not the defaults")
+    p.add_argument("--oauth2-introspect", metavar="URL",
+                   help="offer XOAUTH2 and OAUTHBEARER, tokens checked at "
+                   "this introspection URL")
     return serve(p.parse_args(argv))
 
 
@@ -321,11 +413,12 @@ def main(argv=None):
 class SmtpServer:
     """The server above as a subprocess with its files in WORKDIR/NAME.
     CERT is (cert_path, key_path); MODE is "starttls", "smtps" or "plain".
-    USERS ({name: password}) replaces the accepted logins."""
+    USERS ({name: password}) replaces the accepted logins.  OAUTH2, an
+    introspection URL, offers XOAUTH2 and OAUTHBEARER."""
 
     def __init__(self, workdir, cert, mode="starttls", name="smtp",
                  port=None, size_limit=0, maildir=None, users=None,
-                 deliver=None):
+                 deliver=None, oauth2=None):
         assert mode in ("starttls", "smtps", "plain")
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -336,6 +429,7 @@ class SmtpServer:
         self.maildir = maildir
         self.users = users
         self.deliver = deliver
+        self.oauth2 = oauth2  # an introspection URL: XOAUTH2, OAUTHBEARER
         self.records_path = os.path.join(self.dir, "records.jsonl")
         self.control_path = os.path.join(self.dir, "control.json")
         self.log_path = os.path.join(self.dir, "smtp.log")
@@ -371,6 +465,8 @@ class SmtpServer:
             argv += ["--maildir", self.maildir]
         if self.deliver:
             argv += ["--deliver", json.dumps(self.deliver)]
+        if self.oauth2:
+            argv += ["--oauth2-introspect", self.oauth2]
         if self.users is not None:
             argv += ["--only-users"]
             for name, pw in self.users.items():
