@@ -139,11 +139,13 @@ config_check_required(const MfAccountConfig *cfg, GError **err)
 	if (cfg->password && cfg->password_command)
 		return config_fail(err, "password: give password or "
 		                   "password_command, not both");
+	if (!config_oauth2_check(cfg, err))
+		return FALSE;
 	if (!cfg->password && !cfg->password_command &&
 	    !config_oauth2_has_tokens(cfg))
 		return config_fail(err, "password_command: required key is "
 		                   "missing (or password)");
-	return config_oauth2_check(cfg, err);
+	return TRUE;
 }
 
 /* Fills in what the file left out. */
