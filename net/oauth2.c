@@ -71,10 +71,10 @@ typedef struct {
 static void
 oauth2_answer_clear(OAuth2Answer *a)
 {
-	if (a->body) {
+	if (a->body && a->body->len)
 		explicit_bzero(a->body->data, a->body->len);
+	if (a->body)
 		g_byte_array_unref(a->body);
-	}
 	memset(a, 0, sizeof *a);
 }
 

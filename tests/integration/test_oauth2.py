@@ -321,6 +321,31 @@ class ImapLoginTest(OAuthTestBase):
             self.assertNotIn(t, text)
 
 
+class RefusedTokenTest(OAuthTestBase):
+    """What a server says when it refuses a token is one clear line."""
+
+    def check_refused(self, auth, pop3=False):
+        mfs = self.new_mount("command", auth=auth, pop3=pop3, mount=False)
+        self.oauth.revoke_access()
+        res = mfs.mount()
+        self.assertNotEqual(res.returncode, 0, res)
+        lines = harness.error_lines(res)
+        self.assertEqual(len(lines), 1, res)
+        self.assertIn("'%s'" % self.account, lines[0])
+        self.assertIn("OAuth error: invalid or expired token", lines[0])
+        for t in self.secrets:
+            self.assertNotIn(t, res.stderr)
+        return lines[0]
+
+    def test_imap_xoauth2_refused(self):
+        line = self.check_refused("xoauth2")
+        self.assertIn("(status 401, scope mail)", line)
+
+    def test_pop3_oauthbearer_refused(self):
+        line = self.check_refused("oauthbearer", pop3=True)
+        self.assertIn("(status invalid_token)", line)
+
+
 class Pop3LoginTest(OAuthTestBase):
 
     def check_mount(self, source, auth, method):
