@@ -295,6 +295,17 @@ class ImapLoginTest(OAuthTestBase):
     def test_oauthbearer_token_command(self):
         self.check_mount("command", "oauthbearer", "OAUTHBEARER")
 
+    def test_sync_with_tokens(self):
+        """mailfs sync signs in the same way, from its own process."""
+        mfs = self.new_mount("file", mount=False)
+        since = self.mark()
+        res = mailfs("sync", "--config", mfs.config, "--account",
+                     self.account)
+        self.assertEqual(res.returncode, 0, res)
+        self.assertIn("%d messages fetched" % N_MESSAGES, res.stdout)
+        self.assertTrue(self.logins("OAUTHBEARER", since))
+        self.assert_no_secrets(mfs)
+
     def test_secrets_only_in_post_bodies(self):
         """The token endpoint gets the refresh token in the body of a
         POST, never in its URL; the --debug trace redacts the login and
