@@ -851,28 +851,85 @@ account_append_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	                          c->size, NULL, NULL, err);
 }
 
-gboolean
-account_append_special(MfAccount *a, guint special, const char *flags,
-                       gint64 date, int fd, guint64 size, GError **err)
+/* The top-level name of the folder SPECIAL marks, for servers that mark
+ * none. */
+static const char *
+account_special_name(guint special)
 {
-	MfTree *t = account_tree(a);
-	const MfFolder *f = NULL;
-	g_autoptr(GPtrArray) all = tree_children(t, 0);
+	switch (special) {
+	case MF_FOLDER_SENT:
+		return "Sent";
+	case MF_FOLDER_TRASH:
+		return "Trash";
+	case MF_FOLDER_DRAFTS:
+		return "Drafts";
+	default:
+		return NULL;
+	}
+}
 
-	/* Breadth-first: special-use folders are mostly at the top. */
-	for (guint i = 0; i < all->len && !f; i++) {
+/* The first folder of T marked SPECIAL, breadth-first (special-use
+ * folders are mostly at the top), else the top-level one named after it;
+ * borrowed from T, or NULL. */
+static const MfFolder *
+account_find_special(MfTree *t, guint special)
+{
+	g_autoptr(GPtrArray) all = tree_children(t, 0);
+	g_autoptr(GPtrArray) top = tree_children(t, 0);
+	const char *name = account_special_name(special);
+
+	for (guint i = 0; i < all->len; i++) {
 		const MfFolder *x = all->pdata[i];
 		if (x->flags & special)
-			f = x;
-		else
-			g_ptr_array_extend_and_steal(all, tree_children(t, x->id));
+			return x;
+		g_ptr_array_extend_and_steal(all, tree_children(t, x->id));
 	}
+	for (guint i = 0; name && i < top->len; i++) {
+		const MfFolder *x = top->pdata[i];
+		if (g_ascii_strcasecmp(x->leaf, name) == 0 &&
+		    !(x->flags & MF_FOLDER_NOSELECT))
+			return x;
+	}
+	return NULL;
+}
+
+/* Says that there is no folder PATH, or none for SPECIAL. */
+static void
+account_no_special(MfAccount *a, guint special, const char *path,
+                   GError **err)
+{
+	const char *name = account_special_name(special);
+
+	const char *fix = special == MF_FOLDER_SENT
+	                  ? " (set sent_folder, or save_sent = no)" : "";
+
+	if (path)
+		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX, "account %s has "
+		            "no folder '%s'%s", a->p.name, path, fix);
+	else
+		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX, "account %s has "
+		            "no folder marked \\%s, and none called %s at the "
+		            "top%s", a->p.name, name ? name : "special",
+		            name ? name : "so", fix);
+}
+
+gboolean
+account_append_special(MfAccount *a, guint special, const char *path,
+                       const char *flags, gint64 date, int fd,
+                       guint64 size, char **used, GError **err)
+{
+	MfTree *t = account_tree(a);
+	const MfFolder *f = path ? tree_find(t, path)
+	                         : account_find_special(t, special);
+
+	if (f && (f->flags & MF_FOLDER_NOSELECT))
+		f = NULL;
 	g_autofree char *name = f ? g_strdup(f->name) : NULL;
+	g_autofree char *shown = f ? g_strdup(f->path) : NULL;
 	gint64 id = f ? f->id : 0;
 	tree_unref(t);
 	if (!a->backend->append || !name) {
-		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
-		            "account %s has no such special-use folder", a->p.name);
+		account_no_special(a, special, path, err);
 		return FALSE;
 	}
 	if (!account_may_try(a)) {
@@ -883,6 +940,8 @@ account_append_special(MfAccount *a, guint special, const char *flags,
 	if (!account_with_session(a, account_append_cb, &c, err))
 		return FALSE;
 	account_expire_listing(a, id);
+	if (used)
+		*used = g_steal_pointer(&shown);
 	return TRUE;
 }
 

@@ -228,6 +228,7 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
 		.from = cfg->from,
 		.timeout_ms = (int)cfg->timeout * 1000,
 		.save_sent = cfg->save_sent,
+		.sent_folder = cfg->sent_folder,
 	};
 	g_autofree char *dir = g_build_filename(cfg->cache_dir, "outbox", NULL);
 
