@@ -12,6 +12,7 @@ typedef struct {
 	gboolean foreground;
 	gboolean debug;
 	gboolean read_only; /* --read-only, or read_only = yes */
+	gboolean make_mountpoint; /* the config's mount_point: made if missing */
 	char **fuse_opts;   /* values of -o, NULL-terminated, or NULL;
 	                     * "nonempty" among them is mailfs's own */
 } MountOptions;
