@@ -176,6 +176,11 @@ config_set_defaults(MfAccountConfig *cfg)
 		cfg->refresh_interval = 5;
 	if (!cfg->log_level)
 		cfg->log_level = LOG_INFO;
+	if (!cfg->mount_point) {
+		g_autofree char *home = config_home_dir();
+		cfg->mount_point = g_build_filename(home, "mailfs", cfg->name,
+		                                    NULL);
+	}
 }
 
 /* Parses every key of GROUP ("account NAME") into *CFG. */

@@ -46,7 +46,7 @@ typedef struct {
 	gboolean read_only;     /* a read-only mount, faster; default no */
 	gboolean is_default;    /* default = yes: used when none is named */
 	char *mount_point;      /* `mailfs mount` without MOUNTPOINT mounts
-	                         * here; "~/" expanded; or NULL */
+	                         * here; "~/" expanded; default ~/mailfs/NAME */
 	char **sync_folders;    /* `mailfs sync` without FOLDERs: these
 	                         * patterns; NULL: every folder */
 	guint64 max_message_size; /* sync skips larger messages; 0: no limit */

@@ -22,10 +22,10 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  mailfs mount [--config FILE] [--account NAME] [-f] [-d] [-r]\n"
 	"        [-o FUSE_OPTIONS] [MOUNTPOINT]\n"
-	"                  mount an account (the default one, on its\n"
-	"                  mount_point, when not named); returns once the\n"
-	"                  mount is ready; --read-only refuses every change\n"
-	"                  and reads faster\n"
+	"                  mount an account (the default one when not named)\n"
+	"                  on MOUNTPOINT (default: its mount_point,\n"
+	"                  ~/mailfs/NAME); returns once the mount is ready;\n"
+	"                  --read-only refuses every change and reads faster\n"
 	"  mailfs umount [--config FILE] [--account NAME] [MOUNTPOINT]\n"
 	"                  unmount it (says if messages are still queued)\n"
 	"  mailfs status [MOUNTPOINT]\n"
@@ -95,8 +95,9 @@ main_mount(int argc, char **argv)
 	int status = 0;
 
 	if (!cli_parse("mount", entries, "[MOUNTPOINT]", "Mount a mail "
-	               "account (the default one, on its mount_point, when "
-	               "none is named).", &argc, &argv, &status))
+	               "account (the default one when none is named) on "
+	               "MOUNTPOINT, or on its mount_point (~/mailfs/NAME unless "
+	               "set; made if missing).", &argc, &argv, &status))
 		return status;
 	if (argc > 2)
 		return cli_usage_error("mount", "too many arguments");
@@ -104,10 +105,6 @@ main_mount(int argc, char **argv)
 		main_load_account("mount", config, account, &status);
 	if (!cfg)
 		return status;
-	if (argc < 2 && !cfg->mount_point)
-		return cli_usage_error("mount", "missing MOUNTPOINT (or set "
-		                       "mount_point in [account %s])",
-		                       cfg->name);
 	MountOptions o = { .mountpoint = argc == 2 ? argv[1]
 	                                           : cfg->mount_point,
 	                   .make_mountpoint = argc < 2,
@@ -140,10 +137,6 @@ main_umount(int argc, char **argv)
 		main_load_account("umount", config, account, &status);
 	if (!cfg)
 		return status;
-	if (!cfg->mount_point)
-		return cli_usage_error("umount", "missing MOUNTPOINT (or set "
-		                       "mount_point in [account %s])",
-		                       cfg->name);
 	return mount_unmount(cfg->mount_point);
 }
 

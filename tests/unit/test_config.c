@@ -560,6 +560,8 @@ START_TEST(test_habit_keys)
 	ck_assert_str_eq(cfg->sent_folder, "Archive/Sent");
 	config_account_free(cfg);
 	cfg = expect_ok(BASE_CMD "max_age = 90\n", 0644, NULL);
+	g_autofree char *dflt = g_build_filename(tmpdir, "mailfs", "work", NULL);
+	ck_assert_str_eq(cfg->mount_point, dflt);
 	ck_assert_uint_eq(cfg->max_age, 90);
 	ck_assert_int_eq(cfg->log_level, LOG_INFO);
 	ck_assert_ptr_null(cfg->sync_folders);
