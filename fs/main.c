@@ -95,9 +95,9 @@ main_mount(int argc, char **argv)
 	int status = 0;
 
 	if (!cli_parse("mount", entries, "[MOUNTPOINT]", "Mount a mail "
-	               "account (the default one when none is named) on "
+	               "account (the default one when none is named) on\n"
 	               "MOUNTPOINT, or on its mount_point (~/mailfs/NAME unless "
-	               "set; made if missing).", &argc, &argv, &status))
+	               "set; made if\nmissing).", &argc, &argv, &status))
 		return status;
 	if (argc > 2)
 		return cli_usage_error("mount", "too many arguments");

@@ -413,7 +413,7 @@ status_cmd_main(int argc, char **argv)
 	int status = 0;
 
 	if (!cli_parse("status", NULL, "[MOUNTPOINT]", "Show the state of a "
-	               "mailfs mount (MOUNTPOINT/.mailfs/status), or of each "
+	               "mailfs mount (MOUNTPOINT/.mailfs/status),\nor of each "
 	               "of yours.", &argc, &argv, &status))
 		return status;
 	if (argc > 2)

@@ -232,11 +232,11 @@ sync_cmd_main(int argc, char **argv)
 	int status = 0;
 
 	if (!cli_parse("sync", entries, "[PATTERN...]", "Download every "
-	               "message not yet cached, so the account reads offline: "
-	               "of the folders matching the PATTERNs ('*' any text, "
-	               "'%' any but '/', '!' to leave out; default: the "
-	               "account's sync_folders, or every folder) and their "
-	               "subfolders.", &argc, &argv, &status))
+	               "message not yet cached, so the account reads offline:\n"
+	               "of the folders the PATTERNs match ('*' any text, '%' "
+	               "any but '/',\n'!' to leave out; default: the account's "
+	               "sync_folders, or every\nfolder) and their subfolders.",
+	               &argc, &argv, &status))
 		return status;
 	if (all && account)
 		return cli_usage_error("sync", "--all and --account exclude "
