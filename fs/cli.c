@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
+#include "fs/log.h"
 #include "net/mf_error.h"
 
 int
@@ -48,8 +50,8 @@ cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "mailfs: %s%s%s\n", cmd ? cmd : "", cmd ? ": " : "",
-	        msg);
+	fprintf(stderr, "%smailfs: %s%s%s\n", log_stderr_prefix(LOG_ERR),
+	        cmd ? cmd : "", cmd ? ": " : "", msg);
 	cli_hint(cmd);
 	return CLI_EXIT_USAGE;
 }
@@ -57,7 +59,8 @@ cli_usage_error(const char *cmd, const char *fmt, ...)
 int
 cli_config_error(const char *cmd, const GError *err)
 {
-	fprintf(stderr, "mailfs: %s\n", err->message);
+	fprintf(stderr, "%smailfs: %s\n", log_stderr_prefix(LOG_ERR),
+	        err->message);
 	return g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND)
 	       ? CLI_EXIT_USAGE : CLI_EXIT_CONFIG;
 }

@@ -6,6 +6,7 @@
 
 #include "fs/cli.h"
 #include "fs/config.h"
+#include "fs/log.h"
 #include "fs/mount.h"
 #include "fs/status_cmd.h"
 #include "fs/sync_cmd.h"
@@ -184,6 +185,9 @@ static const struct {
 int
 main(int argc, char **argv)
 {
+	/* From the first line on, stderr is known to be the journal's or
+	 * not (each command may set the log up again). */
+	log_setup("mailfs", FALSE, FALSE);
 	if (argc < 2)
 		return cli_usage_error(NULL, "missing command");
 	for (gsize i = 0; i < G_N_ELEMENTS(main_commands); i++)

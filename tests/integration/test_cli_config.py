@@ -7,6 +7,7 @@ refuses ending with a mailfs: line before the password is asked for."""
 
 import os
 import re
+import subprocess
 import unittest
 
 import harness
@@ -143,6 +144,24 @@ class ConfigTest(unittest.TestCase):
                              self.mfs.mountpoint if cmd == "mount" else "x")
                 line = self.one_line(res, 78)
                 self.assertIn("mailfs: " + want % self.mfs.config, line)
+
+    def test_error_lines_carry_a_priority_for_the_journal(self):
+        self.write(self.account("a", tiemout="3"))
+        err = os.path.join(self.work, "stderr")
+        with open(err, "w") as f:
+            st = os.fstat(f.fileno())
+            env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev,
+                                                             st.st_ino))
+            p = subprocess.run([harness.mailfs_bin(), "mount", "--config",
+                                self.mfs.config, self.mfs.mountpoint],
+                               stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                               env=env, timeout=20)
+        self.assertEqual(p.returncode, 78)
+        with open(err) as f:
+            text = f.read()
+        self.assertTrue(text.startswith("<3>mailfs: %s: [account a] tiemout: "
+                                        "unknown key (did you mean timeout?)"
+                                        % self.mfs.config), text)
 
     def test_sizes_with_units(self):
         for size in ("2GB", "2GiB", "2g", "512MiB"):
