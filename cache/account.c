@@ -851,48 +851,6 @@ account_append_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	                          c->size, NULL, NULL, err);
 }
 
-/* The top-level name of the folder SPECIAL marks, for servers that mark
- * none. */
-static const char *
-account_special_name(guint special)
-{
-	switch (special) {
-	case MF_FOLDER_SENT:
-		return "Sent";
-	case MF_FOLDER_TRASH:
-		return "Trash";
-	case MF_FOLDER_DRAFTS:
-		return "Drafts";
-	default:
-		return NULL;
-	}
-}
-
-/* The first folder of T marked SPECIAL, breadth-first (special-use
- * folders are mostly at the top), else the top-level one named after it;
- * borrowed from T, or NULL. */
-static const MfFolder *
-account_find_special(MfTree *t, guint special)
-{
-	g_autoptr(GPtrArray) all = tree_children(t, 0);
-	g_autoptr(GPtrArray) top = tree_children(t, 0);
-	const char *name = account_special_name(special);
-
-	for (guint i = 0; i < all->len; i++) {
-		const MfFolder *x = all->pdata[i];
-		if (x->flags & special)
-			return x;
-		g_ptr_array_extend_and_steal(all, tree_children(t, x->id));
-	}
-	for (guint i = 0; name && i < top->len; i++) {
-		const MfFolder *x = top->pdata[i];
-		if (g_ascii_strcasecmp(x->leaf, name) == 0 &&
-		    !(x->flags & MF_FOLDER_NOSELECT))
-			return x;
-	}
-	return NULL;
-}
-
 /* Says that there is no folder PATH, or none for SPECIAL. */
 static void
 account_no_special(MfAccount *a, guint special, const char *path,
@@ -920,7 +878,7 @@ account_append_special(MfAccount *a, guint special, const char *path,
 {
 	MfTree *t = account_tree(a);
 	const MfFolder *f = path ? tree_find(t, path)
-	                         : account_find_special(t, special);
+	                         : account_special_folder(t, special);
 
 	if (f && (f->flags & MF_FOLDER_NOSELECT))
 		f = NULL;

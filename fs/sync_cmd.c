@@ -209,6 +209,31 @@ sync_cmd_all(const char *config, const SyncOptions *o)
 	return rc;
 }
 
+/* After the options: syncs ACCOUNT (NULL: the default) of CONFIG (NULL:
+ * the default file), or with ALL every account. */
+static int
+sync_cmd_start(const char *config, const char *account, gboolean all,
+               const SyncOptions *o)
+{
+	g_autofree char *path = config ? g_strdup(config)
+	                               : config_default_path();
+	g_autoptr(GError) err = NULL;
+	struct sigaction sa = { .sa_handler = sync_cmd_sigint };
+
+	mount_protect_process();
+	log_setup("mailfs", FALSE, FALSE);
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (all)
+		return sync_cmd_all(path, o);
+	g_autoptr(MfAccountConfig) cfg = config_load_account(path, account,
+	                                                     &err);
+	if (!cfg)
+		return cli_config_error("sync", err);
+	return sync_cmd_run(cfg, o);
+}
+
 int
 sync_cmd_main(int argc, char **argv)
 {
@@ -242,20 +267,5 @@ sync_cmd_main(int argc, char **argv)
 		return cli_usage_error("sync", "--all and --account exclude "
 		                       "each other");
 	o.patterns = argv + 1;
-	if (!config)
-		config = config_default_path();
-	mount_protect_process();
-	log_setup("mailfs", FALSE, FALSE);
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = sync_cmd_sigint };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	if (all)
-		return sync_cmd_all(config, &o);
-	g_autoptr(GError) err = NULL;
-	g_autoptr(MfAccountConfig) cfg =
-		config_load_account(config, account, &err);
-	if (!cfg)
-		return cli_config_error("sync", err);
-	return sync_cmd_run(cfg, &o);
+	return sync_cmd_start(config, all ? NULL : account, all, &o);
 }
