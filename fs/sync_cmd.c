@@ -104,7 +104,7 @@ sync_cmd_run(MfAccountConfig *cfg, char **folders, gboolean quiet)
 		return 1;
 	}
 	mount_params(cfg, password, &p);
-	MfAccount *a = account_open(&p, mount_backend(cfg), &err);
+	MfAccount *a = account_open(&p, NULL, &err);
 	account_params_clear(&p);
 	if (!a) {
 		mount_say(cfg, "", err, "");
