@@ -388,9 +388,35 @@ folder_state_free(FolderState *fs)
 	g_free(fs);
 }
 
+/* The backend that speaks URL's protocol, or NULL for one that holds no
+ * mailbox (smtp://). */
+static const MfBackend *
+account_backend_for_url(const MfUrl *url)
+{
+	switch (url->scheme) {
+	case URL_IMAP:
+	case URL_IMAPS:
+		return &backend_imap;
+	case URL_POP3:
+	case URL_POP3S:
+		return &backend_pop3;
+	case URL_SMTP:
+	case URL_SMTPS:
+		break;
+	}
+	return NULL;
+}
+
 MfAccount *
 account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 {
+	if (!backend)
+		backend = account_backend_for_url(&p->backend.url);
+	if (!backend) {
+		g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
+		            "account %s: no mailbox protocol in its URL", p->name);
+		return NULL;
+	}
 	Store *store = store_open(p->cache_dir, err);
 
 	if (!store)

@@ -38,7 +38,9 @@ void account_params_clear(MfAccountParams *p);
 typedef struct MfListing MfListing;
 typedef struct MfAccount MfAccount;
 
-/* Opens the store and loads what it knows; does not touch the network. */
+/* Opens the store and loads what it knows; does not touch the network.
+ * BACKEND speaks to the server; NULL: the one for P's URL (the file
+ * system never chooses a protocol). */
 MfAccount *account_open(const MfAccountParams *p, const MfBackend *backend,
                         GError **err);
 void account_close(MfAccount *a); /* accepts NULL */

@@ -54,12 +54,6 @@ mount_fail(const MfAccountConfig *cfg, const GError *err)
 	return cli_exit_status(err);
 }
 
-const MfBackend *
-mount_backend(const MfAccountConfig *cfg)
-{
-	return cfg->has_imap ? &backend_imap : &backend_pop3;
-}
-
 void
 mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 {
@@ -88,7 +82,7 @@ static gboolean
 mount_check(const MfAccountConfig *cfg, const MfAccountParams *p,
             GError **err)
 {
-	MfAccount *a = account_open(p, mount_backend(cfg), err);
+	MfAccount *a = account_open(p, NULL, err);
 
 	if (!a)
 		return FALSE;
@@ -324,7 +318,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 {
 	g_autoptr(GError) err = NULL;
 
-	fs->account = account_open(p, mount_backend(cfg), &err);
+	fs->account = account_open(p, NULL, &err);
 	if (fs->account && cfg->has_smtp)
 		fs->outbox = mount_outbox(cfg, p, fs->account, &err);
 	mount_forget_password(p);

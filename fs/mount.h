@@ -37,9 +37,6 @@ void mount_protect_process(void);
 void mount_params(const MfAccountConfig *cfg, char *password,
                   MfAccountParams *p);
 
-/* The backend that serves CFG's account. */
-const MfBackend *mount_backend(const MfAccountConfig *cfg);
-
 /* Prints one line about CFG's account and server: WHAT, the cause, AFTER. */
 void mount_say(const MfAccountConfig *cfg, const char *what,
                const GError *err, const char *after);

@@ -166,7 +166,7 @@ sync_cmd_run(MfAccountConfig *cfg, const SyncOptions *o)
 		return cli_exit_status(err);
 	}
 	mount_params(cfg, password, &p);
-	MfAccount *a = account_open(&p, mount_backend(cfg), &err);
+	MfAccount *a = account_open(&p, NULL, &err);
 	account_params_clear(&p);
 	if (!a) {
 		mount_say(cfg, "", err, "");
