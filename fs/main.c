@@ -40,7 +40,8 @@ static const char usage_text[] =
 	"                  folders matching the patterns, such as 'Archive*'\n"
 	"                  '!Junk', and their subfolders), so that the\n"
 	"                  account reads offline\n"
-	"  mailfs help     show this help\n"
+	"  mailfs help [COMMAND]\n"
+	"                  show this help, or the options of COMMAND\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help      show this help (after a command: its options)\n"
@@ -158,29 +159,42 @@ main_version(int argc, char **argv)
 	return 0;
 }
 
-static int
-main_help(int argc, char **argv)
-{
-	fputs(usage_text, stdout);
-	return 0;
-}
+static int main_help(int argc, char **argv);
 
-/* The commands: ARGV[0] is the command's name, as given. */
+/* The commands (COMMAND: one with options and --help of its own) and
+ * the global options: ARGV[0] is the name, as given. */
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
+	gboolean command;
 } main_commands[] = {
-	{ "mount", main_mount },
-	{ "umount", main_umount },
-	{ "unmount", main_umount },
-	{ "status", status_cmd_main },
-	{ "sync", sync_cmd_main },
-	{ "help", main_help },
-	{ "--help", main_help },
-	{ "-h", main_help },
-	{ "--version", main_version },
-	{ "-V", main_version },
+	{ "mount", main_mount, TRUE },
+	{ "umount", main_umount, TRUE },
+	{ "unmount", main_umount, TRUE },
+	{ "status", status_cmd_main, TRUE },
+	{ "sync", sync_cmd_main, TRUE },
+	{ "help", main_help, FALSE },
+	{ "--help", main_help, FALSE },
+	{ "-h", main_help, FALSE },
+	{ "--version", main_version, FALSE },
+	{ "-V", main_version, FALSE },
 };
+
+/* `mailfs help`: this help; `mailfs help COMMAND`: COMMAND's. */
+static int
+main_help(int argc, char **argv)
+{
+	char *help_argv[] = { argc > 1 ? argv[1] : NULL, "--help", NULL };
+
+	for (gsize i = 0; argc > 1 && i < G_N_ELEMENTS(main_commands); i++)
+		if (main_commands[i].command &&
+		    strcmp(argv[1], main_commands[i].name) == 0)
+			return main_commands[i].run(2, help_argv);
+	if (argc > 1)
+		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+	fputs(usage_text, stdout);
+	return 0;
+}
 
 int
 main(int argc, char **argv)

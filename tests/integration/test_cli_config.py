@@ -48,6 +48,10 @@ class HelpTest(unittest.TestCase):
                 self.assertTrue(usage[1].startswith("mailfs %s " % cmd), res)
                 self.assertIn("-h, --help", res.stdout, res)
                 self.assertNotIn("?", res.stdout, res)
+            # mailfs help CMD says the same.
+            self.assertEqual(mailfs("help", cmd, env=c_locale()).stdout,
+                             res.stdout)
+        self.assertEqual(mailfs("help", "bogus").returncode, 2)
         res = mailfs("--help", env=c_locale())
         for line in res.stdout.splitlines():
             if re.match(r"^  [a-z]", line):
