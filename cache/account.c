@@ -388,9 +388,35 @@ folder_state_free(FolderState *fs)
 	g_free(fs);
 }
 
+/* The backend that speaks URL's protocol, or NULL for one that holds no
+ * mailbox (smtp://). */
+static const MfBackend *
+account_backend_for_url(const MfUrl *url)
+{
+	switch (url->scheme) {
+	case URL_IMAP:
+	case URL_IMAPS:
+		return &backend_imap;
+	case URL_POP3:
+	case URL_POP3S:
+		return &backend_pop3;
+	case URL_SMTP:
+	case URL_SMTPS:
+		break;
+	}
+	return NULL;
+}
+
 MfAccount *
 account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 {
+	if (!backend)
+		backend = account_backend_for_url(&p->backend.url);
+	if (!backend) {
+		g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
+		            "account %s: no mailbox protocol in its URL", p->name);
+		return NULL;
+	}
 	Store *store = store_open(p->cache_dir, err);
 
 	if (!store)
@@ -853,28 +879,43 @@ account_append_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	                          c->size, NULL, NULL, err);
 }
 
+/* Says that there is no folder PATH, or none for SPECIAL. */
+static void
+account_no_special(MfAccount *a, guint special, const char *path,
+                   GError **err)
+{
+	const char *name = account_special_name(special);
+
+	const char *fix = special == MF_FOLDER_SENT
+	                  ? " (set sent_folder, or save_sent = no)" : "";
+
+	if (path)
+		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX, "account %s has "
+		            "no folder '%s'%s", a->p.name, path, fix);
+	else
+		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX, "account %s has "
+		            "no folder marked \\%s, and none called %s at the "
+		            "top%s", a->p.name, name ? name : "special",
+		            name ? name : "so", fix);
+}
+
 gboolean
-account_append_special(MfAccount *a, guint special, const char *flags,
-                       gint64 date, int fd, guint64 size, GError **err)
+account_append_special(MfAccount *a, guint special, const char *path,
+                       const char *flags, gint64 date, int fd,
+                       guint64 size, char **used, GError **err)
 {
 	MfTree *t = account_tree(a);
-	const MfFolder *f = NULL;
-	g_autoptr(GPtrArray) all = tree_children(t, 0);
+	const MfFolder *f = path ? tree_find(t, path)
+	                         : account_special_folder(t, special);
 
-	/* Breadth-first: special-use folders are mostly at the top. */
-	for (guint i = 0; i < all->len && !f; i++) {
-		const MfFolder *x = all->pdata[i];
-		if (x->flags & special)
-			f = x;
-		else
-			g_ptr_array_extend_and_steal(all, tree_children(t, x->id));
-	}
+	if (f && (f->flags & MF_FOLDER_NOSELECT))
+		f = NULL;
 	g_autofree char *name = f ? g_strdup(f->name) : NULL;
+	g_autofree char *shown = f ? g_strdup(f->path) : NULL;
 	gint64 id = f ? f->id : 0;
 	tree_unref(t);
 	if (!a->backend->append || !name) {
-		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
-		            "account %s has no such special-use folder", a->p.name);
+		account_no_special(a, special, path, err);
 		return FALSE;
 	}
 	if (!account_may_try(a)) {
@@ -885,6 +926,8 @@ account_append_special(MfAccount *a, guint special, const char *flags,
 	if (!account_with_session(a, account_append_cb, &c, err))
 		return FALSE;
 	account_expire_listing(a, id);
+	if (used)
+		*used = g_steal_pointer(&shown);
 	return TRUE;
 }
 

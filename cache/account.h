@@ -38,7 +38,9 @@ void account_params_clear(MfAccountParams *p);
 typedef struct MfListing MfListing;
 typedef struct MfAccount MfAccount;
 
-/* Opens the store and loads what it knows; does not touch the network. */
+/* Opens the store and loads what it knows; does not touch the network.
+ * BACKEND speaks to the server; NULL: the one for P's URL (the file
+ * system never chooses a protocol). */
 MfAccount *account_open(const MfAccountParams *p, const MfBackend *backend,
                         GError **err);
 void account_close(MfAccount *a); /* accepts NULL */
@@ -170,12 +172,17 @@ gboolean account_message(MfAccount *a, gint64 gen, guint32 uid,
  * server no longer has it. */
 int account_open_message(MfAccount *a, gint64 gen, guint32 uid, GError **err);
 
-/* Appends SIZE bytes from FD to the first folder with special-use flag
- * SPECIAL (MF_FOLDER_SENT, ...), with FLAGS and DATE.  MF_ERROR_MAILBOX if
- * the account has no such folder or cannot append; MF_ERROR_OFFLINE while
+/* Appends SIZE bytes from FD, with FLAGS and DATE, to the folder PATH
+ * (display path) or, when PATH is NULL, to the first folder with
+ * special-use flag SPECIAL (MF_FOLDER_SENT, ...), or else the top-level
+ * folder named after it ("Sent", "Trash", ...: what servers that mark
+ * none have).  *USED (may be NULL) receives the display path of the
+ * folder, owned.  MF_ERROR_MAILBOX if there is no such folder (the
+ * message says so) or it cannot take the message; MF_ERROR_OFFLINE while
  * offline. */
 gboolean account_append_special(MfAccount *a, guint special,
-                                const char *flags, gint64 date, int fd,
-                                guint64 size, GError **err);
+                                const char *path, const char *flags,
+                                gint64 date, int fd, guint64 size,
+                                char **used, GError **err);
 
 #endif

@@ -179,6 +179,13 @@ gboolean account_exec_append(MfAccount *a, gint64 folder_id, int fd,
 /* Sets the last error shown in the status, for a failure that is not a
  * server's. */
 void account_record_error(MfAccount *a, const GError *err);
+/* The folder special-use flag SPECIAL (MF_FOLDER_SENT, ...) marks, or
+ * else the top-level one called after it (Sent, Trash, Drafts: what most
+ * clients make, and servers such as Cyrus leave unmarked); borrowed from
+ * T, or NULL (account_write.c). */
+const MfFolder *account_special_folder(MfTree *t, guint special);
+/* "Sent", "Trash", "Drafts" for SPECIAL, or NULL (account_write.c). */
+const char *account_special_name(guint special);
 /* The UIDVALIDITY of FOLDER_ID's loaded listing; FALSE if none. */
 gboolean account_listing_uidvalidity(MfAccount *a, gint64 folder_id,
                                      guint32 *uidvalidity);

@@ -65,7 +65,23 @@ account_write_resolve(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 	return TRUE;
 }
 
-/* The first folder with special-use flag SPECIAL, breadth-first. */
+const char *
+account_special_name(guint special)
+{
+	switch (special) {
+	case MF_FOLDER_SENT:
+		return "Sent";
+	case MF_FOLDER_TRASH:
+		return "Trash";
+	case MF_FOLDER_DRAFTS:
+		return "Drafts";
+	default:
+		return NULL;
+	}
+}
+
+/* The first folder with special-use flag SPECIAL, breadth-first (they
+ * are mostly at the top). */
 static const MfFolder *
 account_write_special(MfTree *t, guint special)
 {
@@ -80,18 +96,16 @@ account_write_special(MfTree *t, guint special)
 	return NULL;
 }
 
-/* Where removed messages go: the \Trash folder, or else a folder named
- * Trash at the top (what most clients make, and servers such as Cyrus
- * leave unmarked). */
-static const MfFolder *
-account_write_trash(MfTree *t)
+const MfFolder *
+account_special_folder(MfTree *t, guint special)
 {
-	const MfFolder *f = account_write_special(t, MF_FOLDER_TRASH);
-	g_autoptr(GPtrArray) top = f ? NULL : tree_children(t, 0);
+	const MfFolder *f = account_write_special(t, special);
+	const char *name = account_special_name(special);
+	g_autoptr(GPtrArray) top = f || !name ? NULL : tree_children(t, 0);
 
 	for (guint i = 0; top && i < top->len && !f; i++) {
 		const MfFolder *x = top->pdata[i];
-		if (g_ascii_strcasecmp(x->leaf, "Trash") == 0 &&
+		if (g_ascii_strcasecmp(x->leaf, name) == 0 &&
 		    !(x->flags & MF_FOLDER_NOSELECT))
 			f = x;
 	}
@@ -142,7 +156,8 @@ account_exec_remove(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 	if (!account_write_check(a, err) ||
 	    !account_write_resolve(a, folder_id, uidvalidity, uid, &c, err))
 		return FALSE;
-	const MfFolder *trash = account_write_trash(c.tree);
+	/* Where removed messages go: Trash, marked or named so. */
+	const MfFolder *trash = account_special_folder(c.tree, MF_FOLDER_TRASH);
 	if (expunge || (trash && trash->id == c.folder->id))
 		return account_write_run(&c, account_write_expunge_cb, err);
 	if (!trash) {

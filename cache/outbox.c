@@ -33,6 +33,10 @@ struct MfOutbox {
 	OutboxSender *snd;     /* the sender thread's, while it runs */
 	GHashTable *broken;    /* gint64 ids whose write_error could not be
 	                        * stored (a full disk): never queued either */
+	guint sent;            /* messages sent since opened */
+	char *last_error;      /* "NAME: why", the last failure; or NULL */
+	gint64 last_error_at;
+	gboolean told_sent_folder; /* the log said where copies go */
 };
 
 static void outbox_fail_locked(MfOutbox *o, const OutboxEntry *e,
@@ -82,6 +86,7 @@ outbox_params_clear(OutboxParams *p)
 	}
 	tokens_unref(p->tokens);
 	g_free(p->from);
+	g_free(p->sent_folder);
 	memset(p, 0, sizeof *p);
 }
 
@@ -366,6 +371,7 @@ outbox_open(const char *dir, const OutboxParams *p, MfAccount *account,
 	o->p.password = g_strdup(p->password);
 	o->p.tokens = p->tokens ? tokens_ref(p->tokens) : NULL;
 	o->p.from = g_strdup(p->from);
+	o->p.sent_folder = g_strdup(p->sent_folder);
 	if (g_mkdir_with_parents(o->spool, 0700) != 0 || chmod(dir, 0700) != 0) {
 		outbox_errno_fail(err, errno, "create outbox", dir);
 		goto fail;
@@ -416,6 +422,7 @@ outbox_close(MfOutbox *o)
 	g_cond_clear(&o->wake);
 	g_free(o->dir);
 	g_free(o->spool);
+	g_free(o->last_error);
 	g_free(o);
 }
 
@@ -965,10 +972,48 @@ static OutboxOutcome
 outbox_copy(MfOutbox *o, OutboxSender *snd, gint64 id, char **error)
 {
 	g_autofree char *sent = outbox_path(o, id, ".sent");
+	g_autofree char *folder = NULL;
 
 	if (!o->p.save_sent || !o->account)
 		return OUTBOX_DONE;
-	return outbox_sender_copy(snd, sent, error);
+	OutboxOutcome r = outbox_sender_copy(snd, sent, o->p.sent_folder,
+	                                     &folder, error);
+	if (r == OUTBOX_DONE && folder && !o->told_sent_folder) {
+		o->told_sent_folder = TRUE; /* the sender thread's own */
+		g_message("outbox: copies of sent mail go to %s%s", folder,
+		          o->p.sent_folder ? "" : " (sent_folder chooses "
+		          "another)");
+	}
+	return r;
+}
+
+/* What the log and the status say of an attempt at E that ended in R
+ * with ERROR (or none), with O's lock held.  A failure for now is logged
+ * when its reason is not the one of the attempt before. */
+static void
+outbox_note_locked(MfOutbox *o, const OutboxEntry *e, OutboxOutcome r,
+                   const char *error)
+{
+	if (r == OUTBOX_ACCEPTED || r == OUTBOX_DONE) {
+		if (e->state != OUTBOX_SENT)
+			o->sent++;
+		if (!error)
+			return;
+	}
+	if (!error)
+		return;
+	g_free(o->last_error);
+	o->last_error = g_strdup_printf("%s: %s", e->name, error);
+	o->last_error_at = g_get_real_time() / G_USEC_PER_SEC;
+	if (r == OUTBOX_REFUSED || g_strcmp0(e->error, error) == 0)
+		return; /* outbox_fail_locked says it; or said already */
+	if (r == OUTBOX_RETRY && e->state != OUTBOX_SENT)
+		g_warning("outbox: %s not sent yet (trying again in %u s, then "
+		          "less often): %s", e->name, (guint)(outbox_backoff(
+		          e->attempts + 1) / G_USEC_PER_SEC), error);
+	else
+		g_warning("outbox: %s was sent, but its copy is not saved yet "
+		          "(trying again later): %s", e->name, error);
 }
 
 static void
@@ -977,6 +1022,7 @@ outbox_send_entry(MfOutbox *o, OutboxSender *snd, const OutboxEntry *e)
 	g_autofree char *spool = outbox_path(o, e->id, NULL);
 	g_autofree char *sent = outbox_path(o, e->id, ".sent");
 	g_autofree char *error = NULL;
+	g_autofree char *report = NULL;
 	MarkCtx m = { o, e->id };
 	OutboxMarks marks = { outbox_mark_awaiting_cb, outbox_mark_sent_cb, &m };
 	OutboxOutcome r;
@@ -984,19 +1030,18 @@ outbox_send_entry(MfOutbox *o, OutboxSender *snd, const OutboxEntry *e)
 	if (e->state == OUTBOX_SENT) {
 		r = outbox_copy(o, snd, e->id, &error);
 	} else {
-		r = outbox_sender_send(snd, spool, sent, &marks, &error);
+		r = outbox_sender_send(snd, spool, sent, &marks, &report,
+		                       &error);
 		if (r == OUTBOX_ACCEPTED) {
-			g_message("outbox: %s sent", e->name);
+			g_message("outbox: %s sent: %s", e->name, report);
 			g_clear_pointer(&error, g_free);
 			r = outbox_copy(o, snd, e->id, &error);
 			if (r != OUTBOX_DONE)
 				r = OUTBOX_ACCEPTED;
 		}
 	}
-	if (r == OUTBOX_ACCEPTED && error)
-		g_warning("outbox: copy of %s not saved in Sent yet: %s",
-		          e->name, error);
 	g_mutex_lock(&o->lock);
+	outbox_note_locked(o, e, r, error);
 	outbox_settle(o, e, r, error);
 	g_mutex_unlock(&o->lock);
 }
@@ -1045,15 +1090,28 @@ outbox_start(MfOutbox *o)
 }
 
 void
-outbox_summary(MfOutbox *o, guint *queued, gint64 *oldest, guint *failed)
+outbox_summary(MfOutbox *o, OutboxSummary *s)
 {
+	memset(s, 0, sizeof *s);
 	g_mutex_lock(&o->lock);
 	g_autoptr(GPtrArray) q = outbox_select(o,
-		"state IN (1, 2, 3, 5) ORDER BY mtime", 0, NULL);
+		"state IN (1, 2, 5) ORDER BY mtime", 0, NULL);
+	g_autoptr(GPtrArray) c = outbox_select(o, "state = 3", 0, NULL);
 	g_autoptr(GPtrArray) f = outbox_select(o,
 		"state = 4 AND (removed & 1) = 0", 0, NULL);
+	s->sent = o->sent;
+	s->last_error = g_strdup(o->last_error);
+	s->last_error_at = o->last_error_at;
 	g_mutex_unlock(&o->lock);
-	*queued = q->len;
-	*oldest = q->len ? ((OutboxEntry *)q->pdata[0])->mtime : 0;
-	*failed = f->len;
+	s->queued = q->len;
+	s->oldest = q->len ? ((OutboxEntry *)q->pdata[0])->mtime : 0;
+	s->copy_pending = c->len;
+	s->failed = f->len;
+}
+
+void
+outbox_summary_clear(OutboxSummary *s)
+{
+	g_free(s->last_error);
+	memset(s, 0, sizeof *s);
 }

@@ -51,6 +51,12 @@
  * MF_ERROR_READONLY not allowed (a move into failed/); MF_ERROR_NOSPACE
  * the disk is full; MF_ERROR_LOCAL any other disk or database failure.
  *
+ * The log: one line per message sent (sender, recipients, size, the
+ * server's reply), one when it goes to failed/, and one when an attempt
+ * fails for now, or a copy in Sent cannot be saved, with a reason other
+ * than the last one (a message retried for an hour for the same reason
+ * is one line, not twelve).
+ *
  * Thread-safe; the sender is one background thread per account.
  */
 #ifndef MAILFS_OUTBOX_H
@@ -94,6 +100,8 @@ typedef struct {
 	char *from;            /* or NULL */
 	int timeout_ms;
 	gboolean save_sent;    /* append a copy to the \Sent folder */
+	char *sent_folder;     /* ... or to this one (display path); NULL:
+	                        * the \Sent one, else a top-level Sent */
 } OutboxParams;
 
 void outbox_params_clear(OutboxParams *p);
@@ -184,10 +192,21 @@ gboolean outbox_rename(MfOutbox *o, gboolean from_failed, const char *from,
  * "sent", "failed: ERROR". */
 char *outbox_status(const OutboxEntry *e);
 
-/* How many messages wait to be sent (or for their Sent copy), the mtime
- * of the oldest (0: none), and how many messages are in failed/. */
-void outbox_summary(MfOutbox *o, guint *queued, gint64 *oldest,
-                    guint *failed);
+/* What .mailfs/status shows of the outbox. */
+typedef struct {
+	guint queued;          /* in outbox/, to be sent or on their way */
+	gint64 oldest;         /* mtime of the oldest of them; 0: none */
+	guint copy_pending;    /* sent, their copy in Sent not saved yet */
+	guint sent;            /* sent since the outbox was opened */
+	guint failed;          /* in failed/ */
+	char *last_error;      /* the last failure to send a message or to
+	                        * save its copy, with its name; or NULL */
+	gint64 last_error_at;  /* Unix time */
+} OutboxSummary;
+
+/* Fills *S; clear it with outbox_summary_clear(). */
+void outbox_summary(MfOutbox *o, OutboxSummary *s);
+void outbox_summary_clear(OutboxSummary *s);
 
 /* Tries every queued message now (the ctl command "flush"). */
 void outbox_kick(MfOutbox *o);

@@ -188,10 +188,29 @@ outbox_sender_outcome(GError *err, char **error)
 	return OUTBOX_RETRY;
 }
 
+/* The log's account of M, sent with the server's REPLY; owned. */
+static char *
+outbox_sender_report(const OutboxMsg *m, const char *reply)
+{
+	GString *r = g_string_new(NULL);
+	gsize size = 0;
+
+	g_bytes_get_data(m->data, &size);
+	g_string_append_printf(r, "from=<%s> recipients=", m->sender);
+	for (guint i = 0; i < m->rcpts->len; i++)
+		g_string_append_printf(r, "%s<%s>", i ? "," : "",
+		                       (const char *)m->rcpts->pdata[i]);
+	g_string_append_printf(r, " size=%" G_GSIZE_FORMAT " reply=%s", size,
+	                       reply && *reply ? reply : "(none)");
+	return g_string_free(r, FALSE);
+}
+
 static OutboxOutcome
 outbox_sender_transmit(OutboxSender *s, OutboxMsg *m, int fd,
-                       const OutboxMarks *marks, char **error)
+                       const OutboxMarks *marks, char **report,
+                       char **error)
 {
+	g_autofree char *reply = NULL;
 	g_autoptr(GError) err = NULL;
 	SmtpEnvelope env = {
 		.from = m->sender,
@@ -204,7 +223,7 @@ outbox_sender_transmit(OutboxSender *s, OutboxMsg *m, int fd,
 	if (!outbox_sender_connect(s, &err))
 		return outbox_sender_outcome(err, error);
 	if (!smtp_client_send_fd_before_dot(s->smtp, &env, fd, marks->awaiting,
-	                                    marks->ud, NULL, &err)) {
+	                                    marks->ud, &reply, &err)) {
 		gboolean unknown = smtp_client_outcome_unknown(s->smtp);
 		gboolean permanent = smtp_client_error_is_permanent(err);
 		if (smtp_client_state(s->smtp) == SMTP_STATE_BROKEN)
@@ -221,12 +240,13 @@ outbox_sender_transmit(OutboxSender *s, OutboxMsg *m, int fd,
 	}
 	if (!marks->sent(marks->ud))
 		g_warning("outbox: message sent but its state not saved");
+	*report = outbox_sender_report(m, reply);
 	return OUTBOX_ACCEPTED;
 }
 
 OutboxOutcome
 outbox_sender_send(OutboxSender *s, const char *spool, const char *sent_path,
-                   const OutboxMarks *marks, char **error)
+                   const OutboxMarks *marks, char **report, char **error)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GBytes) raw = outbox_sender_read(spool, &err);
@@ -242,7 +262,7 @@ outbox_sender_send(OutboxSender *s, const char *spool, const char *sent_path,
 	int fd = outbox_sender_write_sent(sent_path, m->data, &err);
 	OutboxOutcome r = fd < 0 ? outbox_sender_outcome(err, error)
 	                         : outbox_sender_transmit(s, m, fd, marks,
-	                                                  error);
+	                                                  report, error);
 	if (fd >= 0)
 		close(fd);
 	outbox_msg_free(m);
@@ -250,7 +270,8 @@ outbox_sender_send(OutboxSender *s, const char *spool, const char *sent_path,
 }
 
 OutboxOutcome
-outbox_sender_copy(OutboxSender *s, const char *sent_path, char **error)
+outbox_sender_copy(OutboxSender *s, const char *sent_path, const char *folder,
+                   char **used, char **error)
 {
 	g_autoptr(GError) err = NULL;
 	struct stat st;
@@ -263,9 +284,10 @@ outbox_sender_copy(OutboxSender *s, const char *sent_path, char **error)
 		return OUTBOX_DONE;
 	}
 	gboolean ok = account_append_special(s->account, MF_FOLDER_SENT,
-	                                     "\\Seen", g_get_real_time() /
-	                                     G_USEC_PER_SEC, fd,
-	                                     (guint64)st.st_size, &err);
+	                                     folder, "\\Seen",
+	                                     g_get_real_time() / G_USEC_PER_SEC,
+	                                     fd, (guint64)st.st_size, used,
+	                                     &err);
 	close(fd);
 	if (ok)
 		return OUTBOX_DONE;

@@ -42,16 +42,21 @@ typedef struct {
 /* Prepares the message in SPOOL (recipients, Bcc removed, Date and
  * Message-ID added), writes what will go out to SENT_PATH (durably), and
  * sends it, calling MARKS at the two moments they name.  Returns ACCEPTED,
- * RETRY or REFUSED; *ERROR gets the reason for the last two (the server's
- * reply when there is one).  A message that may have been delivered (the
- * connection lost after the ".") is REFUSED with a reason saying so. */
+ * with *REPORT (owned) saying what was sent for the log, as msmtp does:
+ * "from=<a@b> recipients=<c@d>,<e@f> size=N reply=250 ..."; or RETRY or
+ * REFUSED, with *ERROR the reason (the server's reply when there is one).
+ * A message that may have been delivered (the connection lost after the
+ * ".") is REFUSED with a reason saying so. */
 OutboxOutcome outbox_sender_send(OutboxSender *s, const char *spool,
                                  const char *sent_path,
-                                 const OutboxMarks *marks, char **error);
+                                 const OutboxMarks *marks, char **report,
+                                 char **error);
 
-/* Appends SENT_PATH to the account's \Sent folder: DONE, or RETRY with
- * *ERROR. */
+/* Appends SENT_PATH to FOLDER (display path) or, when NULL, the account's
+ * \Sent folder (account_append_special): DONE, with *USED the folder
+ * (owned), or RETRY with *ERROR. */
 OutboxOutcome outbox_sender_copy(OutboxSender *s, const char *sent_path,
+                                 const char *folder, char **used,
                                  char **error);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cache/account_int.h"
+#include "cache/sync_select.h"
 #include "net/mf_error.h"
 
 #define CHUNK_MESSAGES 250
@@ -25,6 +26,7 @@ typedef struct {
 
 typedef struct {
 	MfAccount *a;
+	const MfSyncSelect *sel;
 	MfTree *tree;
 	GPtrArray *jobs;        /* FolderJob* */
 	GPtrArray *chunks;      /* Chunk* */
@@ -295,7 +297,17 @@ sync_worker(gpointer data)
 	return NULL;
 }
 
-/* Cuts the uncached messages of JOB's listing into chunks. */
+/* FALSE when SEL leaves M out: too large, or too old. */
+static gboolean
+sync_wanted(const MfSyncSelect *sel, const MfRemoteMessage *m)
+{
+	if (sel->max_size && m->size > sel->max_size)
+		return FALSE;
+	return !(sel->min_date && m->date > 0 && m->date < sel->min_date);
+}
+
+/* Cuts the uncached messages of JOB's listing that SEL wants into
+ * chunks. */
 static void
 sync_plan_folder(SyncRun *run, FolderJob *job, MfListing *l, GHashTable *have)
 {
@@ -305,6 +317,10 @@ sync_plan_folder(SyncRun *run, FolderJob *job, MfListing *l, GHashTable *have)
 		const MfRemoteMessage *m = listing_at(l, i);
 		if (g_hash_table_contains(have, GUINT_TO_POINTER(m->uid))) {
 			run->res->cached++;
+			continue;
+		}
+		if (!sync_wanted(run->sel, m)) {
+			run->res->skipped++;
 			continue;
 		}
 		if (!cur || cur->msgs->len >= CHUNK_MESSAGES ||
@@ -350,32 +366,41 @@ sync_plan(SyncRun *run, const MfFolder *f)
 	listing_unref(l);
 }
 
-/* The folders to sync: the named ones, or every selectable one. */
+/* Every folder of RUN's tree, parents before their children; borrowed. */
 static GPtrArray *
-sync_folders(SyncRun *run, const char *const *names, GError **err)
+sync_all_folders(SyncRun *run)
 {
 	GPtrArray *out = g_ptr_array_new();
+	g_autoptr(GPtrArray) stack = tree_children(run->tree, 0);
 
-	if (!names || !names[0]) {
-		g_autoptr(GPtrArray) stack = tree_children(run->tree, 0);
-		while (stack->len > 0) {
-			const MfFolder *f = g_ptr_array_steal_index(stack, 0);
-			g_autoptr(GPtrArray) kids = tree_children(run->tree, f->id);
-			g_ptr_array_extend(stack, kids, NULL, NULL);
-			if (!(f->flags & MF_FOLDER_NOSELECT))
-				g_ptr_array_add(out, (gpointer)f);
-		}
-		return out;
-	}
-	for (guint i = 0; names[i]; i++) {
-		const MfFolder *f = tree_find(run->tree, names[i]);
-		if (!f || (f->flags & MF_FOLDER_NOSELECT)) {
-			g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
-			            "no folder '%s' with messages", names[i]);
-			g_ptr_array_unref(out);
-			return NULL;
-		}
+	while (stack->len > 0) {
+		const MfFolder *f = g_ptr_array_steal_index(stack, 0);
+		g_autoptr(GPtrArray) kids = tree_children(run->tree, f->id);
+		g_ptr_array_extend(stack, kids, NULL, NULL);
 		g_ptr_array_add(out, (gpointer)f);
+	}
+	return out;
+}
+
+/* The folders to sync, each once: those the patterns select that hold
+ * messages. */
+static GPtrArray *
+sync_folders(SyncRun *run, GError **err)
+{
+	g_autoptr(GPtrArray) all = sync_all_folders(run);
+	g_autofree const char **paths = g_new0(const char *, all->len + 1);
+	g_autofree gboolean *chosen = g_new0(gboolean, all->len + 1);
+
+	for (guint i = 0; i < all->len; i++)
+		paths[i] = ((const MfFolder *)all->pdata[i])->path;
+	if (!sync_select_folders(paths, all->len, run->sel->patterns,
+	                         run->sel->recurse, chosen, err))
+		return NULL;
+	GPtrArray *out = g_ptr_array_new();
+	for (guint i = 0; i < all->len; i++) {
+		const MfFolder *f = all->pdata[i];
+		if (chosen[i] && !(f->flags & MF_FOLDER_NOSELECT))
+			g_ptr_array_add(out, (gpointer)f);
 	}
 	return out;
 }
@@ -394,18 +419,19 @@ sync_run_workers(SyncRun *run)
 }
 
 gboolean
-sync_run(MfAccount *a, const char *const *folders, MfSyncProgressFn cb,
+sync_run(MfAccount *a, const MfSyncSelect *sel, MfSyncProgressFn cb,
          void *ud, volatile gint *cancel, MfSyncResult *res, GError **err)
 {
-	SyncRun run = { .a = a, .cb = cb, .ud = ud, .cancel = cancel,
-	                .res = res };
+	static const MfSyncSelect everything = { .recurse = TRUE };
+	SyncRun run = { .a = a, .sel = sel ? sel : &everything, .cb = cb,
+	                .ud = ud, .cancel = cancel, .res = res };
 
 	memset(res, 0, sizeof *res);
 	res->failures = g_ptr_array_new_with_free_func(g_free);
 	if (!account_connect(a, err))
 		return FALSE;
 	run.tree = account_tree(a);
-	g_autoptr(GPtrArray) list = sync_folders(&run, folders, err);
+	g_autoptr(GPtrArray) list = sync_folders(&run, err);
 	if (!list) {
 		tree_unref(run.tree);
 		return FALSE;

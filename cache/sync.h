@@ -27,9 +27,22 @@ typedef struct {
 /* Called from worker threads, one call at a time. */
 typedef void (*MfSyncProgressFn)(const MfSyncProgress *p, void *ud);
 
+/* What a sync takes. */
+typedef struct {
+	const char *const *patterns; /* folder patterns, see sync_select.h
+	                              * (NULL or empty: every folder) */
+	gboolean recurse;            /* a folder's subfolders come with it */
+	guint64 max_size;            /* larger messages are left out; 0: no
+	                              * limit */
+	gint64 min_date;             /* messages that arrived before (Unix
+	                              * time) are left out; 0: no limit (a
+	                              * message of unknown date is taken) */
+} MfSyncSelect;
+
 typedef struct {
 	guint fetched;       /* bodies fetched and stored by this run */
 	guint cached;        /* bodies already cached before */
+	guint skipped;       /* not cached, left out by max_size or min_date */
 	/* Bodies that could not be fetched: the server failed, or answered
 	 * without a body it still has, or sent one whose size is not the
 	 * RFC822.SIZE it announced (such a body is not stored: a mount
@@ -44,12 +57,13 @@ typedef struct {
 
 void sync_result_clear(MfSyncResult *r);
 
-/* Syncs FOLDERS (display paths, NULL-terminated; NULL or empty: every
- * folder).  Returns FALSE with ERR only if the sync could not start (an
- * unknown folder, the server unreachable); failures of single folders or
- * chunks are counted in RES.  CANCEL, when it becomes non-zero, stops the
- * sync after the chunks in progress are committed. */
-gboolean sync_run(MfAccount *a, const char *const *folders,
+/* Syncs what SEL selects (NULL: every message of every folder), each
+ * folder once however many patterns name it.  Returns FALSE with ERR only
+ * if the sync could not start (a pattern naming no folder:
+ * MF_ERROR_NOTFOUND; the server unreachable); failures of single folders
+ * or chunks are counted in RES.  CANCEL, when it becomes non-zero, stops
+ * the sync after the chunks in progress are committed. */
+gboolean sync_run(MfAccount *a, const MfSyncSelect *sel,
                   MfSyncProgressFn cb, void *ud, volatile gint *cancel,
                   MfSyncResult *res, GError **err);
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "cache/command.h"
@@ -101,6 +102,9 @@ config_parse_key(const ConfigFile *f, GKeyFile *kf, const char *group,
 	const ConfigKey *k = config_find_key(key);
 	gboolean ok;
 
+	if (!k && config_nearest_key(key))
+		return config_fail(err, "unknown key (did you mean %s?)",
+		                   config_nearest_key(key));
 	if (!k)
 		return config_fail(err, "unknown key");
 	char *value = g_key_file_get_value(kf, group, key, NULL);
@@ -169,6 +173,13 @@ config_set_defaults(MfAccountConfig *cfg)
 
 	if (!cfg->refresh_interval)
 		cfg->refresh_interval = 5;
+	if (!cfg->log_level)
+		cfg->log_level = LOG_INFO;
+	if (!cfg->mount_point) {
+		g_autofree char *home = config_home_dir();
+		cfg->mount_point = g_build_filename(home, "mailfs", cfg->name,
+		                                    NULL);
+	}
 	config_oauth2_defaults(cfg);
 }
 
@@ -251,28 +262,80 @@ config_join_names(GPtrArray *accounts)
 	return g_string_free(s, FALSE);
 }
 
-/* Takes the account NAME (or the only one) out of ACCOUNTS. */
+/* Sets ERR to MF_ERROR_NOTFOUND (a usage error) with the message. */
+static void G_GNUC_PRINTF(2, 3)
+config_fail_usage(GError **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error_literal(err, MF_ERROR, MF_ERROR_NOTFOUND, msg);
+}
+
+/* The index of the account NAME in ACCOUNTS, or -1. */
+static gint
+config_index(GPtrArray *accounts, const char *name)
+{
+	for (guint i = 0; name && i < accounts->len; i++) {
+		const MfAccountConfig *a = g_ptr_array_index(accounts, i);
+		if (strcmp(a->name, name) == 0)
+			return (gint)i;
+	}
+	return -1;
+}
+
+/* Takes the account NAME (or the only one, or DEFAULT_NAME) out of
+ * ACCOUNTS. */
 static MfAccountConfig *
 config_choose(const char *path, GPtrArray *accounts, const char *name,
-              GError **err)
+              const char *default_name, GError **err)
 {
 	g_autofree char *names = config_join_names(accounts);
 
 	if (!name && accounts->len == 1)
 		return g_ptr_array_steal_index(accounts, 0);
-	if (!name) {
-		config_fail(err, "%s: several accounts (%s): choose one with "
-		            "--account", path, names);
+	if (!name && !default_name) {
+		config_fail_usage(err, "%s: several accounts (%s) and no "
+		                  "default: choose one with --account, or add "
+		                  "default = NAME above the groups", path, names);
 		return NULL;
 	}
+	gint i = config_index(accounts, name ? name : default_name);
+	if (i >= 0)
+		return g_ptr_array_steal_index(accounts, (guint)i);
+	config_fail_usage(err, "%s: no account '%.100s' (accounts: %s)", path,
+	                  name ? name : default_name, names);
+	return NULL;
+}
+
+/* The default account: the top line `default = NAME` or the one account
+ * with `default = yes` (the two must agree), or NULL for none; borrowed
+ * from S or ACCOUNTS. */
+static gboolean
+config_find_default(const ConfigFileSyntax *s, GPtrArray *accounts,
+                    const char **out, GError **err)
+{
+	const char *name = s->default_name;
+	g_autofree char *names = config_join_names(accounts);
+
+	if (name && config_index(accounts, name) < 0)
+		return config_fail(err, "%s:%u: default: no account '%.100s' "
+		                   "(accounts: %s)", s->path, s->default_line,
+		                   name, names);
 	for (guint i = 0; i < accounts->len; i++) {
 		const MfAccountConfig *a = g_ptr_array_index(accounts, i);
-		if (strcmp(a->name, name) == 0)
-			return g_ptr_array_steal_index(accounts, i);
+		if (!a->is_default || (name && strcmp(name, a->name) == 0))
+			continue;
+		if (name)
+			return config_fail(err, "%s: [account %s] default: the "
+			                   "default is already %s", s->path,
+			                   a->name, name);
+		name = a->name;
 	}
-	config_fail(err, "%s: no account '%.100s' (accounts: %s)", path, name,
-	            names);
-	return NULL;
+	*out = name;
+	return TRUE;
 }
 
 /* Parses every group of KF into ACCOUNTS; there must be at least one. */
@@ -359,32 +422,71 @@ config_read_file(ConfigFile *f, char **data, gsize *len, GError **err)
 	return TRUE;
 }
 
-MfAccountConfig *
-config_load_account(const char *path, const char *name, GError **err)
+/* Reads PATH (checking every line, see config_syntax.c) into KF. */
+static gboolean
+config_load_keyfile(ConfigFile *f, ConfigFileSyntax *syn, GKeyFile *kf,
+                    GError **err)
 {
-	ConfigFile f = { .path = path };
 	char *data = NULL;
 	gsize len = 0;
 	GError *e = NULL;
 
-	g_return_val_if_fail(path != NULL, NULL);
-	if (!config_read_file(&f, &data, &len, err))
-		return NULL;
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	gboolean loaded = g_key_file_load_from_data(
-		kf, data, len, G_KEY_FILE_KEEP_TRANSLATIONS, &e);
+	if (!config_read_file(f, &data, &len, err))
+		return FALSE;
+	gboolean loaded = config_syntax_check(syn, data, len, err) &&
+		(g_key_file_load_from_data(kf, data, len,
+		                           G_KEY_FILE_KEEP_TRANSLATIONS, &e) ||
+		 config_fail(err, "%s: %s", f->path, e->message));
 	explicit_bzero(data, len);
 	g_free(data);
-	if (!loaded) {
-		config_fail(err, "%s: %s", path, e->message);
-		g_error_free(e);
-		return NULL;
-	}
+	g_clear_error(&e);
+	return loaded;
+}
+
+/* Every account of PATH into ACCOUNTS, and the name of the default one
+ * (or NULL) into *DEFAULT_NAME (owned). */
+static gboolean
+config_load(const char *path, GPtrArray *accounts, char **default_name,
+            GError **err)
+{
+	ConfigFile f = { .path = path };
+	ConfigFileSyntax syn = { .path = path };
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	const char *def = NULL;
+
+	gboolean ok = config_load_keyfile(&f, &syn, kf, err) &&
+	              config_parse_all(&f, kf, accounts, err) &&
+	              config_find_default(&syn, accounts, &def, err);
+	if (ok)
+		*default_name = g_strdup(def);
+	config_syntax_clear(&syn);
+	return ok;
+}
+
+GPtrArray *
+config_load_all(const char *path, GError **err)
+{
 	g_autoptr(GPtrArray) accounts =
 		g_ptr_array_new_with_free_func((GDestroyNotify)config_account_free);
-	if (!config_parse_all(&f, kf, accounts, err))
+	g_autofree char *def = NULL;
+
+	g_return_val_if_fail(path != NULL, NULL);
+	if (!config_load(path, accounts, &def, err))
 		return NULL;
-	return config_choose(path, accounts, name, err);
+	return g_steal_pointer(&accounts);
+}
+
+MfAccountConfig *
+config_load_account(const char *path, const char *name, GError **err)
+{
+	g_autoptr(GPtrArray) accounts =
+		g_ptr_array_new_with_free_func((GDestroyNotify)config_account_free);
+	g_autofree char *def = NULL;
+
+	g_return_val_if_fail(path != NULL, NULL);
+	if (!config_load(path, accounts, &def, err))
+		return NULL;
+	return config_choose(path, accounts, name, def, err);
 }
 
 /* ---- password_command ---- */
@@ -439,6 +541,10 @@ config_account_free(MfAccountConfig *cfg)
 	g_free(cfg->ca_file);
 	g_free(cfg->tls_fingerprint);
 	g_free(cfg->cache_dir);
+	g_free(cfg->mount_point);
+	g_strfreev(cfg->sync_folders);
+	g_free(cfg->log_file);
+	g_free(cfg->sent_folder);
 	config_oauth2_clear(&cfg->oauth2);
 	g_free(cfg);
 }

@@ -1,10 +1,14 @@
 /* config.h - the account configuration file.
  *
- * GLib key-file syntax, one group "[account NAME]" per account.  A value may
- * end in a comment: whitespace then '#' then anything (not for the literal
- * `password` key, which is taken whole).  Unknown keys, missing required keys
- * and malformed values are MF_ERROR_CONFIG errors whose message names the
- * file, the group and the key: "FILE: [account work] imap: unknown scheme".
+ * GLib key-file syntax, one group "[account NAME]" per account, and above
+ * them at most one line `default = NAME`.  A value may end in a comment:
+ * whitespace then '#' then anything (not for the literal `password` key,
+ * which is taken whole).  Unknown keys, missing required keys and
+ * malformed values are MF_ERROR_CONFIG errors whose message names the
+ * file, the group and the key: "FILE: [account work] imap: unknown
+ * scheme"; an unknown key close to a known one adds "(did you mean
+ * KEY?)".  A line that is not a group, a key = value pair or a comment,
+ * and a group given twice, are MF_ERROR_CONFIG "FILE:LINE: ...".
  */
 #ifndef MAILFS_CONFIG_H
 #define MAILFS_CONFIG_H
@@ -42,21 +46,42 @@ typedef struct {
 	guint poll_interval;    /* seconds between checks for new mail; 60 */
 	gboolean delete_expunge; /* delete = expunge (default: trash) */
 	gboolean read_only;     /* a read-only mount, faster; default no */
+	gboolean is_default;    /* default = yes: used when none is named */
+	char *mount_point;      /* `mailfs mount` without MOUNTPOINT mounts
+	                         * here; "~/" expanded; default ~/mailfs/NAME */
+	char **sync_folders;    /* `mailfs sync` without FOLDERs: these
+	                         * patterns; NULL: every folder */
+	guint64 max_message_size; /* sync skips larger messages; 0: no limit */
+	guint max_age;          /* sync skips messages older than this many
+	                         * days; 0: no limit */
+	char *log_file;         /* the mount also logs here; or NULL */
+	int log_level;          /* syslog priority of the least important
+	                         * lines logged: LOG_ERR, LOG_WARNING,
+	                         * LOG_INFO (default) or LOG_DEBUG */
+	char *sent_folder;      /* copies of sent mail go to this folder
+	                         * (display path); NULL: the \Sent one */
 	MfOAuth2Config oauth2;  /* auth and the oauth2_* keys */
 } MfAccountConfig;
 
 /* $XDG_CONFIG_HOME/mailfs/config or ~/.config/mailfs/config; owned. */
 char *config_default_path(void);
 
-/* Reads PATH and returns the account NAME, or the only account when NAME is
- * NULL (an error if there are several: the message lists them).  Every
- * group in the file is validated, not only the one returned.  A file that
+/* Reads PATH and returns the account NAME; when NAME is NULL, the only
+ * account, or the default one (`default = NAME` above the groups, or the
+ * account with `default = yes`).  Every group in the file is validated,
+ * not only the one returned.  MF_ERROR_NOTFOUND, a usage error, when NAME
+ * is no account of the file, or is NULL and the file has several but no
+ * default (the message lists them).  A file that
  * holds a `password` key must be owned by the user and not readable by
  * group or others; one that holds `password_command` must be owned by the
  * user (or root) and not writable by group or others.  Returns NULL with
  * ERR (MF_ERROR_CONFIG) on failure. */
 MfAccountConfig *config_load_account(const char *path, const char *name,
                                      GError **err);
+
+/* Every account of PATH, in the order of the file (checked as above): a
+ * new array of MfAccountConfig* (free func set), or NULL with ERR. */
+GPtrArray *config_load_all(const char *path, GError **err);
 
 /* The password: the literal one, which moves out of CFG (so that one copy
  * is left, and the next call fails), or the first line of

@@ -2,6 +2,7 @@
 #include "fs/config_int.h"
 
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 /* ---- values ---- */
@@ -226,11 +227,29 @@ config_key_refresh_interval(const ConfigFile *f, MfAccountConfig *cfg,
 	return config_parse_uint(value, 1, 86400, &cfg->refresh_interval, err);
 }
 
-/* "2G", "500M", "64K", "1T" (powers of 1024) or plain bytes into *OUT. */
+/* The power of 1024 that the unit at U stands for ("K", "KB", "KiB", and
+ * so on up to T, in any case; "B" or nothing: 0), or -1. */
+static int
+config_size_unit(const char *u)
+{
+	static const char units[] = "KMGT";
+	const char *at = *u ? strchr(units, g_ascii_toupper(*u)) : NULL;
+
+	if (*u == '\0' || g_ascii_strcasecmp(u, "B") == 0)
+		return 0;
+	if (!at)
+		return -1;
+	if (u[1] == '\0' || g_ascii_strcasecmp(u + 1, "B") == 0 ||
+	    g_ascii_strcasecmp(u + 1, "iB") == 0)
+		return (int)(at - units) + 1;
+	return -1;
+}
+
+/* "2G", "2GB", "2GiB", "500M", "64K", "1T" (all powers of 1024) or plain
+ * bytes into *OUT. */
 static gboolean
 config_parse_size(const char *value, guint64 *out, GError **err)
 {
-	static const char units[] = "KMGT";
 	guint64 v = 0;
 	size_t n;
 
@@ -239,17 +258,13 @@ config_parse_size(const char *value, guint64 *out, GError **err)
 			goto bad;
 		v = v * 10 + (guint64)(value[n] - '0');
 	}
-	if (n == 0)
+	int power = config_size_unit(value + n);
+	if (n == 0 || power < 0)
 		goto bad;
-	if (value[n] != '\0') {
-		const char *u = strchr(units, g_ascii_toupper(value[n]));
-		if (!u || value[n + 1] != '\0')
+	for (int i = 0; i < power; i++) {
+		if (v > G_MAXUINT64 / 1024)
 			goto bad;
-		for (const char *k = units; k <= u; k++) {
-			if (v > G_MAXUINT64 / 1024)
-				goto bad;
-			v *= 1024;
-		}
+		v *= 1024;
 	}
 	*out = v;
 	return TRUE;
@@ -343,7 +358,119 @@ config_key_poll_interval(const ConfigFile *f, MfAccountConfig *cfg,
 	return config_parse_uint(value, 1, 86400, &cfg->poll_interval, err);
 }
 
-/* Every key an account may have.  Add a key here and in MfAccountConfig. */
+/* ---- what `mailfs mount` and `mailfs sync` do by default ---- */
+
+static gboolean
+config_key_default(const ConfigFile *f, MfAccountConfig *cfg,
+                   const char *value, GError **err)
+{
+	return config_parse_bool(value, &cfg->is_default, err);
+}
+
+static gboolean
+config_key_mount_point(const ConfigFile *f, MfAccountConfig *cfg,
+                       const char *value, GError **err)
+{
+	return config_parse_path(value, &cfg->mount_point, err);
+}
+
+/* Folder patterns separated by blanks, quoted as in a shell when a name
+ * holds one: Archive* '!Junk' "Old mail". */
+static gboolean
+config_key_sync_folders(const ConfigFile *f, MfAccountConfig *cfg,
+                        const char *value, GError **err)
+{
+	g_auto(GStrv) words = NULL;
+
+	if (!g_shell_parse_argv(value, NULL, &words, NULL))
+		return config_fail(err, "'%.100s' is not a list of folder "
+		                   "patterns (quote a name that holds a space "
+		                   "or a quote)", value);
+	for (char **w = words; *w; w++)
+		if (**w == '\0' || strcmp(*w, "!") == 0)
+			return config_fail(err, "an empty folder pattern");
+	cfg->sync_folders = g_steal_pointer(&words);
+	return TRUE;
+}
+
+static gboolean
+config_key_max_message_size(const ConfigFile *f, MfAccountConfig *cfg,
+                            const char *value, GError **err)
+{
+	return config_parse_size(value, &cfg->max_message_size, err);
+}
+
+/* Days: "90", "90d", "12w", "6m" (30 days) or "1y" (365 days); 0: no
+ * limit. */
+static gboolean
+config_key_max_age(const ConfigFile *f, MfAccountConfig *cfg,
+                   const char *value, GError **err)
+{
+	static const char units[] = "dwmy";
+	static const guint days[] = { 1, 7, 30, 365 };
+	g_autofree char *num = g_strdup(value);
+	size_t n = strlen(num);
+	const char *u = n ? strchr(units, g_ascii_tolower(num[n - 1])) : NULL;
+	guint v = 0;
+
+	if (u && *u)
+		num[n - 1] = '\0';
+	if (!config_parse_uint(num, 0, 36500, &v, NULL) ||
+	    (guint64)v * days[u && *u ? u - units : 0] > 36500)
+		return config_fail(err, "'%.32s' is not an age like 90 (days), "
+		                   "12w, 6m or 1y, up to 100 years", value);
+	cfg->max_age = v * days[u && *u ? u - units : 0];
+	return TRUE;
+}
+
+/* ---- logging and sending ---- */
+
+static gboolean
+config_key_log_file(const ConfigFile *f, MfAccountConfig *cfg,
+                    const char *value, GError **err)
+{
+	return config_parse_path(value, &cfg->log_file, err);
+}
+
+static gboolean
+config_key_log_level(const ConfigFile *f, MfAccountConfig *cfg,
+                     const char *value, GError **err)
+{
+	static const struct {
+		const char *name;
+		int prio;
+	} levels[] = {
+		{ "error", LOG_ERR }, { "warning", LOG_WARNING },
+		{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(levels); i++) {
+		if (g_ascii_strcasecmp(value, levels[i].name) == 0) {
+			cfg->log_level = levels[i].prio;
+			return TRUE;
+		}
+	}
+	return config_fail(err, "'%.32s' is not error, warning, info or "
+	                   "debug", value);
+}
+
+/* A folder's display path, as shown in the mount: "Sent" or
+ * "Archive/Sent". */
+static gboolean
+config_key_sent_folder(const ConfigFile *f, MfAccountConfig *cfg,
+                       const char *value, GError **err)
+{
+	if (value[0] == '/' || g_str_has_suffix(value, "/") ||
+	    strstr(value, "//"))
+		return config_fail(err, "'%.100s' is not a folder as the mount "
+		                   "shows it, such as Sent or Archive/Sent",
+		                   value);
+	cfg->sent_folder = g_strdup(value);
+	return TRUE;
+}
+
+/* Every key an account may have.  Add a key here, in MfAccountConfig and
+ * in docs/mailfs.conf.5 (tests/check_config_keys.py compares them). */
 static const ConfigKey config_keys[] = {
 	{ "imap", FALSE, config_key_imap },
 	{ "pop3", FALSE, config_key_pop3 },
@@ -365,6 +492,27 @@ static const ConfigKey config_keys[] = {
 	{ "poll_interval", FALSE, config_key_poll_interval },
 	{ "delete", FALSE, config_key_delete },
 	{ "read_only", FALSE, config_key_read_only },
+	/* the default account, mount point and prefetch */
+	{ "default", FALSE, config_key_default },
+	{ "mount_point", FALSE, config_key_mount_point },
+	{ "sync_folders", FALSE, config_key_sync_folders },
+	{ "max_message_size", FALSE, config_key_max_message_size },
+	{ "max_age", FALSE, config_key_max_age },
+	/* logging and sending */
+	{ "log_file", FALSE, config_key_log_file },
+	{ "log_level", FALSE, config_key_log_level },
+	{ "sent_folder", FALSE, config_key_sent_folder },
+	/* OAuth 2.0 sign-in (config_oauth2.c) */
+	{ "auth", FALSE, config_key_auth },
+	{ "oauth2_provider", FALSE, config_key_provider },
+	{ "oauth2_issuer", FALSE, config_key_issuer },
+	{ "oauth2_token_url", FALSE, config_key_token_url },
+	{ "oauth2_device_url", FALSE, config_key_device_url },
+	{ "oauth2_client_id", FALSE, config_key_client_id },
+	{ "oauth2_client_secret_command", FALSE, config_key_secret_command },
+	{ "oauth2_scope", FALSE, config_key_scope },
+	{ "oauth2_token_command", FALSE, config_key_token_command },
+	{ "oauth2_refresh_token_command", FALSE, config_key_refresh_command },
 };
 
 const ConfigKey *
@@ -374,5 +522,50 @@ config_find_key(const char *name)
 		if (strcmp(config_keys[i].name, name) == 0)
 			return &config_keys[i];
 	}
-	return config_oauth2_find_key(name);
+	return NULL;
+}
+
+/* The edit distance of A and B (insertions, deletions, substitutions and
+ * swaps of neighbours), counted up to LIMIT + 1. */
+static guint
+config_distance(const char *a, const char *b, guint limit)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	guint rows[3][64];
+
+	if (la >= 63 || lb >= 63)
+		return limit + 1;
+	for (size_t j = 0; j <= lb; j++)
+		rows[0][j] = (guint)j;
+	for (size_t i = 1; i <= la; i++) {
+		guint *prev2 = rows[(i + 1) % 3], *prev = rows[(i + 2) % 3];
+		guint *cur = rows[i % 3];
+		cur[0] = (guint)i;
+		for (size_t j = 1; j <= lb; j++) {
+			guint sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			cur[j] = MIN(sub, MIN(prev[j], cur[j - 1]) + 1);
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1])
+				cur[j] = MIN(cur[j], prev2[j - 2] + 1);
+		}
+	}
+	return MIN(rows[la % 3][lb], limit + 1);
+}
+
+const char *
+config_nearest_key(const char *name)
+{
+	/* Short names are one letter off at most: "foo" is not "from". */
+	guint limit = strlen(name) <= 4 ? 1 : 2;
+	const char *best = NULL;
+	guint best_d = limit + 1;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(config_keys); i++) {
+		guint d = config_distance(name, config_keys[i].name, limit);
+		if (d < best_d) {
+			best = config_keys[i].name;
+			best_d = d;
+		}
+	}
+	return best;
 }

@@ -37,9 +37,9 @@ config_oauth2_preset(const char *name)
 	return NULL;
 }
 
-/* ---- one parser per key ---- */
+/* ---- one parser per key (their rows are in config_keys.c) ---- */
 
-static gboolean
+gboolean
 config_key_auth(const ConfigFile *f, MfAccountConfig *cfg, const char *value,
                 GError **err)
 {
@@ -50,7 +50,7 @@ config_key_auth(const ConfigFile *f, MfAccountConfig *cfg, const char *value,
 	return TRUE;
 }
 
-static gboolean
+gboolean
 config_key_provider(const ConfigFile *f, MfAccountConfig *cfg,
                     const char *value, GError **err)
 {
@@ -80,28 +80,28 @@ config_parse_endpoint(const ConfigFile *f, const char *value, char **out,
 	return TRUE;
 }
 
-static gboolean
+gboolean
 config_key_issuer(const ConfigFile *f, MfAccountConfig *cfg,
                   const char *value, GError **err)
 {
 	return config_parse_endpoint(f, value, &cfg->oauth2.issuer, err);
 }
 
-static gboolean
+gboolean
 config_key_token_url(const ConfigFile *f, MfAccountConfig *cfg,
                      const char *value, GError **err)
 {
 	return config_parse_endpoint(f, value, &cfg->oauth2.token_url, err);
 }
 
-static gboolean
+gboolean
 config_key_device_url(const ConfigFile *f, MfAccountConfig *cfg,
                       const char *value, GError **err)
 {
 	return config_parse_endpoint(f, value, &cfg->oauth2.device_url, err);
 }
 
-static gboolean
+gboolean
 config_key_client_id(const ConfigFile *f, MfAccountConfig *cfg,
                      const char *value, GError **err)
 {
@@ -109,7 +109,7 @@ config_key_client_id(const ConfigFile *f, MfAccountConfig *cfg,
 	return TRUE;
 }
 
-static gboolean
+gboolean
 config_key_scope(const ConfigFile *f, MfAccountConfig *cfg,
                  const char *value, GError **err)
 {
@@ -128,14 +128,14 @@ config_parse_command(const ConfigFile *f, const char *value, char **out,
 	return TRUE;
 }
 
-static gboolean
+gboolean
 config_key_token_command(const ConfigFile *f, MfAccountConfig *cfg,
                          const char *value, GError **err)
 {
 	return config_parse_command(f, value, &cfg->oauth2.token_command, err);
 }
 
-static gboolean
+gboolean
 config_key_secret_command(const ConfigFile *f, MfAccountConfig *cfg,
                           const char *value, GError **err)
 {
@@ -143,34 +143,12 @@ config_key_secret_command(const ConfigFile *f, MfAccountConfig *cfg,
 	                            &cfg->oauth2.client_secret_command, err);
 }
 
-static gboolean
+gboolean
 config_key_refresh_command(const ConfigFile *f, MfAccountConfig *cfg,
                            const char *value, GError **err)
 {
 	return config_parse_command(f, value,
 	                            &cfg->oauth2.refresh_token_command, err);
-}
-
-static const ConfigKey oauth2_keys[] = {
-	{ "auth", FALSE, config_key_auth },
-	{ "oauth2_provider", FALSE, config_key_provider },
-	{ "oauth2_issuer", FALSE, config_key_issuer },
-	{ "oauth2_token_url", FALSE, config_key_token_url },
-	{ "oauth2_device_url", FALSE, config_key_device_url },
-	{ "oauth2_client_id", FALSE, config_key_client_id },
-	{ "oauth2_client_secret_command", FALSE, config_key_secret_command },
-	{ "oauth2_scope", FALSE, config_key_scope },
-	{ "oauth2_token_command", FALSE, config_key_token_command },
-	{ "oauth2_refresh_token_command", FALSE, config_key_refresh_command },
-};
-
-const ConfigKey *
-config_oauth2_find_key(const char *name)
-{
-	for (size_t i = 0; i < G_N_ELEMENTS(oauth2_keys); i++)
-		if (strcmp(oauth2_keys[i].name, name) == 0)
-			return &oauth2_keys[i];
-	return NULL;
 }
 
 /* ---- the keys together ---- */

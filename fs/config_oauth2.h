@@ -8,8 +8,9 @@
  * and logs in with OAUTHBEARER or XOAUTH2 (auth = oauth2 unless auth
  * names one).  Commands and the keys that say where the refresh token is
  * sent are taken only from a file nobody else can change, as
- * password_command is.  The functions are in config_int.h; the token
- * source is made by mount_tokens() (mount.h).
+ * password_command is.  The parsers and checks are declared in
+ * config_int.h (the rows of the keys are in config_keys.c's table); the
+ * token source is made by mount_tokens() (mount.h).
  */
 #ifndef MAILFS_CONFIG_OAUTH2_H
 #define MAILFS_CONFIG_OAUTH2_H

@@ -54,22 +54,57 @@ ctl_ops_time(GString *s, const char *key, gint64 t)
 	g_string_append_printf(s, "%s: %s\n", key, iso);
 }
 
+/* At most this many outbox files get a line of their own. */
+#define CTL_OUTBOX_FILES_MAX 20
+
+/* One "outbox_file: NAME: STATE" line per file of outbox/ that is more
+ * than being written (what its xattr user.mailfs.status says). */
 static void
-ctl_ops_outbox_status(MfFs *fs, GString *s)
+ctl_ops_outbox_files(MfFs *fs, GString *s)
 {
-	guint queued = 0, failed = 0;
-	gint64 oldest = 0;
+	g_autoptr(GPtrArray) files = outbox_list(fs->outbox, FALSE);
+	guint shown = 0, more = 0;
+
+	for (guint i = 0; i < files->len; i++) {
+		const OutboxEntry *e = files->pdata[i];
+		if (e->state == OUTBOX_EDITING && !e->write_error)
+			continue;
+		if (shown == CTL_OUTBOX_FILES_MAX) {
+			more++;
+			continue;
+		}
+		g_autofree char *st = outbox_status(e);
+		g_string_append_printf(s, "outbox_file: %s: %s\n", e->name, st);
+		shown++;
+	}
+	if (more)
+		g_string_append_printf(s, "outbox_file: ... and %u more\n",
+		                       more);
+}
+
+/* The outbox lines; *ERROR and *AT get its last failure (owned). */
+static void
+ctl_ops_outbox_status(MfFs *fs, GString *s, char **error, gint64 *at)
+{
+	OutboxSummary sum;
 
 	if (!fs->outbox) {
 		g_string_append(s, "outbox: none\n");
 		return;
 	}
-	outbox_summary(fs->outbox, &queued, &oldest, &failed);
-	g_string_append_printf(s, "outbox_queued: %u\n", queued);
+	outbox_summary(fs->outbox, &sum);
+	g_string_append_printf(s, "outbox_queued: %u\n", sum.queued);
 	g_string_append_printf(s, "outbox_oldest_age: %" G_GINT64_FORMAT "\n",
-	                       oldest ? g_get_real_time() / G_USEC_PER_SEC -
-	                                oldest : 0);
-	g_string_append_printf(s, "outbox_failed: %u\n", failed);
+	                       sum.oldest ? g_get_real_time() / G_USEC_PER_SEC -
+	                                    sum.oldest : 0);
+	g_string_append_printf(s, "outbox_failed: %u\n", sum.failed);
+	g_string_append_printf(s, "outbox_sent: %u\n", sum.sent);
+	g_string_append_printf(s, "outbox_copy_pending: %u\n",
+	                       sum.copy_pending);
+	ctl_ops_outbox_files(fs, s);
+	*error = g_steal_pointer(&sum.last_error);
+	*at = sum.last_error_at;
+	outbox_summary_clear(&sum);
 }
 
 /* How the last session was secured, without the server that the backend
@@ -94,6 +129,9 @@ ctl_ops_status_text(MfFs *fs)
 	MfAccountStatus st;
 	GString *s = g_string_new(NULL);
 
+	g_autofree char *outbox_error = NULL;
+	gint64 outbox_error_at = 0;
+
 	account_status(fs->account, &st);
 	g_string_append_printf(s, "state: %s\n", st.online ? "online"
 	                       : st.forced_offline ? "offline (by request)"
@@ -103,14 +141,19 @@ ctl_ops_status_text(MfFs *fs)
 	g_string_append_printf(s, "tls: %s\n", ctl_ops_tls(&st));
 	ctl_ops_time(s, "last_refresh", st.last_refresh);
 	g_string_append_printf(s, "push: %s\n", st.push ? "active" : "off");
-	ctl_ops_outbox_status(fs, s);
+	ctl_ops_outbox_status(fs, s, &outbox_error, &outbox_error_at);
 	g_string_append_printf(s, "cache_bytes: %" G_GUINT64_FORMAT "\n",
 	                       st.cache_bytes);
 	g_string_append_printf(s, "cache_max: %" G_GUINT64_FORMAT "\n",
 	                       st.cache_max);
-	g_string_append_printf(s, "last_error: %s\n",
-	                       st.last_error ? st.last_error : "none");
-	ctl_ops_time(s, "last_error_at", st.last_error_at);
+	/* The newer of the account's and the outbox's. */
+	gboolean sending = outbox_error && outbox_error_at >= st.last_error_at;
+	g_string_append_printf(s, "last_error: %s%s\n",
+	                       sending ? "outbox: " : "",
+	                       sending ? outbox_error : st.last_error
+	                               ? st.last_error : "none");
+	ctl_ops_time(s, "last_error_at", sending ? outbox_error_at
+	                                         : st.last_error_at);
 	account_status_clear(&st);
 	/* Errors and TLS details carry what the server said. */
 	g_autofree char *text = g_string_free(s, FALSE);

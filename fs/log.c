@@ -1,14 +1,25 @@
 /* log.c - a GLib log writer for the mailfs daemon. */
 #include "fs/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
+
+#include "net/mf_error.h"
 
 static gboolean log_syslog;
 static gboolean log_debug;
 static gboolean log_muted;
 static char *log_ident;
+/* stderr is a stream of the journal: lines carry their priority. */
+static gboolean log_journal;
+/* The least important priority written to stderr, syslog and the file. */
+static int log_level = LOG_INFO;
+static int log_file_fd = -1;
 
 /* The recent lines, for .mailfs/log. */
 #define LOG_RECENT_MAX 200
@@ -58,14 +69,51 @@ log_priority(GLogLevelFlags level)
 	return LOG_DEBUG;
 }
 
-/* Writes MSG to syslog or stderr. */
+const char *
+log_stderr_prefix(int prio)
+{
+	static const char *const prefixes[] = {
+		"<0>", "<1>", "<2>", "<3>", "<4>", "<5>", "<6>", "<7>",
+	};
+
+	if (!log_journal || prio < 0 || prio > LOG_DEBUG)
+		return "";
+	return prefixes[prio];
+}
+
+/* Appends "TIME LEVEL: MSG" to the log file, in one write. */
+static void
+log_to_file(int prio, const char *msg)
+{
+	static const char *const names[] = {
+		[LOG_ERR] = "error", [LOG_WARNING] = "warning",
+		[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+	};
+	GDateTime *now = g_date_time_new_now_local();
+	g_autofree char *when = g_date_time_format(now, "%F %T");
+
+	g_date_time_unref(now);
+	g_autofree char *line = g_strdup_printf("%s %s: %s\n", when,
+	                                        names[prio] ? names[prio]
+	                                                    : "info", msg);
+	/* O_APPEND: each line lands whole, whoever else writes there. */
+	if (write(log_file_fd, line, strlen(line)) < 0)
+		return; /* nowhere left to say so */
+}
+
+/* Writes MSG to syslog or stderr, and to the log file. */
 static void
 log_emit(int prio, const char *msg)
 {
+	if (prio > log_level)
+		return;
+	if (log_file_fd >= 0)
+		log_to_file(prio, msg);
 	if (log_syslog)
 		syslog(prio, "%s", msg);
 	else
-		fprintf(stderr, "%s: %s\n", log_ident, msg);
+		fprintf(stderr, "%s%s: %s\n", log_stderr_prefix(prio),
+		        log_ident, msg);
 }
 
 static void
@@ -116,7 +164,8 @@ log_writer_cb(GLogLevelFlags level, const GLogField *fields, gsize n,
 	const char *msg = NULL;
 	int prio = log_priority(level);
 
-	if ((prio == LOG_DEBUG && !log_debug) || (log_muted && prio != LOG_ERR))
+	if ((prio == LOG_DEBUG && !log_debug && log_level < LOG_DEBUG) ||
+	    (log_muted && prio != LOG_ERR))
 		return G_LOG_WRITER_HANDLED;
 	for (gsize i = 0; i < n; i++)
 		if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
@@ -125,7 +174,8 @@ log_writer_cb(GLogLevelFlags level, const GLogField *fields, gsize n,
 		return G_LOG_WRITER_UNHANDLED;
 	/* Messages carry what servers said: cleaned once, for every sink. */
 	g_autofree char *safe = log_safe_text(msg, FALSE);
-	log_remember(prio, safe);
+	if (prio < LOG_DEBUG || log_debug)
+		log_remember(prio, safe);
 	log_emit(prio, safe);
 	return G_LOG_WRITER_HANDLED;
 }
@@ -214,6 +264,22 @@ log_trace_cb(const char *dir, const char *line, void *ud)
 	log_emit(LOG_DEBUG, msg);
 }
 
+/* TRUE when stderr is the stream $JOURNAL_STREAM ("DEVICE:INODE") names:
+ * systemd connected it to the journal (systemd.exec(5)). */
+static gboolean
+log_stderr_is_journal(void)
+{
+	const char *js = g_getenv("JOURNAL_STREAM");
+	unsigned long long dev = 0, ino = 0;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) != 0)
+		return FALSE;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_setup(const char *ident, gboolean to_syslog, gboolean debug)
 {
@@ -221,6 +287,9 @@ log_setup(const char *ident, gboolean to_syslog, gboolean debug)
 	log_ident = g_strdup(ident);
 	log_syslog = to_syslog;
 	log_debug = debug;
+	log_journal = !to_syslog && log_stderr_is_journal();
+	if (debug)
+		log_level = LOG_DEBUG;
 	static gsize installed;
 
 	if (to_syslog)
@@ -237,4 +306,25 @@ void
 log_mute(gboolean mute)
 {
 	log_muted = mute;
+}
+
+gboolean
+log_configure(int level, const char *file, GError **err)
+{
+	if (level >= LOG_ERR && level <= LOG_DEBUG && !log_debug)
+		log_level = level;
+	if (!file)
+		return TRUE;
+	int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	              O_NOCTTY, 0600);
+	if (fd < 0) {
+		int e = errno;
+		g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
+		            "log_file %s: cannot open: %s", file, g_strerror(e));
+		return FALSE;
+	}
+	if (log_file_fd >= 0)
+		close(log_file_fd);
+	log_file_fd = fd;
+	return TRUE;
 }

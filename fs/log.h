@@ -5,7 +5,23 @@
 
 #include <glib.h>
 
+/* Where lines go from now on: syslog (facility mail) when TO_SYSLOG, else
+ * stderr as "IDENT: text", with the priority in front ("<4>", as
+ * sd-daemon(3) describes) when stderr is the journal's stream
+ * ($JOURNAL_STREAM).  DEBUG writes debug lines too.  May be called again
+ * (once daemonized); the level and file of log_configure() stay. */
 void log_setup(const char *ident, gboolean to_syslog, gboolean debug);
+
+/* Writes only lines of syslog priority LEVEL (LOG_ERR .. LOG_DEBUG) or
+ * more important to stderr, syslog and FILE (--debug overrides it), and
+ * when FILE is not NULL also appends every such line to FILE ("TIME
+ * LEVEL: text"), created 0600.  .mailfs/log keeps info lines whatever
+ * the level.  MF_ERROR_CONFIG when FILE cannot be opened. */
+gboolean log_configure(int level, const char *file, GError **err);
+
+/* "<N>" for syslog priority PRIO when stderr is the journal's stream
+ * (set by log_setup), else "": for lines written to stderr directly. */
+const char *log_stderr_prefix(int prio);
 
 /* The last lines logged (at most 200), one per line, oldest first;
  * owned by the caller. */

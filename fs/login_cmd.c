@@ -8,6 +8,7 @@
 
 #include "cache/account.h"
 #include "cache/tokens.h"
+#include "fs/cli.h"
 #include "fs/config.h"
 #include "fs/log.h"
 #include "fs/mount.h"
@@ -32,7 +33,8 @@ login_cmd_show_cb(const MfSignIn *s, void *ud)
 	fflush(stdout);
 }
 
-/* One login to the mail server with the tokens T, as a mount would. */
+/* One login to the mail server with the tokens T, as a mount would (and
+ * its folders listed). */
 static gboolean
 login_cmd_check(const MfAccountConfig *cfg, MfTokens *t, GError **err)
 {
@@ -41,12 +43,10 @@ login_cmd_check(const MfAccountConfig *cfg, MfTokens *t, GError **err)
 	mount_params(cfg, NULL, &p);
 	p.backend.tokens = tokens_ref(t);
 	log_mute(TRUE);
-	MfSession *s = mount_backend(cfg)->connect(&p.backend, err);
+	gboolean ok = mount_check(cfg, &p, err);
 	log_mute(FALSE);
-	if (s)
-		mount_backend(cfg)->disconnect(s);
 	account_params_clear(&p);
-	return s != NULL;
+	return ok;
 }
 
 static int
@@ -56,14 +56,15 @@ login_cmd_run(MfAccountConfig *cfg)
 	g_autoptr(MfTokens) t = mount_tokens(cfg);
 
 	if (!t) {
-		fprintf(stderr, "mailfs: account '%s' logs in with a password: "
-		        "there is nothing to sign in to (OAuth 2.0 needs "
-		        "oauth2_client_id, see mailfs.conf(5))\n", cfg->name);
-		return 1;
+		fprintf(stderr, "mailfs: login: account '%s' logs in with a "
+		        "password: there is nothing to sign in to (OAuth 2.0 "
+		        "needs oauth2_client_id, see mailfs.conf(5))\n",
+		        cfg->name);
+		return CLI_EXIT_CONFIG;
 	}
 	if (!tokens_sign_in(t, login_cmd_show_cb, cfg, &err)) {
 		mount_say(cfg, "sign-in failed: ", err, "");
-		return 1;
+		return cli_exit_status(err);
 	}
 	printf("Signed in; the refresh token is %s%s.\n",
 	       g_str_has_prefix(tokens_store_name(t), "/") ? "in " : "",
@@ -71,11 +72,11 @@ login_cmd_run(MfAccountConfig *cfg)
 	if (!login_cmd_check(cfg, t, &err)) {
 		mount_say(cfg, "signed in, but the mail server refused the "
 		          "new token: ", err, "");
-		return 1;
+		return cli_exit_status(err);
 	}
 	printf("The mail server takes the token: account '%s' can be "
 	       "mounted.\n", cfg->name);
-	return 0;
+	return CLI_EXIT_OK;
 }
 
 int
@@ -83,32 +84,29 @@ login_cmd_main(int argc, char **argv)
 {
 	g_autofree char *config = NULL;
 	g_autofree char *account = NULL;
-	GOptionEntry entries[] = {
+	const GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
 		  "config file", "FILE" },
 		{ "account", 'a', 0, G_OPTION_ARG_STRING, &account,
-		  "account to sign in", "NAME" },
+		  "account to sign in (default: the default one)", "NAME" },
 		{ NULL },
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_autoptr(GError) err = NULL;
+	int status = 0;
 
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	g_option_context_set_summary(ctx, "Sign an account in with OAuth 2.0 "
-	                             "and keep its refresh token.");
-	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {
-		fprintf(stderr, "mailfs: login: %s\nTry 'mailfs --help'.\n",
-		        err ? err->message : "too many arguments");
-		return 2;
-	}
+	if (!cli_parse("login", entries, "", "Sign an account in with OAuth "
+	               "2.0 (the device authorization grant: a code to\n"
+	               "enter in a browser) and keep its refresh token.",
+	               &argc, &argv, &status))
+		return status;
+	if (argc > 1)
+		return cli_usage_error("login", "too many arguments");
 	if (!config)
 		config = config_default_path();
 	g_autoptr(MfAccountConfig) cfg =
 		config_load_account(config, account, &err);
-	if (!cfg) {
-		fprintf(stderr, "mailfs: %s\n", err->message);
-		return 1;
-	}
+	if (!cfg)
+		return cli_config_error("login", err);
 	log_setup("mailfs", FALSE, FALSE);
 	signal(SIGPIPE, SIG_IGN);
 	mount_protect_process();

@@ -3,9 +3,10 @@
 #ifndef MAILFS_LOGIN_CMD_H
 #define MAILFS_LOGIN_CMD_H
 
-/* The command with its ARGC, ARGV (argv[0] is "login"); the exit status:
- * 0 signed in (and the server takes the token), 1 refused or failed, 2 a
- * usage error. */
+/* The command with its ARGC, ARGV (argv[0] is "login"); the exit status
+ * (cli.h): 0 signed in and the server takes the token; 77 the sign-in or
+ * the token refused; 75 a server or the provider unreachable; 78 the
+ * config (a password account, no device endpoint); 2 a usage error. */
 int login_cmd_main(int argc, char **argv);
 
 #endif

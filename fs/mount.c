@@ -11,15 +11,18 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "cache/account.h"
 #include "cache/lock.h"
+#include "fs/cli.h"
 #include "fs/ctl_ops.h"
 #include "fs/folder_ops.h"
 #include "fs/inval.h"
 #include "fs/log.h"
 #include "fs/node.h"
+#include "fs/notify.h"
 #include "fs/ops.h"
 #include "fs/status_cmd.h"
 #include "net/conn.h"
@@ -38,21 +41,17 @@ mount_say(const MfAccountConfig *cfg, const char *what, const GError *err,
 	/* Lower layers often start with the server already. */
 	if (strncmp(msg, server, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
 		msg += n + 2;
-	fprintf(stderr, "mailfs: account '%s' (%s): %s%s%s\n", cfg->name,
-	        server, what, msg, after);
+	fprintf(stderr, "%smailfs: account '%s' (%s): %s%s%s\n",
+	        log_stderr_prefix(LOG_ERR), cfg->name, server, what, msg,
+	        after);
 }
 
+/* Prints ERR about CFG's account; returns the exit status it means. */
 static int
 mount_fail(const MfAccountConfig *cfg, const GError *err)
 {
 	mount_say(cfg, "", err, "");
-	return 1;
-}
-
-const MfBackend *
-mount_backend(const MfAccountConfig *cfg)
-{
-	return cfg->has_imap ? &backend_imap : &backend_pop3;
+	return cli_exit_status(err);
 }
 
 void
@@ -117,11 +116,11 @@ mount_credentials(MfAccountConfig *cfg, MfAccountParams *p, GError **err)
 
 /* Logs in and lists the folders, so that a mount that cannot work fails
  * before anything is mounted. */
-static gboolean
+gboolean
 mount_check(const MfAccountConfig *cfg, const MfAccountParams *p,
             GError **err)
 {
-	MfAccount *a = account_open(p, mount_backend(cfg), err);
+	MfAccount *a = account_open(p, NULL, err);
 
 	if (!a)
 		return FALSE;
@@ -141,9 +140,9 @@ mount_refuse(const MfAccountConfig *cfg, const char *mp, const char *fmt, ...)
 	va_start(ap, fmt);
 	g_autofree char *why = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "mailfs: account '%s': cannot mount on %s: %s\n",
-	        cfg->name, mp, why);
-	return 1;
+	fprintf(stderr, "%smailfs: account '%s': cannot mount on %s: %s\n",
+	        log_stderr_prefix(LOG_ERR), cfg->name, mp, why);
+	return CLI_EXIT_FAILURE;
 }
 
 /* 1 if the directory MP holds anything, 0 if not, -errno if it cannot
@@ -163,24 +162,68 @@ mount_dir_has_entries(const char *mp)
 	return found;
 }
 
+/* Detaches the mount on MP (lazily: what still uses it keeps it until it
+ * lets go).  TRUE when it is gone. */
+static gboolean
+mount_detach(const char *mp)
+{
+	const char *argv[] = { "fusermount3", "-u", "-z", mp, NULL };
+	int status = 0;
+
+	if (geteuid() == 0)
+		return umount2(mp, MNT_DETACH) == 0;
+	return g_spawn_sync(NULL, (char **)argv, NULL,
+	                    G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+	                    G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL,
+	                    &status, NULL) &&
+	       g_spawn_check_wait_status(status, NULL);
+}
+
+/* The mailfs mount LIVE on MP: refused, unless its daemon is gone (a
+ * crash, a kill): then it is detached, and mounting goes on.  1 after
+ * one line saying why not, 0 to go on. */
+static int
+mount_check_existing(const MfAccountConfig *cfg, const char *mp,
+                     const StatusMount *live)
+{
+	struct stat st;
+
+	if (stat(mp, &st) == 0 || errno != ENOTCONN)
+		return mount_refuse(cfg, mp, "mailfs is already mounted there "
+		                    "(account %s); unmount it first with "
+		                    "'mailfs umount %s'", live->account, mp);
+	if (!mount_detach(mp))
+		return mount_refuse(cfg, mp, "a mailfs mount whose daemon is "
+		                    "gone is in the way, and cannot be "
+		                    "detached: try 'mailfs umount %s'", mp);
+	fprintf(stderr, "%smailfs: account '%s': the mount on %s had lost its "
+	        "daemon; detached it\n", log_stderr_prefix(LOG_WARNING),
+	        cfg->name, mp);
+	return 0;
+}
+
 /* Checks that MP can take the mount: a directory, empty unless NONEMPTY,
  * and not a mailfs mount already (the kernel would stack a second one on
- * it, or the first request would fail).  Prints one line and returns 1
- * when it cannot; 0 when it can. */
+ * it, or the first request would fail).  With MAKE, a missing MP is made
+ * (it is the config's mount_point).  Prints one line and returns 1 when
+ * it cannot; 0 when it can. */
 static int
 mount_check_point(const MfAccountConfig *cfg, const char *mp,
-                  gboolean nonempty)
+                  gboolean nonempty, gboolean make)
 {
 	StatusMount *live = status_cmd_find_mount(mp, NULL);
 	struct stat st;
 
 	if (live) {
-		int rc = mount_refuse(cfg, mp, "mailfs is already mounted there "
-		                      "(account %s); unmount it first with "
-		                      "'mailfs umount %s'", live->account, mp);
+		int rc = mount_check_existing(cfg, mp, live);
 		status_mount_free(live);
-		return rc;
+		if (rc != 0)
+			return rc;
 	}
+	if (make && stat(mp, &st) != 0 && errno == ENOENT &&
+	    g_mkdir_with_parents(mp, 0700) != 0)
+		return mount_refuse(cfg, mp, "cannot make it: %s",
+		                    g_strerror(errno));
 	if (stat(mp, &st) != 0)
 		return mount_refuse(cfg, mp, "%s", g_strerror(errno));
 	if (!S_ISDIR(st.st_mode))
@@ -268,6 +311,7 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
 		.from = cfg->from,
 		.timeout_ms = (int)cfg->timeout * 1000,
 		.save_sent = cfg->save_sent,
+		.sent_folder = cfg->sent_folder,
 	};
 	g_autofree char *dir = g_build_filename(cfg->cache_dir, "outbox", NULL);
 
@@ -285,13 +329,36 @@ mount_forget_password(MfAccountParams *p)
 	g_clear_pointer(&p->backend.password, g_free);
 }
 
+/* Runs the FUSE loop until unmounted or told to stop (SIGTERM, SIGINT,
+ * SIGHUP: the caller unmounts); 0 then, 1 if the loop failed. */
+static int
+mount_loop(struct fuse_session *se, const MfAccountConfig *cfg,
+           const char *mp, gboolean offline)
+{
+	g_autofree char *ready = g_strdup_printf(
+		"READY=1\nSTATUS=account %s mounted on %s%s", cfg->name, mp,
+		offline ? " (offline)" : "");
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+
+	g_message("account %s mounted on %s%s", cfg->name, mp,
+	          offline ? " offline, from the cache" : "");
+	notify_send(ready);
+	fuse_loop_cfg_set_clone_fd(lc, 0);
+	fuse_loop_cfg_set_idle_threads(lc, 10);
+	/* A signal number when a signal ended it: a clean stop. */
+	int rc = fuse_session_loop_mt(se, lc);
+	fuse_loop_cfg_destroy(lc);
+	notify_send("STOPPING=1");
+	return rc < 0 ? 1 : 0;
+}
+
 static int
 mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
-            MfAccountParams *p, const GError *offline)
+            const char *mp, MfAccountParams *p, const GError *offline)
 {
 	g_autoptr(GError) err = NULL;
 
-	fs->account = account_open(p, mount_backend(cfg), &err);
+	fs->account = account_open(p, NULL, &err);
 	if (fs->account && cfg->has_smtp)
 		fs->outbox = mount_outbox(cfg, p, fs->account, &err);
 	mount_forget_password(p);
@@ -312,13 +379,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	account_start_polling(fs->account);
 	if (offline)
 		account_go_offline(fs->account, offline);
-	g_message("account %s mounted%s", p->name,
-	          offline ? " offline, from the cache" : "");
-	struct fuse_loop_config *lc = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_clone_fd(lc, 0);
-	fuse_loop_cfg_set_idle_threads(lc, 10);
-	int rc = fuse_session_loop_mt(se, lc);
-	fuse_loop_cfg_destroy(lc);
+	int rc = mount_loop(se, cfg, mp, offline != NULL);
 	account_set_listing_hook(fs->account, NULL, NULL);
 	fs->inval = NULL;
 	inval_stop(iv);
@@ -330,7 +391,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	fs->outbox = NULL;
 	account_close(fs->account);
 	fs->account = NULL;
-	return rc == 0 ? 0 : 1;
+	return rc;
 }
 
 void
@@ -366,36 +427,59 @@ mount_reach(const MfAccountConfig *cfg, const MfAccountParams *p,
 	return TRUE;
 }
 
-/* Mounts, daemonizes (LOCK goes with the daemon) and serves until
- * unmounted. */
+/* Mounts SE on O->mountpoint (MP made absolute), daemonizes (LOCK goes
+ * with the daemon) and serves until unmounted. */
 static int
-mount_fuse(const MfAccountConfig *cfg, const MountOptions *o,
-           char **fuse_opts, CacheLock *lock, MfAccountParams *p,
-           const GError *offline)
+mount_fuse(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
+           const MountOptions *o, const char *mp, CacheLock *lock,
+           MfAccountParams *p, const GError *offline)
 {
-	MfFs fs = { .uid = getuid(), .gid = getgid(), .started = time(NULL),
-	            .expunge = cfg->delete_expunge,
-	            .read_only = cfg->read_only || o->read_only };
-	struct fuse_session *se = mount_session(cfg, fuse_opts, o->debug, &fs);
 	int rc = 1;
 
-	if (se && fuse_set_signal_handlers(se) == 0) {
-		if (fuse_session_mount(se, o->mountpoint) == 0) {
-			fuse_daemonize(o->foreground);
-			lock_set_pid(lock);
-			if (!o->foreground)
-				log_setup("mailfs", TRUE, o->debug);
-			rc = mount_serve(se, &fs, cfg, p, offline);
-			fuse_session_unmount(se);
-		} else {
-			fprintf(stderr, "mailfs: account '%s': cannot mount on "
-			        "%s\n", cfg->name, o->mountpoint);
-		}
-		fuse_remove_signal_handlers(se);
+	if (fuse_set_signal_handlers(se) != 0)
+		return rc;
+	if (fuse_session_mount(se, o->mountpoint) == 0) {
+		fuse_daemonize(o->foreground);
+		lock_set_pid(lock);
+		if (!o->foreground)
+			log_setup("mailfs", TRUE, o->debug);
+		rc = mount_serve(se, fs, cfg, mp, p, offline);
+		fuse_session_unmount(se);
+		g_message("account %s unmounted from %s", cfg->name, mp);
+	} else {
+		mount_refuse(cfg, o->mountpoint, "the kernel refused the mount "
+		             "(see the line above)");
 	}
-	if (se)
-		fuse_session_destroy(se);
+	fuse_remove_signal_handlers(se);
 	return rc;
+}
+
+/* Checks the mount point and what the config asks of the log; then the
+ * FUSE session for FUSE_OPTS, made before the password is asked for, so
+ * that a bad -o is a usage error at once.  NULL after one line saying
+ * why, with *RC the exit status. */
+static struct fuse_session *
+mount_prepare(MfAccountConfig *cfg, const MountOptions *o, char **fuse_opts,
+              gboolean nonempty, MfFs *fs, int *rc)
+{
+	g_autoptr(GError) err = NULL;
+
+	*rc = mount_check_point(cfg, o->mountpoint, nonempty,
+	                        o->make_mountpoint);
+	if (*rc != 0)
+		return NULL;
+	if (!log_configure(cfg->log_level, cfg->log_file, &err)) {
+		*rc = mount_fail(cfg, err);
+		return NULL;
+	}
+	struct fuse_session *se = mount_session(cfg, fuse_opts, o->debug, fs);
+	if (se)
+		return se;
+	*rc = CLI_EXIT_USAGE;
+	g_autofree char *given = g_strjoinv(",", o->fuse_opts);
+	mount_refuse(cfg, o->mountpoint, "FUSE does not take the options "
+	             "-o %s (see the line above)", given);
+	return NULL;
 }
 
 int
@@ -405,27 +489,52 @@ mount_run(MfAccountConfig *cfg, const MountOptions *o)
 	gboolean nonempty;
 	g_auto(GStrv) fuse_opts = mount_fuse_opts(o->fuse_opts, &nonempty);
 	g_autofree char *mp = g_canonicalize_filename(o->mountpoint, NULL);
+	MfFs fs = { .uid = getuid(), .gid = getgid(), .started = time(NULL),
+	            .expunge = cfg->delete_expunge,
+	            .read_only = cfg->read_only || o->read_only };
 	MfAccountParams p;
+	int rc;
 
 	mount_protect_process();
 	signal(SIGPIPE, SIG_IGN);
 	log_setup("mailfs", FALSE, o->debug);
-	if (mount_check_point(cfg, o->mountpoint, nonempty) != 0)
-		return 1;
+	struct fuse_session *se = mount_prepare(cfg, o, fuse_opts, nonempty,
+	                                        &fs, &rc);
+	if (!se)
+		return rc;
 	/* Before the password is asked for: a second mount is refused at
 	 * once. */
 	g_autoptr(CacheLock) lock = lock_take(cfg->cache_dir, mp, &err);
-	if (!lock)
+	if (!lock || !mount_credentials(cfg, &p, &err)) {
+		fuse_session_destroy(se);
 		return mount_fail(cfg, err);
-	if (!mount_credentials(cfg, &p, &err))
-		return mount_fail(cfg, err);
+	}
 	if (o->debug)
 		conn_set_default_trace(log_trace_cb);
-	int rc = 1;
 	if (mount_reach(cfg, &p, &err))
-		rc = mount_fuse(cfg, o, fuse_opts, lock, &p, err);
+		rc = mount_fuse(se, &fs, cfg, o, mp, lock, &p, err);
+	else
+		rc = cli_exit_status(err);
 	account_params_clear(&p);
+	fuse_session_destroy(se);
 	return rc;
+}
+
+/* Why MOUNTPOINT cannot be unmounted before fusermount3 is asked (which
+ * speaks of /etc/mtab): NULL when it is a mailfs mount; owned. */
+static char *
+mount_not_unmountable(const char *mountpoint)
+{
+	StatusMount *m = status_cmd_find_mount(mountpoint, NULL);
+	struct stat st;
+
+	if (m) {
+		status_mount_free(m);
+		return NULL;
+	}
+	if (stat(mountpoint, &st) != 0 && (errno == ENOENT || errno == ENOTDIR))
+		return g_strdup("no such directory");
+	return g_strdup("nothing of mailfs is mounted there");
 }
 
 int
@@ -433,8 +542,15 @@ mount_unmount(const char *mountpoint)
 {
 	g_autofree char *out = NULL;
 	g_autofree char *errs = NULL;
+	g_autofree char *why = mount_not_unmountable(mountpoint);
 	int status = 0;
 	const char *argv[] = { "fusermount3", "-u", mountpoint, NULL };
+
+	if (why) {
+		fprintf(stderr, "mailfs: cannot unmount %s: %s\n", mountpoint,
+		        why);
+		return CLI_EXIT_FAILURE;
+	}
 	/* Asked first: once unmounted, the daemon is gone.  A daemon that
 	 * does not answer must not stop the unmount: 3 s at most. */
 	guint queued = status_cmd_queued(mountpoint, 3000);
@@ -444,14 +560,14 @@ mount_unmount(const char *mountpoint)
 			int e = errno;
 			fprintf(stderr, "mailfs: cannot unmount %s: %s\n",
 			        mountpoint, g_strerror(e));
-			return 1;
+			return CLI_EXIT_FAILURE;
 		}
 	} else if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
 	                         NULL, NULL, &out, &errs, &status, NULL) ||
 	           !g_spawn_check_wait_status(status, NULL)) {
 		fprintf(stderr, "mailfs: cannot unmount %s: %s", mountpoint,
 		        errs && *errs ? errs : "fusermount3 failed\n");
-		return 1;
+		return CLI_EXIT_FAILURE;
 	}
 	/* The spool is on disk in the cache directory. */
 	if (queued)
@@ -459,5 +575,5 @@ mount_unmount(const char *mountpoint)
 		        "be sent at the next mount\n", queued,
 		        queued == 1 ? "message is" : "messages are",
 		        queued == 1 ? "it" : "they");
-	return 0;
+	return CLI_EXIT_OK;
 }

@@ -12,6 +12,7 @@ typedef struct {
 	gboolean foreground;
 	gboolean debug;
 	gboolean read_only; /* --read-only, or read_only = yes */
+	gboolean make_mountpoint; /* the config's mount_point: made if missing */
 	char **fuse_opts;   /* values of -o, NULL-terminated, or NULL;
 	                     * "nonempty" among them is mailfs's own */
 } MountOptions;
@@ -46,8 +47,11 @@ MfTokens *mount_tokens(const MfAccountConfig *cfg);
 gboolean mount_credentials(MfAccountConfig *cfg, MfAccountParams *p,
                            GError **err);
 
-/* The backend that serves CFG's account. */
-const MfBackend *mount_backend(const MfAccountConfig *cfg);
+/* Logs in to the server of P (CFG's account) and lists its folders, as a
+ * mount does before anything is mounted; the account's store is opened
+ * (made if missing).  Errors as account_connect(). */
+gboolean mount_check(const MfAccountConfig *cfg, const MfAccountParams *p,
+                     GError **err);
 
 /* Prints one line about CFG's account and server: WHAT, the cause, AFTER. */
 void mount_say(const MfAccountConfig *cfg, const char *what,

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs/cli.h"
 #include "fs/ctl_ops.h"
 #include "fs/log.h"
 #include "net/mf_error.h"
@@ -35,6 +36,21 @@ status_mount_free(StatusMount *m)
 	g_free(m->mountpoint);
 	g_free(m->account);
 	g_free(m);
+}
+
+/* The user_id=UID of a FUSE mount's super options SUPER, or -1. */
+static gint64
+status_cmd_owner(const char *super)
+{
+	g_auto(GStrv) opts = g_strsplit(super, ",", -1);
+	guint64 uid;
+
+	for (guint i = 0; opts[i]; i++)
+		if (g_str_has_prefix(opts[i], "user_id=") &&
+		    g_ascii_string_to_unsigned(opts[i] + strlen("user_id="), 10,
+		                               0, G_MAXUINT32, &uid, NULL))
+			return (gint64)uid;
+	return -1;
 }
 
 /* FIELD with mountinfo's octal escapes (\040 for a space, ...) decoded;
@@ -78,6 +94,7 @@ status_cmd_parse_line(const char *line)
 	m->account = g_strdup(g_str_has_prefix(source, STATUS_FSNAME_PREFIX)
 	                      ? source + strlen(STATUS_FSNAME_PREFIX)
 	                      : source);
+	m->owner = dash + 3 < n ? status_cmd_owner(f[dash + 3]) : -1;
 	return m;
 }
 
@@ -355,6 +372,18 @@ status_cmd_one(const char *path)
 	return rc;
 }
 
+/* Takes out of MOUNTS those another user made: their daemons answer
+ * only their owner (and whoever they allow). */
+static void
+status_cmd_keep_own(GPtrArray *mounts)
+{
+	for (guint i = mounts->len; i-- > 0;) {
+		const StatusMount *m = g_ptr_array_index(mounts, i);
+		if (m->owner >= 0 && m->owner != (gint64)getuid())
+			g_ptr_array_remove_index(mounts, i);
+	}
+}
+
 static int
 status_cmd_all(void)
 {
@@ -366,6 +395,7 @@ status_cmd_all(void)
 		fprintf(stderr, "mailfs: %s\n", err->message);
 		return 1;
 	}
+	status_cmd_keep_own(mounts);
 	if (mounts->len == 0) {
 		printf("no mailfs mounts\n");
 		return 0;
@@ -380,21 +410,13 @@ status_cmd_all(void)
 int
 status_cmd_main(int argc, char **argv)
 {
-	g_autoptr(GOptionContext) ctx = g_option_context_new("[MOUNTPOINT]");
-	g_autoptr(GError) err = NULL;
+	int status = 0;
 
-	g_option_context_set_summary(ctx, "Show the state of a mailfs mount "
-	                             "(MOUNTPOINT/.mailfs/status), or of every "
-	                             "one.");
-	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-		fprintf(stderr, "mailfs: status: %s\nTry 'mailfs --help'.\n",
-		        err->message);
-		return 2;
-	}
-	if (argc > 2) {
-		fprintf(stderr, "mailfs: status: too many arguments\n"
-		        "Try 'mailfs --help'.\n");
-		return 2;
-	}
+	if (!cli_parse("status", NULL, "[MOUNTPOINT]", "Show the state of a "
+	               "mailfs mount (MOUNTPOINT/.mailfs/status),\nor of each "
+	               "of yours.", &argc, &argv, &status))
+		return status;
+	if (argc > 2)
+		return cli_usage_error("status", "too many arguments");
 	return argc == 2 ? status_cmd_one(argv[1]) : status_cmd_all();
 }

@@ -10,6 +10,8 @@
 typedef struct {
 	char *mountpoint; /* absolute, unescaped */
 	char *account;    /* NAME of the fsname "mailfs:NAME" */
+	gint64 owner;     /* uid of the user who mounted it (the user_id
+	                   * FUSE shows), or -1 if not shown */
 } StatusMount;
 
 void status_mount_free(StatusMount *m); /* accepts NULL */
@@ -40,7 +42,9 @@ char *status_cmd_read(const char *mountpoint, int timeout_ms, GError **err);
  * mount, has no outbox or does not answer within TIMEOUT_MS. */
 guint status_cmd_queued(const char *mountpoint, int timeout_ms);
 
-/* `mailfs status`: ARGV[0] is "status".  Returns the exit status. */
+/* `mailfs status`: ARGV[0] is "status".  Without MOUNTPOINT, the mounts of
+ * the user who runs it (another user's daemon would refuse it).  Returns
+ * the exit status. */
 int status_cmd_main(int argc, char **argv);
 
 #endif

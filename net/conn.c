@@ -146,15 +146,28 @@ conn_poll_until(int fd, short events, gint64 end_us)
 	}
 }
 
+/* For a timeout: " (it sent nothing: ... try imaps://...)" when C's
+ * server never said a word on a plain-text URL (it may wait for a TLS
+ * hello), else ""; owned. */
+static char *
+conn_silent_hint(const Conn *c)
+{
+	if (c->ssl || c->received > 0 || !c->tls_hint)
+		return g_strdup("");
+	return g_strdup_printf(" (it sent nothing: is this a port for TLS "
+	                       "from the first byte? try %s)", c->tls_hint);
+}
+
 static gboolean
 conn_fail_deadline(Conn *c, GError **err)
 {
 	g_autofree char *secs =
 		conn_format_secs(c->deadline_us - c->deadline_set_us);
+	g_autofree char *hint = conn_silent_hint(c);
 
 	g_set_error(err, MF_ERROR, MF_ERROR_CONNECTION,
-	            "timed out after %s (operation deadline) talking to %s",
-	            secs, c->name);
+	            "timed out after %s (operation deadline) talking to %s%s",
+	            secs, c->name, hint);
 	return FALSE;
 }
 
@@ -185,8 +198,9 @@ conn_wait(Conn *c, short events, GError **err)
 	if (by_deadline)
 		return conn_fail_deadline(c, err);
 	secs = conn_format_secs((gint64)c->timeout_ms * 1000);
+	g_autofree char *hint = conn_silent_hint(c);
 	g_set_error(err, MF_ERROR, MF_ERROR_CONNECTION,
-	            "timed out after %s waiting for %s", secs, c->name);
+	            "timed out after %s waiting for %s%s", secs, c->name, hint);
 	return FALSE;
 }
 
@@ -216,6 +230,7 @@ conn_recv_step(Conn *c, char *buf, size_t size, size_t *n, short *events,
 			*events = POLLIN;
 			return CONN_STEP_WAIT;
 		}
+		c->received += (guint64)r;
 	}
 	*n = (size_t)r;
 	return CONN_STEP_DONE;
@@ -586,14 +601,57 @@ conn_wait_input(Conn *c, int timeout_ms)
 	return rc < 0 ? 1 : rc; /* a poll error shows in the next read */
 }
 
+/* The scheme of the same protocol with TLS the other way: "imap" for
+ * imaps, "imaps" for imap, and so on. */
+static const char *
+conn_other_scheme(UrlScheme s)
+{
+	switch (s) {
+	case URL_IMAP:
+		return "imaps";
+	case URL_IMAPS:
+		return "imap";
+	case URL_POP3:
+		return "pop3s";
+	case URL_POP3S:
+		return "pop3";
+	case URL_SMTP:
+		return "smtps";
+	case URL_SMTPS:
+		return "smtp";
+	default:
+		return NULL;
+	}
+}
+
+/* ERR, with a hint at the URL to try when the server of an implicit-TLS
+ * URL spoke plain text. */
+static void
+conn_hint_plain(const Conn *c, const MfUrl *url, GError **err)
+{
+	const char *other = conn_other_scheme(url->scheme);
+
+	if (!err || !*err || !other || !conn_tls_peer_is_plain(c))
+		return;
+	char *msg = g_strdup_printf("%s: is this a STARTTLS port? try "
+	                            "%s://%s", (*err)->message, other, c->name);
+	g_free((*err)->message);
+	(*err)->message = msg;
+}
+
 Conn *
 conn_open_url(const MfUrl *url, ConnTlsConfig *tls, int timeout_ms,
               GError **err)
 {
+	const char *other = conn_other_scheme(url->scheme);
+
 	if (!tls->host)
 		tls->host = url->host;
 	Conn *c = conn_connect(url->host, url->port, timeout_ms, err);
+	if (c && !url->implicit_tls && other)
+		c->tls_hint = g_strdup_printf("%s://%s", other, c->name);
 	if (c && url->implicit_tls && !conn_start_tls(c, tls, err)) {
+		conn_hint_plain(c, url, err);
 		conn_close(c);
 		return NULL;
 	}
@@ -625,5 +683,6 @@ conn_close(Conn *c)
 	g_free(c->buf);
 	g_free(c->name);
 	g_free(c->host);
+	g_free(c->tls_hint);
 	g_free(c);
 }

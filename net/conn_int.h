@@ -24,6 +24,12 @@ struct Conn {
 	int io_errno;           /* last socket error seen by the BIO */
 	gboolean broken;        /* an earlier failure desynchronised the stream */
 	ConnTraceFn trace;      /* protocol trace (--debug), or NULL */
+	guint64 received;       /* bytes received in plain text in all */
+	char *tls_hint;         /* the implicit-TLS URL of a plain-text URL
+	                         * (conn_open_url), for a silent server */
+	char hello[8];          /* the first bytes of the TLS handshake the
+	                         * server sent: plain text is no TLS server */
+	size_t hello_len;
 	gboolean redact;        /* sent lines are traced as "[redacted]" */
 };
 
@@ -44,6 +50,11 @@ gboolean conn_check_usable(const Conn *c, GError **err);
 gboolean conn_check_deadline(Conn *c, GError **err);
 /* Waits for EVENTS on the socket within the idle timeout and the deadline. */
 gboolean conn_wait(Conn *c, short events, GError **err);
+
+/* conn_tls.c: TRUE when the server answered the TLS handshake in plain
+ * text (a greeting such as "* OK" or "220"): a port that starts in plain
+ * text. */
+gboolean conn_tls_peer_is_plain(const Conn *c);
 
 /* conn_tls.c: classifies a failed SSL_read/SSL_write/SSL_connect return
  * value RC; WHAT is "reading from" or "writing to". */

@@ -94,6 +94,11 @@ conn_bio_read_cb(BIO *b, char *data, int len)
 	ssize_t n = recv(c->fd, data, (size_t)len, 0);
 
 	BIO_clear_retry_flags(b);
+	if (n > 0 && !c->tls_up && c->hello_len < sizeof c->hello) {
+		size_t k = MIN((size_t)n, sizeof c->hello - c->hello_len);
+		memcpy(c->hello + c->hello_len, data, k);
+		c->hello_len += k;
+	}
 	if (n > 0)
 		return (int)n;
 	if (n == 0) {
@@ -306,8 +311,40 @@ conn_verify_text(long result)
 	}
 }
 
+gboolean
+conn_tls_peer_is_plain(const Conn *c)
+{
+	if (c->hello_len < 3)
+		return FALSE;
+	for (size_t i = 0; i < c->hello_len; i++)
+		if (c->hello[i] < 0x20 || c->hello[i] > 0x7e)
+			return FALSE;
+	return TRUE;
+}
+
+/* The SHA-256 fingerprint of the certificate C's server presented, also
+ * when it did not verify; owned, or NULL. */
+static char *
+conn_tls_presented(Conn *c)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(c->ssl);
+	X509 *leaf = chain && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0)
+	                                             : NULL;
+	guint8 md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+
+	if (!leaf || !X509_digest(leaf, EVP_sha256(), md, &md_len) ||
+	    md_len != CONN_SHA256_LEN) {
+		ERR_clear_error();
+		return NULL;
+	}
+	return conn_format_fingerprint(md);
+}
+
 /* Turns the failed SSL_connect() that returned RC into ERR: certificate
- * and protocol problems are MF_ERROR_TLS, I/O failures keep their code. */
+ * and protocol problems are MF_ERROR_TLS, I/O failures keep their code.
+ * A certificate that does not verify is named by its fingerprint, with
+ * the two ways to trust it. */
 static void
 conn_tls_handshake_error(Conn *c, int rc, const char *host, gboolean pinned,
                          GError **err)
@@ -319,9 +356,23 @@ conn_tls_handshake_error(Conn *c, int rc, const char *host, gboolean pinned,
 
 	if (!pinned && vr != X509_V_OK) {
 		ERR_clear_error();
+		g_autofree char *fp = conn_tls_presented(c);
+		/* A CA does not make a certificate for another name good. */
+		gboolean name = vr == X509_V_ERR_HOSTNAME_MISMATCH ||
+		                vr == X509_V_ERR_IP_ADDRESS_MISMATCH;
 		g_set_error(err, MF_ERROR, MF_ERROR_TLS,
-		            "TLS certificate verification failed for %s: %s",
-		            host, conn_verify_text(vr));
+		            "TLS certificate verification failed for %s: %s%s%s%s",
+		            host, conn_verify_text(vr), fp ? " (certificate " : "",
+		            fp ? fp : "", !fp ? "" : name ? "; to trust it anyway, "
+		            "set tls_fingerprint to that)" : "; to trust it, set "
+		            "tls_fingerprint to that, or ca_file to a PEM file of "
+		            "it or of its CA)");
+	} else if (conn_tls_peer_is_plain(c)) {
+		ERR_clear_error();
+		g_set_error(err, MF_ERROR, MF_ERROR_TLS,
+		            "TLS handshake with %s failed: the server answered "
+		            "in plain text (\"%.*s...\"), not TLS", host,
+		            (int)c->hello_len, c->hello);
 	} else if (SSL_get_error(c->ssl, rc) == SSL_ERROR_SSL && !c->peer_eof) {
 		text = conn_ssl_error_text();
 		g_set_error(err, MF_ERROR, MF_ERROR_TLS,

@@ -2,7 +2,8 @@
 # Installs the Debian packages mailfs needs to build, test and demo
 # (rsync, vim, nano, notmuch and attr's setfattr: the real tools of
 # tests/integration/test_tools.py; util-linux's setpriv and flock and
-# passwd's useradd: the unprivileged test user, scripts/as-test-user.sh).
+# passwd's useradd: the unprivileged test user, scripts/as-test-user.sh;
+# zsh and fish: the shell completions of data/completion/).
 # Skips apt entirely when everything is already installed (fast, offline).
 set -euo pipefail
 
@@ -14,7 +15,7 @@ packages=(
 	python3 python3-aiosmtpd openssl ca-certificates
 	isync curl procps time
 	rsync vim nano notmuch attr tar coreutils
-	util-linux passwd
+	util-linux passwd zsh fish
 	clang libclang-rt-14-dev valgrind
 )
 

@@ -43,8 +43,10 @@ load(mode_t mode, const char *name)
 	g_assert(fchmod(memfd, mode) == 0);
 	c = config_load_account(memfd_path, name, &err);
 	if (!c) {
+		/* NOTFOUND: no such account, or several and no default. */
 		g_assert(err != NULL && err->domain == MF_ERROR &&
-		         err->code == MF_ERROR_CONFIG);
+		         (err->code == MF_ERROR_CONFIG ||
+		          err->code == MF_ERROR_NOTFOUND));
 		return;
 	}
 	g_assert(err == NULL);

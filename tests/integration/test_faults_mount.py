@@ -521,7 +521,7 @@ class EscapeTest(Base):
                                 ESCAPES + b"bad password")
         mfs = self.new_mfs(url=server.url())
         res = mfs.mount()
-        self.assertEqual(res.returncode, 1, res)
+        self.assertEqual(res.returncode, 77, res)  # EX_NOPERM
         err = res.stderr.encode("utf-8", "surrogateescape")
         self.assertEqual(raw_controls(err), [], res)
         self.assertIn("\\x1b[31m\\x1b[2J\\x1b]0;owned\\x07\\xc2\\x9b5m",

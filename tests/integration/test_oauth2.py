@@ -472,7 +472,7 @@ class RevokedRefreshTokenTest(OAuthTestBase):
         self.assertEqual(mfs.umount().returncode, 0)
         self.assertTrue(mfs.wait_daemons_gone(10))
         res = mfs.mount()
-        self.assertNotEqual(res.returncode, 0, res)
+        self.assertEqual(res.returncode, 77, res)  # EX_NOPERM
         self.assertIn(hint, res.stderr)
         self.assertEqual(len(harness.error_lines(res)), 1, res)
         # signed in again (as `mailfs login` would store it): mounts
@@ -563,7 +563,7 @@ class LoginCommandTest(OAuthTestBase):
         mfs = self.new_mount("issuer", mount=False)
         os.unlink(self.refresh_file())
         res = mfs.mount()
-        self.assertNotEqual(res.returncode, 0, res)
+        self.assertEqual(res.returncode, 77, res)
         self.assertIn("run `mailfs login %s`" % self.account, res.stderr)
         rc, out, err = self.login(
             mfs, lambda code: self.assertTrue(self.oauth.approve(code,
@@ -586,7 +586,7 @@ class LoginCommandTest(OAuthTestBase):
         mfs = self.new_mount("file", mount=False)
         os.unlink(self.refresh_file())
         rc, out, err = self.login(mfs, self.oauth.deny)
-        self.assertEqual(rc, 1, (out, err))
+        self.assertEqual(rc, 77, (out, err))  # EX_NOPERM
         self.assertIn("access_denied", err)
         self.assertFalse(os.path.exists(self.refresh_file()))
 
@@ -594,7 +594,7 @@ class LoginCommandTest(OAuthTestBase):
         mfs = self.new_mount("command", mount=False)
         res = mailfs("login", "--config", mfs.config, "--account",
                      self.account)
-        self.assertEqual(res.returncode, 1, res)
+        self.assertEqual(res.returncode, 78, res)  # EX_CONFIG
         self.assertIn("oauth2_token_command", res.stderr)
 
 

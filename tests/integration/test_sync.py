@@ -156,6 +156,10 @@ class SyncTest(SyncCase):
 
         r = self.run_sync(m, *named)
         self.assertEqual(r.returncode, 0, r)
+        # A folder comes with its subfolders.
+        named = [f for f in snap if any(f == n or f.startswith(n + "/")
+                                        for n in named)]
+        self.assertIn("Archive/2024/Q1", named)
         for line in r.stdout.splitlines():
             folder = line.split(":")[0]
             if folder in snap:

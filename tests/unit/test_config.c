@@ -4,6 +4,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "fs/config.h"
@@ -76,6 +77,22 @@ expect_error(const char *text, mode_t mode, const char *name,
 	MfAccountConfig *cfg = config_load_account(conf_path, name, &err);
 	ck_assert_msg(cfg == NULL, "accepted:\n%s", text);
 	ck_assert(g_error_matches(err, MF_ERROR, MF_ERROR_CONFIG));
+	ck_assert_str_eq(err->message, expected);
+	g_error_free(err);
+	g_free(expected);
+}
+
+/* Loads TEXT and checks that it fails with the usage error WANT (as
+ * expect_error): no such account, or several and none chosen. */
+static void
+expect_usage_error(const char *text, const char *name, const char *want)
+{
+	GError *err = NULL;
+	char *expected = with_path(want);
+
+	write_config(text, 0644);
+	ck_assert_ptr_null(config_load_account(conf_path, name, &err));
+	ck_assert(g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND));
 	ck_assert_str_eq(err->message, expected);
 	g_error_free(err);
 	g_free(expected);
@@ -296,8 +313,34 @@ static const BadConfig bad_configs[] = {
 	  "cache_max: '2X' is not a size like 500M or 2G" },
 	{ BASE_CMD "cache_max = G\n", "PATH: [account work] "
 	  "cache_max: 'G' is not a size like 500M or 2G" },
-	{ BASE_CMD "cache_max = 2GB\n", "PATH: [account work] "
-	  "cache_max: '2GB' is not a size like 500M or 2G" },
+	{ BASE_CMD "cache_max = 2GX\n", "PATH: [account work] "
+	  "cache_max: '2GX' is not a size like 500M or 2G" },
+	{ BASE_CMD "cache_max = 2iB\n", "PATH: [account work] "
+	  "cache_max: '2iB' is not a size like 500M or 2G" },
+	{ BASE_CMD "pasword_command = x\n", "PATH: [account work] "
+	  "pasword_command: unknown key (did you mean password_command?)" },
+	{ BASE_CMD "cachemax = 1G\n", "PATH: [account work] "
+	  "cachemax: unknown key (did you mean cache_max?)" },
+	{ BASE_CMD "tiemout = 1\n", "PATH: [account work] "
+	  "tiemout: unknown key (did you mean timeout?)" },
+	{ BASE_CMD "max_age = 2x\n", "PATH: [account work] max_age: '2x' "
+	  "is not an age like 90 (days), 12w, 6m or 1y, up to 100 years" },
+	{ BASE_CMD "max_age = 101y\n", "PATH: [account work] max_age: '101y' "
+	  "is not an age like 90 (days), 12w, 6m or 1y, up to 100 years" },
+	{ BASE_CMD "log_level = loud\n", "PATH: [account work] log_level: "
+	  "'loud' is not error, warning, info or debug" },
+	{ BASE_CMD "sync_folders = \"Old\n", "PATH: [account work] "
+	  "sync_folders: '\"Old' is not a list of folder patterns (quote a "
+	  "name that holds a space or a quote)" },
+	{ BASE_CMD "sync_folders = a ! b\n", "PATH: [account work] "
+	  "sync_folders: an empty folder pattern" },
+	{ BASE_CMD "sent_folder = /Sent\n", "PATH: [account work] "
+	  "sent_folder: '/Sent' is not a folder as the mount shows it, such "
+	  "as Sent or Archive/Sent" },
+	{ BASE_CMD "mount_point = mail\n", "PATH: [account work] "
+	  "mount_point: 'mail' must be an absolute path or start with ~/" },
+	{ BASE_CMD "default = maybe\n", "PATH: [account work] default: "
+	  "'maybe' is not yes or no" },
 	{ BASE_CMD "cache_max = 99999999999T\n", "PATH: [account work] "
 	  "cache_max: '99999999999T' is not a size like 500M or 2G" },
 	{ BASE_CMD "tls_fingerprint = abcd\n", "PATH: [account work] "
@@ -355,7 +398,21 @@ static const BadConfig bad_configs[] = {
 	{ BASE_CMD "[other]\n", "PATH: [other]: unknown group; "
 	  "accounts are [account NAME], NAME made of letters, digits, '-', '_' "
 	  "and '.'" },
-	{ "user = a\n", "PATH: Key file does not start with a group" },
+	{ "user = a\n", "PATH:1: user: outside any group (keys go below "
+	  "[account NAME]; only default = NAME may come first)" },
+	{ "# top\n\n  [account work\nuser = a\n", "PATH:3: '[account work' "
+	  "is not a [group], a key = value line or a # comment" },
+	{ BASE_CMD "imap imaps://x\n", "PATH:5: 'imap imaps://x' is not a "
+	  "[group], a key = value line or a # comment" },
+	{ BASE_CMD "= x\n", "PATH:5: a value without a key" },
+	{ BASE_CMD "\n[account home]\nuser = b\n" BASE_CMD, "PATH:8: [account "
+	  "work]: given twice (first at line 1); put the keys of an account "
+	  "in one group" },
+	{ "default = work\ndefault = work\n" BASE_CMD, "PATH:2: default: "
+	  "given more than once (first at line 1)" },
+	{ "default =   # none\n" BASE_CMD, "PATH:1: default: empty value" },
+	{ "\ndefault = home\n" BASE_CMD, "PATH:2: default: no account 'home' "
+	  "(accounts: work)" },
 	{ "", "PATH: no accounts (add a group [account NAME])" },
 	{ "# nothing\n\n", "PATH: no accounts (add a group [account NAME])" },
 };
@@ -373,10 +430,11 @@ START_TEST(test_choose_account)
 {
 	const char *two = HOME_ACCOUNT BASE_CMD;
 
-	expect_error(two, 0644, NULL, "PATH: several accounts (home, work): "
-	             "choose one with --account");
-	expect_error(two, 0644, "x", "PATH: no account 'x' (accounts: home, "
-	             "work)");
+	expect_usage_error(two, NULL, "PATH: several accounts (home, work) and "
+	                   "no default: choose one with --account, or add "
+	                   "default = NAME above the groups");
+	expect_usage_error(two, "x", "PATH: no account 'x' (accounts: home, "
+	                   "work)");
 	MfAccountConfig *cfg = expect_ok(two, 0644, "work");
 	ck_assert_str_eq(cfg->name, "work");
 	ck_assert(cfg->has_imap);
@@ -385,12 +443,132 @@ START_TEST(test_choose_account)
 	ck_assert_str_eq(cfg->name, "home");
 	ck_assert(cfg->has_pop3);
 	config_account_free(cfg);
-	expect_error(BASE_CMD, 0644, "home",
-	             "PATH: no account 'home' (accounts: work)");
+	expect_usage_error(BASE_CMD, "home",
+	                   "PATH: no account 'home' (accounts: work)");
 	/* Every group is checked, not only the one chosen. */
 	expect_error(HOME_ACCOUNT BASE "timeout = x\n", 0644, "home",
 	             "PATH: [account work] timeout: 'x' is not a number from 1 "
 	             "to 3600");
+}
+END_TEST
+
+#define HOME_DEFAULT \
+	"[account home]\npop3 = pop3s://h\nuser = a\npassword_command = true\n" \
+	"default = yes\n"
+
+START_TEST(test_default_account)
+{
+	const char *two = HOME_ACCOUNT BASE_CMD;
+	g_autofree char *top = g_strconcat("# mine\n  default = work  # job\n\n",
+	                                   two, NULL);
+	MfAccountConfig *cfg = expect_ok(top, 0644, NULL);
+
+	ck_assert_str_eq(cfg->name, "work");
+	config_account_free(cfg);
+	/* --account still chooses. */
+	cfg = expect_ok(top, 0644, "home");
+	ck_assert_str_eq(cfg->name, "home");
+	config_account_free(cfg);
+	/* default = yes in the group. */
+	cfg = expect_ok(BASE_CMD HOME_DEFAULT, 0644, NULL);
+	ck_assert_str_eq(cfg->name, "home");
+	ck_assert(cfg->is_default);
+	config_account_free(cfg);
+	/* Both ways, agreeing. */
+	cfg = expect_ok("default = home\n" BASE_CMD HOME_DEFAULT, 0644, NULL);
+	ck_assert_str_eq(cfg->name, "home");
+	config_account_free(cfg);
+	expect_error("default = work\n" BASE_CMD HOME_DEFAULT, 0644, NULL,
+	             "PATH: [account home] default: the default is already "
+	             "work");
+	expect_error(BASE_CMD "default = yes\n" HOME_DEFAULT, 0644, NULL,
+	             "PATH: [account home] default: the default is already "
+	             "work");
+	/* default = no is no default. */
+	expect_usage_error(BASE_CMD "default = no\n" HOME_ACCOUNT, NULL,
+	                   "PATH: several accounts (work, home) and no "
+	                   "default: choose one with --account, or add "
+	                   "default = NAME above the groups");
+}
+END_TEST
+
+START_TEST(test_load_all)
+{
+	GError *err = NULL;
+
+	write_config(BASE_CMD HOME_ACCOUNT "[account x]\n", 0644);
+	ck_assert_ptr_null(config_load_all(conf_path, &err));
+	ck_assert(g_error_matches(err, MF_ERROR, MF_ERROR_CONFIG));
+	g_clear_error(&err);
+	write_config(BASE_CMD HOME_ACCOUNT, 0644);
+	GPtrArray *all = config_load_all(conf_path, &err);
+	ck_assert_ptr_nonnull(all);
+	ck_assert_uint_eq(all->len, 2);
+	ck_assert_str_eq(((MfAccountConfig *)all->pdata[0])->name, "work");
+	ck_assert_str_eq(((MfAccountConfig *)all->pdata[1])->name, "home");
+	g_ptr_array_unref(all);
+}
+END_TEST
+
+static const struct {
+	const char *value;
+	guint64 bytes;
+} sizes[] = {
+	{ "0", 0 }, { "1024", 1024 }, { "1024B", 1024 }, { "2k", 2048 },
+	{ "2KB", 2048 }, { "2KiB", 2048 }, { "3m", 3u << 20 },
+	{ "3MB", 3u << 20 }, { "2G", 2ull << 30 }, { "2GB", 2ull << 30 },
+	{ "2GiB", 2ull << 30 }, { "2gib", 2ull << 30 }, { "1T", 1ull << 40 },
+	{ "1tb", 1ull << 40 },
+};
+
+START_TEST(test_sizes)
+{
+	g_autofree char *text = g_strdup_printf(BASE_CMD "cache_max = %s\n"
+	                                        "max_message_size = %s\n",
+	                                        sizes[_i].value,
+	                                        sizes[_i].value);
+	MfAccountConfig *cfg = expect_ok(text, 0644, NULL);
+
+	ck_assert_uint_eq(cfg->cache_max, sizes[_i].bytes);
+	ck_assert_uint_eq(cfg->max_message_size, sizes[_i].bytes);
+	config_account_free(cfg);
+}
+END_TEST
+
+START_TEST(test_habit_keys)
+{
+	MfAccountConfig *cfg = expect_ok(
+		BASE_CMD
+		"mount_point = ~/mail\n"
+		"sync_folders = INBOX 'Archive*' \"Old mail\" !Junk  # prefetch\n"
+		"max_age = 12w\n"
+		"log_file = ~/mailfs.log\n"
+		"log_level = Warning\n"
+		"sent_folder = Archive/Sent\n",
+		0644, NULL);
+	g_autofree char *mp = g_build_filename(tmpdir, "mail", NULL);
+	g_autofree char *log = g_build_filename(tmpdir, "mailfs.log", NULL);
+	const char *const want[] = { "INBOX", "Archive*", "Old mail", "!Junk",
+	                             NULL };
+
+	ck_assert_str_eq(cfg->mount_point, mp);
+	ck_assert(g_strv_equal((const char *const *)cfg->sync_folders, want));
+	ck_assert_uint_eq(cfg->max_age, 84);
+	ck_assert_uint_eq(cfg->max_message_size, 0);
+	ck_assert_str_eq(cfg->log_file, log);
+	ck_assert_int_eq(cfg->log_level, LOG_WARNING);
+	ck_assert_str_eq(cfg->sent_folder, "Archive/Sent");
+	config_account_free(cfg);
+	cfg = expect_ok(BASE_CMD "max_age = 90\n", 0644, NULL);
+	g_autofree char *dflt = g_build_filename(tmpdir, "mailfs", "work", NULL);
+	ck_assert_str_eq(cfg->mount_point, dflt);
+	ck_assert_uint_eq(cfg->max_age, 90);
+	ck_assert_int_eq(cfg->log_level, LOG_INFO);
+	ck_assert_ptr_null(cfg->sync_folders);
+	config_account_free(cfg);
+	cfg = expect_ok(BASE_CMD "max_age = 1y\n", 0644, NULL);
+	ck_assert_uint_eq(cfg->max_age, 365);
+	config_account_free(cfg);
 }
 END_TEST
 
@@ -672,6 +850,10 @@ config_suite(void)
 	tcase_add_test(tc, test_pop3_account);
 	tcase_add_loop_test(tc, test_bad_config, 0, G_N_ELEMENTS(bad_configs));
 	tcase_add_test(tc, test_choose_account);
+	tcase_add_test(tc, test_default_account);
+	tcase_add_test(tc, test_load_all);
+	tcase_add_loop_test(tc, test_sizes, 0, G_N_ELEMENTS(sizes));
+	tcase_add_test(tc, test_habit_keys);
 	tcase_add_test(tc, test_literal_password);
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_command_file_trust);

@@ -42,12 +42,14 @@ account_password(MfAccount *a)
 }
 
 gboolean
-account_append_special(MfAccount *a, guint special, const char *flags,
-                       gint64 date, int fd, guint64 size, GError **err)
+account_append_special(MfAccount *a, guint special, const char *path,
+                       const char *flags, gint64 date, int fd, guint64 size,
+                       char **used, GError **err)
 {
 	g_autofree char *buf = g_malloc0(size + 1);
 
 	ck_assert_uint_eq(special, MF_FOLDER_SENT);
+	ck_assert_ptr_null(path);
 	ck_assert_str_eq(flags, "\\Seen");
 	ck_assert_int_eq(pread(fd, buf, size, 0), (ssize_t)size);
 	g_mutex_lock(&copies_lock);
@@ -59,6 +61,8 @@ account_append_special(MfAccount *a, guint special, const char *flags,
 	g_mutex_unlock(&copies_lock);
 	if (!ok)
 		g_set_error(err, MF_ERROR, MF_ERROR_OFFLINE, "offline");
+	else if (used)
+		*used = g_strdup("Sent");
 	return ok;
 }
 
@@ -560,18 +564,29 @@ START_TEST(test_crash_sent_copy_pending)
 	queue_open(q);
 	ck_assert_int_eq(state_of(q, id), OUTBOX_SENT);
 	ck_assert_uint_eq(list_len(q, FALSE), 0);
-	guint queued, failed;
-	gint64 oldest;
-	outbox_summary(q->o, &queued, &oldest, &failed);
-	ck_assert_uint_eq(queued, 1);
+	/* Sent: not queued (outbox/ is empty), its copy pending. */
+	OutboxSummary sum;
+	outbox_summary(q->o, &sum);
+	ck_assert_uint_eq(sum.queued, 0);
+	ck_assert_uint_eq(sum.copy_pending, 1);
+	ck_assert_uint_eq(sum.sent, 0);
+	ck_assert_ptr_null(sum.last_error);
+	outbox_summary_clear(&sum);
 	copies_fail = 1;
 	outbox_start(q->o);
 	wait_attempts(q, id, 1);
 	ck_assert_int_eq(state_of(q, id), OUTBOX_SENT);
 	ck_assert_uint_eq(copies_count(), 0);
+	outbox_summary(q->o, &sum);
+	ck_assert_str_eq(sum.last_error, "c.eml: offline");
+	ck_assert_int_gt(sum.last_error_at, 0);
+	outbox_summary_clear(&sum);
 	outbox_kick(q->o);
 	ck_assert(wait_copies(1));
 	wait_state(q, id, -1);
+	outbox_summary(q->o, &sum);
+	ck_assert_uint_eq(sum.copy_pending, 0);
+	outbox_summary_clear(&sum);
 	ck_assert_str_eq(copies->pdata[0], "the bytes sent\r\n");
 	ck_assert(!g_file_test(sent, G_FILE_TEST_EXISTS));
 	queue_free(q);
@@ -592,8 +607,7 @@ START_TEST(test_failed_two_files)
 		gint64 id = put(q, "f.eml", MESSAGE, TRUE);
 		g_autofree char *spool = spool_path(q, id, "");
 		g_autoptr(GError) err = NULL;
-		guint queued, failed;
-		gint64 oldest;
+		OutboxSummary sum;
 		OutboxEntry e;
 
 		queue_close(q);
@@ -612,8 +626,9 @@ START_TEST(test_failed_two_files)
 		g_clear_error(&err);
 		ck_assert(g_file_test(spool, G_FILE_TEST_EXISTS) ==
 		          (orders[i][0] == OUTBOX_PART_ERROR));
-		outbox_summary(q->o, &queued, &oldest, &failed);
-		ck_assert_uint_eq(failed, orders[i][0] == OUTBOX_PART_ERROR);
+		outbox_summary(q->o, &sum);
+		ck_assert_uint_eq(sum.failed, orders[i][0] == OUTBOX_PART_ERROR);
+		outbox_summary_clear(&sum);
 		ck_assert(outbox_unlink(q->o, TRUE, "f.eml", orders[i][1], &err));
 		ck_assert_int_eq(state_of(q, id), -1);
 		ck_assert(!g_file_test(spool, G_FILE_TEST_EXISTS));
