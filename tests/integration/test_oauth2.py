@@ -382,6 +382,9 @@ class Pop3LoginTest(OAuthTestBase):
     def test_pop3_oauthbearer_token_command(self):
         self.check_mount("command", None, "OAUTHBEARER")
 
+    def test_pop3_xoauth2_refresh_token_kept_by_command(self):
+        self.check_mount("store", "xoauth2", "XOAUTH2")
+
 
 class OutboxTest(OAuthTestBase):
     """Sending through the outbox logs in to SMTP with the same tokens."""
@@ -409,6 +412,9 @@ class OutboxTest(OAuthTestBase):
 
     def test_send_xoauth2_token_command(self):
         self.check_send("command", "xoauth2", "XOAUTH2")
+
+    def test_send_xoauth2_refresh_token_kept_by_command(self):
+        self.check_send("store", "xoauth2", "XOAUTH2")
 
 
 class RenewalTest(OAuthTestBase):
