@@ -53,8 +53,8 @@ _mailfs()
 	local cmd=${COMP_WORDS[1]} opts mp
 	COMPREPLY=()
 	if ((COMP_CWORD == 1)); then
-		COMPREPLY=($(compgen -W "mount umount status sync help -h --help
-			-V --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "mount umount status sync login help -h
+			--help -V --version" -- "$cur"))
 		return
 	fi
 	[[ $prev == = ]] && prev=${COMP_WORDS[COMP_CWORD - 2]}
@@ -78,7 +78,7 @@ _mailfs()
 	mount)
 		opts="-c --config -a --account -f --foreground -d --debug
 			-r --read-only -o --options -h --help" ;;
-	umount | unmount) opts="-c --config -a --account -h --help" ;;
+	umount | unmount | login) opts="-c --config -a --account -h --help" ;;
 	status) opts="-h --help" ;;
 	sync)
 		opts="-c --config -a --account --all -n --no-recurse -q --quiet
