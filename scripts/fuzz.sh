@@ -3,9 +3,8 @@
 # -fsanitize=fuzzer,address,undefined) and runs each in turn.
 #   scripts/fuzz.sh [SECONDS [TARGET...]]
 # SECONDS (default 60) is the total budget, split evenly between the
-# targets (all of them unless named: imap_parser pop3_parser smtp_reply
-# outbox_msg config mutf7 url log_redact sasl_problem).  JOBS=2 runs two targets at
-# once.  New corpus entries and crash artifacts stay in
+# targets (all of them in tests/fuzz/meson.build unless named).  JOBS=2
+# runs two targets at once.  New corpus entries and crash artifacts stay in
 # build-fuzz/tests/fuzz/work-*;
 # the committed seeds in tests/fuzz/corpus are only read.  Prints one line
 # per target (executions, seconds, result) and exits non-zero if any
@@ -16,8 +15,8 @@ cd "$(dirname "$0")/.."
 builddir=${FUZZ_BUILDDIR:-build-fuzz}
 total=${1:-60}
 shift || true
-all=(imap_parser pop3_parser smtp_reply outbox_msg config mutf7 url log_redact
-	sasl_problem)
+mapfile -t all < <(sed -n "s/^  '\([a-z0-9_]*\)' : \[.*/\1/p" \
+	tests/fuzz/meson.build)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 jobs=${JOBS:-1}
