@@ -43,7 +43,8 @@ status=0
 # Every test run a second time, and how both runs ended: listed again
 # next to the summary, so that a flaky test is seen, not hidden.
 retried=$(mktemp)
-trap 'rm -f "$retried"' EXIT
+sanitizer_logs=
+trap 'rm -rf "$retried" ${sanitizer_logs:+"$sanitizer_logs"}' EXIT
 
 # setup DIR [meson options...]: configures DIR, or reconfigures it.
 setup() {
@@ -120,9 +121,14 @@ if [[ "${SANITIZE:-1}" != 0 ]]; then
 	# (also the mailfs daemon, so an integration test notices).  Check's
 	# own per-test timeouts get the same slack as meson's.
 	# MAILFS_SANITIZED tells tests that memory figures are ASan's (larger).
+	# The daemon's own reports would go to its stderr, which nobody
+	# reads once it runs in the background: they go to files, printed
+	# at the end.
+	sanitizer_logs=$(mktemp -d)
+	chmod 1777 "$sanitizer_logs"
 	MAILFS_SANITIZED=1 \
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$sanitizer_logs/asan \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$sanitizer_logs/ubsan \
 	CK_TIMEOUT_MULTIPLIER=3 \
 		run_phase "tests under ASan/UBSan" "$asandir" "" \
 		--timeout-multiplier 3 --num-processes "$jobs"
@@ -162,6 +168,14 @@ print(text)
 print(counts["passed"] + counts["failed"], counts["failed"])
 PY
 )
+if [[ -n "${sanitizer_logs:-}" ]] &&
+	compgen -G "$sanitizer_logs/*" >/dev/null; then
+	echo "=== sanitizer reports of the ASan/UBSan phase:"
+	for f in "$sanitizer_logs"/*; do
+		echo "--- $(basename "$f")"
+		cat "$f"
+	done
+fi
 if [[ -s "$retried" ]]; then
 	echo "=== tests that failed once and were run again:"
 	cat "$retried"
