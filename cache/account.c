@@ -490,6 +490,10 @@ account_close(MfAccount *a)
 	g_hash_table_unref(a->verified);
 	g_hash_table_unref(a->inflight);
 	g_hash_table_unref(a->gens);
+	if (a->moved)
+		g_hash_table_unref(a->moved);
+	if (a->renamed)
+		g_hash_table_unref(a->renamed);
 	store_close(a->store);
 	g_mutex_clear(&a->lock);
 	g_mutex_clear(&a->tree_refresh);

@@ -151,6 +151,16 @@ gint64 listing_mtime(const MfListing *l);
  * neither did since the mount started. */
 gint64 account_folder_mtime(MfAccount *a, gint64 folder_id);
 
+/* A message moved to another folder through this mount is another
+ * message there; the kernel may still name it by its old inode for a
+ * moment: that leads to *NEW_GEN and *NEW_UID.  FALSE if it was not moved
+ * here. */
+gboolean account_moved_to(MfAccount *a, gint64 gen, guint32 uid,
+                          gint64 *new_gen, guint32 *new_uid);
+/* The same for a folder renamed through this mount: the id it has now
+ * (FOLDER_ID itself when it was not renamed). */
+gint64 account_folder_now(MfAccount *a, gint64 folder_id);
+
 /* Gives message UID of generation GEN the name NAME in its folder (no
  * server change): another message of the folder that had the name loses
  * it.  MF_ERROR_NOTFOUND if the generation is unknown. */

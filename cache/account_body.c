@@ -294,6 +294,19 @@ account_generation_listing(MfAccount *a, gint64 gen, gint64 *folder_id,
 	return l;
 }
 
+/* A message moved here to another folder: its new name, once. */
+static gboolean
+account_body_forward(MfAccount *a, MfListing **l, gint64 *gen, guint32 *uid,
+                     gint64 *folder_id, GError **err)
+{
+	if (!*l || !account_moved_to(a, *gen, *uid, gen, uid))
+		return FALSE;
+	listing_unref(*l);
+	g_clear_error(err);
+	*l = account_generation_listing(a, *gen, folder_id, err);
+	return *l != NULL;
+}
+
 gboolean
 account_message(MfAccount *a, gint64 gen, guint32 uid, MfRemoteMessage *out,
                 GError **err)
@@ -301,6 +314,9 @@ account_message(MfAccount *a, gint64 gen, guint32 uid, MfRemoteMessage *out,
 	gint64 folder_id;
 	MfListing *l = account_generation_listing(a, gen, &folder_id, err);
 	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
+
+	if (!m && account_body_forward(a, &l, &gen, &uid, &folder_id, err))
+		m = listing_find(l, uid);
 
 	if (m) {
 		*out = *m;
@@ -318,6 +334,9 @@ account_open_message(MfAccount *a, gint64 gen, guint32 uid, GError **err)
 	gint64 folder_id;
 	MfListing *l = account_generation_listing(a, gen, &folder_id, err);
 	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
+
+	if (!m && account_body_forward(a, &l, &gen, &uid, &folder_id, err))
+		m = listing_find(l, uid);
 	guint64 size = 0;
 	const char *written = m ? listing_written(l, uid, &size) : NULL;
 	int fd = -1;

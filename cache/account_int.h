@@ -76,6 +76,8 @@ struct MfAccount {
 	GThreadPool *refresher;  /* background refreshes, made on first use */
 	gboolean tree_queued;    /* one of the tree is queued or running */
 
+	GHashTable *moved;       /* messages moved here: old -> new name */
+	GHashTable *renamed;     /* folders renamed here: old -> new id */
 	MfListingHook hook;      /* told when a listing is replaced */
 	void *hook_ud;
 
@@ -128,6 +130,13 @@ gboolean account_edit_listing(MfAccount *a, gint64 folder_id, guint32 uid,
  * and a refresh brings its real UID; its cached body reads there too. */
 gboolean account_show_move(MfAccount *a, gint64 src_id, guint32 uidvalidity,
                            guint32 uid, gint64 dest_id, guint32 ghost_uid);
+
+/* Records that message UID of generation GEN is now NEW_UID of NEW_GEN
+ * (moved here): its old identity leads there (account_moved_to). */
+void account_note_moved(MfAccount *a, gint64 gen, guint32 uid,
+                        gint64 new_gen, guint32 new_uid);
+/* Records that folder FOLDER_ID is now NEW_ID (renamed here). */
+void account_note_renamed(MfAccount *a, gint64 folder_id, gint64 new_id);
 
 /* Adds M (a stand-in for a message being appended while offline) to
  * FOLDER_ID's listing; *UIDVALIDITY gets the listing's.  FALSE if the

@@ -262,3 +262,76 @@ account_name_message_in(MfAccount *a, gint64 folder_id, guint32 uid,
 	    store_name_set(a->store, folder_id, uv, uid, &n, NULL))
 		account_names_reload(a, folder_id);
 }
+
+/* Forwarding: the kernel keeps the inode a name had when it is moved (a
+ * message to another folder, a folder renamed) until it is told to forget
+ * it, which happens a moment later; until then the old identity leads to
+ * the new one.  Keys and values: a message as gen << 32 | uid, a folder
+ * as its id. */
+static void
+account_forward_set(GHashTable **table, guint64 from, guint64 to)
+{
+	if (!*table)
+		*table = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+		                               g_free, g_free);
+	g_hash_table_replace(*table, g_memdup2(&from, sizeof from),
+	                     g_memdup2(&to, sizeof to));
+}
+
+static gboolean
+account_forward_get(GHashTable *table, guint64 from, guint64 *to)
+{
+	guint64 *v = table ? g_hash_table_lookup(table, &from) : NULL;
+
+	if (v)
+		*to = *v;
+	return v != NULL;
+}
+
+void
+account_note_moved(MfAccount *a, gint64 gen, guint32 uid, gint64 new_gen,
+                   guint32 new_uid)
+{
+	g_mutex_lock(&a->lock);
+	account_forward_set(&a->moved, (guint64)gen << 32 | uid,
+	                    (guint64)new_gen << 32 | new_uid);
+	g_mutex_unlock(&a->lock);
+}
+
+gboolean
+account_moved_to(MfAccount *a, gint64 gen, guint32 uid, gint64 *new_gen,
+                 guint32 *new_uid)
+{
+	guint64 to = 0;
+
+	g_mutex_lock(&a->lock);
+	gboolean found = account_forward_get(a->moved, (guint64)gen << 32 | uid,
+	                                     &to);
+	g_mutex_unlock(&a->lock);
+	if (found) {
+		*new_gen = (gint64)(to >> 32);
+		*new_uid = (guint32)(to & 0xffffffffu);
+	}
+	return found;
+}
+
+void
+account_note_renamed(MfAccount *a, gint64 folder_id, gint64 new_id)
+{
+	g_mutex_lock(&a->lock);
+	account_forward_set(&a->renamed, (guint64)folder_id, (guint64)new_id);
+	g_mutex_unlock(&a->lock);
+}
+
+gint64
+account_folder_now(MfAccount *a, gint64 folder_id)
+{
+	guint64 to = (guint64)folder_id;
+
+	g_mutex_lock(&a->lock);
+	/* A folder renamed twice leads on twice; a loop ends at the bound. */
+	for (int i = 0; i < 8 && account_forward_get(a->renamed, to, &to); i++)
+		;
+	g_mutex_unlock(&a->lock);
+	return (gint64)to;
+}

@@ -185,6 +185,12 @@ account_write_move_name(WriteCtx *c, guint32 ghost, const char *name)
 
 	if (c->new_uid == 0)
 		return; /* the server did not say: its UID names it */
+	gint64 src_gen = store_generation(st, c->folder->id, c->uidvalidity,
+	                                  NULL);
+	gint64 dest_gen = store_generation(st, c->dest->id, c->new_uv, NULL);
+	if (src_gen && dest_gen)
+		account_note_moved(c->a, src_gen, c->msg.uid, dest_gen,
+		                   c->new_uid);
 	if (!store_name_move(st, c->folder->id, c->uidvalidity, c->msg.uid,
 	                     c->dest->id, c->new_uv, c->new_uid, name, &err))
 		g_warning("name of a moved message not kept: %s", err->message);
@@ -462,6 +468,60 @@ account_write_rename_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 		s, c->folder->name, c->dest ? c->dest->name : NULL, leaf, err);
 }
 
+typedef struct {
+	gint64 id;
+	char *rel;   /* path below the renamed folder ("" for itself) */
+} Renamed;
+
+static void
+account_write_renamed_free(Renamed *r)
+{
+	g_free(r->rel);
+	g_free(r);
+}
+
+/* FOLDER and every folder below it, with their paths relative to it. */
+static GPtrArray *
+account_write_subtree(MfTree *t, const MfFolder *folder)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)account_write_renamed_free);
+	g_autoptr(GPtrArray) todo = g_ptr_array_new();
+	size_t base = strlen(folder->path);
+
+	g_ptr_array_add(todo, (gpointer)folder);
+	for (guint i = 0; i < todo->len; i++) {
+		const MfFolder *f = todo->pdata[i];
+		Renamed *r = g_new0(Renamed, 1);
+		r->id = f->id;
+		r->rel = g_strdup(f->path + base);
+		g_ptr_array_add(out, r);
+		g_ptr_array_extend_and_steal(todo, tree_children(t, f->id));
+	}
+	return out;
+}
+
+/* After a rename to LEAF in PARENT_ID: each folder of MOVED has a new id
+ * under the new path; the old ids lead there. */
+static void
+account_write_note_renamed(MfAccount *a, GPtrArray *moved, gint64 parent_id,
+                           const char *leaf)
+{
+	MfTree *t = account_tree(a);
+	const MfFolder *p = parent_id ? tree_folder(t, parent_id) : NULL;
+	g_autofree char *top = p ? g_strconcat(p->path, "/", leaf, NULL)
+	                         : g_strdup(leaf);
+
+	for (guint i = 0; i < moved->len; i++) {
+		const Renamed *r = moved->pdata[i];
+		g_autofree char *path = g_strconcat(top, r->rel, NULL);
+		const MfFolder *now = tree_find(t, path);
+		if (now && now->id != r->id)
+			account_note_renamed(a, r->id, now->id);
+	}
+	tree_unref(t);
+}
+
 gboolean
 account_rename_folder(MfAccount *a, gint64 folder_id, gint64 parent_id,
                       const char *leaf, GError **err)
@@ -482,5 +542,9 @@ account_rename_folder(MfAccount *a, gint64 folder_id, gint64 parent_id,
 		            : "no such folder", leaf);
 		return FALSE;
 	}
-	return account_write_folder_op(&c, account_write_rename_cb, err);
+	g_autoptr(GPtrArray) moved = account_write_subtree(c.tree, c.folder);
+	if (!account_write_folder_op(&c, account_write_rename_cb, err))
+		return FALSE;
+	account_write_note_renamed(a, moved, parent_id, leaf);
+	return TRUE;
 }

@@ -24,6 +24,18 @@
 #define MSG_TIMEOUT 3600.0
 #define DIR_TIMEOUT 1.0
 
+/* INO as a node, a folder renamed through this mount led to its id now
+ * (the kernel may name it by its old inode for a moment). */
+static Node
+ops_node(fuse_req_t req, fuse_ino_t ino)
+{
+	Node n = node_decode(ino);
+
+	if (n.kind == NODE_FOLDER)
+		n.id = account_folder_now(node_fs(req)->account, n.id);
+	return n;
+}
+
 /* The attributes of message M of listing L: 0644 where mail can be
  * changed (the owner may rename, remove and replace it), the size it
  * reads with, its arrival time. */
@@ -119,7 +131,7 @@ static void
 ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	MfFs *fs = node_fs(req);
-	Node n = node_decode(parent);
+	Node n = ops_node(req, parent);
 
 	if (n.kind == NODE_ROOT && fs->outbox && strcmp(name, "outbox") == 0) {
 		struct fuse_entry_param e = { .ino = INO_OUTBOX,
@@ -175,7 +187,7 @@ static void
 ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	MfFs *fs = node_fs(req);
-	Node n = node_decode(ino);
+	Node n = ops_node(req, ino);
 	g_autoptr(GError) err = NULL;
 	MfRemoteMessage m;
 	struct stat st;
@@ -300,7 +312,7 @@ ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	dirlist_add(dir, ".", ino, S_IFDIR);
 	dirlist_add(dir, "..", INO_ROOT, S_IFDIR);
-	if (!ops_fill_dir(node_fs(req), node_decode(ino), dir, &errnum)) {
+	if (!ops_fill_dir(node_fs(req), ops_node(req, ino), dir, &errnum)) {
 		g_array_unref(dir);
 		fuse_reply_err(req, errnum);
 		return;
@@ -518,7 +530,7 @@ static void
 ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
            struct fuse_file_info *fi)
 {
-	Node n = node_decode(parent);
+	Node n = ops_node(req, parent);
 
 	if (ro_ops_refuse(req))
 		return;
@@ -540,7 +552,7 @@ ops_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 static void
 ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	Node n = node_decode(parent);
+	Node n = ops_node(req, parent);
 
 	if (ro_ops_refuse(req))
 		return;
@@ -553,7 +565,7 @@ ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 static void
 ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	Node n = node_decode(parent);
+	Node n = ops_node(req, parent);
 
 	if (ro_ops_refuse(req))
 		return;
@@ -569,7 +581,7 @@ ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void
 ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	Node n = node_decode(parent);
+	Node n = ops_node(req, parent);
 
 	if (ro_ops_refuse(req))
 		return;
@@ -583,7 +595,7 @@ static void
 ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
            fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	Node from = node_decode(parent), to = node_decode(newparent);
+	Node from = ops_node(req, parent), to = ops_node(req, newparent);
 
 	if (ro_ops_refuse(req))
 		return;
