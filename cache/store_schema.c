@@ -53,8 +53,17 @@ static const char schema_v2[] =
 	"ALTER TABLE pending ADD COLUMN msgid TEXT;"
 	"ALTER TABLE pending ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 3: the summaries of messages, from their header fields
+ * (store_summary.c: the folder summaries of the views of mail). */
+static const char schema_v3[] =
+	"CREATE TABLE summaries ("
+	"  folder INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL, sender TEXT NOT NULL, subject TEXT NOT NULL,"
+	"  attach INTEGER NOT NULL,"
+	"  PRIMARY KEY (folder, uidvalidity, uid)) WITHOUT ROWID;";
+
 /* The migrations in order: migrations[i] brings version i to i + 1. */
-static const char *const migrations[] = { schema_v1, schema_v2 };
+static const char *const migrations[] = { schema_v1, schema_v2, schema_v3 };
 
 static int
 store_schema_version(Store *s)

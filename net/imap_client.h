@@ -218,4 +218,16 @@ gboolean imap_client_noop(ImapClient *c, GError **err);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImapClient, imap_client_free)
 
+/* One message's header block of imap_client_fetch_headers(): HDR (LEN
+ * bytes, valid during the call only; empty if the server sent NIL). */
+typedef void (*ImapHeaderFn)(guint32 uid, const char *hdr, size_t len,
+                             void *ud);
+/* UID FETCH UIDSET (UID BODY.PEEK[HEADER.FIELDS (FIELDS)]) on the selected
+ * mailbox (imap_view.c): the named header fields of many messages in one
+ * command, never a body and never setting \Seen.  A block over 64 KiB is
+ * cut.  FIELDS: space-separated field names. */
+gboolean imap_client_fetch_headers(ImapClient *c, const char *uidset,
+                                   const char *fields, ImapHeaderFn cb,
+                                   void *ud, GError **err);
+
 #endif
