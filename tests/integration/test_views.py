@@ -3,6 +3,7 @@ folder summaries (TSV and JSON Lines) from header fields only, decoded
 text per message, attachments by name, against what the server and
 Python's email package say, and raw folders left exactly as they are."""
 
+import base64
 import email
 import email.header
 import email.policy
@@ -282,6 +283,79 @@ class ViewsTest(unittest.TestCase):
                              name)
         self.assertFalse(os.path.exists(os.path.join(
             self.vdir, self.name("base64") + ".parts", "x")))
+
+
+class BigFolderTest(unittest.TestCase):
+    """The summary of a folder of 10,000 messages: its first build asks
+    the server for header fields in bulk; after it, the summary is served
+    well under a second, also when rebuilt after a refresh (from the
+    store)."""
+
+    COUNT = 10000
+
+    def setUp(self):
+        self.work = harness.make_workdir()
+        self.addCleanup(harness.remove_workdir, self.work)
+        self.dovecot = harness.Dovecot(self.work).start()
+        self.addCleanup(self.dovecot.stop)
+
+    def deliver(self):
+        """Writes the messages straight into alice's Maildir/cur."""
+        c = self.dovecot.client()  # Dovecot makes the Maildir
+        c.select("INBOX")
+        c.logout()
+        mail = os.path.join(self.dovecot.dir, "mail")
+        owner = os.stat(mail)
+        cur = os.path.join(mail, "alice", "Maildir", "cur")
+        base = int(time.time()) - 3600
+        for i in range(self.COUNT):
+            raw = ("From: =?UTF-8?Q?M=C3=BCller_%d?= <m%d@example.org>\r\n"
+                   "Subject: =?UTF-8?B?%s?=\r\n"
+                   "Message-ID: <big-%d@example.org>\r\n\r\nbody %d\r\n"
+                   % (i, i, base64.b64encode(("Grüße %d" % i).encode())
+                      .decode(), i, i)).encode()
+            name = "%d.M%dP%d.views,S=%d,W=%d:2,S" % (base, i, os.getpid(),
+                                                      len(raw), len(raw))
+            path = os.path.join(cur, name)
+            with open(path, "wb") as f:
+                f.write(raw)
+            os.chown(path, owner.st_uid, owner.st_gid)
+
+    def timed_read(self, path):
+        t = time.monotonic()
+        data = read(path)
+        return data, time.monotonic() - t
+
+    def test_ten_thousand_messages(self):
+        self.deliver()
+        m = Mailfs(self.work, "big")
+        m.configure(self.dovecot.url("imaps"), ca_file=self.dovecot.cert,
+                    timeout=30, refresh_interval=1)
+        self.addCleanup(m.cleanup)
+        self.assertEqual(m.mount().returncode, 0)
+        path = m.path(".mailfs", "view", "INBOX", "summary.tsv")
+        with Watchdog(m, 120):
+            first, t_first = self.timed_read(path)
+            lines = first.decode().splitlines()
+            self.assertEqual(len(lines), self.COUNT + 1)
+            self.assertIn("\tMüller 17 <m17@example.org>\tGrüße 17\t\\Seen\t",
+                          first.decode())
+            again, t_again = self.timed_read(path)
+            self.assertEqual(again, first)
+            self.assertLess(t_again, 1.0, "summary served slowly")
+            # A new listing (a refresh): rebuilt from the store.
+            with open(m.path(".mailfs", "ctl"), "w") as f:
+                f.write("refresh\n")
+            time.sleep(1.5)
+            rebuilt, t_rebuilt = self.timed_read(path)
+            self.assertEqual(rebuilt, first)
+            self.assertLess(t_rebuilt, 1.0, "summary rebuilt slowly")
+            jsonl, t_json = self.timed_read(
+                m.path(".mailfs", "view", "INBOX", "summary.jsonl"))
+            self.assertEqual(len(jsonl.splitlines()), self.COUNT)
+            self.assertLess(t_json, 1.0)
+        print("summary of %d messages: first %.2f s, again %.3f s, after a "
+              "refresh %.3f s" % (self.COUNT, t_first, t_again, t_rebuilt))
 
 
 if __name__ == "__main__":
