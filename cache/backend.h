@@ -192,6 +192,12 @@ typedef struct {
 	                          const MfRemoteMessage *msgs, guint n,
 	                          const char *fields, MfHeaderFn cb, void *ud,
 	                          GError **err);
+	/* The UIDs of FOLDER's messages that the IMAP SEARCH CRITERIA
+	 * (with CHARSET UTF-8 when UTF8) finds: a new array of guint32.
+	 * NULL: the backend cannot (searches use the local index). */
+	gboolean (*search)(MfSession *s, const char *folder,
+	                   guint32 uidvalidity, const char *criteria,
+	                   gboolean utf8, GArray **uids, GError **err);
 } MfBackend;
 
 extern const MfBackend backend_imap;

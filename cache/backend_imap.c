@@ -408,4 +408,5 @@ const MfBackend backend_imap = {
 	.fetch_bodies = backend_imap_fetch_bodies,
 	.describe = backend_imap_describe,
 	.fetch_headers = backend_imap_fetch_headers,
+	.search = backend_imap_search,
 };

@@ -57,5 +57,8 @@ gboolean backend_imap_fetch_headers(MfSession *s, const char *folder,
                                     const MfRemoteMessage *msgs, guint n,
                                     const char *fields, MfHeaderFn cb,
                                     void *ud, GError **err);
+gboolean backend_imap_search(MfSession *s, const char *folder,
+                             guint32 uidvalidity, const char *criteria,
+                             gboolean utf8, GArray **uids, GError **err);
 
 #endif

@@ -32,6 +32,9 @@ mime_view_free(MimeView *v)
 		return;
 	g_bytes_unref(v->text);
 	g_ptr_array_unref(v->attachments);
+	g_free(v->from);
+	g_free(v->recipients);
+	g_free(v->subject);
 	g_free(v);
 }
 
@@ -103,7 +106,7 @@ mime_part_bytes(GMimePart *part)
 	return g_byte_array_free_to_bytes(b);
 }
 
-/* DATA in CHARSET as UTF-8 with line ends as "\n"; owned. */
+/* DATA in CHARSET as UTF-8 with line ends (CRLF, or CR) as "\n"; owned. */
 static char *
 mime_to_utf8(const char *data, gsize len, const char *charset)
 {
@@ -122,8 +125,10 @@ mime_to_utf8(const char *data, gsize len, const char *charset)
 		u = g_utf8_make_valid(data, (gssize)len);
 	GString *s = g_string_new(NULL);
 	for (const char *p = u; *p; p++)
-		if (!(*p == '\r' && p[1] == '\n'))
+		if (*p != '\r')
 			g_string_append_c(s, *p);
+		else if (p[1] != '\n')
+			g_string_append_c(s, '\n'); /* a lone CR ends a line */
 	g_free(u);
 	return g_string_free(s, FALSE);
 }
@@ -335,6 +340,38 @@ mime_message_text(GMimeMessage *m, MimeWalk *outer, int depth)
 	return g_string_free(s, FALSE);
 }
 
+static char *
+mime_addresses(InternetAddressList *a, InternetAddressList *b)
+{
+	GString *s = g_string_new(NULL);
+	InternetAddressList *lists[] = { a, b };
+
+	for (guint i = 0; i < G_N_ELEMENTS(lists); i++) {
+		if (!lists[i] || internet_address_list_length(lists[i]) == 0)
+			continue;
+		g_autofree char *v = internet_address_list_to_string(
+			lists[i], NULL, FALSE);
+		if (s->len)
+			g_string_append(s, ", ");
+		g_string_append(s, v);
+	}
+	char *out = g_utf8_make_valid(s->str, -1);
+	g_string_free(s, TRUE);
+	return out;
+}
+
+/* The decoded main fields of M into V, for the search index. */
+static void
+mime_fields(MimeView *v, GMimeMessage *m)
+{
+	v->from = mime_addresses(m ? g_mime_message_get_from(m) : NULL, NULL);
+	v->recipients = mime_addresses(m ? g_mime_message_get_to(m) : NULL,
+	                               m ? g_mime_message_get_cc(m) : NULL);
+	v->subject = g_utf8_make_valid(m && g_mime_message_get_subject(m)
+	                               ? g_mime_message_get_subject(m) : "",
+	                               -1);
+}
+
 static GMimeMessage *
 mime_parse(const char *data, size_t len)
 {
@@ -367,5 +404,6 @@ mime_view_new(const char *data, size_t len)
 		g_hash_table_unref(w.names);
 	}
 	v->text = g_bytes_new_take(text, strlen(text));
+	mime_fields(v, m);
 	return v;
 }

@@ -29,6 +29,9 @@ typedef struct {
 typedef struct {
 	GBytes *text;            /* headers, an empty line, the body: UTF-8 */
 	GPtrArray *attachments;  /* MimeAttachment*, in the message's order */
+	char *from;              /* decoded From, "" if none */
+	char *recipients;        /* decoded To and Cc, "" if none */
+	char *subject;           /* decoded Subject, "" if none */
 } MimeView;
 
 /* The view of the message DATA (LEN bytes).  Never NULL: a message GMime

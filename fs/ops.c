@@ -725,6 +725,17 @@ ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 }
 
 static void
+ops_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	Node n = node_decode(ino);
+
+	if (n.kind == NODE_VIEW)
+		view_ops_readlink(req, n);
+	else
+		fuse_reply_err(req, EINVAL);
+}
+
+static void
 ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	Node n = node_decode(ino);
@@ -764,4 +775,5 @@ const struct fuse_lowlevel_ops ops_table = {
 	.removexattr = ops_removexattr,
 	.symlink = ops_symlink,
 	.link = ops_link,
+	.readlink = ops_readlink,
 };

@@ -66,6 +66,7 @@ view_ops_cleanup(MfFs *fs)
 
 	if (!v)
 		return;
+	view_search_free_all(v);
 	g_queue_clear(&v->lru);
 	g_hash_table_unref(v->msgs);
 	g_hash_table_unref(v->summaries);

@@ -47,13 +47,16 @@ view_ops_owns_lookup(Node parent, const char *name)
 {
 	return parent.kind == NODE_VIEW ||
 	       (parent.kind == NODE_CTL && parent.id == INO_CTL_DIR &&
-	        strcmp(name, VIEW_DIR_NAME) == 0);
+	        (strcmp(name, VIEW_DIR_NAME) == 0 ||
+	         strcmp(name, VIEW_SEARCH_NAME) == 0));
 }
 
 void
 view_ops_fill_ctl(GArray *dir)
 {
 	dirlist_add(dir, VIEW_DIR_NAME, view_ino(VSUB_ROOT, 0, 0), S_IFDIR);
+	dirlist_add(dir, VIEW_SEARCH_NAME, view_ino(VSUB_SEARCH, 0, 0),
+	            S_IFDIR);
 }
 
 static gboolean
@@ -105,8 +108,33 @@ view_file_attr(MfFs *fs, fuse_ino_t ino, ViewNode v, struct stat *st,
 static gboolean
 view_is_dir(ViewNode v)
 {
-	return v.gen == 0 ? v.sub == VSUB_ROOT || v.sub == VSUB_DIR
+	return v.gen == 0 ? v.sub == VSUB_ROOT || v.sub == VSUB_DIR ||
+	                    v.sub == VSUB_SEARCH || v.sub == VSUB_QUERY
 	                  : v.sub == VSUB_PARTS;
+}
+
+/* TRUE if directory V is still there. */
+static gboolean
+view_dir_exists(MfFs *fs, ViewNode v)
+{
+	if (v.gen || v.sub == VSUB_SEARCH)
+		return TRUE;
+	if (v.sub == VSUB_QUERY)
+		return view_search_known(fs, v.id);
+	return view_folder_exists(fs, v.id);
+}
+
+/* The attributes of result link V; FALSE if it is gone. */
+static gboolean
+view_link_attr(MfFs *fs, fuse_ino_t ino, ViewNode v, struct stat *st)
+{
+	g_autofree char *target = view_search_target(fs, v.id);
+
+	if (!target)
+		return FALSE;
+	node_file_attr(fs, ino, 0777, strlen(target), fs->started, st);
+	st->st_mode = S_IFLNK | 0777;
+	return TRUE;
 }
 
 static void
@@ -121,9 +149,14 @@ view_reply_entry(fuse_req_t req, fuse_ino_t ino)
 		v.gen ? VIEW_MSG_TIMEOUT : VIEW_DIR_TIMEOUT;
 	if (v.gen == 0 && !view_is_dir(v))
 		e.attr_timeout = 0.0; /* a summary's size changes */
-	if (view_is_dir(v))
+	if (view_is_dir(v)) {
 		node_dir_attr(fs, ino, FALSE, 0, &e.attr);
-	else if (!view_file_attr(fs, ino, v, &e.attr, &err)) {
+	} else if (v.gen == 0 && v.sub == VSUB_LINK) {
+		if (!view_link_attr(fs, ino, v, &e.attr)) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+	} else if (!view_file_attr(fs, ino, v, &e.attr, &err)) {
 		node_reply_error(req, err);
 		return;
 	}
@@ -187,7 +220,8 @@ view_ops_lookup(fuse_req_t req, Node parent, const char *name)
 	fuse_ino_t ino = 0;
 
 	if (parent.kind == NODE_CTL) {
-		ino = view_ino(VSUB_ROOT, 0, 0);
+		ino = strcmp(name, VIEW_DIR_NAME) == 0
+		      ? view_ino(VSUB_ROOT, 0, 0) : view_ino(VSUB_SEARCH, 0, 0);
 	} else {
 		ViewNode v = view_decode(parent);
 		if (v.gen == 0 && v.sub == VSUB_ROOT)
@@ -196,6 +230,10 @@ view_ops_lookup(fuse_req_t req, Node parent, const char *name)
 			ino = view_lookup_in_folder(fs, v.id, name);
 		else if (v.gen && v.sub == VSUB_PARTS)
 			ino = view_lookup_part(fs, v, name, &err);
+		else if (v.gen == 0 && v.sub == VSUB_SEARCH)
+			ino = view_search_lookup(fs, name, &err);
+		else if (v.gen == 0 && v.sub == VSUB_QUERY)
+			ino = view_search_lookup_link(fs, v.id, name);
 	}
 	if (!ino && err && !g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND)) {
 		node_reply_error(req, err);
@@ -217,12 +255,14 @@ view_ops_getattr(fuse_req_t req, Node n)
 	g_autoptr(GError) err = NULL;
 	struct stat st;
 
-	if (view_is_dir(v)) {
-		if (v.gen == 0 && !view_folder_exists(fs, v.id)) {
+	if (view_is_dir(v) || (v.gen == 0 && v.sub == VSUB_LINK)) {
+		if (view_is_dir(v) ? !view_dir_exists(fs, v)
+		                   : !view_link_attr(fs, ino, v, &st)) {
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-		node_dir_attr(fs, ino, FALSE, 0, &st);
+		if (view_is_dir(v))
+			node_dir_attr(fs, ino, FALSE, 0, &st);
 		fuse_reply_attr(req, &st, VIEW_DIR_TIMEOUT);
 		return;
 	}
@@ -318,6 +358,13 @@ view_ops_fill(MfFs *fs, Node n, GArray *dir, int *errnum)
 	}
 	if (v.gen) {
 		ok = view_fill_parts(fs, dir, v, &err);
+	} else if (v.sub == VSUB_SEARCH) {
+		view_search_fill_root(fs, dir);
+	} else if (v.sub == VSUB_QUERY) {
+		if (!view_search_fill_query(fs, v.id, dir)) {
+			*errnum = ENOENT;
+			return FALSE;
+		}
 	} else if (!view_folder_exists(fs, v.id)) {
 		*errnum = ENOENT;
 		return FALSE;
@@ -347,8 +394,8 @@ view_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 	ViewNode v = view_decode(n);
 	g_autoptr(GError) err = NULL;
 
-	if (view_is_dir(v)) {
-		fuse_reply_err(req, EISDIR);
+	if (view_is_dir(v) || (v.gen == 0 && v.sub == VSUB_LINK)) {
+		fuse_reply_err(req, view_is_dir(v) ? EISDIR : ELOOP);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
@@ -403,6 +450,21 @@ view_ops_read(fuse_req_t req, Node n, size_t size, off_t off,
 	}
 	view_reply_slice(req, b, size, off);
 	node_handle_put(fs, b);
+}
+
+void
+view_ops_readlink(fuse_req_t req, Node n)
+{
+	ViewNode v = view_decode(n);
+	g_autofree char *target = v.gen == 0 && v.sub == VSUB_LINK
+	                          ? view_search_target(node_fs(req), v.id)
+	                          : NULL;
+
+	if (target)
+		fuse_reply_readlink(req, target);
+	else
+		fuse_reply_err(req, v.gen == 0 && v.sub == VSUB_LINK ? ENOENT
+		                                                     : EINVAL);
 }
 
 void

@@ -229,5 +229,10 @@ typedef void (*ImapHeaderFn)(guint32 uid, const char *hdr, size_t len,
 gboolean imap_client_fetch_headers(ImapClient *c, const char *uidset,
                                    const char *fields, ImapHeaderFn cb,
                                    void *ud, GError **err);
+/* UID SEARCH [CHARSET UTF-8] CRITERIA on the selected mailbox (with
+ * CHARSET when UTF8): the UIDs found, a new array of guint32 in the
+ * server's order.  MF_ERROR_REFUSED when the server says NO. */
+gboolean imap_client_uid_search(ImapClient *c, const char *criteria,
+                                gboolean utf8, GArray **uids, GError **err);
 
 #endif

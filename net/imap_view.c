@@ -1,6 +1,7 @@
 /* imap_view.c - what the read-only views of mail ask an IMAP server for
- * (cache/account_summary.c): the few header fields of many messages in
- * one UID FETCH, for folder summaries.  Never a body. */
+ * (cache/account_summary.c, cache/search.c): the few header fields of
+ * many messages in one UID FETCH, for folder summaries (never a body),
+ * and UID SEARCH, for .mailfs/search/. */
 #include "net/imap_client_int.h"
 
 #include <string.h>
@@ -104,4 +105,38 @@ imap_client_fetch_headers(ImapClient *c, const char *uidset,
 		fields);
 
 	return imap_client_run(c, &h, "UID FETCH", cmd, err);
+}
+
+static gboolean
+imap_view_search_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+{
+	GArray *uids = ud;
+	guint32 uid;
+
+	if (r->status || r->args->len == 0 ||
+	    !imap_value_is_atom(r->args->pdata[0], "SEARCH"))
+		return TRUE;
+	for (guint i = 1; i < r->args->len; i++)
+		if (imap_value_get_u32(r->args->pdata[i], &uid))
+			g_array_append_val(uids, uid);
+	return TRUE;
+}
+
+gboolean
+imap_client_uid_search(ImapClient *c, const char *criteria, gboolean utf8,
+                       GArray **uids, GError **err)
+{
+	GArray *found = g_array_new(FALSE, FALSE, sizeof(guint32));
+	ImapHandler h = { .untagged = imap_view_search_cb, .ud = found,
+	                  .no_code = MF_ERROR_REFUSED };
+	g_autofree char *cmd = g_strdup_printf("UID SEARCH %s%s",
+	                                       utf8 ? "CHARSET UTF-8 " : "",
+	                                       criteria);
+
+	if (!imap_client_run(c, &h, "UID SEARCH", cmd, err)) {
+		g_array_unref(found);
+		return FALSE;
+	}
+	*uids = found;
+	return TRUE;
 }

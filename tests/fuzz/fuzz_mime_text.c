@@ -4,6 +4,7 @@
  * the text valid UTF-8 without CR, attachment names sanitised (no '/',
  * no control character, not "", "." or "..", at most MIME_NAME_MAX bytes)
  * and unique, the summary fields valid UTF-8. */
+#include <stdint.h>
 #include <string.h>
 
 #include "cache/mime_text.h"

@@ -5,6 +5,7 @@ Python's email package say, and raw folders left exactly as they are."""
 
 import base64
 import email
+import errno
 import email.header
 import email.policy
 import email.utils
@@ -283,6 +284,127 @@ class ViewsTest(unittest.TestCase):
                              name)
         self.assertFalse(os.path.exists(os.path.join(
             self.vdir, self.name("base64") + ".parts", "x")))
+
+
+class SearchTest(unittest.TestCase):
+    """.mailfs/search/: what a query finds is what the server's own UID
+    SEARCH finds; offline, the local index finds the cached messages."""
+
+    QUERIES = [
+        ("in:Views from:s3", "FROM s3"),
+        ("in:Views subject:base64", "SUBJECT base64"),
+        ("in:Views zebrafinch", "TEXT zebrafinch"),
+        ("in:Views unseen", "UNSEEN"),
+        ("in:Views since:2020-01-01 unseen", "SINCE 1-Jan-2020 UNSEEN"),
+        ("in:Views before:2020-01-01", "BEFORE 1-Jan-2020"),
+        ('in:Views subject:"shift_jis body"', 'SUBJECT "shift_jis body"'),
+        ("in:Views to:alice from:example.org",
+         "TO alice FROM example.org"),
+    ]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = harness.make_workdir()
+        cls.addClassCleanup(harness.remove_workdir, cls.work)
+        cls.dovecot = harness.Dovecot(cls.work).start()
+        cls.addClassCleanup(cls.dovecot.stop)
+        cls.view = ServerView(cls.dovecot)
+        cls.uids = corpus_views.seed(cls.dovecot, cls.view)
+        c = cls.dovecot.client()
+        try:
+            c.select(FOLDER)
+            c.uid("STORE", str(cls.uids["html"]), "+FLAGS", "(\\Flagged)")
+        finally:
+            c.logout()
+
+    def mounted(self, name):
+        m = Mailfs(self.work, name)
+        m.configure(self.dovecot.url("imaps"), ca_file=self.dovecot.cert)
+        self.addCleanup(m.cleanup)
+        self.assertEqual(m.mount().returncode, 0)
+        dog = Watchdog(m, 60)
+        dog.__enter__()
+        self.addCleanup(dog.__exit__, None, None, None)
+        return m
+
+    def server_search(self, criteria):
+        c = self.dovecot.client()
+        try:
+            c.select(FOLDER, readonly=True)
+            typ, data = c.uid("SEARCH", criteria)
+        finally:
+            c.logout()
+        self.assertEqual(typ, "OK")
+        return sorted(int(u) for u in data[0].split())
+
+    def found(self, m, query, read_through=True):
+        """The UIDs of the messages QUERY finds, checking its links (and
+        reading through them, when READ_THROUGH)."""
+        d = m.path(".mailfs", "search", query)
+        self.assertTrue(os.path.isdir(d), query)
+        uids = []
+        for name in os.listdir(d):
+            link = os.path.join(d, name)
+            target = os.readlink(link)
+            self.assertTrue(target.startswith("../../../%s/" % FOLDER),
+                            target)
+            self.assertEqual(os.path.realpath(link),
+                             os.path.realpath(m.path(FOLDER, name)))
+            if read_through:  # through the link: the .eml
+                with open(link, "rb") as f:
+                    self.assertTrue(f.read(200).startswith(b"From: "))
+            uids.append(harness.message_uid(name))
+        return sorted(uids)
+
+    def test_results_equal_the_servers(self):
+        m = self.mounted("online")
+        for query, criteria in self.QUERIES:
+            self.assertEqual(self.found(m, query),
+                             self.server_search(criteria), query)
+        self.assertEqual(self.found(m, "in:Views flagged"),
+                         [self.uids["html"]])
+        self.assertEqual(self.found(m, "in:Views zebrafinch"),
+                         [self.uids["base64"]])
+        # Without in:, every folder is searched.
+        self.assertEqual(self.found(m, "zebrafinch"), [self.uids["base64"]])
+        recent = os.listdir(m.path(".mailfs", "search"))
+        for query, _ in self.QUERIES:
+            self.assertIn(query, recent)
+        # A query in error is EINVAL; an unknown folder ENOENT.
+        for bad, code in (("colour:red", errno.EINVAL),
+                          ('"unterminated', errno.EINVAL),
+                          ("since:2024-13-01", errno.EINVAL),
+                          ("in:NoSuchFolder x", errno.ENOENT)):
+            with self.assertRaises(OSError) as cm:
+                os.stat(m.path(".mailfs", "search", bad))
+            self.assertEqual(cm.exception.errno, code, bad)
+
+    def test_offline_finds_cached_messages(self):
+        m = self.mounted("offline")
+        names = harness.message_names(m.path(FOLDER))
+        cached = ["base64", "subject", "latin1"]
+        for key in cached:
+            read(m.path(FOLDER, names[self.uids[key]]))
+        with open(m.path(".mailfs", "ctl"), "w") as f:
+            f.write("offline\n")
+        self.assertTrue(harness.wait_until(lambda: "state: offline" in read(
+            m.path(".mailfs", "status"), "r"), 10))
+        self.assertEqual(self.found(m, "in:Views zebrafinch"),
+                         [self.uids["base64"]])
+        self.assertEqual(self.found(m, "in:Views subject:marmosetsubject"),
+                         [self.uids["subject"]])
+        self.assertEqual(self.found(m, "in:Views Kölnerdom"),
+                         [self.uids["latin1"]])
+        self.assertEqual(self.found(m, "in:Views from:jörg"),
+                         [self.uids["subject"]])
+        # Not cached: not found offline (the server finds it).
+        self.assertEqual(self.found(m, "in:Views quetzalcoatl"), [])
+        # Flags and days come from the listing, cached or not (those not
+        # cached cannot be read while offline).
+        self.assertEqual(self.found(m, "in:Views flagged", False),
+                         [self.uids["html"]])
+        self.assertEqual(self.found(m, "in:Views unseen", False),
+                         self.server_search("UNSEEN"))
 
 
 class BigFolderTest(unittest.TestCase):
