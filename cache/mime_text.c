@@ -58,14 +58,18 @@ mime_text_sanitize_name(const char *name)
 
 	for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
 		gunichar c = g_utf8_get_char(p);
+		gsize n = (gsize)(g_utf8_next_char(p) - p);
 		if (c == '/' || c < 0x20 || c == 0x7f ||
-		    (c >= 0x80 && c < 0xa0))
-			g_string_append_c(s, '_');
-		else if (s->len + (gsize)(g_utf8_next_char(p) - p) >
-		         MIME_NAME_MAX)
+		    (c >= 0x80 && c < 0xa0)) {
+			c = '_';
+			n = 1;
+		}
+		if (s->len + n > MIME_NAME_MAX)
 			break;
+		if (c == '_')
+			g_string_append_c(s, '_');
 		else
-			g_string_append_len(s, p, g_utf8_next_char(p) - p);
+			g_string_append_len(s, p, (gssize)n);
 	}
 	if (s->len == 0 || strcmp(s->str, ".") == 0 ||
 	    strcmp(s->str, "..") == 0)
@@ -160,9 +164,12 @@ mime_add_attachment(MimeWalk *w, const char *name, GMimeObject *o,
 	MimeAttachment *a = g_new0(MimeAttachment, 1);
 	GMimeContentType *ct = g_mime_object_get_content_type(o);
 
+	g_autofree char *type = ct ? g_mime_content_type_get_mime_type(ct)
+	                           : NULL;
+
 	a->name = mime_unique_name(w, name);
-	a->content_type = ct ? g_mime_content_type_get_mime_type(ct)
-	                     : g_strdup("application/octet-stream");
+	a->content_type = g_utf8_make_valid(type ? type
+	                                    : "application/octet-stream", -1);
 	a->data = data;
 	g_ptr_array_add(w->attachments, a);
 }
@@ -216,6 +223,11 @@ mime_walk_message(MimeWalk *w, GMimeMessagePart *mp, int depth)
 		base[strlen(base) - 4] = '\0';
 	if (!m)
 		return;
+	/* Room for the extensions after a cut. */
+	g_autofree char *clean = mime_text_sanitize_name(base);
+	g_free(base);
+	base = g_utf8_substring(clean, 0, MIN(g_utf8_strlen(clean, -1),
+	                                      (MIME_NAME_MAX - 4) / 4));
 	GByteArray *raw = g_byte_array_new();
 	g_autoptr(GMimeStream) st = g_mime_stream_mem_new_with_byte_array(raw);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);

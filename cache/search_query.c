@@ -210,12 +210,12 @@ search_query_byte(SearchQuery *q, char c, GError **err)
 gboolean
 search_query_feed(SearchQuery *q, const char *data, size_t len, GError **err)
 {
-	if (q->seen + len > SEARCH_QUERY_MAX)
-		return search_query_fail(q, err, "too long", NULL);
-	q->seen += len;
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < len; i++) {
+		if (++q->seen > SEARCH_QUERY_MAX)
+			return search_query_fail(q, err, "too long", NULL);
 		if (!search_query_byte(q, data[i], err))
 			return FALSE;
+	}
 	return TRUE;
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "cache/store_search.h"
 #include "cache/store_summary.h"
 #include "net/mf_error.h"
 
@@ -138,7 +139,8 @@ START_TEST(test_v2_cache_gets_summaries)
 
 	ck_assert_ptr_nonnull(s);
 	store_close(s);
-	write_db(dir, "DROP TABLE summaries; PRAGMA user_version = 2;");
+	write_db(dir, "DROP TABLE summaries; DROP TABLE search_text; "
+	         "DROP TABLE search_indexed; PRAGMA user_version = 2;");
 	s = store_open(dir, &err);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_int_eq(user_version(dir), store_schema_latest());
@@ -155,6 +157,21 @@ START_TEST(test_v2_cache_gets_summaries)
 	g_hash_table_unref(got);
 	got = store_summaries_load(s, 1, 8, &err); /* another UIDVALIDITY */
 	ck_assert_uint_eq(g_hash_table_size(got), 0);
+	g_hash_table_unref(got);
+	/* ... and the full-text index. */
+	StoreSearchText t = { "J\u00f6rg <j@x>", "a@x", "Quarterly report",
+	                      "the zebrafinch sings" };
+	ck_assert(store_search_add(s, 1, 7, 4, &t, &err));
+	ck_assert(store_search_add(s, 1, 7, 4, &t, &err)); /* once only */
+	got = store_search_match(s, 1, 7, "\"zebrafinch\" AND subject : "
+	                         "\"report\"", &err);
+	ck_assert_uint_eq(g_hash_table_size(got), 1);
+	g_hash_table_unref(got);
+	got = store_search_match(s, 1, 7, "sender : \"j\u00f6rg\"", &err);
+	ck_assert_uint_eq(g_hash_table_size(got), 1);
+	g_hash_table_unref(got);
+	got = store_search_indexed(s, 1, 7, &err);
+	ck_assert(g_hash_table_contains(got, GUINT_TO_POINTER(4)));
 	g_hash_table_unref(got);
 	store_close(s);
 	remove_dir(dir);
