@@ -277,6 +277,23 @@ class ViewsTest(unittest.TestCase):
             with self.assertRaises(OSError):
                 fn()
 
+    def test_read_only_mount(self):
+        """On a read-only mount (no OPEN: reads come by inode) the views
+        read the same."""
+        ro = Mailfs(self.work, "views-ro")
+        ro.configure(self.dovecot.url("imaps"), ca_file=self.dovecot.cert)
+        self.addCleanup(ro.cleanup)
+        self.assertEqual(ro.mount("--read-only").returncode, 0)
+        rodir = ro.path(".mailfs", "view", FOLDER)
+        parts = self.name("attachments") + ".parts"
+        for rel in ("summary.tsv", "summary.jsonl",
+                    self.name("sjis") + ".txt",
+                    os.path.join(parts, "résumé.pdf")):
+            for _ in range(2):
+                self.assertEqual(read(os.path.join(rodir, rel)),
+                                 read(os.path.join(self.vdir, rel)), rel)
+        self.assertEqual(ro.umount().returncode, 0)
+
     def test_unknown_names(self):
         for name in ("nope.txt", "999999.1.eml.txt", "summary.csv",
                      self.name("base64")):
