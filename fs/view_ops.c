@@ -145,8 +145,11 @@ view_reply_entry(fuse_req_t req, fuse_ino_t ino)
 	g_autoptr(GError) err = NULL;
 	struct fuse_entry_param e = { .ino = ino };
 
-	e.attr_timeout = e.entry_timeout =
-		v.gen ? VIEW_MSG_TIMEOUT : VIEW_DIR_TIMEOUT;
+	/* A message's views never change, but a name may come to mean
+	 * another message (a file written over it): names are kept briefly,
+	 * what they lead to for long. */
+	e.entry_timeout = VIEW_DIR_TIMEOUT;
+	e.attr_timeout = v.gen ? VIEW_MSG_TIMEOUT : VIEW_DIR_TIMEOUT;
 	if (v.gen == 0 && !view_is_dir(v))
 		e.attr_timeout = 0.0; /* a summary's size changes */
 	if (view_is_dir(v)) {
