@@ -382,6 +382,18 @@ class SearchTest(unittest.TestCase):
                          [self.uids["html"]])
         self.assertEqual(self.found(m, "in:Views zebrafinch"),
                          [self.uids["base64"]])
+        # A value that is not ASCII goes with CHARSET UTF-8.
+        c = self.dovecot.client()
+        try:
+            c.select(FOLDER, readonly=True)
+            c.literal = "Kölnerdom".encode()
+            typ, data = c.uid("SEARCH", "CHARSET", "UTF-8", "TEXT")
+        finally:
+            c.logout()
+        self.assertEqual(typ, "OK")
+        want = sorted(int(u) for u in data[0].split())
+        self.assertEqual(want, [self.uids["latin1"]])
+        self.assertEqual(self.found(m, "in:Views Kölnerdom"), want)
         # Without in:, every folder is searched.
         self.assertEqual(self.found(m, "zebrafinch"), [self.uids["base64"]])
         recent = os.listdir(m.path(".mailfs", "search"))
