@@ -436,6 +436,50 @@ class SearchTest(unittest.TestCase):
                          self.server_search("UNSEEN"))
 
 
+class Pop3ViewsTest(unittest.TestCase):
+    """Over POP3 (every message is stored at once, the backend has no
+    header fetch nor search): summaries come from the stored messages,
+    searches from the local index."""
+
+    def test_pop3_summary_text_and_search(self):
+        work = harness.make_workdir()
+        self.addCleanup(harness.remove_workdir, work)
+        dovecot = harness.Dovecot(work).start()
+        self.addCleanup(dovecot.stop)
+        view = ServerView(dovecot)
+        msgs = dict(corpus_views.build())
+        for key in ("base64", "subject", "html"):
+            view.append("INBOX", msgs[key])
+        m = Mailfs(work, "pop")
+        self.addCleanup(m.cleanup)
+        fd = os.open(m.pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("secret\n")
+        harness.write_config(m.config, {m.account: {
+            "pop3": dovecot.url("pop3s"), "user": "alice",
+            "password_command": "cat " + m.pwfile,
+            "ca_file": dovecot.cert, "cache_dir": m.cache_dir,
+            "timeout": 5}})
+        self.assertEqual(m.mount(timeout=60).returncode, 0)
+        with Watchdog(m, 60):
+            names = sorted(os.listdir(m.path("INBOX")))
+            self.assertEqual(len(names), 3)
+            vdir = m.path(".mailfs", "view", "INBOX")
+            rows = [json.loads(l) for l in
+                    read(os.path.join(vdir, "summary.jsonl")).splitlines()]
+            self.assertEqual(sorted(r["name"] for r in rows), names)
+            self.assertIn("Über the marmosetsubject",
+                          [r["subject"] for r in rows])
+            hits = os.listdir(m.path(".mailfs", "search", "zebrafinch"))
+            self.assertEqual(len(hits), 1)
+            self.assertIn("zebrafinch", read(os.path.join(
+                vdir, hits[0] + ".txt")).decode())
+            self.assertEqual(os.listdir(m.path(
+                ".mailfs", "search", "subject:marmosetsubject")),
+                [r["name"] for r in rows
+                 if r["subject"] == "Über the marmosetsubject"])
+
+
 class BigFolderTest(unittest.TestCase):
     """The summary of a folder of 10,000 messages: its first build asks
     the server for header fields in bulk; after it, the summary is served
