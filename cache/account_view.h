@@ -1,7 +1,7 @@
 /* account_view.h - what the read-only views of mail (fs/view_ops.c) need
  * of an account beyond account.h: message summaries for folder
- * summaries, searches.  Every function may be called from any FUSE worker thread,
- * with no lock of fs/ held. */
+ * summaries, and searches.  Every function may be called from any FUSE
+ * worker thread, with no lock of fs/ held. */
 #ifndef MAILFS_ACCOUNT_VIEW_H
 #define MAILFS_ACCOUNT_VIEW_H
 
@@ -25,10 +25,10 @@ typedef struct {
 	guint32 uid;
 } MfSearchHit;
 
-/* The messages QUERY finds (cache/search.c): a new array of MfSearchHit,
- * folder by folder (that of its in:, else every selectable one, depth
- * first), by UID; only messages of the folders' listings.  While online,
- * the server's UID SEARCH in each folder; while offline (or when the
+/* The messages QUERY finds (cache/account_search.c): a new array of
+ * MfSearchHit, folder by folder (that of its in:, else every selectable
+ * one, depth first), by UID; only messages of the folders' listings.
+ * While online, the server's UID SEARCH in each folder; while offline (or when the
  * backend cannot search, or the server is found unreachable), the local
  * full-text index of cached bodies, which is first given the cached
  * bodies it does not hold yet: *LOCAL says so.  MF_ERROR_NOTFOUND when

@@ -14,10 +14,10 @@ typedef struct {
 	GHashTable *names;      /* names taken */
 	guint parts;            /* parts looked at */
 	gboolean cut;           /* a limit left something out */
-} MimeWalk;
+} MimeTextWalk;
 
 static void
-mime_attachment_free(MimeAttachment *a)
+mime_text_attachment_free(MimeAttachment *a)
 {
 	g_free(a->name);
 	g_free(a->content_type);
@@ -26,7 +26,7 @@ mime_attachment_free(MimeAttachment *a)
 }
 
 void
-mime_view_free(MimeView *v)
+mime_text_free(MimeText *v)
 {
 	if (!v)
 		return;
@@ -39,7 +39,7 @@ mime_view_free(MimeView *v)
 }
 
 gsize
-mime_view_size(const MimeView *v)
+mime_text_size(const MimeText *v)
 {
 	gsize n = g_bytes_get_size(v->text) + 64;
 
@@ -79,7 +79,7 @@ mime_text_sanitize_name(const char *name)
 
 /* NAME made unique among W's names: "a.pdf", "a-2.pdf", "a-3.pdf"... */
 static char *
-mime_unique_name(MimeWalk *w, const char *name)
+mime_text_unique_name(MimeTextWalk *w, const char *name)
 {
 	char *base = mime_text_sanitize_name(name);
 	const char *dot = strrchr(base, '.');
@@ -97,7 +97,7 @@ mime_unique_name(MimeWalk *w, const char *name)
 
 /* The decoded bytes of PART's content (transfer encoding undone). */
 static GBytes *
-mime_part_bytes(GMimePart *part)
+mime_text_part_bytes(GMimePart *part)
 {
 	GMimeDataWrapper *dw = g_mime_part_get_content(part);
 	GByteArray *b = g_byte_array_new();
@@ -112,7 +112,7 @@ mime_part_bytes(GMimePart *part)
 
 /* DATA in CHARSET as UTF-8 with line ends (CRLF, or CR) as "\n"; owned. */
 static char *
-mime_to_utf8(const char *data, gsize len, const char *charset)
+mime_text_to_utf8(const char *data, gsize len, const char *charset)
 {
 	char *u = NULL;
 
@@ -138,14 +138,14 @@ mime_to_utf8(const char *data, gsize len, const char *charset)
 }
 
 static char *
-mime_part_text(GMimePart *part)
+mime_text_part_text(GMimePart *part)
 {
-	g_autoptr(GBytes) b = mime_part_bytes(part);
+	g_autoptr(GBytes) b = mime_text_part_bytes(part);
 	gsize len;
 	const char *data = g_bytes_get_data(b, &len);
 	const char *cs = g_mime_object_get_content_type_parameter(
 		GMIME_OBJECT(part), "charset");
-	char *text = mime_to_utf8(data ? data : "", len, cs);
+	char *text = mime_text_to_utf8(data ? data : "", len, cs);
 	GMimeContentType *ct = g_mime_object_get_content_type(
 		GMIME_OBJECT(part));
 
@@ -158,8 +158,8 @@ mime_part_text(GMimePart *part)
 }
 
 static void
-mime_add_attachment(MimeWalk *w, const char *name, GMimeObject *o,
-                    GBytes *data)
+mime_text_add_attachment(MimeTextWalk *w, const char *name,
+                         GMimeObject *o, GBytes *data)
 {
 	MimeAttachment *a = g_new0(MimeAttachment, 1);
 	GMimeContentType *ct = g_mime_object_get_content_type(o);
@@ -167,7 +167,7 @@ mime_add_attachment(MimeWalk *w, const char *name, GMimeObject *o,
 	g_autofree char *type = ct ? g_mime_content_type_get_mime_type(ct)
 	                           : NULL;
 
-	a->name = mime_unique_name(w, name);
+	a->name = mime_text_unique_name(w, name);
 	a->content_type = g_utf8_make_valid(type ? type
 	                                    : "application/octet-stream", -1);
 	a->data = data;
@@ -175,7 +175,7 @@ mime_add_attachment(MimeWalk *w, const char *name, GMimeObject *o,
 }
 
 static void
-mime_append_body(MimeWalk *w, const char *text)
+mime_text_append_body(MimeTextWalk *w, const char *text)
 {
 	if (w->body->len && w->body->str[w->body->len - 1] != '\n')
 		g_string_append_c(w->body, '\n');
@@ -185,7 +185,7 @@ mime_append_body(MimeWalk *w, const char *text)
 }
 
 static void
-mime_walk_part(MimeWalk *w, GMimePart *part)
+mime_text_walk_part(MimeTextWalk *w, GMimePart *part)
 {
 	GMimeObject *o = GMIME_OBJECT(part);
 	GMimeContentType *ct = g_mime_object_get_content_type(o);
@@ -196,21 +196,22 @@ mime_walk_part(MimeWalk *w, GMimePart *part)
 
 	if (!attached && (g_mime_content_type_is_type(ct, "text", "plain") ||
 	                  g_mime_content_type_is_type(ct, "text", "html"))) {
-		g_autofree char *text = mime_part_text(part);
-		mime_append_body(w, text);
+		g_autofree char *text = mime_text_part_text(part);
+		mime_text_append_body(w, text);
 		return;
 	}
 	g_autofree char *fallback = g_strdup_printf("part-%u", w->parts);
-	mime_add_attachment(w, file ? file : fallback, o,
-	                    mime_part_bytes(part));
+	mime_text_add_attachment(w, file ? file : fallback, o,
+	                         mime_text_part_bytes(part));
 }
 
-static void mime_walk(MimeWalk *w, GMimeObject *o, int depth);
-static char *mime_message_text(GMimeMessage *m, MimeWalk *w, int depth);
+static void mime_text_walk(MimeTextWalk *w, GMimeObject *o, int depth);
+static char *mime_text_message_text(GMimeMessage *m, MimeTextWalk *w,
+                                    int depth);
 
 /* A forwarded message: NAME.eml (its bytes) and NAME.txt (its text). */
 static void
-mime_walk_message(MimeWalk *w, GMimeMessagePart *mp, int depth)
+mime_text_walk_message(MimeTextWalk *w, GMimeMessagePart *mp, int depth)
 {
 	GMimeMessage *m = g_mime_message_part_get_message(mp);
 	const char *file = g_mime_object_get_content_disposition_parameter(
@@ -233,12 +234,12 @@ mime_walk_message(MimeWalk *w, GMimeMessagePart *mp, int depth)
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
 	g_mime_object_write_to_stream(GMIME_OBJECT(m), NULL, st);
 	g_autofree char *eml = g_strconcat(base, ".eml", NULL);
-	mime_add_attachment(w, eml, GMIME_OBJECT(mp),
-	                    g_byte_array_free_to_bytes(raw));
+	mime_text_add_attachment(w, eml, GMIME_OBJECT(mp),
+	                         g_byte_array_free_to_bytes(raw));
 	g_autofree char *txt = g_strconcat(base, ".txt", NULL);
-	char *text = mime_message_text(m, w, depth + 1);
+	char *text = mime_text_message_text(m, w, depth + 1);
 	MimeAttachment *a = g_new0(MimeAttachment, 1);
-	a->name = mime_unique_name(w, txt);
+	a->name = mime_text_unique_name(w, txt);
 	a->content_type = g_strdup("text/plain");
 	a->data = g_bytes_new_take(text, strlen(text));
 	g_ptr_array_add(w->attachments, a);
@@ -247,7 +248,7 @@ mime_walk_message(MimeWalk *w, GMimeMessagePart *mp, int depth)
 /* The child of alternative MP to show: text/plain, else text/html, else
  * the last one. */
 static GMimeObject *
-mime_alternative_pick(GMimeMultipart *mp)
+mime_text_alternative_pick(GMimeMultipart *mp)
 {
 	int n = g_mime_multipart_get_count(mp);
 	GMimeObject *html = NULL;
@@ -265,7 +266,7 @@ mime_alternative_pick(GMimeMultipart *mp)
 }
 
 static void
-mime_walk(MimeWalk *w, GMimeObject *o, int depth)
+mime_text_walk(MimeTextWalk *w, GMimeObject *o, int depth)
 {
 	if (!o)
 		return;
@@ -277,20 +278,20 @@ mime_walk(MimeWalk *w, GMimeObject *o, int depth)
 		GMimeMultipart *mp = GMIME_MULTIPART(o);
 		GMimeContentType *ct = g_mime_object_get_content_type(o);
 		if (g_mime_content_type_is_type(ct, "multipart", "alternative")) {
-			mime_walk(w, mime_alternative_pick(mp), depth + 1);
+			mime_text_walk(w, mime_text_alternative_pick(mp), depth + 1);
 			return;
 		}
 		for (int i = 0; i < g_mime_multipart_get_count(mp); i++)
-			mime_walk(w, g_mime_multipart_get_part(mp, i), depth + 1);
+			mime_text_walk(w, g_mime_multipart_get_part(mp, i), depth + 1);
 	} else if (GMIME_IS_MESSAGE_PART(o)) {
-		mime_walk_message(w, GMIME_MESSAGE_PART(o), depth);
+		mime_text_walk_message(w, GMIME_MESSAGE_PART(o), depth);
 	} else if (GMIME_IS_PART(o)) {
-		mime_walk_part(w, GMIME_PART(o));
+		mime_text_walk_part(w, GMIME_PART(o));
 	}
 }
 
 static void
-mime_header_line(GString *s, const char *key, const char *value)
+mime_text_header_line(GString *s, const char *key, const char *value)
 {
 	if (!value || !*value)
 		return;
@@ -303,39 +304,39 @@ mime_header_line(GString *s, const char *key, const char *value)
 }
 
 static void
-mime_address_line(GString *s, const char *key, InternetAddressList *l)
+mime_text_address_line(GString *s, const char *key, InternetAddressList *l)
 {
 	if (!l || internet_address_list_length(l) == 0)
 		return;
 	g_autofree char *v = internet_address_list_to_string(l, NULL, FALSE);
-	mime_header_line(s, key, v);
+	mime_text_header_line(s, key, v);
 }
 
 static void
-mime_headers(GString *s, GMimeMessage *m)
+mime_text_headers(GString *s, GMimeMessage *m)
 {
-	mime_address_line(s, "From", g_mime_message_get_from(m));
-	mime_address_line(s, "To", g_mime_message_get_to(m));
-	mime_address_line(s, "Cc", g_mime_message_get_cc(m));
-	mime_header_line(s, "Date", g_mime_object_get_header(GMIME_OBJECT(m),
-	                                                      "Date"));
-	mime_header_line(s, "Subject", g_mime_message_get_subject(m));
+	mime_text_address_line(s, "From", g_mime_message_get_from(m));
+	mime_text_address_line(s, "To", g_mime_message_get_to(m));
+	mime_text_address_line(s, "Cc", g_mime_message_get_cc(m));
+	mime_text_header_line(s, "Date", g_mime_object_get_header(GMIME_OBJECT(m),
+	                                                          "Date"));
+	mime_text_header_line(s, "Subject", g_mime_message_get_subject(m));
 }
 
 /* The text of M: headers, an empty line, the body, the attachments it
  * has (listed).  Attachments go to W (shared with the outer message, so
  * that names stay unique). */
 static char *
-mime_message_text(GMimeMessage *m, MimeWalk *outer, int depth)
+mime_text_message_text(GMimeMessage *m, MimeTextWalk *outer, int depth)
 {
 	GString *s = g_string_new(NULL);
 	GString *saved = outer->body;
 	guint first = outer->attachments->len;
 
 	outer->body = g_string_new(NULL);
-	mime_headers(s, m);
+	mime_text_headers(s, m);
 	g_string_append_c(s, '\n');
-	mime_walk(outer, g_mime_message_get_mime_part(m), depth);
+	mime_text_walk(outer, g_mime_message_get_mime_part(m), depth);
 	g_string_append(s, outer->body->str);
 	if (s->len && s->str[s->len - 1] != '\n')
 		g_string_append_c(s, '\n');
@@ -353,7 +354,7 @@ mime_message_text(GMimeMessage *m, MimeWalk *outer, int depth)
 }
 
 static char *
-mime_addresses(InternetAddressList *a, InternetAddressList *b)
+mime_text_addresses(InternetAddressList *a, InternetAddressList *b)
 {
 	GString *s = g_string_new(NULL);
 	InternetAddressList *lists[] = { a, b };
@@ -374,10 +375,10 @@ mime_addresses(InternetAddressList *a, InternetAddressList *b)
 
 /* The decoded main fields of M into V, for the search index. */
 static void
-mime_fields(MimeView *v, GMimeMessage *m)
+mime_text_fields(MimeText *v, GMimeMessage *m)
 {
-	v->from = mime_addresses(m ? g_mime_message_get_from(m) : NULL, NULL);
-	v->recipients = mime_addresses(m ? g_mime_message_get_to(m) : NULL,
+	v->from = mime_text_addresses(m ? g_mime_message_get_from(m) : NULL, NULL);
+	v->recipients = mime_text_addresses(m ? g_mime_message_get_to(m) : NULL,
 	                               m ? g_mime_message_get_cc(m) : NULL);
 	v->subject = g_utf8_make_valid(m && g_mime_message_get_subject(m)
 	                               ? g_mime_message_get_subject(m) : "",
@@ -385,7 +386,7 @@ mime_fields(MimeView *v, GMimeMessage *m)
 }
 
 static GMimeMessage *
-mime_parse(const char *data, size_t len)
+mime_text_parse(const char *data, size_t len)
 {
 	g_autoptr(GMimeStream) st = g_mime_stream_mem_new_with_buffer(data, len);
 	g_autoptr(GMimeParser) p = g_mime_parser_new_with_stream(st);
@@ -393,29 +394,29 @@ mime_parse(const char *data, size_t len)
 	return g_mime_parser_construct_message(p, NULL);
 }
 
-MimeView *
-mime_view_new(const char *data, size_t len)
+MimeText *
+mime_text_new(const char *data, size_t len)
 {
-	MimeView *v = g_new0(MimeView, 1);
-	MimeWalk w = { NULL, NULL, NULL, 0, FALSE };
+	MimeText *v = g_new0(MimeText, 1);
+	MimeTextWalk w = { NULL, NULL, NULL, 0, FALSE };
 	char *text;
 
 	summary_gmime_init();
 	v->attachments = g_ptr_array_new_with_free_func(
-		(GDestroyNotify)mime_attachment_free);
-	g_autoptr(GMimeMessage) m = mime_parse(data, len);
+		(GDestroyNotify)mime_text_attachment_free);
+	g_autoptr(GMimeMessage) m = mime_text_parse(data, len);
 	if (!m) {
-		text = mime_to_utf8(data, len, NULL);
+		text = mime_text_to_utf8(data, len, NULL);
 	} else {
 		w.attachments = v->attachments;
 		w.names = g_hash_table_new_full(g_str_hash, g_str_equal,
 		                                g_free, NULL);
 		w.body = g_string_new(NULL);
-		text = mime_message_text(m, &w, 0);
+		text = mime_text_message_text(m, &w, 0);
 		g_string_free(w.body, TRUE);
 		g_hash_table_unref(w.names);
 	}
 	v->text = g_bytes_new_take(text, strlen(text));
-	mime_fields(v, m);
+	mime_text_fields(v, m);
 	return v;
 }

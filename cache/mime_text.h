@@ -32,14 +32,14 @@ typedef struct {
 	char *from;              /* decoded From, "" if none */
 	char *recipients;        /* decoded To and Cc, "" if none */
 	char *subject;           /* decoded Subject, "" if none */
-} MimeView;
+} MimeText;
 
 /* The view of the message DATA (LEN bytes).  Never NULL: a message GMime
  * cannot parse at all is shown as its raw bytes made valid UTF-8. */
-MimeView *mime_view_new(const char *data, size_t len);
-void mime_view_free(MimeView *v); /* accepts NULL */
+MimeText *mime_text_new(const char *data, size_t len);
+void mime_text_free(MimeText *v); /* accepts NULL */
 /* Bytes held by V (text and attachments), for cache budgets. */
-gsize mime_view_size(const MimeView *v);
+gsize mime_text_size(const MimeText *v);
 
 /* NAME as a file name: '/' and control characters made '_', invalid
  * UTF-8 repaired, "." and ".." and "" made "_", cut to MIME_NAME_MAX

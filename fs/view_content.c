@@ -24,12 +24,12 @@ typedef struct {
 
 typedef struct {
 	guint64 key;
-	MimeView *view;
+	MimeText *view;
 	GList *link;         /* in ViewFs.lru */
 } ViewMsg;
 
 static void
-view_summary_free(ViewSummary *s)
+view_content_summary_free(ViewSummary *s)
 {
 	listing_unref(s->listing);
 	g_bytes_unref(s->tsv);
@@ -38,29 +38,29 @@ view_summary_free(ViewSummary *s)
 }
 
 static void
-view_msg_free(ViewMsg *m)
+view_content_msg_free(ViewMsg *m)
 {
-	mime_view_free(m->view);
+	mime_text_free(m->view);
 	g_free(m);
 }
 
 void
-view_ops_init(MfFs *fs)
+view_content_init(MfFs *fs)
 {
 	struct ViewFs *v = g_new0(struct ViewFs, 1);
 
 	g_mutex_init(&v->lock);
-	v->summaries = g_hash_table_new_full(g_int64_hash, g_int64_equal,
-	                                     g_free,
-	                                     (GDestroyNotify)view_summary_free);
+	v->summaries = g_hash_table_new_full(
+		g_int64_hash, g_int64_equal, g_free,
+		(GDestroyNotify)view_content_summary_free);
 	v->msgs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
-	                                (GDestroyNotify)view_msg_free);
+	                                (GDestroyNotify)view_content_msg_free);
 	g_queue_init(&v->lru);
 	fs->views = v;
 }
 
 void
-view_ops_cleanup(MfFs *fs)
+view_content_cleanup(MfFs *fs)
 {
 	struct ViewFs *v = fs->views;
 
@@ -77,7 +77,7 @@ view_ops_cleanup(MfFs *fs)
 
 /* Both forms of the summary of listing L of FOLDER_ID. */
 static ViewSummary *
-view_summary_build(MfFs *fs, gint64 folder_id, MfListing *l)
+view_content_summary_build(MfFs *fs, gint64 folder_id, MfListing *l)
 {
 	g_autoptr(GPtrArray) rows = account_summaries(fs->account, folder_id,
 	                                              l);
@@ -102,13 +102,13 @@ view_summary_build(MfFs *fs, gint64 folder_id, MfListing *l)
 }
 
 static GBytes *
-view_summary_pick(const ViewSummary *s, gboolean json)
+view_content_summary_pick(const ViewSummary *s, gboolean json)
 {
 	return g_bytes_ref(json ? s->jsonl : s->tsv);
 }
 
 GBytes *
-view_summary(MfFs *fs, gint64 folder_id, gboolean json, GError **err)
+view_content_summary(MfFs *fs, gint64 folder_id, gboolean json, GError **err)
 {
 	struct ViewFs *v = fs->views;
 	MfListing *l = account_listing(fs->account, folder_id, err);
@@ -119,11 +119,11 @@ view_summary(MfFs *fs, gint64 folder_id, gboolean json, GError **err)
 	g_mutex_lock(&v->lock);
 	ViewSummary *s = g_hash_table_lookup(v->summaries, &folder_id);
 	if (s && s->listing == l)
-		out = view_summary_pick(s, json);
+		out = view_content_summary_pick(s, json);
 	g_mutex_unlock(&v->lock);
 	if (!out) {
-		s = view_summary_build(fs, folder_id, l);
-		out = view_summary_pick(s, json);
+		s = view_content_summary_build(fs, folder_id, l);
+		out = view_content_summary_pick(s, json);
 		g_mutex_lock(&v->lock);
 		g_hash_table_replace(v->summaries, g_memdup2(&folder_id,
 		                                             sizeof folder_id),
@@ -136,7 +136,7 @@ view_summary(MfFs *fs, gint64 folder_id, gboolean json, GError **err)
 
 /* The whole body of FD, up to VIEW_BODY_MAX bytes. */
 static GBytes *
-view_read_body(int fd, GError **err)
+view_content_read_body(int fd, GError **err)
 {
 	GByteArray *b = g_byte_array_new();
 	char buf[65536];
@@ -160,18 +160,18 @@ view_read_body(int fd, GError **err)
 
 /* Drops the least recently used views past the budget; lock held. */
 static void
-view_cache_trim(struct ViewFs *v)
+view_content_cache_trim(struct ViewFs *v)
 {
 	while (v->bytes > VIEW_CACHE_MAX && v->lru.length > 1) {
 		ViewMsg *m = g_queue_pop_head(&v->lru);
-		v->bytes -= mime_view_size(m->view);
+		v->bytes -= mime_text_size(m->view);
 		g_hash_table_remove(v->msgs, &m->key);
 	}
 }
 
 /* The cached view of KEY, made most recently used; lock held. */
 static ViewMsg *
-view_cache_get(struct ViewFs *v, guint64 key)
+view_content_cache_get(struct ViewFs *v, guint64 key)
 {
 	ViewMsg *m = g_hash_table_lookup(v->msgs, &key);
 
@@ -183,10 +183,10 @@ view_cache_get(struct ViewFs *v, guint64 key)
 }
 
 static void
-view_cache_put(struct ViewFs *v, guint64 key, MimeView *view)
+view_content_cache_put(struct ViewFs *v, guint64 key, MimeText *view)
 {
-	if (view_cache_get(v, key)) {
-		mime_view_free(view); /* another thread made it meanwhile */
+	if (view_content_cache_get(v, key)) {
+		mime_text_free(view); /* another thread made it meanwhile */
 		return;
 	}
 	ViewMsg *m = g_new0(ViewMsg, 1);
@@ -195,55 +195,55 @@ view_cache_put(struct ViewFs *v, guint64 key, MimeView *view)
 	g_queue_push_tail(&v->lru, m);
 	m->link = v->lru.tail;
 	g_hash_table_insert(v->msgs, &m->key, m);
-	v->bytes += mime_view_size(view);
-	view_cache_trim(v);
+	v->bytes += mime_text_size(view);
+	view_content_cache_trim(v);
 }
 
 /* Makes sure the view of the message is cached. */
 static gboolean
-view_message_load(MfFs *fs, gint64 gen, guint32 uid, GError **err)
+view_content_message_load(MfFs *fs, gint64 gen, guint32 uid, GError **err)
 {
 	struct ViewFs *v = fs->views;
 	guint64 key = ((guint64)gen << 32) | uid;
 
 	g_mutex_lock(&v->lock);
-	gboolean have = view_cache_get(v, key) != NULL;
+	gboolean have = view_content_cache_get(v, key) != NULL;
 	g_mutex_unlock(&v->lock);
 	if (have)
 		return TRUE;
 	int fd = account_open_message(fs->account, gen, uid, err);
 	if (fd < 0)
 		return FALSE;
-	GBytes *body = view_read_body(fd, err);
+	GBytes *body = view_content_read_body(fd, err);
 	close(fd);
 	if (!body)
 		return FALSE;
 	gsize len;
 	const char *data = g_bytes_get_data(body, &len);
-	MimeView *view = mime_view_new(data ? data : "", len);
+	MimeText *view = mime_text_new(data ? data : "", len);
 	g_bytes_unref(body);
 	g_mutex_lock(&v->lock);
-	view_cache_put(v, key, view);
+	view_content_cache_put(v, key, view);
 	g_mutex_unlock(&v->lock);
 	return TRUE;
 }
 
 /* Runs with the message's view under the lock: FN copies what it needs. */
-typedef gpointer (*ViewMsgFn)(const MimeView *view, guint sub);
+typedef gpointer (*ViewMsgFn)(const MimeText *view, guint sub);
 
 static gpointer
-view_message_with(MfFs *fs, gint64 gen, guint32 uid, guint sub,
-                  ViewMsgFn fn, GError **err)
+view_content_message_with(MfFs *fs, gint64 gen, guint32 uid, guint sub,
+                          ViewMsgFn fn, GError **err)
 {
 	struct ViewFs *v = fs->views;
 	guint64 key = ((guint64)gen << 32) | uid;
 	gpointer out = NULL;
 
 	for (int tries = 0; !out && tries < 2; tries++) {
-		if (!view_message_load(fs, gen, uid, err))
+		if (!view_content_message_load(fs, gen, uid, err))
 			return NULL;
 		g_mutex_lock(&v->lock);
-		ViewMsg *m = view_cache_get(v, key);
+		ViewMsg *m = view_content_cache_get(v, key);
 		if (m)
 			out = fn(m->view, sub);
 		g_mutex_unlock(&v->lock);
@@ -256,7 +256,7 @@ view_message_with(MfFs *fs, gint64 gen, guint32 uid, guint sub,
 }
 
 static gpointer
-view_pick_bytes(const MimeView *view, guint sub)
+view_content_pick_bytes(const MimeText *view, guint sub)
 {
 	if (sub == VSUB_TEXT)
 		return g_bytes_ref(view->text);
@@ -268,7 +268,7 @@ view_pick_bytes(const MimeView *view, guint sub)
 }
 
 static gpointer
-view_pick_names(const MimeView *view, guint sub)
+view_content_pick_names(const MimeText *view, guint sub)
 {
 	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
 
@@ -280,14 +280,16 @@ view_pick_names(const MimeView *view, guint sub)
 }
 
 GBytes *
-view_message_bytes(MfFs *fs, gint64 gen, guint32 uid, guint sub,
-                   GError **err)
+view_content_message_bytes(MfFs *fs, gint64 gen, guint32 uid, guint sub,
+                           GError **err)
 {
-	return view_message_with(fs, gen, uid, sub, view_pick_bytes, err);
+	return view_content_message_with(fs, gen, uid, sub,
+	                                 view_content_pick_bytes, err);
 }
 
 GPtrArray *
-view_message_names(MfFs *fs, gint64 gen, guint32 uid, GError **err)
+view_content_message_names(MfFs *fs, gint64 gen, guint32 uid, GError **err)
 {
-	return view_message_with(fs, gen, uid, 0, view_pick_names, err);
+	return view_content_message_with(fs, gen, uid, 0,
+	                                 view_content_pick_names, err);
 }

@@ -21,9 +21,9 @@ typedef struct {
 	guint32 id;  /* a folder id, or a UID */
 } ViewNode;
 
-ViewNode view_decode(Node n);
+ViewNode view_ops_decode(Node n);
 /* 0 if GEN is too large to be named. */
-fuse_ino_t view_ino(guint sub, gint64 gen, guint32 id);
+fuse_ino_t view_ops_ino(guint sub, gint64 gen, guint32 id);
 
 struct ViewFs {
 	GMutex lock;           /* a leaf: held briefly, never across I/O */
@@ -57,19 +57,23 @@ char *view_search_target(MfFs *fs, guint32 id);
 gboolean view_search_known(MfFs *fs, guint32 qid);
 void view_search_free_all(struct ViewFs *v);
 
+/* Sets up FS->views, and frees it (view_content.c). */
+void view_content_init(MfFs *fs);
+void view_content_cleanup(MfFs *fs);
+
 /* The summary of FOLDER_ID (JSON: the JSON Lines form, else TSV), built
  * when its listing changed since; a reference, owned.  NULL with ERR if
  * the folder has no listing. */
-GBytes *view_summary(MfFs *fs, gint64 folder_id, gboolean json,
+GBytes *view_content_summary(MfFs *fs, gint64 folder_id, gboolean json,
                      GError **err);
 /* The bytes of view SUB (VSUB_TEXT or VSUB_PART0 + i) of message UID of
  * generation GEN, reading (and so fetching, if not cached) its body
  * once; a reference, owned.  MF_ERROR_NOTFOUND if there is no such
  * attachment. */
-GBytes *view_message_bytes(MfFs *fs, gint64 gen, guint32 uid, guint sub,
+GBytes *view_content_message_bytes(MfFs *fs, gint64 gen, guint32 uid, guint sub,
                            GError **err);
 /* The file names of its attachments (owned array of owned strings). */
-GPtrArray *view_message_names(MfFs *fs, gint64 gen, guint32 uid,
+GPtrArray *view_content_message_names(MfFs *fs, gint64 gen, guint32 uid,
                               GError **err);
 
 #endif

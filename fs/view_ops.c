@@ -22,7 +22,7 @@
 static const char *const summary_names[] = { "summary.tsv", "summary.jsonl" };
 
 ViewNode
-view_decode(Node n)
+view_ops_decode(Node n)
 {
 	guint64 v = (guint64)n.id;
 	ViewNode out = {
@@ -34,7 +34,7 @@ view_decode(Node n)
 }
 
 fuse_ino_t
-view_ino(guint sub, gint64 gen, guint32 id)
+view_ops_ino(guint sub, gint64 gen, guint32 id)
 {
 	if (gen < 0 || gen > VIEW_GEN_MAX || sub > VSUB_MAX)
 		return 0;
@@ -54,13 +54,13 @@ view_ops_owns_lookup(Node parent, const char *name)
 void
 view_ops_fill_ctl(GArray *dir)
 {
-	dirlist_add(dir, VIEW_DIR_NAME, view_ino(VSUB_ROOT, 0, 0), S_IFDIR);
-	dirlist_add(dir, VIEW_SEARCH_NAME, view_ino(VSUB_SEARCH, 0, 0),
+	dirlist_add(dir, VIEW_DIR_NAME, view_ops_ino(VSUB_ROOT, 0, 0), S_IFDIR);
+	dirlist_add(dir, VIEW_SEARCH_NAME, view_ops_ino(VSUB_SEARCH, 0, 0),
 	            S_IFDIR);
 }
 
 static gboolean
-view_folder_selectable(MfFs *fs, gint64 id)
+view_ops_folder_selectable(MfFs *fs, gint64 id)
 {
 	MfTree *t = account_tree(fs->account);
 	const MfFolder *f = id > 0 ? tree_folder(t, id) : NULL;
@@ -71,7 +71,7 @@ view_folder_selectable(MfFs *fs, gint64 id)
 }
 
 static gboolean
-view_folder_exists(MfFs *fs, gint64 id)
+view_ops_folder_exists(MfFs *fs, gint64 id)
 {
 	MfTree *t = account_tree(fs->account);
 	gboolean ok = id == 0 || tree_folder(t, id) != NULL;
@@ -83,21 +83,21 @@ view_folder_exists(MfFs *fs, gint64 id)
 /* The attributes of file view V (INO); its contents are made now, so
  * that the size is exact.  FALSE with ERR if it cannot be. */
 static gboolean
-view_file_attr(MfFs *fs, fuse_ino_t ino, ViewNode v, struct stat *st,
-               GError **err)
+view_ops_file_attr(MfFs *fs, fuse_ino_t ino, ViewNode v, struct stat *st,
+                   GError **err)
 {
 	g_autoptr(GBytes) b = NULL;
 	gint64 mtime = fs->started;
 
 	if (v.gen == 0) {
-		b = view_summary(fs, v.id, v.sub == VSUB_JSONL, err);
+		b = view_content_summary(fs, v.id, v.sub == VSUB_JSONL, err);
 		mtime = MAX(mtime, account_folder_mtime(fs->account, v.id));
 	} else {
 		MfRemoteMessage m;
 		if (!account_message(fs->account, v.gen, v.id, &m, err))
 			return FALSE;
 		mtime = m.date;
-		b = view_message_bytes(fs, v.gen, v.id, v.sub, err);
+		b = view_content_message_bytes(fs, v.gen, v.id, v.sub, err);
 	}
 	if (!b)
 		return FALSE;
@@ -106,7 +106,7 @@ view_file_attr(MfFs *fs, fuse_ino_t ino, ViewNode v, struct stat *st,
 }
 
 static gboolean
-view_is_dir(ViewNode v)
+view_ops_is_dir(ViewNode v)
 {
 	return v.gen == 0 ? v.sub == VSUB_ROOT || v.sub == VSUB_DIR ||
 	                    v.sub == VSUB_SEARCH || v.sub == VSUB_QUERY
@@ -115,18 +115,18 @@ view_is_dir(ViewNode v)
 
 /* TRUE if directory V is still there. */
 static gboolean
-view_dir_exists(MfFs *fs, ViewNode v)
+view_ops_dir_exists(MfFs *fs, ViewNode v)
 {
 	if (v.gen || v.sub == VSUB_SEARCH)
 		return TRUE;
 	if (v.sub == VSUB_QUERY)
 		return view_search_known(fs, v.id);
-	return view_folder_exists(fs, v.id);
+	return view_ops_folder_exists(fs, v.id);
 }
 
 /* The attributes of result link V; FALSE if it is gone. */
 static gboolean
-view_link_attr(MfFs *fs, fuse_ino_t ino, ViewNode v, struct stat *st)
+view_ops_link_attr(MfFs *fs, fuse_ino_t ino, ViewNode v, struct stat *st)
 {
 	g_autofree char *target = view_search_target(fs, v.id);
 
@@ -138,10 +138,10 @@ view_link_attr(MfFs *fs, fuse_ino_t ino, ViewNode v, struct stat *st)
 }
 
 static void
-view_reply_entry(fuse_req_t req, fuse_ino_t ino)
+view_ops_reply_entry(fuse_req_t req, fuse_ino_t ino)
 {
 	MfFs *fs = node_fs(req);
-	ViewNode v = view_decode(node_decode(ino));
+	ViewNode v = view_ops_decode(node_decode(ino));
 	g_autoptr(GError) err = NULL;
 	struct fuse_entry_param e = { .ino = ino };
 
@@ -150,16 +150,16 @@ view_reply_entry(fuse_req_t req, fuse_ino_t ino)
 	 * what they lead to for long. */
 	e.entry_timeout = VIEW_DIR_TIMEOUT;
 	e.attr_timeout = v.gen ? VIEW_MSG_TIMEOUT : VIEW_DIR_TIMEOUT;
-	if (v.gen == 0 && !view_is_dir(v))
+	if (v.gen == 0 && !view_ops_is_dir(v))
 		e.attr_timeout = 0.0; /* a summary's size changes */
-	if (view_is_dir(v)) {
+	if (view_ops_is_dir(v)) {
 		node_dir_attr(fs, ino, FALSE, 0, &e.attr);
 	} else if (v.gen == 0 && v.sub == VSUB_LINK) {
-		if (!view_link_attr(fs, ino, v, &e.attr)) {
+		if (!view_ops_link_attr(fs, ino, v, &e.attr)) {
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-	} else if (!view_file_attr(fs, ino, v, &e.attr, &err)) {
+	} else if (!view_ops_file_attr(fs, ino, v, &e.attr, &err)) {
 		node_reply_error(req, err);
 		return;
 	}
@@ -169,8 +169,8 @@ view_reply_entry(fuse_req_t req, fuse_ino_t ino)
 /* The message of folder FOLDER_ID that NAME (NAME.txt or NAME.parts
  * without the SUFFIX) is a view of. */
 static gboolean
-view_find_message(MfFs *fs, gint64 folder_id, const char *name,
-                  const char *suffix, gint64 *gen, guint32 *uid)
+view_ops_find_message(MfFs *fs, gint64 folder_id, const char *name,
+                      const char *suffix, gint64 *gen, guint32 *uid)
 {
 	if (!g_str_has_suffix(name, suffix) || strlen(name) == strlen(suffix))
 		return FALSE;
@@ -180,38 +180,38 @@ view_find_message(MfFs *fs, gint64 folder_id, const char *name,
 
 /* The inode NAME names in folder FOLDER_ID's view directory, or 0. */
 static fuse_ino_t
-view_lookup_in_folder(MfFs *fs, gint64 folder_id, const char *name)
+view_ops_lookup_in_folder(MfFs *fs, gint64 folder_id, const char *name)
 {
 	gint64 gen;
 	guint32 uid;
 
-	if (folder_id > 0 && view_folder_selectable(fs, folder_id)) {
+	if (folder_id > 0 && view_ops_folder_selectable(fs, folder_id)) {
 		for (guint i = 0; i < G_N_ELEMENTS(summary_names); i++)
 			if (strcmp(name, summary_names[i]) == 0)
-				return view_ino(VSUB_TSV + i, 0,
-				                (guint32)folder_id);
-		if (view_find_message(fs, folder_id, name, VIEW_TEXT_SUFFIX,
-		                      &gen, &uid))
-			return view_ino(VSUB_TEXT, gen, uid);
-		if (view_find_message(fs, folder_id, name, VIEW_PARTS_SUFFIX,
-		                      &gen, &uid))
-			return view_ino(VSUB_PARTS, gen, uid);
+				return view_ops_ino(VSUB_TSV + i, 0,
+				                    (guint32)folder_id);
+		if (view_ops_find_message(fs, folder_id, name, VIEW_TEXT_SUFFIX,
+		                          &gen, &uid))
+			return view_ops_ino(VSUB_TEXT, gen, uid);
+		if (view_ops_find_message(fs, folder_id, name, VIEW_PARTS_SUFFIX,
+		                          &gen, &uid))
+			return view_ops_ino(VSUB_PARTS, gen, uid);
 	}
 	gint64 id = account_find_folder(fs->account, folder_id, name);
-	return id ? view_ino(VSUB_DIR, 0, (guint32)id) : 0;
+	return id ? view_ops_ino(VSUB_DIR, 0, (guint32)id) : 0;
 }
 
 /* The inode of attachment NAME of message V (a parts directory). */
 static fuse_ino_t
-view_lookup_part(MfFs *fs, ViewNode v, const char *name, GError **err)
+view_ops_lookup_part(MfFs *fs, ViewNode v, const char *name, GError **err)
 {
-	g_autoptr(GPtrArray) names = view_message_names(fs, v.gen, v.id, err);
+	g_autoptr(GPtrArray) names = view_content_message_names(fs, v.gen, v.id, err);
 
 	if (!names)
 		return 0;
 	for (guint i = 0; i < names->len && VSUB_PART0 + i <= VSUB_MAX; i++)
 		if (strcmp(names->pdata[i], name) == 0)
-			return view_ino(VSUB_PART0 + i, v.gen, v.id);
+			return view_ops_ino(VSUB_PART0 + i, v.gen, v.id);
 	return 0;
 }
 
@@ -224,15 +224,15 @@ view_ops_lookup(fuse_req_t req, Node parent, const char *name)
 
 	if (parent.kind == NODE_CTL) {
 		ino = strcmp(name, VIEW_DIR_NAME) == 0
-		      ? view_ino(VSUB_ROOT, 0, 0) : view_ino(VSUB_SEARCH, 0, 0);
+		      ? view_ops_ino(VSUB_ROOT, 0, 0) : view_ops_ino(VSUB_SEARCH, 0, 0);
 	} else {
-		ViewNode v = view_decode(parent);
+		ViewNode v = view_ops_decode(parent);
 		if (v.gen == 0 && v.sub == VSUB_ROOT)
-			ino = view_lookup_in_folder(fs, 0, name);
+			ino = view_ops_lookup_in_folder(fs, 0, name);
 		else if (v.gen == 0 && v.sub == VSUB_DIR)
-			ino = view_lookup_in_folder(fs, v.id, name);
+			ino = view_ops_lookup_in_folder(fs, v.id, name);
 		else if (v.gen && v.sub == VSUB_PARTS)
-			ino = view_lookup_part(fs, v, name, &err);
+			ino = view_ops_lookup_part(fs, v, name, &err);
 		else if (v.gen == 0 && v.sub == VSUB_SEARCH)
 			ino = view_search_lookup(fs, name, &err);
 		else if (v.gen == 0 && v.sub == VSUB_QUERY)
@@ -246,30 +246,30 @@ view_ops_lookup(fuse_req_t req, Node parent, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	view_reply_entry(req, ino);
+	view_ops_reply_entry(req, ino);
 }
 
 void
 view_ops_getattr(fuse_req_t req, Node n)
 {
 	MfFs *fs = node_fs(req);
-	ViewNode v = view_decode(n);
-	fuse_ino_t ino = view_ino(v.sub, v.gen, v.id);
+	ViewNode v = view_ops_decode(n);
+	fuse_ino_t ino = view_ops_ino(v.sub, v.gen, v.id);
 	g_autoptr(GError) err = NULL;
 	struct stat st;
 
-	if (view_is_dir(v) || (v.gen == 0 && v.sub == VSUB_LINK)) {
-		if (view_is_dir(v) ? !view_dir_exists(fs, v)
-		                   : !view_link_attr(fs, ino, v, &st)) {
+	if (view_ops_is_dir(v) || (v.gen == 0 && v.sub == VSUB_LINK)) {
+		if (view_ops_is_dir(v) ? !view_ops_dir_exists(fs, v)
+		                   : !view_ops_link_attr(fs, ino, v, &st)) {
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-		if (view_is_dir(v))
+		if (view_ops_is_dir(v))
 			node_dir_attr(fs, ino, FALSE, 0, &st);
 		fuse_reply_attr(req, &st, VIEW_DIR_TIMEOUT);
 		return;
 	}
-	if (!view_file_attr(fs, ino, v, &st, &err)) {
+	if (!view_ops_file_attr(fs, ino, v, &st, &err)) {
 		node_reply_error(req, err);
 		return;
 	}
@@ -278,7 +278,7 @@ view_ops_getattr(fuse_req_t req, Node n)
 
 /* Whether NAME is one a view file may take in a folder's view. */
 static gboolean
-view_reserved_name(const char *name)
+view_ops_reserved_name(const char *name)
 {
 	for (guint i = 0; i < G_N_ELEMENTS(summary_names); i++)
 		if (strcmp(name, summary_names[i]) == 0)
@@ -288,16 +288,16 @@ view_reserved_name(const char *name)
 }
 
 static void
-view_fill_folders(MfFs *fs, GArray *dir, gint64 parent)
+view_ops_fill_folders(MfFs *fs, GArray *dir, gint64 parent)
 {
 	MfTree *t = account_tree(fs->account);
 	g_autoptr(GPtrArray) kids = tree_children(t, parent);
 
 	for (guint i = 0; i < kids->len; i++) {
 		const MfFolder *f = kids->pdata[i];
-		if (parent == 0 || !view_reserved_name(f->leaf))
+		if (parent == 0 || !view_ops_reserved_name(f->leaf))
 			dirlist_add(dir, f->leaf,
-			            view_ino(VSUB_DIR, 0, (guint32)f->id),
+			            view_ops_ino(VSUB_DIR, 0, (guint32)f->id),
 			            S_IFDIR);
 	}
 	tree_unref(t);
@@ -306,7 +306,7 @@ view_fill_folders(MfFs *fs, GArray *dir, gint64 parent)
 /* The summaries, and the text and parts of each message of FOLDER_ID:
  * names and inodes only (no attributes: listing reads no body). */
 static gboolean
-view_fill_messages(MfFs *fs, GArray *dir, gint64 folder_id, GError **err)
+view_ops_fill_messages(MfFs *fs, GArray *dir, gint64 folder_id, GError **err)
 {
 	MfListing *l = account_listing(fs->account, folder_id, err);
 	char buf[NODE_NAME_MAX];
@@ -315,7 +315,7 @@ view_fill_messages(MfFs *fs, GArray *dir, gint64 folder_id, GError **err)
 		return FALSE;
 	for (guint i = 0; i < G_N_ELEMENTS(summary_names); i++)
 		dirlist_add(dir, summary_names[i],
-		            view_ino(VSUB_TSV + i, 0, (guint32)folder_id),
+		            view_ops_ino(VSUB_TSV + i, 0, (guint32)folder_id),
 		            S_IFREG);
 	for (guint i = 0; i < listing_count(l); i++) {
 		const MfRemoteMessage *m = listing_at(l, i);
@@ -324,11 +324,11 @@ view_fill_messages(MfFs *fs, GArray *dir, gint64 folder_id, GError **err)
 		g_autofree char *text = g_strconcat(name, VIEW_TEXT_SUFFIX, NULL);
 		g_autofree char *parts = g_strconcat(name, VIEW_PARTS_SUFFIX,
 		                                     NULL);
-		if (!view_ino(VSUB_TEXT, gen, m->uid))
+		if (!view_ops_ino(VSUB_TEXT, gen, m->uid))
 			continue;
-		dirlist_add(dir, text, view_ino(VSUB_TEXT, gen, m->uid),
+		dirlist_add(dir, text, view_ops_ino(VSUB_TEXT, gen, m->uid),
 		            S_IFREG);
-		dirlist_add(dir, parts, view_ino(VSUB_PARTS, gen, m->uid),
+		dirlist_add(dir, parts, view_ops_ino(VSUB_PARTS, gen, m->uid),
 		            S_IFDIR);
 	}
 	listing_unref(l);
@@ -336,31 +336,31 @@ view_fill_messages(MfFs *fs, GArray *dir, gint64 folder_id, GError **err)
 }
 
 static gboolean
-view_fill_parts(MfFs *fs, GArray *dir, ViewNode v, GError **err)
+view_ops_fill_parts(MfFs *fs, GArray *dir, ViewNode v, GError **err)
 {
-	g_autoptr(GPtrArray) names = view_message_names(fs, v.gen, v.id, err);
+	g_autoptr(GPtrArray) names = view_content_message_names(fs, v.gen, v.id, err);
 
 	if (!names)
 		return FALSE;
 	for (guint i = 0; i < names->len && VSUB_PART0 + i <= VSUB_MAX; i++)
 		dirlist_add(dir, names->pdata[i],
-		            view_ino(VSUB_PART0 + i, v.gen, v.id), S_IFREG);
+		            view_ops_ino(VSUB_PART0 + i, v.gen, v.id), S_IFREG);
 	return TRUE;
 }
 
 gboolean
 view_ops_fill(MfFs *fs, Node n, GArray *dir, int *errnum)
 {
-	ViewNode v = view_decode(n);
+	ViewNode v = view_ops_decode(n);
 	g_autoptr(GError) err = NULL;
 	gboolean ok = TRUE;
 
-	if (!view_is_dir(v)) {
+	if (!view_ops_is_dir(v)) {
 		*errnum = ENOTDIR;
 		return FALSE;
 	}
 	if (v.gen) {
-		ok = view_fill_parts(fs, dir, v, &err);
+		ok = view_ops_fill_parts(fs, dir, v, &err);
 	} else if (v.sub == VSUB_SEARCH) {
 		view_search_fill_root(fs, dir);
 	} else if (v.sub == VSUB_QUERY) {
@@ -368,13 +368,13 @@ view_ops_fill(MfFs *fs, Node n, GArray *dir, int *errnum)
 			*errnum = ENOENT;
 			return FALSE;
 		}
-	} else if (!view_folder_exists(fs, v.id)) {
+	} else if (!view_ops_folder_exists(fs, v.id)) {
 		*errnum = ENOENT;
 		return FALSE;
 	} else {
-		view_fill_folders(fs, dir, v.sub == VSUB_ROOT ? 0 : v.id);
-		if (v.sub == VSUB_DIR && view_folder_selectable(fs, v.id))
-			ok = view_fill_messages(fs, dir, v.id, &err);
+		view_ops_fill_folders(fs, dir, v.sub == VSUB_ROOT ? 0 : v.id);
+		if (v.sub == VSUB_DIR && view_ops_folder_selectable(fs, v.id))
+			ok = view_ops_fill_messages(fs, dir, v.id, &err);
 	}
 	if (!ok)
 		*errnum = errmap_to_errno(err);
@@ -383,29 +383,29 @@ view_ops_fill(MfFs *fs, Node n, GArray *dir, int *errnum)
 
 /* The contents of file view V; a reference, owned. */
 static GBytes *
-view_bytes(MfFs *fs, ViewNode v, GError **err)
+view_ops_bytes(MfFs *fs, ViewNode v, GError **err)
 {
 	if (v.gen == 0)
-		return view_summary(fs, v.id, v.sub == VSUB_JSONL, err);
-	return view_message_bytes(fs, v.gen, v.id, v.sub, err);
+		return view_content_summary(fs, v.id, v.sub == VSUB_JSONL, err);
+	return view_content_message_bytes(fs, v.gen, v.id, v.sub, err);
 }
 
 void
 view_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 {
 	MfFs *fs = node_fs(req);
-	ViewNode v = view_decode(n);
+	ViewNode v = view_ops_decode(n);
 	g_autoptr(GError) err = NULL;
 
-	if (view_is_dir(v) || (v.gen == 0 && v.sub == VSUB_LINK)) {
-		fuse_reply_err(req, view_is_dir(v) ? EISDIR : ELOOP);
+	if (view_ops_is_dir(v) || (v.gen == 0 && v.sub == VSUB_LINK)) {
+		fuse_reply_err(req, view_ops_is_dir(v) ? EISDIR : ELOOP);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	GBytes *b = view_bytes(fs, v, &err);
+	GBytes *b = view_ops_bytes(fs, v, &err);
 	if (!b) {
 		node_reply_error(req, err);
 		return;
@@ -422,7 +422,7 @@ view_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 }
 
 static void
-view_reply_slice(fuse_req_t req, GBytes *b, size_t size, off_t off)
+view_ops_reply_slice(fuse_req_t req, GBytes *b, size_t size, off_t off)
 {
 	gsize len;
 	const char *data = g_bytes_get_data(b, &len);
@@ -440,25 +440,25 @@ view_ops_read(fuse_req_t req, Node n, size_t size, off_t off,
 	g_autoptr(GError) err = NULL;
 
 	if (!b) { /* no OPEN (read_only = yes): by inode */
-		g_autoptr(GBytes) now = view_bytes(fs, view_decode(n), &err);
+		g_autoptr(GBytes) now = view_ops_bytes(fs, view_ops_decode(n), &err);
 		if (!now)
 			node_reply_error(req, err);
 		else
-			view_reply_slice(req, now, size, off);
+			view_ops_reply_slice(req, now, size, off);
 		return;
 	}
 	if (!node_handle_get(fs, b)) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	view_reply_slice(req, b, size, off);
+	view_ops_reply_slice(req, b, size, off);
 	node_handle_put(fs, b);
 }
 
 void
 view_ops_readlink(fuse_req_t req, Node n)
 {
-	ViewNode v = view_decode(n);
+	ViewNode v = view_ops_decode(n);
 	g_autofree char *target = v.gen == 0 && v.sub == VSUB_LINK
 	                          ? view_search_target(node_fs(req), v.id)
 	                          : NULL;
@@ -468,6 +468,18 @@ view_ops_readlink(fuse_req_t req, Node n)
 	else
 		fuse_reply_err(req, v.gen == 0 && v.sub == VSUB_LINK ? ENOENT
 		                                                     : EINVAL);
+}
+
+void
+view_ops_init(MfFs *fs)
+{
+	view_content_init(fs);
+}
+
+void
+view_ops_cleanup(MfFs *fs)
+{
+	view_content_cleanup(fs);
 }
 
 void

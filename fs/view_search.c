@@ -1,7 +1,7 @@
 /* view_search.c - .mailfs/search/: looking up a query (search_query.h)
- * runs it (cache/search.c) and makes it a directory of symbolic links,
- * one per message found, to its file in its folder; the directory
- * lists the recent queries. */
+ * runs it (cache/account_search.c) and makes it a directory of symbolic
+ * links, one per message found, to its file in its folder; the
+ * directory lists the recent queries. */
 #include "fs/view_int.h"
 
 #include <string.h>
@@ -27,7 +27,7 @@ typedef struct {
 } ViewQuery;
 
 static void
-view_link_free(ViewLink *l)
+view_search_link_free(ViewLink *l)
 {
 	g_free(l->name);
 	g_free(l->target);
@@ -35,7 +35,7 @@ view_link_free(ViewLink *l)
 }
 
 static void
-view_query_free(ViewQuery *q)
+view_search_query_free(ViewQuery *q)
 {
 	g_free(q->text);
 	g_ptr_array_unref(q->links);
@@ -45,7 +45,7 @@ view_query_free(ViewQuery *q)
 void
 view_search_free_all(struct ViewFs *v)
 {
-	g_queue_clear_full(&v->queries, (GDestroyNotify)view_query_free);
+	g_queue_clear_full(&v->queries, (GDestroyNotify)view_search_query_free);
 }
 
 /* The link of HIT, named uniquely among TAKEN. */
@@ -88,7 +88,7 @@ view_search_run(MfFs *fs, const char *text, GError **err)
 	if (!hits)
 		return NULL;
 	GPtrArray *links = g_ptr_array_new_with_free_func(
-		(GDestroyNotify)view_link_free);
+		(GDestroyNotify)view_search_link_free);
 	g_autoptr(GHashTable) taken = g_hash_table_new(g_str_hash,
 	                                               g_str_equal);
 	MfTree *t = account_tree(fs->account);
@@ -135,7 +135,7 @@ view_search_keep(struct ViewFs *v, const char *text, GPtrArray *links)
 	q->at = g_get_monotonic_time();
 	g_queue_push_tail(&v->queries, q);
 	while (v->queries.length > VIEW_QUERIES_MAX)
-		view_query_free(g_queue_pop_head(&v->queries));
+		view_search_query_free(g_queue_pop_head(&v->queries));
 	guint32 qid = q->qid;
 	g_mutex_unlock(&v->lock);
 	return qid;
@@ -148,7 +148,7 @@ view_search_lookup(MfFs *fs, const char *name, GError **err)
 
 	if (!links)
 		return 0;
-	return view_ino(VSUB_QUERY, 0, view_search_keep(fs->views, name, links));
+	return view_ops_ino(VSUB_QUERY, 0, view_search_keep(fs->views, name, links));
 }
 
 void
@@ -159,7 +159,7 @@ view_search_fill_root(MfFs *fs, GArray *dir)
 	g_mutex_lock(&v->lock);
 	for (GList *l = v->queries.head; l; l = l->next) {
 		ViewQuery *q = l->data;
-		dirlist_add(dir, q->text, view_ino(VSUB_QUERY, 0, q->qid),
+		dirlist_add(dir, q->text, view_ops_ino(VSUB_QUERY, 0, q->qid),
 		            S_IFDIR);
 	}
 	g_mutex_unlock(&v->lock);
@@ -198,7 +198,7 @@ view_search_fill_query(MfFs *fs, guint32 qid, GArray *dir)
 	ViewQuery *q = view_search_find_locked(v, NULL, qid);
 	for (guint i = 0; q && i < q->links->len; i++) {
 		const ViewLink *l = q->links->pdata[i];
-		dirlist_add(dir, l->name, view_ino(VSUB_LINK, 0,
+		dirlist_add(dir, l->name, view_ops_ino(VSUB_LINK, 0,
 		                                   qid << VIEW_LINK_SHIFT | i),
 		            S_IFLNK);
 	}
@@ -217,7 +217,7 @@ view_search_lookup_link(MfFs *fs, guint32 qid, const char *name)
 	for (guint i = 0; q && !ino && i < q->links->len; i++) {
 		const ViewLink *l = q->links->pdata[i];
 		if (strcmp(l->name, name) == 0)
-			ino = view_ino(VSUB_LINK, 0, qid << VIEW_LINK_SHIFT | i);
+			ino = view_ops_ino(VSUB_LINK, 0, qid << VIEW_LINK_SHIFT | i);
 	}
 	g_mutex_unlock(&v->lock);
 	return ino;

@@ -1,7 +1,7 @@
 /* imap_view.c - what the read-only views of mail ask an IMAP server for
- * (cache/account_summary.c, cache/search.c): the few header fields of
- * many messages in one UID FETCH, for folder summaries (never a body),
- * and UID SEARCH, for .mailfs/search/. */
+ * (cache/account_summary.c, cache/account_search.c): the few header
+ * fields of many messages in one UID FETCH, for folder summaries (never
+ * a body), and UID SEARCH, for .mailfs/search/. */
 #include "net/imap_client_int.h"
 
 #include <string.h>

@@ -27,7 +27,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	const char *in = (const char *)data;
-	MimeView *v = mime_view_new(in, len);
+	MimeText *v = mime_text_new(in, len);
 	gsize tlen = 0;
 	const char *t = g_bytes_get_data(v->text, &tlen);
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
@@ -45,6 +45,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	g_assert(g_utf8_validate(s->sender, -1, NULL));
 	g_assert(g_utf8_validate(s->subject, -1, NULL));
 	summary_free(s);
-	mime_view_free(v);
+	mime_text_free(v);
 	return 0;
 }

@@ -9,14 +9,14 @@
 #include "cache/html_text.h"
 #include "cache/mime_text.h"
 
-static MimeView *
+static MimeText *
 view_of(const char *raw)
 {
-	return mime_view_new(raw, strlen(raw));
+	return mime_text_new(raw, strlen(raw));
 }
 
 static const char *
-text_of(const MimeView *v)
+text_of(const MimeText *v)
 {
 	return g_bytes_get_data(v->text, NULL);
 }
@@ -64,14 +64,14 @@ static const struct {
 
 START_TEST(test_text)
 {
-	MimeView *v = view_of(texts[_i].raw);
+	MimeText *v = view_of(texts[_i].raw);
 	const char *t = text_of(v);
 
 	ck_assert_msg(strstr(t, texts[_i].want) != NULL, "%s\n---\n%s", t,
 	              texts[_i].want);
 	ck_assert(g_utf8_validate(t, -1, NULL));
 	ck_assert_ptr_null(strchr(t, '\r'));
-	mime_view_free(v);
+	mime_text_free(v);
 }
 END_TEST
 
@@ -95,7 +95,7 @@ START_TEST(test_attachments)
 		"r\u00e9sum\u00e9.pdf", "same.txt", "same-2.txt", "a_b_c",
 		"part-7", /* the 7th part of the tree */
 	};
-	MimeView *v = view_of(raw);
+	MimeText *v = view_of(raw);
 
 	ck_assert_uint_eq(v->attachments->len, G_N_ELEMENTS(names));
 	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
@@ -113,7 +113,7 @@ START_TEST(test_attachments)
 	ck_assert_ptr_nonnull(strstr(text_of(v), "body\n"));
 	ck_assert_ptr_nonnull(strstr(text_of(v), "[attachment: same-2.txt "
 	                             "(text/plain, 3 bytes)]\n"));
-	mime_view_free(v);
+	mime_text_free(v);
 }
 END_TEST
 
@@ -125,7 +125,7 @@ START_TEST(test_forwarded)
 		"--m\r\nContent-Type: message/rfc822\r\n\r\n"
 		"Subject: inner/one\r\nFrom: I <i@x>\r\n\r\ninner body\r\n"
 		"--m--\r\n";
-	MimeView *v = view_of(raw);
+	MimeText *v = view_of(raw);
 
 	ck_assert_uint_eq(v->attachments->len, 2);
 	const MimeAttachment *eml = v->attachments->pdata[0];
@@ -137,7 +137,7 @@ START_TEST(test_forwarded)
 	ck_assert_ptr_nonnull(strstr(t, "Subject: inner/one\n"));
 	ck_assert_ptr_nonnull(strstr(t, "inner body"));
 	ck_assert_ptr_null(strstr(text_of(v), "inner body"));
-	mime_view_free(v);
+	mime_text_free(v);
 }
 END_TEST
 
@@ -150,11 +150,11 @@ START_TEST(test_depth_limit)
 		                       "mixed; boundary=b%d\r\n\r\n", i - 1, i);
 	g_string_append(raw, "--b39\r\nContent-Type: text/plain\r\n\r\n"
 	                "deepest\r\n");
-	MimeView *v = mime_view_new(raw->str, raw->len);
+	MimeText *v = mime_text_new(raw->str, raw->len);
 
 	ck_assert_ptr_null(strstr(text_of(v), "deepest"));
 	ck_assert_ptr_nonnull(strstr(text_of(v), "[parts left out"));
-	mime_view_free(v);
+	mime_text_free(v);
 	g_string_free(raw, TRUE);
 }
 END_TEST
@@ -168,11 +168,11 @@ START_TEST(test_parts_limit)
 		                       "Content-Disposition: attachment; "
 		                       "filename=f%d\r\n\r\n%d\r\n", i, i);
 	g_string_append(raw, "--b--\r\n");
-	MimeView *v = mime_view_new(raw->str, raw->len);
+	MimeText *v = mime_text_new(raw->str, raw->len);
 
 	ck_assert_uint_lt(v->attachments->len, MIME_PARTS_MAX);
 	ck_assert_ptr_nonnull(strstr(text_of(v), "[parts left out"));
-	mime_view_free(v);
+	mime_text_free(v);
 	g_string_free(raw, TRUE);
 }
 END_TEST
@@ -213,9 +213,9 @@ START_TEST(test_every_prefix)
 	const char *raw = texts[7].raw;
 
 	for (size_t n = 0; n <= strlen(raw); n++) {
-		MimeView *v = mime_view_new(raw, n);
+		MimeText *v = mime_text_new(raw, n);
 		ck_assert(g_utf8_validate(text_of(v), -1, NULL));
-		mime_view_free(v);
+		mime_text_free(v);
 	}
 }
 END_TEST

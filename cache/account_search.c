@@ -1,4 +1,4 @@
-/* search.c - the searches of .mailfs/search/: on the server (UID SEARCH
+/* account_search.c - the searches of .mailfs/search/: on the server (UID SEARCH
  * in each folder) while online, else in the local full-text index of
  * cached bodies (store_search.c), filled first with the cached bodies it
  * does not hold yet. */
@@ -23,7 +23,7 @@ typedef struct {
 } RemoteSearch;
 
 static gboolean
-search_remote_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
+account_search_remote_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	RemoteSearch *r = ud;
 
@@ -34,7 +34,7 @@ search_remote_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 
 /* Adds the selectable folders below PARENT to OUT, depth first. */
 static void
-search_collect(MfTree *t, gint64 parent, GPtrArray *out, int depth)
+account_search_collect(MfTree *t, gint64 parent, GPtrArray *out, int depth)
 {
 	g_autoptr(GPtrArray) kids = tree_children(t, parent);
 
@@ -42,14 +42,14 @@ search_collect(MfTree *t, gint64 parent, GPtrArray *out, int depth)
 		const MfFolder *f = kids->pdata[i];
 		if (!(f->flags & MF_FOLDER_NOSELECT))
 			g_ptr_array_add(out, (gpointer)f);
-		search_collect(t, f->id, out, depth + 1);
+		account_search_collect(t, f->id, out, depth + 1);
 	}
 }
 
 /* The folders QUERY looks in: a new array of MfFolder* borrowed from T;
  * NULL with ERR if its in: names none. */
 static GPtrArray *
-search_folders(MfTree *t, const SearchQuery *q, GError **err)
+account_search_folders(MfTree *t, const SearchQuery *q, GError **err)
 {
 	const char *in = search_query_folder(q);
 	GPtrArray *out = g_ptr_array_new();
@@ -66,13 +66,13 @@ search_folders(MfTree *t, const SearchQuery *q, GError **err)
 		g_ptr_array_add(out, (gpointer)f);
 		return out;
 	}
-	search_collect(t, 0, out, 0);
+	account_search_collect(t, 0, out, 0);
 	return out;
 }
 
 static void
-search_add_hit(GArray *hits, gint64 folder_id, const MfListing *l,
-               guint32 uid)
+account_search_add_hit(GArray *hits, gint64 folder_id,
+                       const MfListing *l, guint32 uid)
 {
 	MfSearchHit h = { folder_id, listing_generation(l), uid };
 
@@ -82,27 +82,28 @@ search_add_hit(GArray *hits, gint64 folder_id, const MfListing *l,
 
 /* Adds what the server finds in F (listing L) to HITS. */
 static gboolean
-search_remote_folder(MfAccount *a, const MfFolder *f, const MfListing *l,
-                     const SearchQuery *q, GArray *hits, GError **err)
+account_search_remote_folder(MfAccount *a, const MfFolder *f,
+                             const MfListing *l, const SearchQuery *q,
+                             GArray *hits, GError **err)
 {
 	g_autofree char *criteria = NULL;
 	RemoteSearch r = { f->name, listing_uidvalidity(l) };
 
 	criteria = search_query_imap(q, &r.utf8);
 	r.criteria = criteria;
-	if (!account_with_session(a, search_remote_cb, &r, err))
+	if (!account_with_session(a, account_search_remote_cb, &r, err))
 		return FALSE;
 	g_array_sort(r.uids, store_uid_compare);
 	for (guint i = 0; i < r.uids->len; i++)
-		search_add_hit(hits, f->id, l, g_array_index(r.uids, guint32, i));
+		account_search_add_hit(hits, f->id, l, g_array_index(r.uids, guint32, i));
 	g_array_unref(r.uids);
 	return TRUE;
 }
 
 /* Indexes the text of the cached body of UID. */
 static void
-search_index_one(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
-                 guint32 uid)
+account_search_index_one(MfAccount *a, gint64 folder_id,
+                         guint32 uidvalidity, guint32 uid)
 {
 	int fd = store_body_open(a->store, folder_id, uidvalidity, uid, FALSE,
 	                         NULL);
@@ -117,18 +118,19 @@ search_index_one(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 	while (b->len < SEARCH_BODY_MAX && (n = read(fd, buf, sizeof buf)) > 0)
 		g_byte_array_append(b, (const guint8 *)buf, (guint)n);
 	close(fd);
-	MimeView *v = mime_view_new((const char *)b->data, b->len);
+	MimeText *v = mime_text_new((const char *)b->data, b->len);
 	g_byte_array_unref(b);
 	StoreSearchText t = { v->from, v->recipients, v->subject,
 	                      g_bytes_get_data(v->text, NULL) };
 	if (!store_search_add(a->store, folder_id, uidvalidity, uid, &t, &err))
 		g_warning("search index: %s", err->message);
-	mime_view_free(v);
+	mime_text_free(v);
 }
 
 /* Brings the index up to date with the cached bodies of listing L. */
 static void
-search_index_folder(MfAccount *a, gint64 folder_id, const MfListing *l)
+account_search_index_folder(MfAccount *a, gint64 folder_id,
+                            const MfListing *l)
 {
 	guint32 uv = listing_uidvalidity(l);
 	g_autoptr(GHashTable) cached = store_bodies_cached(a->store, folder_id,
@@ -142,14 +144,14 @@ search_index_folder(MfAccount *a, gint64 folder_id, const MfListing *l)
 		gpointer uid = GUINT_TO_POINTER(listing_at(l, i)->uid);
 		if (g_hash_table_contains(cached, uid) &&
 		    !g_hash_table_contains(done, uid))
-			search_index_one(a, folder_id, uv, listing_at(l, i)->uid);
+			account_search_index_one(a, folder_id, uv, listing_at(l, i)->uid);
 	}
 }
 
 /* Whether message M passes the terms the index does not hold: flags and
  * days. */
 static gboolean
-search_local_terms(const SearchQuery *q, const MfRemoteMessage *m)
+account_search_local_terms(const SearchQuery *q, const MfRemoteMessage *m)
 {
 	g_auto(GStrv) flags = g_strsplit(m->flags ? m->flags : "", " ", -1);
 	gboolean seen = g_strv_contains((const char *const *)flags, "\\Seen");
@@ -169,14 +171,15 @@ search_local_terms(const SearchQuery *q, const MfRemoteMessage *m)
 
 /* Adds what the local index finds in F (listing L) to HITS. */
 static gboolean
-search_local_folder(MfAccount *a, const MfFolder *f, const MfListing *l,
-                    const SearchQuery *q, GArray *hits, GError **err)
+account_search_local_folder(MfAccount *a, const MfFolder *f,
+                            const MfListing *l, const SearchQuery *q,
+                            GArray *hits, GError **err)
 {
 	g_autofree char *match = search_query_fts(q);
 	g_autoptr(GHashTable) found = NULL;
 
 	if (match) {
-		search_index_folder(a, f->id, l);
+		account_search_index_folder(a, f->id, l);
 		found = store_search_match(a->store, f->id,
 		                           listing_uidvalidity(l), match, err);
 		if (!found)
@@ -186,16 +189,17 @@ search_local_folder(MfAccount *a, const MfFolder *f, const MfListing *l,
 		const MfRemoteMessage *m = listing_at(l, i);
 		if ((!found || g_hash_table_contains(found,
 		                                     GUINT_TO_POINTER(m->uid))) &&
-		    search_local_terms(q, m))
-			search_add_hit(hits, f->id, l, m->uid);
+		    account_search_local_terms(q, m))
+			account_search_add_hit(hits, f->id, l, m->uid);
 	}
 	return TRUE;
 }
 
 /* Searches every folder of FOLDERS, on the server when REMOTE. */
 static gboolean
-search_folders_run(MfAccount *a, GPtrArray *folders, const SearchQuery *q,
-                   gboolean remote, GArray *hits, GError **err)
+account_search_folders_run(MfAccount *a, GPtrArray *folders,
+                           const SearchQuery *q, gboolean remote,
+                           GArray *hits, GError **err)
 {
 	for (guint i = 0; i < folders->len; i++) {
 		const MfFolder *f = folders->pdata[i];
@@ -204,8 +208,8 @@ search_folders_run(MfAccount *a, GPtrArray *folders, const SearchQuery *q,
 		gboolean ok;
 		if (!l)
 			continue; /* never listed: nothing to name */
-		ok = remote ? search_remote_folder(a, f, l, q, hits, err)
-		            : search_local_folder(a, f, l, q, hits, err);
+		ok = remote ? account_search_remote_folder(a, f, l, q, hits, err)
+		            : account_search_local_folder(a, f, l, q, hits, err);
 		listing_unref(l);
 		if (!ok)
 			return FALSE;
@@ -218,14 +222,14 @@ account_search(MfAccount *a, const SearchQuery *q, gboolean *local,
                GError **err)
 {
 	MfTree *t = account_tree(a);
-	GPtrArray *folders = search_folders(t, q, err);
+	GPtrArray *folders = account_search_folders(t, q, err);
 	GArray *hits = g_array_new(FALSE, FALSE, sizeof(MfSearchHit));
 	g_autoptr(GError) e = NULL;
 	gboolean ok = FALSE;
 
 	*local = !a->backend->search || !account_may_try(a);
 	if (folders && !*local) {
-		ok = search_folders_run(a, folders, q, TRUE, hits, &e);
+		ok = account_search_folders_run(a, folders, q, TRUE, hits, &e);
 		if (!ok && (g_error_matches(e, MF_ERROR, MF_ERROR_CONNECTION) ||
 		            g_error_matches(e, MF_ERROR, MF_ERROR_OFFLINE))) {
 			g_array_set_size(hits, 0);
@@ -236,7 +240,7 @@ account_search(MfAccount *a, const SearchQuery *q, gboolean *local,
 		}
 	}
 	if (folders && *local)
-		ok = search_folders_run(a, folders, q, FALSE, hits, err);
+		ok = account_search_folders_run(a, folders, q, FALSE, hits, err);
 	if (folders)
 		g_ptr_array_unref(folders);
 	tree_unref(t);
