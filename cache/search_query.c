@@ -166,6 +166,26 @@ search_query_term_end(SearchQuery *q, GError **err)
 	return ok;
 }
 
+/* Byte C outside quotes. */
+static gboolean
+search_query_unquoted(SearchQuery *q, char c, GError **err)
+{
+	if (c == ' ' && q->state == SQ_SPACE)
+		return TRUE;
+	if (c == ' ') {
+		q->state = SQ_SPACE;
+		return search_query_term_end(q, err);
+	}
+	q->state = SQ_WORD;
+	if (c == '"') {
+		q->quote_at = MIN(q->quote_at, q->token->len);
+		q->state = SQ_QUOTED;
+	} else {
+		g_string_append_c(q->token, c);
+	}
+	return TRUE;
+}
+
 /* One byte C of the query. */
 static gboolean
 search_query_byte(SearchQuery *q, char c, GError **err)
@@ -175,20 +195,7 @@ search_query_byte(SearchQuery *q, char c, GError **err)
 	switch (q->state) {
 	case SQ_SPACE:
 	case SQ_WORD:
-		if (c == ' ' && q->state == SQ_SPACE)
-			return TRUE;
-		if (c == ' ') {
-			q->state = SQ_SPACE;
-			return search_query_term_end(q, err);
-		}
-		q->state = SQ_WORD;
-		if (c == '"') {
-			q->quote_at = MIN(q->quote_at, q->token->len);
-			q->state = SQ_QUOTED;
-		} else {
-			g_string_append_c(q->token, c);
-		}
-		return TRUE;
+		return search_query_unquoted(q, c, err);
 	case SQ_QUOTED:
 		if (c == '"')
 			q->state = SQ_WORD;
