@@ -144,8 +144,15 @@ view_search_keep(struct ViewFs *v, const char *text, GPtrArray *links)
 fuse_ino_t
 view_search_lookup(MfFs *fs, const char *name, GError **err)
 {
-	GPtrArray *links = view_search_run(fs, name, err);
+	GPtrArray *links;
 
+	/* What tools look for in any directory (.hidden, .git, ...) is no
+	 * query: it would search every folder. */
+	if (name[0] == '.') {
+		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "not a query");
+		return 0;
+	}
+	links = view_search_run(fs, name, err);
 	if (!links)
 		return 0;
 	return view_ops_ino(VSUB_QUERY, 0, view_search_keep(fs->views, name, links));

@@ -403,7 +403,8 @@ class SearchTest(unittest.TestCase):
         for bad, code in (("colour:red", errno.EINVAL),
                           ('"unterminated', errno.EINVAL),
                           ("since:2024-13-01", errno.EINVAL),
-                          ("in:NoSuchFolder x", errno.ENOENT)):
+                          ("in:NoSuchFolder x", errno.ENOENT),
+                          (".hidden", errno.ENOENT)):
             with self.assertRaises(OSError) as cm:
                 os.stat(m.path(".mailfs", "search", bad))
             self.assertEqual(cm.exception.errno, code, bad)
