@@ -142,6 +142,8 @@ account_summaries(MfAccount *a, gint64 folder_id, const MfListing *l)
 			g_warning("summaries: %s", err->message);
 	}
 	GPtrArray *rows = account_summary_rows(l, c.have);
+	/* What is left of the table: messages that left the folder. */
+	store_summaries_forget(a->store, folder_id, c.uidvalidity, c.have);
 	g_ptr_array_unref(c.fresh);
 	g_array_unref(c.missing);
 	g_hash_table_unref(c.have);

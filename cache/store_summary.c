@@ -86,3 +86,31 @@ out:
 	g_mutex_unlock(&s->lock);
 	return ok;
 }
+
+void
+store_summaries_forget(Store *s, gint64 folder_id, guint32 uidvalidity,
+                       GHashTable *uids)
+{
+	GHashTableIter it;
+	gpointer uid;
+
+	if (g_hash_table_size(uids) == 0)
+		return;
+	g_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s,
+		"DELETE FROM summaries WHERE folder = ?1 AND uidvalidity = ?2 "
+		"AND uid = ?3", NULL);
+	if (st && store_exec(s, "BEGIN IMMEDIATE", NULL)) {
+		g_hash_table_iter_init(&it, uids);
+		while (g_hash_table_iter_next(&it, &uid, NULL)) {
+			sqlite3_reset(st);
+			sqlite3_bind_int64(st, 1, folder_id);
+			sqlite3_bind_int64(st, 2, uidvalidity);
+			sqlite3_bind_int64(st, 3, GPOINTER_TO_UINT(uid));
+			sqlite3_step(st);
+		}
+		store_exec(s, "COMMIT", NULL);
+	}
+	sqlite3_finalize(st);
+	g_mutex_unlock(&s->lock);
+}

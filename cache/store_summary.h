@@ -16,5 +16,10 @@ GHashTable *store_summaries_load(Store *s, gint64 folder_id,
 gboolean store_summaries_save(Store *s, gint64 folder_id,
                               guint32 uidvalidity, GPtrArray *rows,
                               GError **err);
+/* Forgets the summaries of UIDS (GUINT_TO_POINTER keys of the table) of
+ * (FOLDER_ID, UIDVALIDITY): messages that left the folder.  Best
+ * effort. */
+void store_summaries_forget(Store *s, gint64 folder_id, guint32 uidvalidity,
+                            GHashTable *uids);
 
 #endif

@@ -158,6 +158,12 @@ START_TEST(test_v2_cache_gets_summaries)
 	got = store_summaries_load(s, 1, 8, &err); /* another UIDVALIDITY */
 	ck_assert_uint_eq(g_hash_table_size(got), 0);
 	g_hash_table_unref(got);
+	got = store_summaries_load(s, 1, 7, &err);
+	store_summaries_forget(s, 1, 7, got); /* the message left */
+	g_hash_table_unref(got);
+	got = store_summaries_load(s, 1, 7, &err);
+	ck_assert_uint_eq(g_hash_table_size(got), 0);
+	g_hash_table_unref(got);
 	/* ... and the full-text index. */
 	StoreSearchText t = { "J\u00f6rg <j@x>", "a@x", "Quarterly report",
 	                      "the zebrafinch sings" };
