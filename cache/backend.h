@@ -74,6 +74,10 @@ typedef struct {
 	void (*abort)(gpointer sink);
 } MfBodySink;
 
+/* One message's header block (HDR, LEN bytes, valid during the call). */
+typedef void (*MfHeaderFn)(guint32 uid, const char *hdr, size_t len,
+                           void *ud);
+
 /* How to reach and log in to the server. */
 typedef struct {
 	MfUrl url;
@@ -177,6 +181,23 @@ typedef struct {
 	gboolean (*reusable)(MfSession *s);
 	/* "imaps://host:993, TLSv1.3 ..." ; owned by the caller. */
 	char *(*describe)(MfSession *s);
+	/* Views of mail (backend_imap_view.c).  Calls CB with the header
+	 * fields FIELDS (space-separated names) of each of MSGS (N, ascending
+	 * UIDs) of FOLDER that the server still has, fetched in bulk without
+	 * bodies; MF_ERROR_MAILBOX if its UIDVALIDITY is no longer
+	 * UIDVALIDITY.  NULL: the backend cannot (the summary then reads the
+	 * headers of cached bodies). */
+	gboolean (*fetch_headers)(MfSession *s, const char *folder,
+	                          guint32 uidvalidity,
+	                          const MfRemoteMessage *msgs, guint n,
+	                          const char *fields, MfHeaderFn cb, void *ud,
+	                          GError **err);
+	/* The UIDs of FOLDER's messages that the IMAP SEARCH CRITERIA
+	 * (with CHARSET UTF-8 when UTF8) finds: a new array of guint32.
+	 * NULL: the backend cannot (searches use the local index). */
+	gboolean (*search)(MfSession *s, const char *folder,
+	                   guint32 uidvalidity, const char *criteria,
+	                   gboolean utf8, GArray **uids, GError **err);
 } MfBackend;
 
 extern const MfBackend backend_imap;

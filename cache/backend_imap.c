@@ -407,4 +407,6 @@ const MfBackend backend_imap = {
 	.list_messages = backend_imap_list_messages,
 	.fetch_bodies = backend_imap_fetch_bodies,
 	.describe = backend_imap_describe,
+	.fetch_headers = backend_imap_fetch_headers,
+	.search = backend_imap_search,
 };

@@ -51,4 +51,14 @@ gboolean backend_imap_idle(MfSession *s, const char *folder, int max_seconds,
                            gboolean *changed, GError **err);
 void backend_imap_interrupt(MfSession *s);
 
+/* backend_imap_view.c: the slots of the views of mail. */
+gboolean backend_imap_fetch_headers(MfSession *s, const char *folder,
+                                    guint32 uidvalidity,
+                                    const MfRemoteMessage *msgs, guint n,
+                                    const char *fields, MfHeaderFn cb,
+                                    void *ud, GError **err);
+gboolean backend_imap_search(MfSession *s, const char *folder,
+                             guint32 uidvalidity, const char *criteria,
+                             gboolean utf8, GArray **uids, GError **err);
+
 #endif

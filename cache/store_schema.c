@@ -53,8 +53,27 @@ static const char schema_v2[] =
 	"ALTER TABLE pending ADD COLUMN msgid TEXT;"
 	"ALTER TABLE pending ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 3: the views of mail: the summaries of messages, from their
+ * header fields (store_summary.c), and the full-text index of cached
+ * bodies for searching offline (store_search.c). */
+static const char schema_v3[] =
+	"CREATE TABLE summaries ("
+	"  folder INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL, sender TEXT NOT NULL, subject TEXT NOT NULL,"
+	"  attach INTEGER NOT NULL,"
+	"  PRIMARY KEY (folder, uidvalidity, uid)) WITHOUT ROWID;"
+	/* The offline search of .mailfs/search/ (store_search.c): the
+	 * decoded headers and text of cached bodies, and which are in. */
+	"CREATE VIRTUAL TABLE search_text USING fts5("
+	"  sender, recipients, subject, body,"
+	"  folder UNINDEXED, uidvalidity UNINDEXED, uid UNINDEXED);"
+	"CREATE TABLE search_indexed ("
+	"  folder INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  PRIMARY KEY (folder, uidvalidity, uid)) WITHOUT ROWID;";
+
 /* The migrations in order: migrations[i] brings version i to i + 1. */
-static const char *const migrations[] = { schema_v1, schema_v2 };
+static const char *const migrations[] = { schema_v1, schema_v2, schema_v3 };
 
 static int
 store_schema_version(Store *s)

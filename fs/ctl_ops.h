@@ -5,6 +5,7 @@
  *   ctl     write "refresh", "flush", "offline" or "online"; anything else
  *           fails the write with EINVAL; it reads empty
  *   log     the recent log lines of this mount
+ *   view/ search/  the views of mail (fs/view_ops.h)
  * ops.c hands every request on these inodes (NODE_CTL) here. */
 #ifndef MAILFS_CTL_OPS_H
 #define MAILFS_CTL_OPS_H

@@ -25,6 +25,7 @@
 #include "fs/notify.h"
 #include "fs/ops.h"
 #include "fs/status_cmd.h"
+#include "fs/view_ops.h"
 #include "net/conn.h"
 #include "net/mf_error.h"
 
@@ -372,6 +373,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	fs->staging = g_build_filename(cfg->cache_dir, "staging", NULL);
 	folder_ops_init(fs);
 	ctl_ops_init(fs);
+	view_ops_init(fs);
 	node_handles_init(fs);
 	Inval *iv = inval_start(se);
 	fs->inval = iv;
@@ -385,6 +387,7 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	inval_stop(iv);
 	folder_ops_cleanup(fs);
 	ctl_ops_cleanup(fs);
+	view_ops_cleanup(fs);
 	node_handles_free_all(fs);
 	g_free(fs->staging);
 	outbox_close(fs->outbox);

@@ -27,6 +27,9 @@ node_decode(fuse_ino_t ino)
 	} else if (ino >= INO_CTL_FIRST && ino <= INO_CTL_LAST) {
 		n.kind = NODE_CTL;
 		n.id = (gint64)ino;
+	} else if (ino >> 63) {
+		n.kind = NODE_VIEW; /* decoded by view_ops.c */
+		n.id = (gint64)(ino & ~(1ull << 63));
 	} else if (ino >> MSG_SHIFT) {
 		n.kind = NODE_MSG;
 		n.id = (gint64)(ino >> MSG_SHIFT);

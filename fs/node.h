@@ -8,6 +8,7 @@
  *   ... + 1                 its NAME.error in outbox/failed/
  *   2^31 + 2^30 + id        a file being written into a folder
  *   gen << 32 | uid         a message; gen names (folder, UIDVALIDITY)
+ *   2^63 + ...              a view of mail (fs/view_ops.h)
  * and the helpers fs/ uses to answer with them. */
 #ifndef MAILFS_NODE_H
 #define MAILFS_NODE_H
@@ -21,6 +22,7 @@
 typedef enum {
 	NODE_NONE, NODE_ROOT, NODE_OUTBOX, NODE_FAILED, NODE_FOLDER, NODE_MSG,
 	NODE_SPOOL, NODE_SPOOL_ERROR, NODE_CTL, NODE_STAGED,
+	NODE_VIEW, /* .mailfs/view/ and what is in it: fs/view_ops.h */
 } NodeKind;
 
 typedef struct {

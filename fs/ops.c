@@ -16,6 +16,7 @@
 #include "fs/outbox_ops.h"
 #include "fs/ro_ops.h"
 #include "fs/staged.h"
+#include "fs/view_ops.h"
 #include "cache/outbox_msg.h"
 #include "net/mf_error.h"
 
@@ -145,6 +146,10 @@ ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		outbox_ops_lookup(req, n, name);
 		return;
 	}
+	if (view_ops_owns_lookup(n, name)) {
+		view_ops_lookup(req, n, name);
+		return;
+	}
 	if ((n.kind == NODE_ROOT && strcmp(name, CTL_DIR_NAME) == 0) ||
 	    (n.kind == NODE_CTL && n.id == INO_CTL_DIR)) {
 		ctl_ops_lookup(req, n, name);
@@ -198,6 +203,10 @@ ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (n.kind == NODE_CTL) {
 		ctl_ops_getattr(req, n);
+		return;
+	}
+	if (n.kind == NODE_VIEW) {
+		view_ops_getattr(req, n);
 		return;
 	}
 	StagedHandle *h = n.kind == NODE_MSG ? folder_ops_hold(fs, fi) : NULL;
@@ -284,6 +293,9 @@ ops_fill_dir(MfFs *fs, Node n, GArray *dir, int *errnum)
 		ops_add_folders(fs, dir, 0);
 	} else if (n.kind == NODE_CTL && n.id == INO_CTL_DIR) {
 		ctl_ops_fill(fs, dir);
+		view_ops_fill_ctl(dir);
+	} else if (n.kind == NODE_VIEW) {
+		return view_ops_fill(fs, n, dir, errnum);
 	} else if (fs->outbox && (n.kind == NODE_OUTBOX ||
 	                          n.kind == NODE_FAILED)) {
 		outbox_ops_fill(fs, n, dir);
@@ -375,6 +387,10 @@ ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ctl_ops_open(req, n, fi);
 		return;
 	}
+	if (n.kind == NODE_VIEW) {
+		view_ops_open(req, n, fi);
+		return;
+	}
 	if (n.kind != NODE_MSG && n.kind != NODE_STAGED) {
 		fuse_reply_err(req, n.kind == NODE_NONE ? ENOENT : EISDIR);
 		return;
@@ -417,6 +433,10 @@ ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	Node n = node_decode(ino);
 	NodeKind kind = n.kind;
 
+	if (kind == NODE_VIEW) {
+		view_ops_read(req, n, size, off, fi);
+		return;
+	}
 	if (fi->fh == 0 && node_fs(req)->no_open) {
 		ro_ops_read(req, n, size, off);
 		return;
@@ -504,6 +524,10 @@ ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (n.kind == NODE_CTL) {
 		ctl_ops_release(req, fi);
+		return;
+	}
+	if (n.kind == NODE_VIEW) {
+		view_ops_release(req, fi);
 		return;
 	}
 	MfFs *fs = node_fs(req);
@@ -701,6 +725,17 @@ ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 }
 
 static void
+ops_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	Node n = node_decode(ino);
+
+	if (n.kind == NODE_VIEW)
+		view_ops_readlink(req, n);
+	else
+		fuse_reply_err(req, EINVAL);
+}
+
+static void
 ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	Node n = node_decode(ino);
@@ -740,4 +775,5 @@ const struct fuse_lowlevel_ops ops_table = {
 	.removexattr = ops_removexattr,
 	.symlink = ops_symlink,
 	.link = ops_link,
+	.readlink = ops_readlink,
 };

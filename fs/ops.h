@@ -29,6 +29,7 @@ typedef struct {
 	struct Inval *inval; /* kernel entry invalidations (inval.h) */
 	GMutex handles_lock;
 	GHashTable *handles; /* open file handles -> their free function */
+	struct ViewFs *views; /* .mailfs/view/: fs/view_ops.c */
 } MfFs;
 
 extern const struct fuse_lowlevel_ops ops_table;

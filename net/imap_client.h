@@ -218,4 +218,21 @@ gboolean imap_client_noop(ImapClient *c, GError **err);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImapClient, imap_client_free)
 
+/* One message's header block of imap_client_fetch_headers(): HDR (LEN
+ * bytes, valid during the call only; empty if the server sent NIL). */
+typedef void (*ImapHeaderFn)(guint32 uid, const char *hdr, size_t len,
+                             void *ud);
+/* UID FETCH UIDSET (UID BODY.PEEK[HEADER.FIELDS (FIELDS)]) on the selected
+ * mailbox (imap_view.c): the named header fields of many messages in one
+ * command, never a body and never setting \Seen.  A block over 64 KiB is
+ * cut.  FIELDS: space-separated field names. */
+gboolean imap_client_fetch_headers(ImapClient *c, const char *uidset,
+                                   const char *fields, ImapHeaderFn cb,
+                                   void *ud, GError **err);
+/* UID SEARCH [CHARSET UTF-8] CRITERIA on the selected mailbox (with
+ * CHARSET when UTF8): the UIDs found, a new array of guint32 in the
+ * server's order.  MF_ERROR_REFUSED when the server says NO. */
+gboolean imap_client_uid_search(ImapClient *c, const char *criteria,
+                                gboolean utf8, GArray **uids, GError **err);
+
 #endif

@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
 	meson ninja-build pkg-config gcc libc6-dev
 	libfuse3-dev fuse3 libssl-dev libglib2.0-dev check
-	libgmime-3.0-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev
+	libgmime-3.0-dev libxml2-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev
 	dovecot-imapd dovecot-pop3d
 	python3 python3-aiosmtpd openssl ca-certificates
 	isync curl procps time

@@ -12,6 +12,8 @@ anchor measured in the same run on the same server:
   4. read latency of one message: uncached, disk-cached, page-cache warm
   5. peak RSS (VmHWM) of the daemon after listing and reading everything
   6. APPEND of a new message -> visible in `ls` of the folder
+  7. the summary of the biggest folder (.mailfs/view/): first read, again,
+     after a refresh; `ls -l` of the raw folder before and after
 
 Figures 2 and 3 are measured a second time through a `--read-only` mount
 (the kernel sends no OPEN nor FLUSH, xattrs are off), each with its own
@@ -510,7 +512,8 @@ class SizeRun:
         try:
             for phase, fn in (("sync", self.phase_cold_sync),
                               ("warm", self.phase_warm),
-                              ("ls", self.phase_cold_ls)):
+                              ("ls", self.phase_cold_ls),
+                              ("views", self.phase_views)):
                 if phase in self.args.phases:
                     self.loadavg(phase)
                     fn()
@@ -521,6 +524,42 @@ class SizeRun:
             else:
                 log("kept", self.workdir)
         return self.r
+
+    # 7 ------------------------------------------------------------------
+    def phase_views(self):
+        """The summary of the biggest folder (.mailfs/view/): its first
+        read (header fields of every message in one FETCH), then again
+        (from memory) and after a refresh (from the cache index); and
+        `ls -l` of the raw folder before and after, which views must not
+        slow."""
+        m = new_mailfs(self.workdir, "mfs-views", self.dov)
+        mount(m)
+        try:
+            folder = m.path(*self.biggest.split("/"))
+            summary = m.path(".mailfs", "view", *self.biggest.split("/"),
+                             "summary.tsv")
+            out = {}
+            timed(["ls", "-l", folder])  # the listing, once
+            out["ls_before_s"] = median([timed(["ls", "-l", folder])["wall"]
+                                         for _ in range(self.reps)])
+            out["summary_first_s"] = read_file_seconds(summary)
+            out["summary_again_s"] = median([read_file_seconds(summary)
+                                             for _ in range(self.reps)])
+            with open(m.path(".mailfs", "ctl"), "w") as f:
+                f.write("refresh\n")
+            time.sleep(1.5)
+            out["summary_refreshed_s"] = read_file_seconds(summary)
+            out["ls_after_s"] = median([timed(["ls", "-l", folder])["wall"]
+                                        for _ in range(self.reps)])
+            self.r["views"] = out
+            log("N=%d: summary first %.2fs, again %.1f ms, after refresh "
+                "%.1f ms; ls -l %.1f ms before, %.1f ms after" % (
+                    self.n, out["summary_first_s"],
+                    out["summary_again_s"] * 1e3,
+                    out["summary_refreshed_s"] * 1e3,
+                    out["ls_before_s"] * 1e3, out["ls_after_s"] * 1e3))
+        finally:
+            umount(m)
 
     # 1 ------------------------------------------------------------------
     def _fresh_target(self, tool, i):
@@ -1125,6 +1164,13 @@ def markdown(results):
         "%.2f s" % r["cold_ls"]["new_mail"]["max_s"]
         if r["cold_ls"]["new_mail"]["max_s"] is not None else "timeout"))
     row("mount (login + LIST)", lambda r: ms(r["cold_ls"]["mount_s"]))
+    row("summary.tsv of biggest folder: first / again / after refresh",
+        lambda r: "%s / %s / %s" % (ms(r["views"]["summary_first_s"]),
+                                    ms(r["views"]["summary_again_s"]),
+                                    ms(r["views"]["summary_refreshed_s"])))
+    row("`ls -l` biggest folder before / after views",
+        lambda r: "%s / %s" % (ms(r["views"]["ls_before_s"]),
+                               ms(r["views"]["ls_after_s"])))
     if "bytes_per_message" in results:
         L.append("")
         L.append("Daemon memory per message (VmHWM difference): %.0f bytes"
@@ -1161,10 +1207,10 @@ def main():
                     "which FUSE requests and system calls the time goes to")
     ap.add_argument("--render", metavar="JSON",
                     help="only print the tables of an earlier results file")
-    ap.add_argument("--phases", default="sync,warm,ls",
+    ap.add_argument("--phases", default="sync,warm,ls,views",
                     help="which phases to run (sync: cold sync; warm: grep, "
                     "cached reads, RSS; ls: cold ls -l, uncached reads, new "
-                    "mail); default all")
+                    "mail; views: folder summaries); default all")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temp dirs (Dovecot, caches, Maildirs)")
     args = ap.parse_args()

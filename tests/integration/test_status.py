@@ -319,7 +319,7 @@ class CtlTest(StatusTestBase):
                             text=True, timeout=30)
         self.assertNotIn(".mailfs", ls.stdout)
         self.assertEqual(sorted(os.listdir(mfs.path(".mailfs"))),
-                         ["ctl", "log", "status"])
+                         ["ctl", "log", "search", "status", "view"])
         self.ctl(mfs, "refresh")
         lines = self.log(mfs).splitlines()
         self.assertTrue(lines)

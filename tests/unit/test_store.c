@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "cache/store_search.h"
+#include "cache/store_summary.h"
 #include "net/mf_error.h"
 
 /* index.sqlite as mailfs wrote it before caches had versions. */
@@ -128,6 +130,60 @@ START_TEST(test_v1_cache_is_migrated)
 }
 END_TEST
 
+/* A cache of version 2 (before summaries) gets the table summaries. */
+START_TEST(test_v2_cache_gets_summaries)
+{
+	char *dir = make_dir();
+	GError *err = NULL;
+	Store *s = store_open(dir, &err);
+
+	ck_assert_ptr_nonnull(s);
+	store_close(s);
+	write_db(dir, "DROP TABLE summaries; DROP TABLE search_text; "
+	         "DROP TABLE search_indexed; PRAGMA user_version = 2;");
+	s = store_open(dir, &err);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(user_version(dir), store_schema_latest());
+	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)summary_free);
+	g_ptr_array_add(rows, summary_new(4, "A <a@x>", "hi", TRUE));
+	ck_assert(store_summaries_save(s, 1, 7, rows, &err));
+	GHashTable *got = store_summaries_load(s, 1, 7, &err);
+	ck_assert_uint_eq(g_hash_table_size(got), 1);
+	MfSummary *m = g_hash_table_lookup(got, GUINT_TO_POINTER(4));
+	ck_assert_str_eq(m->sender, "A <a@x>");
+	ck_assert_str_eq(m->subject, "hi");
+	ck_assert(m->attach);
+	g_hash_table_unref(got);
+	got = store_summaries_load(s, 1, 8, &err); /* another UIDVALIDITY */
+	ck_assert_uint_eq(g_hash_table_size(got), 0);
+	g_hash_table_unref(got);
+	got = store_summaries_load(s, 1, 7, &err);
+	store_summaries_forget(s, 1, 7, got); /* the message left */
+	g_hash_table_unref(got);
+	got = store_summaries_load(s, 1, 7, &err);
+	ck_assert_uint_eq(g_hash_table_size(got), 0);
+	g_hash_table_unref(got);
+	/* ... and the full-text index. */
+	StoreSearchText t = { "J\u00f6rg <j@x>", "a@x", "Quarterly report",
+	                      "the zebrafinch sings" };
+	ck_assert(store_search_add(s, 1, 7, 4, &t, &err));
+	ck_assert(store_search_add(s, 1, 7, 4, &t, &err)); /* once only */
+	got = store_search_match(s, 1, 7, "\"zebrafinch\" AND subject : "
+	                         "\"report\"", &err);
+	ck_assert_uint_eq(g_hash_table_size(got), 1);
+	g_hash_table_unref(got);
+	got = store_search_match(s, 1, 7, "sender : \"j\u00f6rg\"", &err);
+	ck_assert_uint_eq(g_hash_table_size(got), 1);
+	g_hash_table_unref(got);
+	got = store_search_indexed(s, 1, 7, &err);
+	ck_assert(g_hash_table_contains(got, GUINT_TO_POINTER(4)));
+	g_hash_table_unref(got);
+	store_close(s);
+	remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_newer_cache_is_refused)
 {
 	char *dir = make_dir();
@@ -230,6 +286,7 @@ main(void)
 
 	tcase_add_test(tc, test_new_cache_has_latest_version);
 	tcase_add_test(tc, test_v1_cache_is_migrated);
+	tcase_add_test(tc, test_v2_cache_gets_summaries);
 	tcase_add_test(tc, test_newer_cache_is_refused);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_prune_spares_newer_uids);
