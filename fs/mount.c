@@ -369,8 +369,9 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	}
 	if (fs->outbox)
 		outbox_start(fs->outbox);
-	fs->staging = g_build_filename(cfg->cache_dir, "staging", NULL);
-	folder_ops_init(fs);
+	g_autofree char *staging =
+		g_build_filename(cfg->cache_dir, "staging", NULL);
+	folder_ops_init(fs, staging);
 	ctl_ops_init(fs);
 	node_handles_init(fs);
 	Inval *iv = inval_start(se);
@@ -386,7 +387,6 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	folder_ops_cleanup(fs);
 	ctl_ops_cleanup(fs);
 	node_handles_free_all(fs);
-	g_free(fs->staging);
 	outbox_close(fs->outbox);
 	fs->outbox = NULL;
 	account_close(fs->account);

@@ -243,11 +243,17 @@ typedef struct {
 	gboolean closed; /* RELEASE came */
 } HandleRef;
 
+struct NodeHandles {
+	GMutex lock;
+	GHashTable *table; /* open file handles -> their HandleRef */
+};
+
 void
 node_handles_init(MfFs *fs)
 {
-	g_mutex_init(&fs->handles_lock);
-	fs->handles = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+	fs->handles = g_new0(NodeHandles, 1);
+	g_mutex_init(&fs->handles->lock);
+	fs->handles->table = g_hash_table_new_full(NULL, NULL, NULL, g_free);
 }
 
 void
@@ -257,9 +263,9 @@ node_handle_track(MfFs *fs, gpointer h, GDestroyNotify free_fn)
 
 	r->free_fn = free_fn;
 	r->users = 1;
-	g_mutex_lock(&fs->handles_lock);
-	g_hash_table_insert(fs->handles, h, r);
-	g_mutex_unlock(&fs->handles_lock);
+	g_mutex_lock(&fs->handles->lock);
+	g_hash_table_insert(fs->handles->table, h, r);
+	g_mutex_unlock(&fs->handles->lock);
 }
 
 /* Drops one user of H (locked); frees H when none is left. */
@@ -269,11 +275,11 @@ node_handle_drop_locked(MfFs *fs, gpointer h, HandleRef *r)
 	GDestroyNotify free_fn = r->free_fn;
 
 	if (--r->users > 0) {
-		g_mutex_unlock(&fs->handles_lock);
+		g_mutex_unlock(&fs->handles->lock);
 		return;
 	}
-	g_hash_table_remove(fs->handles, h);
-	g_mutex_unlock(&fs->handles_lock);
+	g_hash_table_remove(fs->handles->table, h);
+	g_mutex_unlock(&fs->handles->lock);
 	if (free_fn)
 		free_fn(h);
 }
@@ -287,36 +293,36 @@ node_handle_get(MfFs *fs, gpointer h)
 gboolean
 node_handle_get_kind(MfFs *fs, gpointer h, GDestroyNotify free_fn)
 {
-	g_mutex_lock(&fs->handles_lock);
-	HandleRef *r = g_hash_table_lookup(fs->handles, h);
+	g_mutex_lock(&fs->handles->lock);
+	HandleRef *r = g_hash_table_lookup(fs->handles->table, h);
 	gboolean ok = r && !r->closed && (!free_fn || r->free_fn == free_fn);
 	if (ok)
 		r->users++;
-	g_mutex_unlock(&fs->handles_lock);
+	g_mutex_unlock(&fs->handles->lock);
 	return ok;
 }
 
 void
 node_handle_put(MfFs *fs, gpointer h)
 {
-	g_mutex_lock(&fs->handles_lock);
-	HandleRef *r = g_hash_table_lookup(fs->handles, h);
+	g_mutex_lock(&fs->handles->lock);
+	HandleRef *r = g_hash_table_lookup(fs->handles->table, h);
 	if (r)
 		node_handle_drop_locked(fs, h, r);
 	else
-		g_mutex_unlock(&fs->handles_lock);
+		g_mutex_unlock(&fs->handles->lock);
 }
 
 void
 node_handle_release(MfFs *fs, gpointer h)
 {
-	g_mutex_lock(&fs->handles_lock);
-	HandleRef *r = g_hash_table_lookup(fs->handles, h);
+	g_mutex_lock(&fs->handles->lock);
+	HandleRef *r = g_hash_table_lookup(fs->handles->table, h);
 	if (r && !r->closed) {
 		r->closed = TRUE;
 		node_handle_drop_locked(fs, h, r);
 	} else {
-		g_mutex_unlock(&fs->handles_lock);
+		g_mutex_unlock(&fs->handles->lock);
 	}
 }
 
@@ -326,12 +332,13 @@ node_handles_free_all(MfFs *fs)
 	GHashTableIter it;
 	gpointer h, v;
 
-	g_hash_table_iter_init(&it, fs->handles);
+	g_hash_table_iter_init(&it, fs->handles->table);
 	while (g_hash_table_iter_next(&it, &h, &v))
 		if (((HandleRef *)v)->free_fn)
 			((HandleRef *)v)->free_fn(h);
-	g_hash_table_unref(fs->handles);
-	g_mutex_clear(&fs->handles_lock);
+	g_hash_table_unref(fs->handles->table);
+	g_mutex_clear(&fs->handles->lock);
+	g_clear_pointer(&fs->handles, g_free);
 }
 
 gboolean

@@ -90,6 +90,8 @@ void node_reply_error(fuse_req_t req, const GError *err);
  * not release every handle before the session ends; so requests hold a
  * handle between node_handle_get() (FALSE: already released) and
  * node_handle_put(), and what is still open at the end is freed. */
+/* node_handles_init() creates fs->handles, node_handles_free_all() frees
+ * it with every handle still open. */
 void node_handles_init(MfFs *fs);
 void node_handle_track(MfFs *fs, gpointer h, GDestroyNotify free_fn);
 gboolean node_handle_get(MfFs *fs, gpointer h);
