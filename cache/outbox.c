@@ -76,14 +76,7 @@ static const char *const outbox_migrations[] = {
 void
 outbox_params_clear(OutboxParams *p)
 {
-	url_clear(&p->smtp);
-	g_free(p->ca_file);
-	g_free(p->tls_fingerprint);
-	g_free(p->user);
-	if (p->password) {
-		explicit_bzero(p->password, strlen(p->password));
-		g_free(p->password);
-	}
+	server_params_clear(&p->smtp);
 	tokens_unref(p->tokens);
 	g_free(p->from);
 	g_free(p->sent_folder);
@@ -364,11 +357,7 @@ outbox_open(const char *dir, const OutboxParams *p, MfAccount *account,
 	o->broken = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 	                                  NULL);
 	o->p = *p;
-	o->p.smtp.host = g_strdup(p->smtp.host);
-	o->p.ca_file = g_strdup(p->ca_file);
-	o->p.tls_fingerprint = g_strdup(p->tls_fingerprint);
-	o->p.user = g_strdup(p->user);
-	o->p.password = g_strdup(p->password);
+	server_params_copy(&o->p.smtp, &p->smtp);
 	o->p.tokens = p->tokens ? tokens_ref(p->tokens) : NULL;
 	o->p.from = g_strdup(p->from);
 	o->p.sent_folder = g_strdup(p->sent_folder);

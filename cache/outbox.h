@@ -67,8 +67,7 @@
 
 #include "cache/account.h"
 #include "cache/tokens.h"
-#include "net/sasl.h"
-#include "net/url.h"
+#include "net/server_params.h"
 
 /* The values are stored: never renumber them. */
 typedef enum {
@@ -87,23 +86,19 @@ typedef enum {
 } OutboxPart;
 
 typedef struct {
-	MfUrl smtp;            /* smtp:// or smtps:// (copied) */
-	char *ca_file;
-	char *tls_fingerprint;
-	char *user;
-	char *password;        /* wiped by outbox_params_clear(); NULL:
-	                        * the account's (account_password) */
-	SaslAuth auth;         /* how to log in (net/sasl.h) */
+	MfServerParams smtp;   /* smtp:// or smtps://; its password, wiped by
+	                        * outbox_params_clear(), NULL: the account's
+	                        * (account_password); its user NULL: no AUTH */
 	MfTokens *tokens;      /* with an OAuth2 auth: the access tokens (a
 	                        * reference: outbox_open takes one of its
 	                        * own, outbox_params_clear drops it) */
 	char *from;            /* or NULL */
-	int timeout_ms;
 	gboolean save_sent;    /* append a copy to the \Sent folder */
 	char *sent_folder;     /* ... or to this one (display path); NULL:
 	                        * the \Sent one, else a top-level Sent */
 } OutboxParams;
 
+/* server_params_clear(), the tokens' reference dropped, the rest freed. */
 void outbox_params_clear(OutboxParams *p);
 
 /* One row, as the functions below fill it in; the caller owns the strings

@@ -54,6 +54,21 @@ mount_fail(const MfAccountConfig *cfg, const GError *err)
 	return cli_exit_status(err);
 }
 
+/* *S: how to reach URL as CFG says, in new copies (PASSWORD taken). */
+static void
+mount_server(const MfAccountConfig *cfg, const MfUrl *url, char *password,
+             MfServerParams *s)
+{
+	s->url = *url;
+	s->url.host = g_strdup(url->host);
+	s->ca_file = g_strdup(cfg->ca_file);
+	s->tls_fingerprint = g_strdup(cfg->tls_fingerprint);
+	s->user = g_strdup(cfg->user);
+	s->password = password;
+	s->auth = cfg->oauth2.auth;
+	s->timeout_ms = (int)cfg->timeout * 1000;
+}
+
 void
 mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 {
@@ -66,14 +81,8 @@ mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 	p->leave_on_server = cfg->leave_on_server;
 	p->delete_expunge = cfg->delete_expunge;
 	p->poll_interval = cfg->poll_interval;
-	p->backend.url = cfg->has_imap ? cfg->imap : cfg->pop3;
-	p->backend.url.host = g_strdup(p->backend.url.host);
-	p->backend.ca_file = g_strdup(cfg->ca_file);
-	p->backend.tls_fingerprint = g_strdup(cfg->tls_fingerprint);
-	p->backend.user = g_strdup(cfg->user);
-	p->backend.password = password;
-	p->backend.auth = cfg->oauth2.auth;
-	p->backend.timeout_ms = (int)cfg->timeout * 1000;
+	mount_server(cfg, cfg->has_imap ? &cfg->imap : &cfg->pop3, password,
+	             &p->backend.server);
 	p->backend.message_max = cfg->message_max;
 }
 
@@ -301,21 +310,20 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
              MfAccount *account, GError **err)
 {
 	OutboxParams op = {
-		.smtp = cfg->smtp,
-		.ca_file = cfg->ca_file,
-		.tls_fingerprint = cfg->tls_fingerprint,
-		.user = cfg->user,
-		.password = NULL, /* the account's: one copy in the daemon */
-		.auth = cfg->oauth2.auth,
-		.tokens = p->backend.tokens, /* shared with the account */
-		.from = cfg->from,
-		.timeout_ms = (int)cfg->timeout * 1000,
+		/* the shared tokens, and no password: the account's, one
+		 * copy in the daemon */
+		.tokens = p->backend.tokens ? tokens_ref(p->backend.tokens)
+		                            : NULL,
+		.from = g_strdup(cfg->from),
 		.save_sent = cfg->save_sent,
-		.sent_folder = cfg->sent_folder,
+		.sent_folder = g_strdup(cfg->sent_folder),
 	};
 	g_autofree char *dir = g_build_filename(cfg->cache_dir, "outbox", NULL);
 
-	return outbox_open(dir, &op, account, err); /* it copies OP */
+	mount_server(cfg, &cfg->smtp, NULL, &op.smtp);
+	MfOutbox *o = outbox_open(dir, &op, account, err); /* it copies OP */
+	outbox_params_clear(&op);
+	return o;
 }
 
 /* Wipes and drops P's password once the account and the outbox hold
@@ -323,10 +331,7 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
 static void
 mount_forget_password(MfAccountParams *p)
 {
-	if (!p->backend.password)
-		return;
-	explicit_bzero(p->backend.password, strlen(p->backend.password));
-	g_clear_pointer(&p->backend.password, g_free);
+	server_params_forget_password(&p->backend.server);
 }
 
 /* Runs the FUSE loop until unmounted or told to stop (SIGTERM, SIGINT,
