@@ -13,6 +13,7 @@
 #include "cache/journal.h"
 #include "cache/push.h"
 #include "cache/storeall.h"
+#include "net/conn.h"
 #include "net/mf_error.h"
 
 #define BACKOFF_MIN_US (2 * G_USEC_PER_SEC)
@@ -234,6 +235,12 @@ account_start_polling(MfAccount *a)
 	const MfFolder *inbox = tree_find(t, "INBOX");
 	push_start(a, inbox ? inbox->id : 0);
 	tree_unref(t);
+}
+
+void
+account_set_trace(MfTraceFn fn)
+{
+	conn_set_default_trace(fn);
 }
 
 void

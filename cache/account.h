@@ -65,6 +65,14 @@ typedef void (*MfListingHook)(gint64 folder_id, const MfListing *old,
                               const MfListing *new_listing, void *ud);
 void account_set_listing_hook(MfAccount *a, MfListingHook hook, void *ud);
 
+/* The protocol trace (--debug): every connection opened after this, to
+ * the mailbox server or the SMTP server, by any account or outbox of the
+ * process, calls FN with DIR ("C" sent, "S" received) and each
+ * line, those that carry credentials as "[redacted]"; NULL: no trace.
+ * Set before any connection is opened. */
+typedef void (*MfTraceFn)(const char *dir, const char *line, void *ud);
+void account_set_trace(MfTraceFn fn);
+
 /* What `.mailfs/status` shows. */
 typedef struct {
 	gboolean online;        /* using the network now */

@@ -588,6 +588,26 @@ outbox_read(int fd, void *buf, size_t len, off_t off, GError **err)
 	return n;
 }
 
+gssize
+outbox_read_entry(MfOutbox *o, gint64 id, void *buf, size_t len, off_t off,
+                  GError **err)
+{
+	int fd = outbox_open_file(o, id, O_RDONLY, err);
+
+	if (fd < 0)
+		return -1;
+	gssize n = outbox_read(fd, buf, len, off, err);
+	close(fd);
+	return n;
+}
+
+void
+outbox_discard_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
 gboolean
 outbox_flush(MfOutbox *o, gint64 id, int fd, GError **err)
 {

@@ -156,6 +156,15 @@ gssize outbox_write(MfOutbox *o, gint64 id, int fd, const void *buf,
                     size_t len, off_t off, GError **err);
 /* Reads up to LEN bytes at OFF from FD: how many, or -1 with ERR. */
 gssize outbox_read(int fd, void *buf, size_t len, off_t off, GError **err);
+/* The same from entry ID without an fd of the caller's (opened and closed
+ * here): how many, or -1 with ERR as outbox_open_file() and outbox_read()
+ * say. */
+gssize outbox_read_entry(MfOutbox *o, gint64 id, void *buf, size_t len,
+                         off_t off, GError **err);
+/* Closes FD (from outbox_create() or outbox_open_file()) without what
+ * outbox_release() does: for a handle that is dropped, not released (the
+ * mount ends); accepts -1.  fs/ never does I/O on a spool file itself. */
+void outbox_discard_fd(int fd);
 /* At each close: makes written data durable.  Fails if it cannot, and
  * then the entry's data are not to be sent (write_error). */
 gboolean outbox_flush(MfOutbox *o, gint64 id, int fd, GError **err);

@@ -25,7 +25,6 @@
 #include "fs/notify.h"
 #include "fs/ops.h"
 #include "fs/status_cmd.h"
-#include "net/conn.h"
 #include "net/mf_error.h"
 
 void
@@ -515,7 +514,7 @@ mount_run(MfAccountConfig *cfg, const MountOptions *o)
 		return mount_fail(cfg, err);
 	}
 	if (o->debug)
-		conn_set_default_trace(log_trace_cb);
+		account_set_trace(log_trace_cb);
 	if (mount_reach(cfg, &p, &err))
 		rc = mount_fuse(se, &fs, cfg, o, mp, lock, &p, err);
 	else
