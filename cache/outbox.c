@@ -866,9 +866,10 @@ outbox_kick(MfOutbox *o)
 /* --- the sender ----------------------------------------------------------- */
 
 static gint64
-outbox_backoff(guint attempts)
+outbox_backoff(MfOutbox *o, guint attempts)
 {
-	gint64 d = RETRY_MIN_US;
+	gint64 d = o->p.retry_min_ms ? (gint64)o->p.retry_min_ms * 1000
+	                             : RETRY_MIN_US;
 
 	for (guint i = 1; i < attempts && d < RETRY_MAX_US; i++)
 		d *= 2;
@@ -902,7 +903,7 @@ static void
 outbox_settle(MfOutbox *o, const OutboxEntry *e, OutboxOutcome outcome,
               const char *error)
 {
-	gint64 retry = g_get_real_time() + outbox_backoff(e->attempts + 1);
+	gint64 retry = g_get_real_time() + outbox_backoff(o, e->attempts + 1);
 	OutboxState back = e->state == OUTBOX_SENT ? OUTBOX_SENT : OUTBOX_QUEUED;
 
 	switch (outcome) {
@@ -1019,7 +1020,7 @@ outbox_note_locked(MfOutbox *o, const OutboxEntry *e, OutboxOutcome r,
 	if (r == OUTBOX_RETRY && e->state != OUTBOX_SENT)
 		g_warning("outbox: %s not sent yet (trying again in %u s, then "
 		          "less often): %s", e->name, (guint)(outbox_backoff(
-		          e->attempts + 1) / G_USEC_PER_SEC), error);
+		          o, e->attempts + 1) / G_USEC_PER_SEC), error);
 	else
 		g_warning("outbox: %s was sent, but its copy is not saved yet "
 		          "(trying again later): %s", e->name, error);

@@ -96,6 +96,9 @@ typedef struct {
 	gboolean save_sent;    /* append a copy to the \Sent folder */
 	char *sent_folder;     /* ... or to this one (display path); NULL:
 	                        * the \Sent one, else a top-level Sent */
+	guint retry_min_ms;    /* the first retry of a send that failed for
+	                        * now, doubling up to 5 min; 0: 5 s (the
+	                        * tests make it shorter) */
 } OutboxParams;
 
 /* server_params_clear(), the tokens' reference dropped, the rest freed. */

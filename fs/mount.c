@@ -316,6 +316,7 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
 		.from = g_strdup(cfg->from),
 		.save_sent = cfg->save_sent,
 		.sent_folder = g_strdup(cfg->sent_folder),
+		.retry_min_ms = cfg->test_outbox_retry_ms,
 	};
 	g_autofree char *dir = g_build_filename(cfg->cache_dir, "outbox", NULL);
 
