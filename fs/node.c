@@ -98,26 +98,6 @@ node_mail_writable(const MfFs *fs)
 	       (account_caps(fs->account) & MF_BACKEND_CAP_WRITE);
 }
 
-gboolean
-node_parse_msg_name(const char *name, guint32 *uid, gint64 *gen)
-{
-	guint64 u = 0, g = 0;
-	char *end = NULL;
-
-	if (!g_ascii_isdigit(name[0]) || name[0] == '0')
-		return FALSE;
-	u = g_ascii_strtoull(name, &end, 10);
-	if (u == 0 || u > G_MAXUINT32 || *end != '.' ||
-	    !g_ascii_isdigit(end[1]) || end[1] == '0')
-		return FALSE;
-	g = g_ascii_strtoull(end + 1, &end, 10);
-	if (g == 0 || g > G_MAXINT32 || strcmp(end, ".eml") != 0)
-		return FALSE;
-	*uid = (guint32)u;
-	*gen = (gint64)g;
-	return TRUE;
-}
-
 void
 node_file_attr(const MfFs *fs, fuse_ino_t ino, mode_t perm, guint64 size,
                gint64 mtime, struct stat *st)
@@ -207,22 +187,10 @@ node_msg_name(const MfListing *l, const MfRemoteMessage *m,
               char buf[NODE_NAME_MAX])
 {
 	const char *alias = listing_alias(l, m, NULL);
-	char key[65];
-	size_t n = 0;
 
 	if (alias)
 		return alias;
-	if (!m->key) {
-		g_snprintf(buf, NODE_NAME_MAX, "%u.%" G_GINT64_FORMAT ".eml",
-		           m->uid, listing_generation(l));
-		return buf;
-	}
-	for (const char *p = m->key; *p && n < sizeof key - 1; p++)
-		key[n++] = g_ascii_isalnum(*p) || *p == '.' || *p == '_' ||
-		           *p == '-' ? *p : '_';
-	key[n] = '\0';
-	g_snprintf(buf, NODE_NAME_MAX, "%u-%s.eml", m->uid, key);
-	return buf;
+	return node_name_format(m->uid, listing_generation(l), m->key, buf);
 }
 
 void
@@ -349,12 +317,11 @@ node_find_message(MfFs *fs, gint64 folder_id, const char *name, gint64 *gen,
 	MfListing *l = account_listing(fs->account, folder_id, &err);
 	const MfRemoteMessage *m = l ? listing_find_name(l, name) : NULL;
 	char want[NODE_NAME_MAX];
-	guint64 u = g_ascii_isdigit(name[0]) ? g_ascii_strtoull(name, NULL, 10)
-	                                      : 0;
+	guint32 u = node_name_uid(name);
 
 	/* Else a server name: "<uid>.<gen>.eml" or "<uid>-<key>.eml". */
-	if (!m && l && u > 0 && u <= G_MAXUINT32)
-		m = listing_find(l, (guint32)u);
+	if (!m && l && u > 0)
+		m = listing_find(l, u);
 	if (m && strcmp(node_msg_name(l, m, want), name) != 0)
 		m = NULL; /* a message that was given another name */
 	if (m) {
