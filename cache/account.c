@@ -420,8 +420,8 @@ account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 	if (!backend)
 		backend = account_backend_for_url(&p->backend.server.url);
 	if (!backend) {
-		mf_error_config(err,
-		                "account %s: no mailbox protocol in its URL", p->name);
+		mf_error_config(err, "account %s: no mailbox protocol in its "
+		                "URL", p->name);
 		return NULL;
 	}
 	Store *store = store_open(p->cache_dir, err);

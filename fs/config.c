@@ -106,7 +106,8 @@ config_parse_key(const ConfigFile *f, GKeyFile *kf, const char *group,
 		if (*value == '\0')
 			ok = mf_error_config(err, "empty value");
 		else if (config_has_control(value))
-			ok = mf_error_config(err, "value contains a control character");
+			ok = mf_error_config(err, "value contains a control "
+			                     "character");
 		else
 			ok = k->parse(f, cfg, value, err);
 	}
@@ -122,8 +123,8 @@ config_check_required(const MfAccountConfig *cfg, GError **err)
 	if (!cfg->user)
 		return mf_error_config(err, "user: required key is missing");
 	if (cfg->has_imap && cfg->has_pop3)
-		return mf_error_config(err, "pop3: an account reads mail by imap or "
-		                       "by pop3, not both");
+		return mf_error_config(err, "pop3: an account reads mail by "
+		                       "imap or by pop3, not both");
 	if (!cfg->has_imap && !cfg->has_pop3)
 		return mf_error_config(err, "imap: required key is missing (an "
 		                       "account needs imap or pop3)");
@@ -220,8 +221,8 @@ config_parse_account(const ConfigFile *f, GKeyFile *kf, const char *group,
 {
 	if (!config_group_is_valid(group)) {
 		mf_error_config(err, "%s: [%s]: unknown group; accounts are "
-		                "[account NAME], NAME made of letters, digits, '-', "
-		                "'_' and '.'", f->path, group);
+		                "[account NAME], NAME made of letters, "
+		                "digits, '-', '_' and '.'", f->path, group);
 		return NULL;
 	}
 	g_autoptr(MfAccountConfig) cfg = g_new0(MfAccountConfig, 1);
@@ -308,17 +309,18 @@ config_find_default(const ConfigFileSyntax *s, GPtrArray *accounts,
 	g_autofree char *names = config_join_names(accounts);
 
 	if (name && config_index(accounts, name) < 0)
-		return mf_error_config(err, "%s:%u: default: no account '%.100s' "
-		                       "(accounts: %s)", s->path, s->default_line,
-		                       name, names);
+		return mf_error_config(err, "%s:%u: default: no account "
+		                       "'%.100s' (accounts: %s)", s->path,
+		                       s->default_line, name, names);
 	for (guint i = 0; i < accounts->len; i++) {
 		const MfAccountConfig *a = g_ptr_array_index(accounts, i);
 		if (!a->is_default || (name && strcmp(name, a->name) == 0))
 			continue;
 		if (name)
-			return mf_error_config(err, "%s: [account %s] default: the "
-			                       "default is already %s", s->path,
-			                       a->name, name);
+			return mf_error_config(err, "%s: [account %s] "
+			                       "default: the default is "
+			                       "already %s", s->path, a->name,
+			                       name);
 		name = a->name;
 	}
 	*out = name;
@@ -339,8 +341,8 @@ config_parse_all(const ConfigFile *f, GKeyFile *kf, GPtrArray *accounts,
 		g_ptr_array_add(accounts, a);
 	}
 	if (accounts->len == 0)
-		return mf_error_config(err, "%s: no accounts (add a group [account "
-		                       "NAME])", f->path);
+		return mf_error_config(err, "%s: no accounts (add a group "
+		                       "[account NAME])", f->path);
 	return TRUE;
 }
 
@@ -372,7 +374,8 @@ config_read_fd(const char *path, int fd, char **data, gsize *len,
 	if (n > CONFIG_FILE_MAX) {
 		explicit_bzero(buf, n);
 		g_free(buf);
-		return mf_error_config(err, "%s: file is larger than 1 MiB", path);
+		return mf_error_config(err, "%s: file is larger than 1 MiB",
+		                       path);
 	}
 	*data = buf;
 	*len = n;

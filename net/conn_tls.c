@@ -190,9 +190,8 @@ conn_parse_fingerprint(const char *text, guint8 *out, GError **err)
 	memcpy(out, md, sizeof md);
 	return TRUE;
 bad:
-	mf_error_config(err,
-	                "invalid TLS fingerprint '%s': expected \"sha256:\" and 64 "
-	                "hexadecimal digits", text);
+	mf_error_config(err, "invalid TLS fingerprint '%s': expected "
+	                "\"sha256:\" and 64 hexadecimal digits", text);
 	return FALSE;
 }
 
@@ -234,9 +233,9 @@ conn_tls_new_ctx(const ConnTlsConfig *tls, gboolean pinned, GError **err)
 	if (ok == 1)
 		return ctx;
 	text = conn_ssl_error_text();
-	mf_error_config(err,
-	                "cannot load trusted certificates from '%s': %s",
-	                tls->ca_file != NULL ? tls->ca_file : "system store", text);
+	mf_error_config(err, "cannot load trusted certificates from '%s': %s",
+	                tls->ca_file != NULL ? tls->ca_file : "system store",
+	                text);
 	SSL_CTX_free(ctx);
 	return NULL;
 }

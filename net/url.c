@@ -60,7 +60,8 @@ url_fail_char(const char *rest, GError **err)
 {
 	switch (*rest) {
 	case '@':
-		return mf_error_config(err, "user name in URL (put it in the user key)");
+		return mf_error_config(err, "user name in URL (put it in the "
+		                       "user key)");
 	case '/':
 		return mf_error_config(err, "URL has a path");
 	case '?':
@@ -97,12 +98,14 @@ url_check_dns_name(const char *s, size_t len, GError **err)
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '.') {
 			if (label == 0)
-				return mf_error_config(err, "empty label in host name");
+				return mf_error_config(err, "empty label in "
+				                       "host name");
 			label = 0;
 		} else if (g_ascii_isalnum(s[i]) || s[i] == '-' ||
 		           s[i] == '_') {
 			if (++label > URL_LABEL_MAX)
-				return mf_error_config(err, "label in host name is too long");
+				return mf_error_config(err, "label in host "
+				                       "name is too long");
 		} else {
 			return url_fail_char(s + i, err);
 		}
@@ -123,7 +126,8 @@ url_parse_host(const char **p, char **host, GError **err)
 		const char *end = strchr(s, ']');
 		struct in6_addr a6;
 		if (!end)
-			return mf_error_config(err, "missing ']' after IPv6 address");
+			return mf_error_config(err, "missing ']' after IPv6 "
+			                       "address");
 		g_autofree char *h = g_strndup(s + 1, (gsize)(end - s - 1));
 		if (inet_pton(AF_INET6, h, &a6) != 1)
 			return mf_error_config(err, "bad IPv6 address");
@@ -181,7 +185,8 @@ url_parse_scheme(const char *s, const UrlSchemeInfo **info, GError **err)
 	const char *sep = strstr(s, "://");
 
 	if (!sep) {
-		mf_error_config(err, "not a URL (expected SCHEME://HOST[:PORT])");
+		mf_error_config(err, "not a URL (expected "
+		                "SCHEME://HOST[:PORT])");
 		return NULL;
 	}
 	size_t len = (size_t)(sep - s);
@@ -209,7 +214,8 @@ url_parse(const char *s, MfUrl *out, GError **err)
 	if (!p)
 		return FALSE;
 	if (memchr(p, '@', strcspn(p, "/?#")))
-		return mf_error_config(err, "user name in URL (put it in the user key)");
+		return mf_error_config(err, "user name in URL (put it in the "
+		                       "user key)");
 	if (!url_parse_host(&p, &host, err))
 		return FALSE;
 	guint16 port = info->port;
