@@ -176,7 +176,9 @@ account_note(MfAccount *a, const GError *err)
 		if (a->online)
 			a->state_since = g_get_real_time() / G_USEC_PER_SEC;
 		a->online = FALSE;
-		a->backoff = CLAMP(a->backoff * 2, BACKOFF_MIN_US, BACKOFF_MAX_US);
+		gint64 min = a->p.backoff_min_ms
+		             ? (gint64)a->p.backoff_min_ms * 1000 : BACKOFF_MIN_US;
+		a->backoff = CLAMP(a->backoff * 2, min, BACKOFF_MAX_US);
 		a->offline_until = g_get_monotonic_time() + a->backoff;
 	}
 	g_mutex_unlock(&a->lock);

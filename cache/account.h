@@ -31,6 +31,9 @@ typedef struct {
 	gboolean leave_on_server; /* STORE_ALL backends: keep mail there */
 	gboolean delete_expunge; /* rm (and replacing) expunges, not Trash */
 	guint poll_interval;     /* seconds between background checks */
+	guint backoff_min_ms;    /* offline, the first wait before a probe
+	                          * reconnects, doubling up to 30 s; 0: 2 s
+	                          * (the tests make it shorter) */
 } MfAccountParams;
 
 void account_params_clear(MfAccountParams *p);

@@ -64,6 +64,8 @@ typedef struct {
 	/* Hidden test knobs (config_test_keys[], not documented): */
 	guint test_outbox_retry_ms; /* the outbox's first retry after this
 	                             * many ms, doubling; 0: 5 s */
+	guint test_reconnect_ms;    /* offline, the first reconnect after
+	                             * this many ms, doubling; 0: 2 s */
 } MfAccountConfig;
 
 /* $XDG_CONFIG_HOME/mailfs/config or ~/.config/mailfs/config; owned. */

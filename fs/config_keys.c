@@ -531,11 +531,20 @@ config_key_test_outbox_retry(const ConfigFile *f, MfAccountConfig *cfg,
 	                         &cfg->test_outbox_retry_ms, err);
 }
 
+static gboolean
+config_key_test_reconnect(const ConfigFile *f, MfAccountConfig *cfg,
+                          const char *value, GError **err)
+{
+	return config_parse_uint(value, 1, 3600 * 1000, &cfg->test_reconnect_ms,
+	                         err);
+}
+
 /* Keys for the tests only, so that they need not wait as long as a user's
  * mount does: found like the others, but neither documented nor offered
  * by "did you mean" (and not compared with the man page). */
 static const ConfigKey config_test_keys[] = {
 	{ "test_outbox_retry_ms", FALSE, config_key_test_outbox_retry },
+	{ "test_reconnect_ms", FALSE, config_key_test_reconnect },
 };
 
 const ConfigKey *

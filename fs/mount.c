@@ -80,6 +80,7 @@ mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 	p->leave_on_server = cfg->leave_on_server;
 	p->delete_expunge = cfg->delete_expunge;
 	p->poll_interval = cfg->poll_interval;
+	p->backoff_min_ms = cfg->test_reconnect_ms;
 	mount_server(cfg, cfg->has_imap ? &cfg->imap : &cfg->pop3, password,
 	             &p->backend.server);
 	p->backend.message_max = cfg->message_max;

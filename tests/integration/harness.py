@@ -92,6 +92,10 @@ def wait_port(port, timeout=5.0, host="127.0.0.1"):
 # a retry that long.
 OUTBOX_RETRY_MS = 300
 OUTBOX_KNOBS = {"test_outbox_retry_ms": OUTBOX_RETRY_MS}
+# The same for an account gone offline: its first reconnect after 200 ms
+# (then 400, 800, ...; a user's waits 2 s, then 4, 8, ...), through the
+# hidden key test_reconnect_ms.
+RECONNECT_KNOBS = {"test_reconnect_ms": 200}
 
 
 def wait_until(pred, timeout, interval=0.1):

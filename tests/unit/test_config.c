@@ -179,6 +179,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg->cache_max, 0);
 	ck_assert(!cfg->read_only);
 	ck_assert_uint_eq(cfg->test_outbox_retry_ms, 0);
+	ck_assert_uint_eq(cfg->test_reconnect_ms, 0);
 	config_account_free(cfg);
 
 	/* XDG_CACHE_HOME counts when absolute, and is read each time. */
@@ -576,8 +577,10 @@ START_TEST(test_habit_keys)
 	ck_assert_uint_eq(cfg->max_age, 365);
 	config_account_free(cfg);
 	/* The hidden test knob of the outbox's retries. */
-	cfg = expect_ok(BASE_CMD "test_outbox_retry_ms = 250\n", 0644, NULL);
+	cfg = expect_ok(BASE_CMD "test_outbox_retry_ms = 250\n"
+	                "test_reconnect_ms = 200\n", 0644, NULL);
 	ck_assert_uint_eq(cfg->test_outbox_retry_ms, 250);
+	ck_assert_uint_eq(cfg->test_reconnect_ms, 200);
 	config_account_free(cfg);
 }
 END_TEST
