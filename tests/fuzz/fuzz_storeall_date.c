@@ -6,6 +6,7 @@
  * "Date:", and the same when bytes follow the header's end. */
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +17,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 static char *path; /* one file, rewritten for each input */
+
+static void
+drop_file(void)
+{
+	unlink(path);
+}
 
 static void
 put(const uint8_t *data, size_t len)
@@ -52,6 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		int fd = g_file_open_tmp("fuzz-storeall-XXXXXX", &path, NULL);
 		g_assert(fd >= 0);
 		close(fd);
+		atexit(drop_file);
 	}
 	len = MIN(len, 60000); /* inside the 64 KiB read, with room to add */
 	put(data, len);
