@@ -155,7 +155,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	aborting = &bodies;
 	gboolean ok = fuzz_run(ic, data[0], &bodies, &err);
 	g_assert(ok == (err == NULL));
-	if (err && g_getenv("FUZZ_VERBOSE"))
+	if (err && g_getenv("FUZZ_VERBOSE")) /* when replaying one input */
 		g_printerr("error %d: %s (state %d)\n", err->code, err->message,
 		           imap_client_state(ic));
 	/* Not checked for MF_ERROR_PROTOCOL: a tagged NO to a listing is one
