@@ -13,6 +13,7 @@
 #include "cache/journal.h"
 #include "cache/push.h"
 #include "cache/storeall.h"
+#include "net/conn.h"
 #include "net/mf_error.h"
 
 #define BACKOFF_MIN_US (2 * G_USEC_PER_SEC)
@@ -175,7 +176,9 @@ account_note(MfAccount *a, const GError *err)
 		if (a->online)
 			a->state_since = g_get_real_time() / G_USEC_PER_SEC;
 		a->online = FALSE;
-		a->backoff = CLAMP(a->backoff * 2, BACKOFF_MIN_US, BACKOFF_MAX_US);
+		gint64 min = a->p.backoff_min_ms
+		             ? (gint64)a->p.backoff_min_ms * 1000 : BACKOFF_MIN_US;
+		a->backoff = CLAMP(a->backoff * 2, min, BACKOFF_MAX_US);
 		a->offline_until = g_get_monotonic_time() + a->backoff;
 	}
 	g_mutex_unlock(&a->lock);
@@ -237,6 +240,12 @@ account_start_polling(MfAccount *a)
 }
 
 void
+account_set_trace(MfTraceFn fn)
+{
+	conn_set_default_trace(fn);
+}
+
+void
 account_set_listing_hook(MfAccount *a, MfListingHook hook, void *ud)
 {
 	g_mutex_lock(&a->lock);
@@ -280,7 +289,7 @@ static MfSession *
 pool_acquire(MfAccount *a, gboolean *reused, GError **err)
 {
 	gint64 deadline = g_get_monotonic_time() +
-	                  (gint64)a->p.backend.timeout_ms * 1000;
+	                  (gint64)a->p.backend.server.timeout_ms * 1000;
 	MfSession *s = NULL;
 	gboolean may_connect = FALSE;
 
@@ -360,7 +369,7 @@ account_with_session(MfAccount *a, SessionFn fn, void *ud, GError **err)
 		/* A dead idle connection fails at once; a timeout already
 		 * cost the user the whole timeout and is not tried twice. */
 		gboolean quick = g_get_monotonic_time() - start <
-		                 (gint64)a->p.backend.timeout_ms * 500;
+		                 (gint64)a->p.backend.server.timeout_ms * 500;
 
 		if (s)
 			pool_release(a, s, e);
@@ -411,10 +420,10 @@ MfAccount *
 account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 {
 	if (!backend)
-		backend = account_backend_for_url(&p->backend.url);
+		backend = account_backend_for_url(&p->backend.server.url);
 	if (!backend) {
-		g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-		            "account %s: no mailbox protocol in its URL", p->name);
+		mf_error_config(err, "account %s: no mailbox protocol in its "
+		                "URL", p->name);
 		return NULL;
 	}
 	Store *store = store_open(p->cache_dir, err);
@@ -430,13 +439,7 @@ account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 	a->p = *p; /* shallow: the params are copied below */
 	a->p.name = g_strdup(p->name);
 	a->p.cache_dir = g_strdup(p->cache_dir);
-	a->p.backend.url.host = g_strdup(p->backend.url.host);
-	a->p.backend.ca_file = g_strdup(p->backend.ca_file);
-	a->p.backend.tls_fingerprint = g_strdup(p->backend.tls_fingerprint);
-	a->p.backend.user = g_strdup(p->backend.user);
-	a->p.backend.password = g_strdup(p->backend.password);
-	if (p->backend.tokens)
-		a->p.backend.tokens = tokens_ref(p->backend.tokens);
+	backend_params_copy(&a->p.backend, &p->backend);
 	a->backend = backend;
 	a->store = store;
 	g_mutex_init(&a->lock);
@@ -949,7 +952,7 @@ void
 account_status(MfAccount *a, MfAccountStatus *out)
 {
 	memset(out, 0, sizeof *out);
-	out->server = url_to_string(&a->p.backend.url);
+	out->server = url_to_string(&a->p.backend.server.url);
 	out->cache_bytes = store_total_bytes(a->store);
 	out->cache_max = a->p.cache_max;
 	g_mutex_lock(&a->lock);
@@ -1155,7 +1158,7 @@ account_generation_folder(MfAccount *a, gint64 gen, gint64 *folder_id,
 const char *
 account_password(MfAccount *a)
 {
-	return a->p.backend.password;
+	return a->p.backend.server.password;
 }
 
 const MfAccountParams *

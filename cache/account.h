@@ -31,6 +31,9 @@ typedef struct {
 	gboolean leave_on_server; /* STORE_ALL backends: keep mail there */
 	gboolean delete_expunge; /* rm (and replacing) expunges, not Trash */
 	guint poll_interval;     /* seconds between background checks */
+	guint backoff_min_ms;    /* offline, the first wait before a probe
+	                          * reconnects, doubling up to 30 s; 0: 2 s
+	                          * (the tests make it shorter) */
 } MfAccountParams;
 
 void account_params_clear(MfAccountParams *p);
@@ -64,6 +67,14 @@ guint account_caps(MfAccount *a);
 typedef void (*MfListingHook)(gint64 folder_id, const MfListing *old,
                               const MfListing *new_listing, void *ud);
 void account_set_listing_hook(MfAccount *a, MfListingHook hook, void *ud);
+
+/* The protocol trace (--debug): every connection opened after this, to
+ * the mailbox server or the SMTP server, by any account or outbox of the
+ * process, calls FN with DIR ("C" sent, "S" received) and each
+ * line, those that carry credentials as "[redacted]"; NULL: no trace.
+ * Set before any connection is opened. */
+typedef void (*MfTraceFn)(const char *dir, const char *line, void *ud);
+void account_set_trace(MfTraceFn fn);
 
 /* What `.mailfs/status` shows. */
 typedef struct {

@@ -14,18 +14,19 @@ remote_folder_free(MfRemoteFolder *f)
 }
 
 void
+backend_params_copy(MfBackendParams *dst, const MfBackendParams *src)
+{
+	*dst = *src;
+	server_params_copy(&dst->server, &src->server);
+	dst->tokens = src->tokens ? tokens_ref(src->tokens) : NULL;
+}
+
+void
 backend_params_clear(MfBackendParams *p)
 {
 	if (!p)
 		return;
-	url_clear(&p->url);
-	g_free(p->ca_file);
-	g_free(p->tls_fingerprint);
-	g_free(p->user);
-	if (p->password) {
-		explicit_bzero(p->password, strlen(p->password));
-		g_free(p->password);
-	}
+	server_params_clear(&p->server);
 	tokens_unref(p->tokens);
 	memset(p, 0, sizeof *p);
 }
@@ -36,5 +37,5 @@ backend_login(const MfBackendParams *p, MfTokenLoginFn login, void *ud,
 {
 	if (p->tokens)
 		return tokens_use(p->tokens, login, ud, err);
-	return login(p->password ? p->password : "", ud, err);
+	return login(p->server.password ? p->server.password : "", ud, err);
 }

@@ -15,6 +15,7 @@
 #include <glib.h>
 #include "cache/tokens.h"
 #include "net/sasl.h"
+#include "net/server_params.h"
 #include "net/url.h"
 
 /* What a backend can do. */
@@ -80,19 +81,17 @@ typedef void (*MfHeaderFn)(guint32 uid, const char *hdr, size_t len,
 
 /* How to reach and log in to the server. */
 typedef struct {
-	MfUrl url;
-	char *ca_file;
-	char *tls_fingerprint;
-	char *user;
-	char *password;      /* wiped by backend_params_clear() */
-	SaslAuth auth;       /* how to log in (net/sasl.h) */
+	MfServerParams server; /* owned; its password is wiped by
+	                        * backend_params_clear() */
 	MfTokens *tokens;    /* with an OAuth2 auth: where the access tokens
 	                      * come from (a reference, dropped by
 	                      * backend_params_clear); else NULL */
-	int timeout_ms;
 	guint64 message_max; /* largest body accepted; 0: default */
 } MfBackendParams;
 
+/* *DST becomes a deep copy of SRC (a reference of its tokens). */
+void backend_params_copy(MfBackendParams *dst, const MfBackendParams *src);
+/* server_params_clear() and the tokens' reference dropped; accepts NULL. */
 void backend_params_clear(MfBackendParams *p);
 
 /* Logs in with P's secret: LOGIN (UD) is called with P's access token

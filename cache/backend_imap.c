@@ -21,9 +21,9 @@ backend_imap_login_cb(const char *secret, void *ud, GError **err)
 {
 	ImapLogin *l = ud;
 
-	l->ip.password = secret;
+	l->ip.secret = secret;
 	l->c = imap_client_connect(&l->ip, err);
-	l->ip.password = NULL;
+	l->ip.secret = NULL;
 	return l->c != NULL;
 }
 
@@ -31,13 +31,7 @@ static MfSession *
 backend_imap_connect(const MfBackendParams *p, GError **err)
 {
 	ImapLogin l = { .ip = {
-		.url = &p->url,
-		.tls = { .ca_file = p->ca_file,
-		         .fingerprint = p->tls_fingerprint,
-		         .host = p->url.host },
-		.user = p->user,
-		.auth = p->auth,
-		.timeout_ms = p->timeout_ms,
+		.server = &p->server,
 		.literal_max = p->message_max,
 	} };
 

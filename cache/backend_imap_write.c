@@ -83,9 +83,8 @@ backend_imap_child_name(MfSession *s, const char *parent, const char *leaf,
 	if (!imap_client_delimiter(s->imap, &delim, err))
 		return NULL;
 	if (strchr(leaf, delim)) {
-		g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-		            "a folder name cannot contain '%c' on this server",
-		            delim);
+		mf_error_config(err, "a folder name cannot contain '%c' on "
+		                "this server", delim);
 		return NULL;
 	}
 	return g_strdup_printf("%s%c%s", parent, delim, enc);

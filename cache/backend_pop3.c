@@ -27,9 +27,9 @@ backend_pop3_login_cb(const char *secret, void *ud, GError **err)
 {
 	Pop3Login *l = ud;
 
-	l->pp.password = secret;
+	l->pp.secret = secret;
 	l->c = pop3_client_connect(&l->pp, err);
-	l->pp.password = NULL;
+	l->pp.secret = NULL;
 	return l->c != NULL;
 }
 
@@ -37,13 +37,7 @@ static MfSession *
 backend_pop3_connect(const MfBackendParams *p, GError **err)
 {
 	Pop3Login l = { .pp = {
-		.url = &p->url,
-		.tls = { .ca_file = p->ca_file,
-		         .fingerprint = p->tls_fingerprint,
-		         .host = p->url.host },
-		.user = p->user,
-		.auth = p->auth,
-		.timeout_ms = p->timeout_ms,
+		.server = &p->server,
 		.message_max = p->message_max,
 	} };
 

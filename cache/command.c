@@ -16,19 +16,6 @@
 
 #define COMMAND_INPUT_MAX (60 * 1024)
 
-static gboolean G_GNUC_PRINTF(2, 3)
-command_fail(GError **err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	char *msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_set_error_literal(err, MF_ERROR, MF_ERROR_CONFIG, msg);
-	g_free(msg);
-	return FALSE;
-}
-
 void
 command_wipe_free(char *s)
 {
@@ -97,7 +84,7 @@ command_pipes_open(CommandPipes *p, gboolean input, GError **err)
 		return TRUE;
 	int e = errno;
 	command_pipes_close(p);
-	return command_fail(err, "cannot run: %s", g_strerror(e));
+	return mf_error_config(err, "cannot run: %s", g_strerror(e));
 }
 
 /* Starts CMD (with $1 ARG when not NULL); *P's parent ends stay open. */
@@ -115,7 +102,7 @@ command_spawn(const char *cmd, const char *arg, CommandPipes *p,
 	command_close(&p->in[0]);
 	command_close(&p->out[1]);
 	if (pid < 0) {
-		command_fail(err, "cannot run: %s", g_strerror(e));
+		mf_error_config(err, "cannot run: %s", g_strerror(e));
 		return -1;
 	}
 	setpgid(pid, pid); /* also done by the child; whichever runs first */
@@ -255,12 +242,12 @@ command_check_status(int status, GError **err)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return TRUE;
 	if (WIFEXITED(status))
-		return command_fail(err, "exited with status %d",
-		                    WEXITSTATUS(status));
+		return mf_error_config(err, "exited with status %d",
+		                       WEXITSTATUS(status));
 	if (WIFSIGNALED(status))
-		return command_fail(err, "was killed by signal %d",
-		                    WTERMSIG(status));
-	return command_fail(err, "ended abnormally");
+		return mf_error_config(err, "was killed by signal %d",
+		                       WTERMSIG(status));
+	return mf_error_config(err, "ended abnormally");
 }
 
 /* How the run ended, as an error when it did not end well. */
@@ -269,13 +256,13 @@ command_judge(int ended, int status, const CommandOutput *o, guint timeout,
               GError **err)
 {
 	if (o->too_long)
-		return command_fail(err, "printed more than 64 KiB");
+		return mf_error_config(err, "printed more than 64 KiB");
 	if (o->failed)
-		return command_fail(err, "could not be read from");
+		return mf_error_config(err, "could not be read from");
 	if (ended < 0)
-		return command_fail(err, "could not be waited for");
+		return mf_error_config(err, "could not be waited for");
 	if (ended == 0)
-		return command_fail(err, "timed out after %u s", timeout);
+		return mf_error_config(err, "timed out after %u s", timeout);
 	return command_check_status(status, err);
 }
 
@@ -292,7 +279,7 @@ command_exec(const char *cmd, const CommandOptions *o, CommandOutput *out,
 	int status = 0;
 
 	if (input && strlen(input) > COMMAND_INPUT_MAX)
-		return command_fail(err, "cannot be given more than 60 KiB");
+		return mf_error_config(err, "cannot be given more than 60 KiB");
 	if (!command_pipes_open(&p, input != NULL, err))
 		return FALSE;
 	pid_t pid = command_spawn(cmd, o ? o->arg : NULL, &p, err);
@@ -319,11 +306,11 @@ command_first_line(const char *buf, gsize len, GError **err)
 	while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n'))
 		n--;
 	if (n == 0) {
-		command_fail(err, "printed an empty first line");
+		mf_error_config(err, "printed an empty first line");
 		return NULL;
 	}
 	if (memchr(buf, '\0', n)) {
-		command_fail(err, "printed a NUL byte");
+		mf_error_config(err, "printed a NUL byte");
 		return NULL;
 	}
 	return g_strndup(buf, n);

@@ -76,14 +76,7 @@ static const char *const outbox_migrations[] = {
 void
 outbox_params_clear(OutboxParams *p)
 {
-	url_clear(&p->smtp);
-	g_free(p->ca_file);
-	g_free(p->tls_fingerprint);
-	g_free(p->user);
-	if (p->password) {
-		explicit_bzero(p->password, strlen(p->password));
-		g_free(p->password);
-	}
+	server_params_clear(&p->smtp);
 	tokens_unref(p->tokens);
 	g_free(p->from);
 	g_free(p->sent_folder);
@@ -364,11 +357,7 @@ outbox_open(const char *dir, const OutboxParams *p, MfAccount *account,
 	o->broken = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 	                                  NULL);
 	o->p = *p;
-	o->p.smtp.host = g_strdup(p->smtp.host);
-	o->p.ca_file = g_strdup(p->ca_file);
-	o->p.tls_fingerprint = g_strdup(p->tls_fingerprint);
-	o->p.user = g_strdup(p->user);
-	o->p.password = g_strdup(p->password);
+	server_params_copy(&o->p.smtp, &p->smtp);
 	o->p.tokens = p->tokens ? tokens_ref(p->tokens) : NULL;
 	o->p.from = g_strdup(p->from);
 	o->p.sent_folder = g_strdup(p->sent_folder);
@@ -597,6 +586,26 @@ outbox_read(int fd, void *buf, size_t len, off_t off, GError **err)
 	if (n < 0)
 		outbox_errno_fail(err, errno, "read", "the outbox file");
 	return n;
+}
+
+gssize
+outbox_read_entry(MfOutbox *o, gint64 id, void *buf, size_t len, off_t off,
+                  GError **err)
+{
+	int fd = outbox_open_file(o, id, O_RDONLY, err);
+
+	if (fd < 0)
+		return -1;
+	gssize n = outbox_read(fd, buf, len, off, err);
+	close(fd);
+	return n;
+}
+
+void
+outbox_discard_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
 gboolean
@@ -857,9 +866,10 @@ outbox_kick(MfOutbox *o)
 /* --- the sender ----------------------------------------------------------- */
 
 static gint64
-outbox_backoff(guint attempts)
+outbox_backoff(MfOutbox *o, guint attempts)
 {
-	gint64 d = RETRY_MIN_US;
+	gint64 d = o->p.retry_min_ms ? (gint64)o->p.retry_min_ms * 1000
+	                             : RETRY_MIN_US;
 
 	for (guint i = 1; i < attempts && d < RETRY_MAX_US; i++)
 		d *= 2;
@@ -893,7 +903,7 @@ static void
 outbox_settle(MfOutbox *o, const OutboxEntry *e, OutboxOutcome outcome,
               const char *error)
 {
-	gint64 retry = g_get_real_time() + outbox_backoff(e->attempts + 1);
+	gint64 retry = g_get_real_time() + outbox_backoff(o, e->attempts + 1);
 	OutboxState back = e->state == OUTBOX_SENT ? OUTBOX_SENT : OUTBOX_QUEUED;
 
 	switch (outcome) {
@@ -1010,7 +1020,7 @@ outbox_note_locked(MfOutbox *o, const OutboxEntry *e, OutboxOutcome r,
 	if (r == OUTBOX_RETRY && e->state != OUTBOX_SENT)
 		g_warning("outbox: %s not sent yet (trying again in %u s, then "
 		          "less often): %s", e->name, (guint)(outbox_backoff(
-		          e->attempts + 1) / G_USEC_PER_SEC), error);
+		          o, e->attempts + 1) / G_USEC_PER_SEC), error);
 	else
 		g_warning("outbox: %s was sent, but its copy is not saved yet "
 		          "(trying again later): %s", e->name, error);

@@ -67,8 +67,7 @@
 
 #include "cache/account.h"
 #include "cache/tokens.h"
-#include "net/sasl.h"
-#include "net/url.h"
+#include "net/server_params.h"
 
 /* The values are stored: never renumber them. */
 typedef enum {
@@ -87,23 +86,22 @@ typedef enum {
 } OutboxPart;
 
 typedef struct {
-	MfUrl smtp;            /* smtp:// or smtps:// (copied) */
-	char *ca_file;
-	char *tls_fingerprint;
-	char *user;
-	char *password;        /* wiped by outbox_params_clear(); NULL:
-	                        * the account's (account_password) */
-	SaslAuth auth;         /* how to log in (net/sasl.h) */
+	MfServerParams smtp;   /* smtp:// or smtps://; its password, wiped by
+	                        * outbox_params_clear(), NULL: the account's
+	                        * (account_password); its user NULL: no AUTH */
 	MfTokens *tokens;      /* with an OAuth2 auth: the access tokens (a
 	                        * reference: outbox_open takes one of its
 	                        * own, outbox_params_clear drops it) */
 	char *from;            /* or NULL */
-	int timeout_ms;
 	gboolean save_sent;    /* append a copy to the \Sent folder */
 	char *sent_folder;     /* ... or to this one (display path); NULL:
 	                        * the \Sent one, else a top-level Sent */
+	guint retry_min_ms;    /* the first retry of a send that failed for
+	                        * now, doubling up to 5 min; 0: 5 s (the
+	                        * tests make it shorter) */
 } OutboxParams;
 
+/* server_params_clear(), the tokens' reference dropped, the rest freed. */
 void outbox_params_clear(OutboxParams *p);
 
 /* One row, as the functions below fill it in; the caller owns the strings
@@ -161,6 +159,15 @@ gssize outbox_write(MfOutbox *o, gint64 id, int fd, const void *buf,
                     size_t len, off_t off, GError **err);
 /* Reads up to LEN bytes at OFF from FD: how many, or -1 with ERR. */
 gssize outbox_read(int fd, void *buf, size_t len, off_t off, GError **err);
+/* The same from entry ID without an fd of the caller's (opened and closed
+ * here): how many, or -1 with ERR as outbox_open_file() and outbox_read()
+ * say. */
+gssize outbox_read_entry(MfOutbox *o, gint64 id, void *buf, size_t len,
+                         off_t off, GError **err);
+/* Closes FD (from outbox_create() or outbox_open_file()) without what
+ * outbox_release() does: for a handle that is dropped, not released (the
+ * mount ends); accepts -1.  fs/ never does I/O on a spool file itself. */
+void outbox_discard_fd(int fd);
 /* At each close: makes written data durable.  Fails if it cannot, and
  * then the entry's data are not to be sent (write_error). */
 gboolean outbox_flush(MfOutbox *o, gint64 id, int fd, GError **err);

@@ -79,9 +79,9 @@ outbox_sender_login_cb(const char *token, void *ud, GError **err)
 {
 	SmtpLogin *l = ud;
 
-	l->sp.password = token;
+	l->sp.secret = token;
 	l->c = smtp_client_connect(&l->sp, err);
-	l->sp.password = NULL;
+	l->sp.secret = NULL;
 	return l->c != NULL;
 }
 
@@ -89,21 +89,16 @@ outbox_sender_login_cb(const char *token, void *ud, GError **err)
 static SmtpClient *
 outbox_sender_session(OutboxSender *s, GError **err)
 {
+	const MfServerParams *srv = &s->p->smtp;
 	SmtpLogin l = { .sp = {
-		.url = &s->p->smtp,
-		.tls = { .ca_file = s->p->ca_file,
-		         .fingerprint = s->p->tls_fingerprint,
-		         .host = s->p->smtp.host },
-		.user = s->p->user,
+		.server = srv,
 		/* Borrowed from the account when the outbox has none of
 		 * its own: the daemon keeps one copy. */
-		.password = s->p->password || !s->account
-		            ? s->p->password : account_password(s->account),
-		.auth = s->p->auth,
-		.timeout_ms = s->p->timeout_ms,
+		.secret = srv->password || !s->account
+		          ? srv->password : account_password(s->account),
 	} };
 
-	if (!s->p->tokens || !s->p->user)
+	if (!s->p->tokens || !srv->user)
 		return smtp_client_connect(&l.sp, err);
 	if (!tokens_use(s->p->tokens, outbox_sender_login_cb, &l, err))
 		return NULL;

@@ -107,8 +107,7 @@ static const MfBodySink storeall_sink = {
 	.abort = storeall_abort_cb,
 };
 
-/* The Date header of the message in PATH, or -1. */
-static gint64
+gint64
 storeall_header_date(const char *path)
 {
 	static gsize init;

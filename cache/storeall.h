@@ -39,4 +39,10 @@ gboolean storeall_shape_of(const char *path, StoreAllShape *shape,
  * the dot-stuffing counted too. */
 gboolean storeall_size_agrees(guint64 listed, const StoreAllShape *got);
 
+/* The time (Unix seconds) of the Date header of the message in the file
+ * PATH, as GMime reads it, from the header lines of its first 64 KiB; -1
+ * when it cannot be read, has no Date header before the first empty line,
+ * or GMime makes nothing of it.  Public for its fuzz target. */
+gint64 storeall_header_date(const char *path);
+
 #endif

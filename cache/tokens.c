@@ -408,8 +408,8 @@ tokens_can_sign_in(MfTokens *t, GError **err)
 		      "or an oauth2_issuer that names one)";
 	if (!why)
 		return TRUE;
-	g_set_error(err, MF_ERROR, MF_ERROR_CONFIG, "account %s %s", t->account,
-	            why);
+	mf_error_config(err, "account %s %s", t->account,
+	                why);
 	return FALSE;
 }
 

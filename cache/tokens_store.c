@@ -62,10 +62,10 @@ tokens_command_write(MfTokens *t, const char *refresh, GError **err)
 	char *back = tokens_command_read(t, err);
 	ok = back && strcmp(back, refresh) == 0;
 	if (back && !ok)
-		g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-		            "oauth2_refresh_token_command did not keep the token: "
-		            "its get prints another (it is run with $1 = store, "
-		            "the token on its stdin)");
+		mf_error_config(err, "oauth2_refresh_token_command did not "
+		                "keep the token: its get prints another (it "
+		                "is run with $1 = store, the token on its "
+		                "stdin)");
 	command_wipe_free(back);
 	return ok;
 }
@@ -79,16 +79,16 @@ tokens_file_private(int fd, const char *path, GError **err)
 	struct stat st;
 
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-		            "%s is not a regular file", path);
+		mf_error_config(err,
+		                "%s is not a regular file", path);
 		return FALSE;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 077)) {
-		g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-		            "%s may be read or changed by others (mode %04o, "
-		            "owner %u): refused; chmod 600 it, or run `mailfs "
-		            "login` again", path, (unsigned)(st.st_mode & 07777),
-		            (unsigned)st.st_uid);
+		mf_error_config(err, "%s may be read or changed by others "
+		                "(mode %04o, owner %u): refused; chmod 600 "
+		                "it, or run `mailfs login` again", path,
+		                (unsigned)(st.st_mode & 07777),
+		                (unsigned)st.st_uid);
 		return FALSE;
 	}
 	return TRUE;

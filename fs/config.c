@@ -15,19 +15,6 @@
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_GROUP_PREFIX "account "
 
-gboolean
-config_fail(GError **err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	char *msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_set_error_literal(err, MF_ERROR, MF_ERROR_CONFIG, msg);
-	g_free(msg);
-	return FALSE;
-}
-
 /* Wipes and frees a string that may hold a secret. */
 static void
 config_wipe_free(char *s)
@@ -103,23 +90,24 @@ config_parse_key(const ConfigFile *f, GKeyFile *kf, const char *group,
 	gboolean ok;
 
 	if (!k && config_nearest_key(key))
-		return config_fail(err, "unknown key (did you mean %s?)",
-		                   config_nearest_key(key));
+		return mf_error_config(err, "unknown key (did you mean %s?)",
+		                       config_nearest_key(key));
 	if (!k)
-		return config_fail(err, "unknown key");
+		return mf_error_config(err, "unknown key");
 	char *value = g_key_file_get_value(kf, group, key, NULL);
 	g_assert(value != NULL);
 	if (!g_utf8_validate(value, -1, NULL)) {
-		ok = config_fail(err, "value is not valid UTF-8");
+		ok = mf_error_config(err, "value is not valid UTF-8");
 	} else if (k->raw) {
 		ok = k->parse(f, cfg, value, err);
 	} else {
 		config_strip_comment(value);
 		g_strstrip(value);
 		if (*value == '\0')
-			ok = config_fail(err, "empty value");
+			ok = mf_error_config(err, "empty value");
 		else if (config_has_control(value))
-			ok = config_fail(err, "value contains a control character");
+			ok = mf_error_config(err, "value contains a control "
+			                     "character");
 		else
 			ok = k->parse(f, cfg, value, err);
 	}
@@ -133,22 +121,22 @@ static gboolean
 config_check_required(const MfAccountConfig *cfg, GError **err)
 {
 	if (!cfg->user)
-		return config_fail(err, "user: required key is missing");
+		return mf_error_config(err, "user: required key is missing");
 	if (cfg->has_imap && cfg->has_pop3)
-		return config_fail(err, "pop3: an account reads mail by imap or "
-		                   "by pop3, not both");
+		return mf_error_config(err, "pop3: an account reads mail by "
+		                       "imap or by pop3, not both");
 	if (!cfg->has_imap && !cfg->has_pop3)
-		return config_fail(err, "imap: required key is missing (an "
-		                   "account needs imap or pop3)");
+		return mf_error_config(err, "imap: required key is missing (an "
+		                       "account needs imap or pop3)");
 	if (cfg->password && cfg->password_command)
-		return config_fail(err, "password: give password or "
-		                   "password_command, not both");
+		return mf_error_config(err, "password: give password or "
+		                       "password_command, not both");
 	if (!config_oauth2_check(cfg, err))
 		return FALSE;
 	if (!cfg->password && !cfg->password_command &&
 	    !config_oauth2_has_tokens(cfg))
-		return config_fail(err, "password_command: required key is "
-		                   "missing (or password)");
+		return mf_error_config(err, "password_command: required key is "
+		                       "missing (or password)");
 	return TRUE;
 }
 
@@ -194,7 +182,7 @@ config_parse_keys(const ConfigFile *f, GKeyFile *kf, const char *group,
 
 	for (size_t i = 0; keys && keys[i]; i++) {
 		if (!g_hash_table_add(seen, keys[i]))
-			config_fail(&e, "given more than once");
+			mf_error_config(&e, "given more than once");
 		else
 			config_parse_key(f, kf, group, keys[i], cfg, &e);
 		if (e) {
@@ -232,9 +220,9 @@ config_parse_account(const ConfigFile *f, GKeyFile *kf, const char *group,
                      GError **err)
 {
 	if (!config_group_is_valid(group)) {
-		config_fail(err, "%s: [%s]: unknown group; accounts are "
-		            "[account NAME], NAME made of letters, digits, '-', "
-		            "'_' and '.'", f->path, group);
+		mf_error_config(err, "%s: [%s]: unknown group; accounts are "
+		                "[account NAME], NAME made of letters, "
+		                "digits, '-', '_' and '.'", f->path, group);
 		return NULL;
 	}
 	g_autoptr(MfAccountConfig) cfg = g_new0(MfAccountConfig, 1);
@@ -321,17 +309,18 @@ config_find_default(const ConfigFileSyntax *s, GPtrArray *accounts,
 	g_autofree char *names = config_join_names(accounts);
 
 	if (name && config_index(accounts, name) < 0)
-		return config_fail(err, "%s:%u: default: no account '%.100s' "
-		                   "(accounts: %s)", s->path, s->default_line,
-		                   name, names);
+		return mf_error_config(err, "%s:%u: default: no account "
+		                       "'%.100s' (accounts: %s)", s->path,
+		                       s->default_line, name, names);
 	for (guint i = 0; i < accounts->len; i++) {
 		const MfAccountConfig *a = g_ptr_array_index(accounts, i);
 		if (!a->is_default || (name && strcmp(name, a->name) == 0))
 			continue;
 		if (name)
-			return config_fail(err, "%s: [account %s] default: the "
-			                   "default is already %s", s->path,
-			                   a->name, name);
+			return mf_error_config(err, "%s: [account %s] "
+			                       "default: the default is "
+			                       "already %s", s->path, a->name,
+			                       name);
 		name = a->name;
 	}
 	*out = name;
@@ -352,8 +341,8 @@ config_parse_all(const ConfigFile *f, GKeyFile *kf, GPtrArray *accounts,
 		g_ptr_array_add(accounts, a);
 	}
 	if (accounts->len == 0)
-		return config_fail(err, "%s: no accounts (add a group [account "
-		                   "NAME])", f->path);
+		return mf_error_config(err, "%s: no accounts (add a group "
+		                       "[account NAME])", f->path);
 	return TRUE;
 }
 
@@ -375,8 +364,8 @@ config_read_fd(const char *path, int fd, char **data, gsize *len,
 			int e = errno;
 			explicit_bzero(buf, n);
 			g_free(buf);
-			return config_fail(err, "%s: cannot read: %s", path,
-			                   g_strerror(e));
+			return mf_error_config(err, "%s: cannot read: %s", path,
+			                       g_strerror(e));
 		}
 		if (r == 0)
 			break;
@@ -385,7 +374,8 @@ config_read_fd(const char *path, int fd, char **data, gsize *len,
 	if (n > CONFIG_FILE_MAX) {
 		explicit_bzero(buf, n);
 		g_free(buf);
-		return config_fail(err, "%s: file is larger than 1 MiB", path);
+		return mf_error_config(err, "%s: file is larger than 1 MiB",
+		                       path);
 	}
 	*data = buf;
 	*len = n;
@@ -402,13 +392,13 @@ config_read_file(ConfigFile *f, char **data, gsize *len, GError **err)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0)
-		return config_fail(err, "%s: cannot read: %s", path,
-		                   g_strerror(errno));
+		return mf_error_config(err, "%s: cannot read: %s", path,
+		                       g_strerror(errno));
 	if (fstat(fd, &st) != 0)
-		ok = config_fail(err, "%s: cannot read: %s", path,
-		                 g_strerror(errno));
+		ok = mf_error_config(err, "%s: cannot read: %s", path,
+		                     g_strerror(errno));
 	else if (!S_ISREG(st.st_mode))
-		ok = config_fail(err, "%s: not a regular file", path);
+		ok = mf_error_config(err, "%s: not a regular file", path);
 	else
 		ok = config_read_fd(path, fd, data, len, err);
 	close(fd);
@@ -436,7 +426,7 @@ config_load_keyfile(ConfigFile *f, ConfigFileSyntax *syn, GKeyFile *kf,
 	gboolean loaded = config_syntax_check(syn, data, len, err) &&
 		(g_key_file_load_from_data(kf, data, len,
 		                           G_KEY_FILE_KEEP_TRANSLATIONS, &e) ||
-		 config_fail(err, "%s: %s", f->path, e->message));
+		 mf_error_config(err, "%s: %s", f->path, e->message));
 	explicit_bzero(data, len);
 	g_free(data);
 	g_clear_error(&e);
@@ -513,8 +503,8 @@ config_take_password(MfAccountConfig *cfg, GError **err)
 		return g_steal_pointer(&cfg->password);
 	if (cfg->password_command)
 		return config_run_password_command(cfg, err);
-	config_fail(err, "[account %s] has neither password nor "
-	            "password_command", cfg->name);
+	mf_error_config(err, "[account %s] has neither password nor "
+	                "password_command", cfg->name);
 	return NULL;
 }
 

@@ -61,6 +61,11 @@ typedef struct {
 	char *sent_folder;      /* copies of sent mail go to this folder
 	                         * (display path); NULL: the \Sent one */
 	MfOAuth2Config oauth2;  /* auth and the oauth2_* keys */
+	/* Hidden test knobs (config_test_keys[], not documented): */
+	guint test_outbox_retry_ms; /* the outbox's first retry after this
+	                             * many ms, doubling; 0: 5 s */
+	guint test_reconnect_ms;    /* offline, the first reconnect after
+	                             * this many ms, doubling; 0: 2 s */
 } MfAccountConfig;
 
 /* $XDG_CONFIG_HOME/mailfs/config or ~/.config/mailfs/config; owned. */

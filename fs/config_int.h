@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "fs/config.h"
+#include "net/mf_error.h" /* mf_error_config() */
 
 /* What the key parsers need to know about the file being read. */
 typedef struct {
@@ -59,10 +60,6 @@ void config_syntax_clear(ConfigFileSyntax *s);
 /* TRUE when S holds an ASCII control character other than tab
  * (config_keys.c). */
 gboolean config_has_control(const char *s);
-
-/* Sets ERR to MF_ERROR_CONFIG with the formatted message; returns FALSE
- * (config.c). */
-gboolean config_fail(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* PATH with a leading "~" or "~/" replaced by the home directory; owned
  * (config.c). */

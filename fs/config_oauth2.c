@@ -44,8 +44,9 @@ config_key_auth(const ConfigFile *f, MfAccountConfig *cfg, const char *value,
                 GError **err)
 {
 	if (!sasl_auth_from_name(value, &cfg->oauth2.auth))
-		return config_fail(err, "'%.32s' is not password, oauth2, plain, "
-		                   "login, xoauth2 or oauthbearer", value);
+		return mf_error_config(err, "'%.32s' is not password, oauth2, "
+		                       "plain, login, xoauth2 or oauthbearer",
+		                       value);
 	cfg->oauth2.auth_set = TRUE;
 	return TRUE;
 }
@@ -59,8 +60,8 @@ config_key_provider(const ConfigFile *f, MfAccountConfig *cfg,
 	if (!config_require_trusted(f, err))
 		return FALSE;
 	if (!config_oauth2_preset(lower))
-		return config_fail(err, "'%.32s' is not google or microsoft",
-		                   value);
+		return mf_error_config(err, "'%.32s' is not google or "
+		                       "microsoft", value);
 	cfg->oauth2.provider = g_steal_pointer(&lower);
 	return TRUE;
 }
@@ -75,7 +76,8 @@ config_parse_endpoint(const ConfigFile *f, const char *value, char **out,
 		return FALSE;
 	if (g_ascii_strncasecmp(value, "https://", 8) != 0 || !value[8] ||
 	    strpbrk(value, " \t"))
-		return config_fail(err, "'%.200s' is not an https:// URL", value);
+		return mf_error_config(err, "'%.200s' is not an https:// URL",
+		                       value);
 	*out = g_strdup(value);
 	return TRUE;
 }
@@ -187,16 +189,16 @@ config_oauth2_check_client(const MfOAuth2Config *o, GError **err)
 	const char *other = config_oauth2_client_key(o);
 
 	if (o->token_command && o->client_id)
-		return config_fail(err, "oauth2_token_command: give "
-		                   "oauth2_token_command or the built-in client "
-		                   "(oauth2_client_id), not both");
+		return mf_error_config(err, "oauth2_token_command: give "
+		                       "oauth2_token_command or the built-in "
+		                       "client (oauth2_client_id), not both");
 	if (!o->client_id && other)
-		return config_fail(err, "oauth2_client_id: required key is "
-		                   "missing (with %s)", other);
+		return mf_error_config(err, "oauth2_client_id: required key is "
+		                       "missing (with %s)", other);
 	if (o->client_id && !o->provider && !o->issuer && !o->token_url)
-		return config_fail(err, "oauth2_client_id: the built-in client "
-		                   "needs oauth2_provider, oauth2_issuer or "
-		                   "oauth2_token_url");
+		return mf_error_config(err, "oauth2_client_id: the built-in "
+		                       "client needs oauth2_provider, "
+		                       "oauth2_issuer or oauth2_token_url");
 	return TRUE;
 }
 
@@ -209,19 +211,19 @@ config_oauth2_check(const MfAccountConfig *cfg, GError **err)
 	if (!config_oauth2_check_client(o, err))
 		return FALSE;
 	if (tokens && (cfg->password || cfg->password_command))
-		return config_fail(err, "%s: give a password or an OAuth2 token "
-		                   "source (%s), not both", cfg->password
-		                   ? "password" : "password_command",
-		                   o->token_command ? "oauth2_token_command"
-		                                    : "oauth2_client_id");
+		return mf_error_config(err, "%s: give a password or an OAuth2 "
+		                       "token source (%s), not both",
+		                       cfg->password 		                       ? "password" : "password_command",
+		                       o->token_command ? "oauth2_token_command" 		                                    : "oauth2_client_id");
 	if (o->auth_set && sasl_auth_is_oauth2(o->auth) && !tokens)
-		return config_fail(err, "auth: logs in with an access token, but "
-		                   "the account has no oauth2_token_command nor "
-		                   "oauth2_client_id");
+		return mf_error_config(err, "auth: logs in with an access "
+		                       "token, but the account has no "
+		                       "oauth2_token_command nor "
+		                       "oauth2_client_id");
 	if (o->auth_set && !sasl_auth_is_oauth2(o->auth) && tokens)
-		return config_fail(err, "auth: logs in with a password, but the "
-		                   "account gets OAuth2 tokens (use oauth2, "
-		                   "xoauth2 or oauthbearer)");
+		return mf_error_config(err, "auth: logs in with a password, "
+		                       "but the account gets OAuth2 tokens "
+		                       "(use oauth2, xoauth2 or oauthbearer)");
 	return TRUE;
 }
 

@@ -85,19 +85,20 @@ config_syntax_top_key(ConfigFileSyntax *s, ConfigLine *l, const char *eq,
 	    strncmp(key_start, "default", strlen("default")) != 0) {
 		g_autofree char *key = g_strndup(key_start,
 		                                 (gsize)(key_end - key_start));
-		return config_fail(err, "%s:%u: %s: outside any group (keys go "
-		                   "below [account NAME]; only default = NAME "
-		                   "may come first)", s->path, l->number, key);
+		return mf_error_config(err, "%s:%u: %s: outside any group "
+		                       "(keys go below [account NAME]; only "
+		                       "default = NAME may come first)",
+		                       s->path, l->number, key);
 	}
 	if (s->default_name)
-		return config_fail(err, "%s:%u: default: given more than once "
-		                   "(first at line %u)", s->path, l->number,
-		                   s->default_line);
+		return mf_error_config(err, "%s:%u: default: given more than "
+		                       "once (first at line %u)", s->path,
+		                       l->number, s->default_line);
 	s->default_name = config_syntax_value(eq + 1, l->start + l->len);
 	s->default_line = l->number;
 	if (*s->default_name == '\0')
-		return config_fail(err, "%s:%u: default: empty value", s->path,
-		                   l->number);
+		return mf_error_config(err, "%s:%u: default: empty value",
+		                       s->path, l->number);
 	config_syntax_blank(l);
 	return TRUE;
 }
@@ -110,9 +111,10 @@ config_syntax_new_group(ConfigFileSyntax *s, ConfigLine *l, const char *name,
 	gpointer first = g_hash_table_lookup(s->groups, name);
 
 	if (first)
-		return config_fail(err, "%s:%u: [%s]: given twice (first at line "
-		                   "%u); put the keys of an account in one group",
-		                   s->path, l->number, name, GPOINTER_TO_UINT(first));
+		return mf_error_config(err, "%s:%u: [%s]: given twice (first "
+		                       "at line %u); put the keys of an "
+		                       "account in one group", s->path,
+		                       l->number, name, GPOINTER_TO_UINT(first));
 	g_hash_table_insert(s->groups, g_strdup(name),
 	                    GUINT_TO_POINTER(l->number));
 	return TRUE;
@@ -136,13 +138,13 @@ config_syntax_line(ConfigFileSyntax *s, ConfigLine *l, gboolean *in_group,
 	const char *eq = memchr(p, '=', (gsize)(end - p));
 	if (!eq) {
 		g_autofree char *text = config_syntax_text(l);
-		return config_fail(err, "%s:%u: '%s' is not a [group], a "
-		                   "key = value line or a # comment", s->path,
-		                   l->number, text);
+		return mf_error_config(err, "%s:%u: '%s' is not a [group], a "
+		                       "key = value line or a # comment",
+		                       s->path, l->number, text);
 	}
 	if (eq == p)
-		return config_fail(err, "%s:%u: a value without a key", s->path,
-		                   l->number);
+		return mf_error_config(err, "%s:%u: a value without a key",
+		                       s->path, l->number);
 	if (!*in_group)
 		return config_syntax_top_key(s, l, eq, p, err);
 	return TRUE;

@@ -26,6 +26,13 @@ static const struct {
 	{ "log", INO_CTL_LOG, 0444 },
 };
 
+/* This module's state (fs->ctl): status and log as last shown. */
+struct CtlState {
+	GMutex lock;      /* "ctl_lock": a leaf */
+	char *text[2];    /* .mailfs/status and log as last shown */
+	gint64 taken[2];  /* when (monotonic µs) */
+};
+
 /* What an open ctl file reads: a snapshot taken at open. */
 typedef struct {
 	char *text;
@@ -183,43 +190,45 @@ ctl_ops_snap_slot(fuse_ino_t ino)
 }
 
 /* The text of SLOT, taken anew when older than CTL_SNAPSHOT_US; when it
- * was taken (real time, µs) to *TAKEN.  Called with fs->ctl_lock held. */
+ * was taken (real time, µs) to *TAKEN.  Called with fs->ctl->lock held. */
 static const char *
 ctl_ops_snapshot_locked(MfFs *fs, int slot, gint64 *taken)
 {
 	gint64 now = g_get_real_time();
 
-	if (!fs->ctl_text[slot] || now - fs->ctl_taken[slot] >= CTL_SNAPSHOT_US ||
-	    now < fs->ctl_taken[slot]) {
-		g_free(fs->ctl_text[slot]);
-		fs->ctl_text[slot] = slot == 0 ? ctl_ops_status_text(fs)
+	if (!fs->ctl->text[slot] || now - fs->ctl->taken[slot] >= CTL_SNAPSHOT_US ||
+	    now < fs->ctl->taken[slot]) {
+		g_free(fs->ctl->text[slot]);
+		fs->ctl->text[slot] = slot == 0 ? ctl_ops_status_text(fs)
 		                               : log_recent();
-		fs->ctl_taken[slot] = now;
+		fs->ctl->taken[slot] = now;
 	}
-	*taken = fs->ctl_taken[slot];
-	return fs->ctl_text[slot];
+	*taken = fs->ctl->taken[slot];
+	return fs->ctl->text[slot];
 }
 
 static void
 ctl_ops_forget_snapshots(MfFs *fs)
 {
-	g_mutex_lock(&fs->ctl_lock);
+	g_mutex_lock(&fs->ctl->lock);
 	for (int i = 0; i < 2; i++)
-		g_clear_pointer(&fs->ctl_text[i], g_free);
-	g_mutex_unlock(&fs->ctl_lock);
+		g_clear_pointer(&fs->ctl->text[i], g_free);
+	g_mutex_unlock(&fs->ctl->lock);
 }
 
 void
 ctl_ops_init(MfFs *fs)
 {
-	g_mutex_init(&fs->ctl_lock);
+	fs->ctl = g_new0(CtlState, 1);
+	g_mutex_init(&fs->ctl->lock);
 }
 
 void
 ctl_ops_cleanup(MfFs *fs)
 {
 	ctl_ops_forget_snapshots(fs);
-	g_mutex_clear(&fs->ctl_lock);
+	g_mutex_clear(&fs->ctl->lock);
+	g_clear_pointer(&fs->ctl, g_free);
 }
 
 static void
@@ -235,9 +244,9 @@ ctl_ops_attr(MfFs *fs, fuse_ino_t ino, struct stat *st)
 		return;
 	}
 	if (fs->read_only && slot >= 0) {
-		g_mutex_lock(&fs->ctl_lock);
+		g_mutex_lock(&fs->ctl->lock);
 		len = strlen(ctl_ops_snapshot_locked(fs, slot, &taken));
-		g_mutex_unlock(&fs->ctl_lock);
+		g_mutex_unlock(&fs->ctl->lock);
 	}
 	node_file_attr(fs, ino, ctl_files[i].perm, len,
 	               taken ? taken / G_USEC_PER_SEC : fs->started, st);
@@ -322,11 +331,11 @@ ctl_ops_read_snapshot(fuse_req_t req, Node n, size_t size, off_t off)
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	g_mutex_lock(&fs->ctl_lock);
+	g_mutex_lock(&fs->ctl->lock);
 	const char *text = ctl_ops_snapshot_locked(fs, slot, &taken);
 	size_t len = strlen(text), start = MIN((size_t)off, len);
 	g_autofree char *part = g_strndup(text + start, MIN(size, len - start));
-	g_mutex_unlock(&fs->ctl_lock);
+	g_mutex_unlock(&fs->ctl->lock);
 	fuse_reply_buf(req, part, strlen(part));
 }
 

@@ -28,8 +28,8 @@ void ctl_ops_write(fuse_req_t req, Node n, const char *buf, size_t size,
                    struct fuse_file_info *fi);
 void ctl_ops_release(fuse_req_t req, struct fuse_file_info *fi);
 void ctl_ops_setattr(fuse_req_t req, Node n, struct stat *attr, int to_set);
-/* Set up before serving; frees the snapshots of status and log at
- * unmount. */
+/* Set up fs->ctl before serving; frees it and the snapshots of status
+ * and log at unmount. */
 void ctl_ops_init(MfFs *fs);
 void ctl_ops_cleanup(MfFs *fs);
 

@@ -20,9 +20,9 @@
 #define STAGED_MAX (64u << 20)
 
 void
-folder_ops_init(MfFs *fs)
+folder_ops_init(MfFs *fs, const char *staging)
 {
-	staged_init(fs);
+	staged_init(fs, staging);
 }
 
 void

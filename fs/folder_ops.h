@@ -17,7 +17,9 @@
 
 #define FLAGS_XATTR "user.mailfs.flags"
 
-void folder_ops_init(MfFs *fs);
+/* Sets up (and at unmount frees) fs->staged, the files being written
+ * into folders, whose bytes are kept in STAGING (a directory, emptied). */
+void folder_ops_init(MfFs *fs, const char *staging);
 void folder_ops_cleanup(MfFs *fs);
 
 void folder_ops_unlink(fuse_req_t req, Node parent, const char *name);

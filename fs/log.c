@@ -319,8 +319,8 @@ log_configure(int level, const char *file, GError **err)
 	              O_NOCTTY, 0600);
 	if (fd < 0) {
 		int e = errno;
-		g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-		            "log_file %s: cannot open: %s", file, g_strerror(e));
+		mf_error_config(err, "log_file %s: cannot open: %s", file,
+		                g_strerror(e));
 		return FALSE;
 	}
 	if (log_file_fd >= 0)

@@ -26,7 +26,6 @@
 #include "fs/ops.h"
 #include "fs/status_cmd.h"
 #include "fs/view_ops.h"
-#include "net/conn.h"
 #include "net/mf_error.h"
 
 void
@@ -55,6 +54,21 @@ mount_fail(const MfAccountConfig *cfg, const GError *err)
 	return cli_exit_status(err);
 }
 
+/* *S: how to reach URL as CFG says, in new copies (PASSWORD taken). */
+static void
+mount_server(const MfAccountConfig *cfg, const MfUrl *url, char *password,
+             MfServerParams *s)
+{
+	s->url = *url;
+	s->url.host = g_strdup(url->host);
+	s->ca_file = g_strdup(cfg->ca_file);
+	s->tls_fingerprint = g_strdup(cfg->tls_fingerprint);
+	s->user = g_strdup(cfg->user);
+	s->password = password;
+	s->auth = cfg->oauth2.auth;
+	s->timeout_ms = (int)cfg->timeout * 1000;
+}
+
 void
 mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 {
@@ -67,14 +81,9 @@ mount_params(const MfAccountConfig *cfg, char *password, MfAccountParams *p)
 	p->leave_on_server = cfg->leave_on_server;
 	p->delete_expunge = cfg->delete_expunge;
 	p->poll_interval = cfg->poll_interval;
-	p->backend.url = cfg->has_imap ? cfg->imap : cfg->pop3;
-	p->backend.url.host = g_strdup(p->backend.url.host);
-	p->backend.ca_file = g_strdup(cfg->ca_file);
-	p->backend.tls_fingerprint = g_strdup(cfg->tls_fingerprint);
-	p->backend.user = g_strdup(cfg->user);
-	p->backend.password = password;
-	p->backend.auth = cfg->oauth2.auth;
-	p->backend.timeout_ms = (int)cfg->timeout * 1000;
+	p->backoff_min_ms = cfg->test_reconnect_ms;
+	mount_server(cfg, cfg->has_imap ? &cfg->imap : &cfg->pop3, password,
+	             &p->backend.server);
 	p->backend.message_max = cfg->message_max;
 }
 
@@ -302,21 +311,21 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
              MfAccount *account, GError **err)
 {
 	OutboxParams op = {
-		.smtp = cfg->smtp,
-		.ca_file = cfg->ca_file,
-		.tls_fingerprint = cfg->tls_fingerprint,
-		.user = cfg->user,
-		.password = NULL, /* the account's: one copy in the daemon */
-		.auth = cfg->oauth2.auth,
-		.tokens = p->backend.tokens, /* shared with the account */
-		.from = cfg->from,
-		.timeout_ms = (int)cfg->timeout * 1000,
+		/* the shared tokens, and no password: the account's, one
+		 * copy in the daemon */
+		.tokens = p->backend.tokens ? tokens_ref(p->backend.tokens)
+		                            : NULL,
+		.from = g_strdup(cfg->from),
 		.save_sent = cfg->save_sent,
-		.sent_folder = cfg->sent_folder,
+		.sent_folder = g_strdup(cfg->sent_folder),
+		.retry_min_ms = cfg->test_outbox_retry_ms,
 	};
 	g_autofree char *dir = g_build_filename(cfg->cache_dir, "outbox", NULL);
 
-	return outbox_open(dir, &op, account, err); /* it copies OP */
+	mount_server(cfg, &cfg->smtp, NULL, &op.smtp);
+	MfOutbox *o = outbox_open(dir, &op, account, err); /* it copies OP */
+	outbox_params_clear(&op);
+	return o;
 }
 
 /* Wipes and drops P's password once the account and the outbox hold
@@ -324,10 +333,7 @@ mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
 static void
 mount_forget_password(MfAccountParams *p)
 {
-	if (!p->backend.password)
-		return;
-	explicit_bzero(p->backend.password, strlen(p->backend.password));
-	g_clear_pointer(&p->backend.password, g_free);
+	server_params_forget_password(&p->backend.server);
 }
 
 /* Runs the FUSE loop until unmounted or told to stop (SIGTERM, SIGINT,
@@ -370,8 +376,9 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	}
 	if (fs->outbox)
 		outbox_start(fs->outbox);
-	fs->staging = g_build_filename(cfg->cache_dir, "staging", NULL);
-	folder_ops_init(fs);
+	g_autofree char *staging =
+		g_build_filename(cfg->cache_dir, "staging", NULL);
+	folder_ops_init(fs, staging);
 	ctl_ops_init(fs);
 	view_ops_init(fs);
 	node_handles_init(fs);
@@ -389,7 +396,6 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	ctl_ops_cleanup(fs);
 	view_ops_cleanup(fs);
 	node_handles_free_all(fs);
-	g_free(fs->staging);
 	outbox_close(fs->outbox);
 	fs->outbox = NULL;
 	account_close(fs->account);
@@ -513,7 +519,7 @@ mount_run(MfAccountConfig *cfg, const MountOptions *o)
 		return mount_fail(cfg, err);
 	}
 	if (o->debug)
-		conn_set_default_trace(log_trace_cb);
+		account_set_trace(log_trace_cb);
 	if (mount_reach(cfg, &p, &err))
 		rc = mount_fuse(se, &fs, cfg, o, mp, lock, &p, err);
 	else

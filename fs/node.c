@@ -101,26 +101,6 @@ node_mail_writable(const MfFs *fs)
 	       (account_caps(fs->account) & MF_BACKEND_CAP_WRITE);
 }
 
-gboolean
-node_parse_msg_name(const char *name, guint32 *uid, gint64 *gen)
-{
-	guint64 u = 0, g = 0;
-	char *end = NULL;
-
-	if (!g_ascii_isdigit(name[0]) || name[0] == '0')
-		return FALSE;
-	u = g_ascii_strtoull(name, &end, 10);
-	if (u == 0 || u > G_MAXUINT32 || *end != '.' ||
-	    !g_ascii_isdigit(end[1]) || end[1] == '0')
-		return FALSE;
-	g = g_ascii_strtoull(end + 1, &end, 10);
-	if (g == 0 || g > G_MAXINT32 || strcmp(end, ".eml") != 0)
-		return FALSE;
-	*uid = (guint32)u;
-	*gen = (gint64)g;
-	return TRUE;
-}
-
 void
 node_file_attr(const MfFs *fs, fuse_ino_t ino, mode_t perm, guint64 size,
                gint64 mtime, struct stat *st)
@@ -210,22 +190,10 @@ node_msg_name(const MfListing *l, const MfRemoteMessage *m,
               char buf[NODE_NAME_MAX])
 {
 	const char *alias = listing_alias(l, m, NULL);
-	char key[65];
-	size_t n = 0;
 
 	if (alias)
 		return alias;
-	if (!m->key) {
-		g_snprintf(buf, NODE_NAME_MAX, "%u.%" G_GINT64_FORMAT ".eml",
-		           m->uid, listing_generation(l));
-		return buf;
-	}
-	for (const char *p = m->key; *p && n < sizeof key - 1; p++)
-		key[n++] = g_ascii_isalnum(*p) || *p == '.' || *p == '_' ||
-		           *p == '-' ? *p : '_';
-	key[n] = '\0';
-	g_snprintf(buf, NODE_NAME_MAX, "%u-%s.eml", m->uid, key);
-	return buf;
+	return node_name_format(m->uid, listing_generation(l), m->key, buf);
 }
 
 void
@@ -246,11 +214,17 @@ typedef struct {
 	gboolean closed; /* RELEASE came */
 } HandleRef;
 
+struct NodeHandles {
+	GMutex lock;
+	GHashTable *table; /* open file handles -> their HandleRef */
+};
+
 void
 node_handles_init(MfFs *fs)
 {
-	g_mutex_init(&fs->handles_lock);
-	fs->handles = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+	fs->handles = g_new0(NodeHandles, 1);
+	g_mutex_init(&fs->handles->lock);
+	fs->handles->table = g_hash_table_new_full(NULL, NULL, NULL, g_free);
 }
 
 void
@@ -260,9 +234,9 @@ node_handle_track(MfFs *fs, gpointer h, GDestroyNotify free_fn)
 
 	r->free_fn = free_fn;
 	r->users = 1;
-	g_mutex_lock(&fs->handles_lock);
-	g_hash_table_insert(fs->handles, h, r);
-	g_mutex_unlock(&fs->handles_lock);
+	g_mutex_lock(&fs->handles->lock);
+	g_hash_table_insert(fs->handles->table, h, r);
+	g_mutex_unlock(&fs->handles->lock);
 }
 
 /* Drops one user of H (locked); frees H when none is left. */
@@ -272,11 +246,11 @@ node_handle_drop_locked(MfFs *fs, gpointer h, HandleRef *r)
 	GDestroyNotify free_fn = r->free_fn;
 
 	if (--r->users > 0) {
-		g_mutex_unlock(&fs->handles_lock);
+		g_mutex_unlock(&fs->handles->lock);
 		return;
 	}
-	g_hash_table_remove(fs->handles, h);
-	g_mutex_unlock(&fs->handles_lock);
+	g_hash_table_remove(fs->handles->table, h);
+	g_mutex_unlock(&fs->handles->lock);
 	if (free_fn)
 		free_fn(h);
 }
@@ -290,36 +264,36 @@ node_handle_get(MfFs *fs, gpointer h)
 gboolean
 node_handle_get_kind(MfFs *fs, gpointer h, GDestroyNotify free_fn)
 {
-	g_mutex_lock(&fs->handles_lock);
-	HandleRef *r = g_hash_table_lookup(fs->handles, h);
+	g_mutex_lock(&fs->handles->lock);
+	HandleRef *r = g_hash_table_lookup(fs->handles->table, h);
 	gboolean ok = r && !r->closed && (!free_fn || r->free_fn == free_fn);
 	if (ok)
 		r->users++;
-	g_mutex_unlock(&fs->handles_lock);
+	g_mutex_unlock(&fs->handles->lock);
 	return ok;
 }
 
 void
 node_handle_put(MfFs *fs, gpointer h)
 {
-	g_mutex_lock(&fs->handles_lock);
-	HandleRef *r = g_hash_table_lookup(fs->handles, h);
+	g_mutex_lock(&fs->handles->lock);
+	HandleRef *r = g_hash_table_lookup(fs->handles->table, h);
 	if (r)
 		node_handle_drop_locked(fs, h, r);
 	else
-		g_mutex_unlock(&fs->handles_lock);
+		g_mutex_unlock(&fs->handles->lock);
 }
 
 void
 node_handle_release(MfFs *fs, gpointer h)
 {
-	g_mutex_lock(&fs->handles_lock);
-	HandleRef *r = g_hash_table_lookup(fs->handles, h);
+	g_mutex_lock(&fs->handles->lock);
+	HandleRef *r = g_hash_table_lookup(fs->handles->table, h);
 	if (r && !r->closed) {
 		r->closed = TRUE;
 		node_handle_drop_locked(fs, h, r);
 	} else {
-		g_mutex_unlock(&fs->handles_lock);
+		g_mutex_unlock(&fs->handles->lock);
 	}
 }
 
@@ -329,12 +303,13 @@ node_handles_free_all(MfFs *fs)
 	GHashTableIter it;
 	gpointer h, v;
 
-	g_hash_table_iter_init(&it, fs->handles);
+	g_hash_table_iter_init(&it, fs->handles->table);
 	while (g_hash_table_iter_next(&it, &h, &v))
 		if (((HandleRef *)v)->free_fn)
 			((HandleRef *)v)->free_fn(h);
-	g_hash_table_unref(fs->handles);
-	g_mutex_clear(&fs->handles_lock);
+	g_hash_table_unref(fs->handles->table);
+	g_mutex_clear(&fs->handles->lock);
+	g_clear_pointer(&fs->handles, g_free);
 }
 
 gboolean
@@ -345,12 +320,11 @@ node_find_message(MfFs *fs, gint64 folder_id, const char *name, gint64 *gen,
 	MfListing *l = account_listing(fs->account, folder_id, &err);
 	const MfRemoteMessage *m = l ? listing_find_name(l, name) : NULL;
 	char want[NODE_NAME_MAX];
-	guint64 u = g_ascii_isdigit(name[0]) ? g_ascii_strtoull(name, NULL, 10)
-	                                      : 0;
+	guint32 u = node_name_uid(name);
 
 	/* Else a server name: "<uid>.<gen>.eml" or "<uid>-<key>.eml". */
-	if (!m && l && u > 0 && u <= G_MAXUINT32)
-		m = listing_find(l, (guint32)u);
+	if (!m && l && u > 0)
+		m = listing_find(l, u);
 	if (m && strcmp(node_msg_name(l, m, want), name) != 0)
 		m = NULL; /* a message that was given another name */
 	if (m) {

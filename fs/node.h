@@ -17,6 +17,7 @@
 #include <glib.h>
 #include <sys/stat.h>
 
+#include "fs/node_name.h"
 #include "fs/ops.h"
 
 typedef enum {
@@ -46,18 +47,13 @@ fuse_ino_t node_staged_ino(gint64 id);
 MfFs *node_fs(fuse_req_t req);
 
 /* The file name of message M of listing L: the name it was given
- * through the mount (written or renamed to), else "<uid>.<gen>.eml",
- * where the listing's generation makes names unique in the whole account
- * (a message copied or moved to another folder never meets a name it
- * already has there), or "<uid>-<key>.eml" for a message named by a key
- * (a POP3 UIDL), the key cut to 64 characters with anything but letters,
- * digits, '.', '_' and '-' made '_'.  Stable, safe to type in a shell.
- * Written to BUF, or an alias L holds. */
-#define NODE_NAME_MAX 96
+ * through the mount (written or renamed to), else node_name_format() of
+ * its UID and the listing's generation, which makes names unique in the
+ * whole account (a message copied or moved to another folder never meets
+ * a name it already has there), or of its key (a POP3 UIDL).  Written to
+ * BUF, or an alias L holds. */
 const char *node_msg_name(const MfListing *l, const MfRemoteMessage *m,
                           char buf[NODE_NAME_MAX]);
-/* The UID and generation of a name "<uid>.<gen>.eml"; FALSE otherwise. */
-gboolean node_parse_msg_name(const char *name, guint32 *uid, gint64 *gen);
 
 /* The message called NAME in FOLDER_ID (its listing refreshed if stale):
  * its generation and UID; FALSE if none. */
@@ -92,6 +88,8 @@ void node_reply_error(fuse_req_t req, const GError *err);
  * not release every handle before the session ends; so requests hold a
  * handle between node_handle_get() (FALSE: already released) and
  * node_handle_put(), and what is still open at the end is freed. */
+/* node_handles_init() creates fs->handles, node_handles_free_all() frees
+ * it with every handle still open. */
 void node_handles_init(MfFs *fs);
 void node_handle_track(MfFs *fs, gpointer h, GDestroyNotify free_fn);
 gboolean node_handle_get(MfFs *fs, gpointer h);

@@ -9,6 +9,12 @@
 #include "cache/account.h"
 #include "cache/outbox.h"
 
+/* Each fs module keeps its own state, created by its init function and
+ * freed by its cleanup; MfFs holds only what the whole mount shares. */
+typedef struct CtlState CtlState;       /* ctl_ops.c: .mailfs/ snapshots */
+typedef struct StagedState StagedState; /* staged.c: files being written */
+typedef struct NodeHandles NodeHandles; /* node.c: open file handles */
+
 typedef struct {
 	MfAccount *account;
 	MfOutbox *outbox; /* outbox/ when the account has smtp; or NULL */
@@ -18,17 +24,10 @@ typedef struct {
 	gboolean expunge; /* rm expunges instead of moving to \Trash */
 	gboolean read_only; /* read_only = yes: ro_ops.c */
 	gboolean no_open;   /* ... and the kernel sends no OPEN */
-	GMutex ctl_lock;
-	char *ctl_text[2];    /* .mailfs/status and log as last shown */
-	gint64 ctl_taken[2];  /* when (monotonic µs) */
-	char *staging;    /* directory of files being written into folders */
-	GMutex staged_lock;
-	GHashTable *staged; /* id -> Staged (staged.c) */
-	GHashTable *staged_mtimes; /* folder id -> last change (staged.c) */
-	gint64 staged_next;
+	CtlState *ctl;        /* ctl_ops_init() */
+	StagedState *staged;  /* staged_init(), by folder_ops_init() */
+	NodeHandles *handles; /* node_handles_init() */
 	struct Inval *inval; /* kernel entry invalidations (inval.h) */
-	GMutex handles_lock;
-	GHashTable *handles; /* open file handles -> their free function */
 	struct ViewFs *views; /* .mailfs/view/: fs/view_ops.c */
 } MfFs;
 

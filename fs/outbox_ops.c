@@ -1,14 +1,15 @@
 /* outbox_ops.c - the outbox/ and outbox/failed/ directories as FUSE
- * operations over the outbox queue.  Errors of the queue are answered
- * through errmap (node_reply_error); the errnos written here are the file
- * system's own answers (EACCES for writing into NAME.error or creating in
- * failed/, ENOTSUP for extended attributes, EXDEV for a move out). */
+ * operations over the outbox queue, which alone touches the spool files
+ * (this file holds their fds, never reads, writes or closes one).  Errors
+ * of the queue are answered through errmap (node_reply_error); the errnos
+ * written here are the file system's own answers (EACCES for writing into
+ * NAME.error or creating in failed/, ENOTSUP for extended attributes,
+ * EXDEV for a move out). */
 #include "fs/outbox_ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "net/mf_error.h"
 
@@ -28,8 +29,7 @@ outbox_handle_free(gpointer p)
 {
 	OutboxHandle *h = p;
 
-	if (h->fd >= 0)
-		close(h->fd);
+	outbox_discard_fd(h->fd);
 	g_free(h);
 }
 
@@ -282,16 +282,16 @@ outbox_ops_open(fuse_req_t req, Node n, struct fuse_file_info *fi)
 	outbox_ops_reply_open(req, fi, fd, n.id, FALSE);
 }
 
-/* Answers a READ of entry ID: from FD, or its NAME.error text when FD
- * is -1. */
+/* Answers a READ of entry ID: from FD, or without one (-1) from the
+ * entry's file (FILE TRUE) or its NAME.error text. */
 static void
-outbox_ops_reply_read(fuse_req_t req, int fd, gint64 id, size_t size,
-                      off_t off)
+outbox_ops_reply_read(fuse_req_t req, int fd, gboolean file, gint64 id,
+                      size_t size, off_t off)
 {
 	g_autoptr(GError) err = NULL;
 	OutboxEntry e;
 
-	if (fd < 0) { /* NAME.error */
+	if (fd < 0 && !file) { /* NAME.error */
 		if (!outbox_get(node_fs(req)->outbox, id, &e)) {
 			fuse_reply_err(req, ENOENT);
 			return;
@@ -304,7 +304,9 @@ outbox_ops_reply_read(fuse_req_t req, int fd, gint64 id, size_t size,
 		return;
 	}
 	g_autofree char *buf = g_malloc(size);
-	gssize n = outbox_read(fd, buf, size, off, &err);
+	MfOutbox *o = node_fs(req)->outbox;
+	gssize n = fd >= 0 ? outbox_read(fd, buf, size, off, &err)
+	                   : outbox_read_entry(o, id, buf, size, off, &err);
 	if (n < 0)
 		node_reply_error(req, err);
 	else
@@ -317,25 +319,13 @@ outbox_ops_read(fuse_req_t req, size_t size, off_t off,
 {
 	OutboxHandle *h = outbox_handle(fi);
 
-	outbox_ops_reply_read(req, h->fd, h->id, size, off);
+	outbox_ops_reply_read(req, h->fd, FALSE, h->id, size, off);
 }
 
 void
 outbox_ops_read_ino(fuse_req_t req, Node n, size_t size, off_t off)
 {
-	g_autoptr(GError) err = NULL;
-	int fd = -1;
-
-	if (n.kind == NODE_SPOOL) {
-		fd = outbox_open_file(node_fs(req)->outbox, n.id, O_RDONLY, &err);
-		if (fd < 0) {
-			node_reply_error(req, err);
-			return;
-		}
-	}
-	outbox_ops_reply_read(req, fd, n.id, size, off);
-	if (fd >= 0)
-		close(fd);
+	outbox_ops_reply_read(req, -1, n.kind == NODE_SPOOL, n.id, size, off);
 }
 
 void

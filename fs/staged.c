@@ -28,6 +28,14 @@ struct Staged {
 	char *refused;      /* why the last commit failed, or NULL */
 };
 
+struct StagedState {
+	char *dir;          /* cache_dir/staging: the files' bytes */
+	GMutex lock;        /* "staged_lock": a leaf */
+	GHashTable *table;  /* id -> Staged */
+	GHashTable *mtimes; /* folder id -> last change */
+	gint64 next;        /* the last id given */
+};
+
 static void
 staged_free(Staged *st)
 {
@@ -40,19 +48,21 @@ staged_free(Staged *st)
 }
 
 void
-staged_init(MfFs *fs)
+staged_init(MfFs *fs, const char *dir)
 {
-	g_mutex_init(&fs->staged_lock);
-	fs->staged = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
+	fs->staged = g_new0(StagedState, 1);
+	fs->staged->dir = g_strdup(dir);
+	g_mutex_init(&fs->staged->lock);
+	fs->staged->table = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
 	                                   (GDestroyNotify)staged_free);
-	fs->staged_mtimes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+	fs->staged->mtimes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 	                                          g_free, g_free);
-	g_mkdir_with_parents(fs->staging, 0700);
+	g_mkdir_with_parents(fs->staged->dir, 0700);
 	/* What a crash left: files never closed, so never appended. */
-	g_autoptr(GDir) d = g_dir_open(fs->staging, 0, NULL);
+	g_autoptr(GDir) d = g_dir_open(fs->staged->dir, 0, NULL);
 	const char *name;
 	while (d && (name = g_dir_read_name(d))) {
-		g_autofree char *p = g_build_filename(fs->staging, name, NULL);
+		g_autofree char *p = g_build_filename(fs->staged->dir, name, NULL);
 		unlink(p);
 	}
 }
@@ -60,9 +70,11 @@ staged_init(MfFs *fs)
 void
 staged_cleanup(MfFs *fs)
 {
-	g_hash_table_unref(fs->staged);
-	g_hash_table_unref(fs->staged_mtimes);
-	g_mutex_clear(&fs->staged_lock);
+	g_hash_table_unref(fs->staged->table);
+	g_hash_table_unref(fs->staged->mtimes);
+	g_mutex_clear(&fs->staged->lock);
+	g_free(fs->staged->dir);
+	g_clear_pointer(&fs->staged, g_free);
 }
 
 /* Records that FOLDER_ID's files changed; called with staged_lock. */
@@ -72,17 +84,17 @@ staged_touch_locked(MfFs *fs, gint64 folder_id)
 	gint64 *t = g_new(gint64, 1);
 
 	*t = g_get_real_time() / G_USEC_PER_SEC;
-	g_hash_table_replace(fs->staged_mtimes,
+	g_hash_table_replace(fs->staged->mtimes,
 	                     g_memdup2(&folder_id, sizeof folder_id), t);
 }
 
 gint64
 staged_folder_mtime(MfFs *fs, gint64 folder_id)
 {
-	g_mutex_lock(&fs->staged_lock);
-	gint64 *t = g_hash_table_lookup(fs->staged_mtimes, &folder_id);
+	g_mutex_lock(&fs->staged->lock);
+	gint64 *t = g_hash_table_lookup(fs->staged->mtimes, &folder_id);
 	gint64 v = t ? *t : 0;
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	return v;
 }
 
@@ -105,7 +117,7 @@ staged_find_locked(MfFs *fs, gint64 folder_id, const char *name)
 	GHashTableIter it;
 	gpointer v;
 
-	g_hash_table_iter_init(&it, fs->staged);
+	g_hash_table_iter_init(&it, fs->staged->table);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		Staged *st = v;
 		if (st->folder_id == folder_id && strcmp(st->name, name) == 0)
@@ -120,7 +132,7 @@ staged_remove_locked(MfFs *fs, Staged *st)
 {
 	staged_touch_locked(fs, st->folder_id);
 	if (st->opens == 0)
-		g_hash_table_remove(fs->staged, &st->id);
+		g_hash_table_remove(fs->staged->table, &st->id);
 	else
 		st->folder_id = -1;
 }
@@ -174,10 +186,10 @@ staged_new(MfFs *fs, gint64 folder_id, const char *name, int src_fd,
 	st->folder_id = folder_id;
 	st->name = g_strdup(name);
 	st->mtime = -1;
-	g_mutex_lock(&fs->staged_lock);
-	st->id = ++fs->staged_next;
-	g_mutex_unlock(&fs->staged_lock);
-	st->path = g_strdup_printf("%s/%" G_GINT64_FORMAT, fs->staging, st->id);
+	g_mutex_lock(&fs->staged->lock);
+	st->id = ++fs->staged->next;
+	g_mutex_unlock(&fs->staged->lock);
+	st->path = g_strdup_printf("%s/%" G_GINT64_FORMAT, fs->staged->dir, st->id);
 	int fd = staged_open_path(st->path, O_RDWR | O_TRUNC, err);
 	if (fd >= 0 && src_fd >= 0 && !node_copy_fd(src_fd, fd, err)) {
 		close(fd);
@@ -191,14 +203,14 @@ staged_new(MfFs *fs, gint64 folder_id, const char *name, int src_fd,
 		staged_free(st);
 		return NULL;
 	}
-	g_mutex_lock(&fs->staged_lock);
+	g_mutex_lock(&fs->staged->lock);
 	Staged *old = staged_find_locked(fs, folder_id, name);
 	if (old)
 		staged_remove_locked(fs, old);
-	g_hash_table_insert(fs->staged, &st->id, st);
+	g_hash_table_insert(fs->staged->table, &st->id, st);
 	staged_touch_locked(fs, folder_id);
 	StagedHandle *h = staged_handle_new_locked(fs, st, fd);
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	return h;
 }
 
@@ -226,13 +238,13 @@ staged_replace(MfFs *fs, gint64 folder_id, const char *name, int src_fd,
 StagedHandle *
 staged_open(MfFs *fs, gint64 id, int flags, GError **err)
 {
-	g_mutex_lock(&fs->staged_lock);
-	Staged *st = g_hash_table_lookup(fs->staged, &id);
+	g_mutex_lock(&fs->staged->lock);
+	Staged *st = g_hash_table_lookup(fs->staged->table, &id);
 	int fd = st ? staged_open_path(st->path, flags, err) : -1;
 	StagedHandle *h = fd >= 0 ? staged_handle_new_locked(fs, st, fd) : NULL;
 	if (h && (flags & O_TRUNC))
 		st->dirty = TRUE;
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	if (!st)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no such file");
 	return h;
@@ -243,24 +255,24 @@ staged_lookup(MfFs *fs, gint64 folder_id, const char *name, struct stat *sb)
 {
 	fuse_ino_t ino = 0;
 
-	g_mutex_lock(&fs->staged_lock);
+	g_mutex_lock(&fs->staged->lock);
 	Staged *st = staged_find_locked(fs, folder_id, name);
 	if (st) {
 		staged_attr_locked(fs, st, sb);
 		ino = sb->st_ino;
 	}
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	return ino;
 }
 
 gboolean
 staged_getattr(MfFs *fs, gint64 id, struct stat *sb)
 {
-	g_mutex_lock(&fs->staged_lock);
-	Staged *st = g_hash_table_lookup(fs->staged, &id);
+	g_mutex_lock(&fs->staged->lock);
+	Staged *st = g_hash_table_lookup(fs->staged->table, &id);
 	if (st)
 		staged_attr_locked(fs, st, sb);
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	return st != NULL;
 }
 
@@ -270,15 +282,15 @@ staged_fill(MfFs *fs, gint64 folder_id, GArray *dir)
 	GHashTableIter it;
 	gpointer v;
 
-	g_mutex_lock(&fs->staged_lock);
-	g_hash_table_iter_init(&it, fs->staged);
+	g_mutex_lock(&fs->staged->lock);
+	g_hash_table_iter_init(&it, fs->staged->table);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		Staged *st = v;
 		if (st->folder_id == folder_id)
 			dirlist_add(dir, st->name, node_staged_ino(st->id),
 			            S_IFREG);
 	}
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 }
 
 /* Appends ST's file as the message NAME of FOLDER_ID (what has that name
@@ -297,20 +309,20 @@ staged_commit(MfFs *fs, Staged *st, gint64 folder_id, const char *name,
 		return FALSE;
 	}
 	node_find_message(fs, folder_id, name, &gen, &uid);
-	g_mutex_lock(&fs->staged_lock);
+	g_mutex_lock(&fs->staged->lock);
 	g_autofree char *flags = g_strdup(st->flags);
 	gint64 date = st->mtime > 0 ? st->mtime : 0;
 	st->dirty = FALSE;
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	GError *e = NULL;
 	gboolean ok = account_add_message(fs->account, folder_id, name,
 	                                  st->path, date, flags, gen, uid, &e);
-	g_mutex_lock(&fs->staged_lock);
+	g_mutex_lock(&fs->staged->lock);
 	st->committed |= ok;
 	st->dirty = !ok; /* not appended: a later close tries again */
 	g_free(st->refused);
 	st->refused = ok ? NULL : g_strdup(e->message);
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	if (!ok)
 		g_propagate_error(err, e);
 	return ok;
@@ -321,12 +333,12 @@ staged_flush(MfFs *fs, StagedHandle *h, GError **err)
 {
 	Staged *st = h->st;
 
-	g_mutex_lock(&fs->staged_lock);
+	g_mutex_lock(&fs->staged->lock);
 	gboolean due = st->dirty && st->folder_id > 0 &&
 	               !outbox_msg_is_scratch_name(st->name);
 	gint64 folder_id = st->folder_id;
 	g_autofree char *name = g_strdup(st->name);
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	/* A close after a change makes the message: close() returns once
 	 * it is appended, or recorded to be. */
 	if (fsync(h->fd) != 0) {
@@ -346,7 +358,7 @@ staged_release(MfFs *fs, StagedHandle *h)
 
 	close(h->fd);
 	h->fd = -1;
-	g_mutex_lock(&fs->staged_lock);
+	g_mutex_lock(&fs->staged->lock);
 	gboolean scratch = outbox_msg_is_scratch_name(st->name);
 	if (--st->opens == 0 && (st->folder_id < 0 || !scratch)) {
 		if (st->folder_id > 0 && st->dirty)
@@ -354,20 +366,20 @@ staged_release(MfFs *fs, StagedHandle *h)
 			          st->refused ? st->refused : "not closed");
 		if (st->folder_id > 0)
 			staged_touch_locked(fs, st->folder_id);
-		g_hash_table_remove(fs->staged, &st->id);
+		g_hash_table_remove(fs->staged->table, &st->id);
 	}
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	node_handle_release(fs, h);
 }
 
 gboolean
 staged_unlink(MfFs *fs, gint64 folder_id, const char *name)
 {
-	g_mutex_lock(&fs->staged_lock);
+	g_mutex_lock(&fs->staged->lock);
 	Staged *st = staged_find_locked(fs, folder_id, name);
 	if (st)
 		staged_remove_locked(fs, st);
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	return st != NULL;
 }
 
@@ -380,18 +392,18 @@ staged_commit_renamed(MfFs *fs, Staged *st, gint64 from_folder,
 	g_autofree char *name = g_strdup(st->name);
 
 	if (staged_commit(fs, st, st->folder_id, name, err)) {
-		g_mutex_lock(&fs->staged_lock);
+		g_mutex_lock(&fs->staged->lock);
 		if (--st->opens == 0)
-			g_hash_table_remove(fs->staged, &st->id);
-		g_mutex_unlock(&fs->staged_lock);
+			g_hash_table_remove(fs->staged->table, &st->id);
+		g_mutex_unlock(&fs->staged->lock);
 		return TRUE;
 	}
-	g_mutex_lock(&fs->staged_lock);
+	g_mutex_lock(&fs->staged->lock);
 	st->opens--;
 	g_free(st->name);
 	st->name = g_strdup(from);
 	st->folder_id = from_folder;
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	return FALSE;
 }
 
@@ -399,13 +411,13 @@ gboolean
 staged_rename(MfFs *fs, gint64 folder_id, const char *name, gint64 new_folder,
               const char *new_name, gboolean *found, GError **err)
 {
-	g_mutex_lock(&fs->staged_lock);
+	g_mutex_lock(&fs->staged->lock);
 	Staged *st = staged_find_locked(fs, folder_id, name);
 	Staged *there = st ? staged_find_locked(fs, new_folder, new_name)
 	                   : NULL;
 	*found = st != NULL;
 	if (!st) {
-		g_mutex_unlock(&fs->staged_lock);
+		g_mutex_unlock(&fs->staged->lock);
 		return TRUE;
 	}
 	if (there && there != st)
@@ -421,7 +433,7 @@ staged_rename(MfFs *fs, gint64 folder_id, const char *name, gint64 new_folder,
 	                  !outbox_msg_is_scratch_name(new_name);
 	if (commit)
 		st->opens++; /* held while it is committed */
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	return !commit || staged_commit_renamed(fs, st, folder_id, name, err);
 }
 
@@ -429,8 +441,8 @@ gboolean
 staged_setattr(MfFs *fs, gint64 id, const struct stat *attr, int to_set,
                struct stat *sb, GError **err)
 {
-	g_mutex_lock(&fs->staged_lock);
-	Staged *st = g_hash_table_lookup(fs->staged, &id);
+	g_mutex_lock(&fs->staged->lock);
+	Staged *st = g_hash_table_lookup(fs->staged->table, &id);
 	gboolean ok = st != NULL;
 	if (!ok)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "no such file");
@@ -448,16 +460,16 @@ staged_setattr(MfFs *fs, gint64 id, const struct stat *attr, int to_set,
 		            : attr->st_mtime;
 	if (ok)
 		staged_attr_locked(fs, st, sb);
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	return ok;
 }
 
 void
 staged_wrote(MfFs *fs, StagedHandle *h)
 {
-	g_mutex_lock(&fs->staged_lock);
+	g_mutex_lock(&fs->staged->lock);
 	h->st->dirty = TRUE;
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 }
 
 gint64
@@ -469,23 +481,23 @@ staged_handle_id(const StagedHandle *h)
 gboolean
 staged_set_flags(MfFs *fs, gint64 id, const char *flags)
 {
-	g_mutex_lock(&fs->staged_lock);
-	Staged *st = g_hash_table_lookup(fs->staged, &id);
+	g_mutex_lock(&fs->staged->lock);
+	Staged *st = g_hash_table_lookup(fs->staged->table, &id);
 	if (st) {
 		g_free(st->flags);
 		st->flags = g_strdup(flags);
 	}
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	return st != NULL;
 }
 
 char *
 staged_get_flags(MfFs *fs, gint64 id, gboolean *found)
 {
-	g_mutex_lock(&fs->staged_lock);
-	Staged *st = g_hash_table_lookup(fs->staged, &id);
+	g_mutex_lock(&fs->staged->lock);
+	Staged *st = g_hash_table_lookup(fs->staged->table, &id);
 	char *flags = st ? g_strdup(st->flags) : NULL;
-	g_mutex_unlock(&fs->staged_lock);
+	g_mutex_unlock(&fs->staged->lock);
 	*found = st != NULL;
 	return flags;
 }

@@ -17,7 +17,7 @@
  *
  * Handles (StagedHandle) keep their Staged alive; otherwise Stageds are
  * named by folder and name, or by id (their inode), and every function
- * takes fs->staged_lock itself. */
+ * takes the lock of fs->staged itself. */
 #ifndef MAILFS_STAGED_H
 #define MAILFS_STAGED_H
 
@@ -33,7 +33,9 @@ typedef struct {
 /* Frees a handle (the free function it is tracked with). */
 void staged_handle_free(gpointer h);
 
-void staged_init(MfFs *fs);
+/* Creates fs->staged, keeping the bytes in DIR (emptied: what a crash
+ * left was never closed, so never appended); staged_cleanup() frees it. */
+void staged_init(MfFs *fs, const char *dir);
 void staged_cleanup(MfFs *fs);
 
 /* A new empty file NAME in FOLDER_ID (replacing a staged file of that

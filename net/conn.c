@@ -564,10 +564,18 @@ conn_connect(const char *host, guint16 port, int timeout_ms, GError **err)
 		            cause != NULL ? cause : "no address");
 		return NULL;
 	}
-	c = g_new0(Conn, 1);
-	c->fd = fd;
+	c = conn_new_fd(fd, name, timeout_ms);
 	c->host = g_strdup(host);
-	c->name = g_steal_pointer(&name);
+	return c;
+}
+
+Conn *
+conn_new_fd(int fd, const char *name, int timeout_ms)
+{
+	Conn *c = g_new0(Conn, 1);
+
+	c->fd = fd;
+	c->name = g_strdup(name);
 	c->timeout_ms = timeout_ms;
 	c->trace = conn_default_trace;
 	c->cap = CONN_BUF_SIZE;

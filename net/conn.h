@@ -35,6 +35,13 @@ typedef struct {
  * read and write.  TCP_NODELAY is set.  Returns a new Conn or NULL. */
 Conn *conn_connect(const char *host, guint16 port, int timeout_ms, GError **err);
 
+/* A Conn over FD, a connected non-blocking (SOCK_NONBLOCK: every wait is
+ * a poll) stream socket, taken, in plain text, named
+ * NAME in messages, with TIMEOUT_MS as its idle timeout.  conn_connect()
+ * ends with it; tests and fuzz targets play the server at the other end
+ * of a socketpair(). */
+Conn *conn_new_fd(int fd, const char *name, int timeout_ms);
+
 /* Connects to URL's host and port and, for an implicit-TLS scheme, runs
  * the handshake at once.  TLS->host is set to the URL's host when NULL
  * (the caller keeps TLS for a later STARTTLS).  Errors as below. */

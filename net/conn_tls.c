@@ -190,9 +190,8 @@ conn_parse_fingerprint(const char *text, guint8 *out, GError **err)
 	memcpy(out, md, sizeof md);
 	return TRUE;
 bad:
-	g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-	            "invalid TLS fingerprint '%s': expected \"sha256:\" and 64 "
-	            "hexadecimal digits", text);
+	mf_error_config(err, "invalid TLS fingerprint '%s': expected "
+	                "\"sha256:\" and 64 hexadecimal digits", text);
 	return FALSE;
 }
 
@@ -234,9 +233,9 @@ conn_tls_new_ctx(const ConnTlsConfig *tls, gboolean pinned, GError **err)
 	if (ok == 1)
 		return ctx;
 	text = conn_ssl_error_text();
-	g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-	            "cannot load trusted certificates from '%s': %s",
-	            tls->ca_file != NULL ? tls->ca_file : "system store", text);
+	mf_error_config(err, "cannot load trusted certificates from '%s': %s",
+	                tls->ca_file != NULL ? tls->ca_file : "system store",
+	                text);
 	SSL_CTX_free(ctx);
 	return NULL;
 }
@@ -285,8 +284,8 @@ conn_tls_setup(Conn *c, const ConnTlsConfig *tls, const char *host,
 	if (conn_tls_set_host(c->ssl, host, pinned))
 		return TRUE;
 	ERR_clear_error();
-	g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-	            "invalid TLS host name '%s'", host);
+	mf_error_config(err,
+	                "invalid TLS host name '%s'", host);
 	return FALSE;
 }
 

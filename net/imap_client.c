@@ -413,7 +413,8 @@ imap_client_authenticate(ImapClient *c, const ImapClientParams *p,
                          SaslMech mech, GError **err)
 {
 	g_autoptr(SaslExchange) x = sasl_exchange_new(
-		mech, p->user, p->password, p->url->host, p->url->port, err);
+		mech, p->server->user, p->secret, p->server->url.host,
+		p->server->url.port, err);
 
 	if (!x) {
 		g_prefix_error(err, "%s: ", c->url);
@@ -463,7 +464,7 @@ imap_client_login(ImapClient *c, const ImapClientParams *p, GError **err)
 
 	if (c->caps == 0 && !imap_client_capability(c, err))
 		return FALSE;
-	if (p->auth == SASL_AUTH_PASSWORD &&
+	if (p->server->auth == SASL_AUTH_PASSWORD &&
 	    (c->caps & IMAP_CAP_LOGINDISABLED) &&
 	    !(c->sasl_mechs & (SASL_BIT(SASL_PLAIN) | SASL_BIT(SASL_LOGIN)))) {
 		g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
@@ -471,13 +472,14 @@ imap_client_login(ImapClient *c, const ImapClientParams *p, GError **err)
 		            "LOGIN and offers no AUTH=PLAIN", c->url);
 		return FALSE;
 	}
-	if (!sasl_choose(c->sasl_mechs, p->auth,
+	if (!sasl_choose(c->sasl_mechs, p->server->auth,
 	                 !(c->caps & IMAP_CAP_LOGINDISABLED), &mech, err)) {
 		g_prefix_error(err, "%s: ", c->url);
 		return FALSE;
 	}
 	if (mech == SASL_NONE)
-		return imap_client_login_command(c, p->user, p->password, err);
+		return imap_client_login_command(c, p->server->user, p->secret,
+		                                 err);
 	return imap_client_authenticate(c, p, mech, err);
 }
 
@@ -492,31 +494,32 @@ imap_client_new(const ImapClientParams *p, Conn *conn)
 	c->conn = conn;
 	c->parser = imap_parser_new(&lim);
 	c->state = IMAP_STATE_GREETING;
-	c->url = url_to_string(p->url);
-	c->timeout_ms = p->timeout_ms;
+	c->url = url_to_string(&p->server->url);
+	c->timeout_ms = p->server->timeout_ms;
 	return c;
 }
 
 ImapClient *
 imap_client_connect(const ImapClientParams *p, GError **err)
 {
-	ConnTlsConfig tls = p->tls;
+	const MfUrl *url = &p->server->url;
+	ConnTlsConfig tls = server_params_tls(p->server);
 
-	g_return_val_if_fail(p->url->scheme == URL_IMAP ||
-	                     p->url->scheme == URL_IMAPS, NULL);
-	Conn *conn = conn_open_url(p->url, &tls, p->timeout_ms, err);
+	g_return_val_if_fail(url->scheme == URL_IMAP ||
+	                     url->scheme == URL_IMAPS, NULL);
+	Conn *conn = conn_open_url(url, &tls, p->server->timeout_ms, err);
 	if (!conn)
 		return NULL;
 	g_autoptr(ImapClient) c = imap_client_new(p, conn);
 	if (!imap_client_greeting(c, err))
 		return NULL;
-	if (!p->url->implicit_tls && c->state == IMAP_STATE_AUTH) {
+	if (!url->implicit_tls && c->state == IMAP_STATE_AUTH) {
 		g_set_error(err, MF_ERROR, MF_ERROR_TLS,
 		            "%s: server skipped login (PREAUTH) before TLS; "
 		            "refusing a plaintext session", c->url);
 		return NULL;
 	}
-	if (!p->url->implicit_tls && !imap_client_starttls(c, &tls, err))
+	if (!url->implicit_tls && !imap_client_starttls(c, &tls, err))
 		return NULL;
 	if (c->state == IMAP_STATE_NOT_AUTH) {
 		/* What is sent while logging in carries credentials. */

@@ -15,6 +15,7 @@
 #include <glib.h>
 #include "net/conn.h"
 #include "net/sasl.h"
+#include "net/server_params.h"
 #include "net/url.h"
 
 typedef enum {
@@ -69,13 +70,12 @@ typedef struct {
 } ImapSelectInfo;
 
 typedef struct {
-	const MfUrl *url;          /* imap:// (STARTTLS required) or imaps:// */
-	ConnTlsConfig tls;         /* tls.host defaults to url->host */
-	const char *user;
-	const char *password;      /* or the access token with an OAuth2
-	                            * AUTH; not kept after connect returns */
-	SaslAuth auth;             /* how to log in (net/sasl.h) */
-	int timeout_ms;            /* connect, and each command's replies */
+	const MfServerParams *server; /* imap:// (STARTTLS required) or
+	                               * imaps://, with a user (borrowed) */
+	const char *secret;        /* the password, or the access token with
+	                            * an OAuth2 auth: what is sent, not
+	                            * SERVER->password; not kept after
+	                            * connect returns */
 	guint64 literal_max;       /* largest message accepted; 0: 1 GiB */
 } ImapClientParams;
 
@@ -84,7 +84,7 @@ typedef struct ImapClient ImapClient;
 /* Connects, reads the greeting, upgrades with STARTTLS on imap:// (refusing
  * to log in if it is not offered), logs in (with a password: AUTHENTICATE
  * PLAIN when offered, else LOGIN; with a token: OAUTHBEARER or XOAUTH2, as
- * P->auth and the server's AUTH= say: sasl_choose()) and learns the
+ * P->server->auth and the server's AUTH= say: sasl_choose()) and learns the
  * capabilities.  Errors: MF_ERROR_CONNECTION, MF_ERROR_TLS, MF_ERROR_AUTH
  * (message includes the server's text, and for a refused token what its
  * error report said), MF_ERROR_PROTOCOL. */

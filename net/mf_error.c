@@ -1,7 +1,21 @@
 /* mf_error.c - the mailfs error domain. */
 #include "net/mf_error.h"
 
+#include <stdarg.h>
+
 G_DEFINE_QUARK(mailfs-error-quark, mf_error)
+
+gboolean
+mf_error_config(GError **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error_literal(err, MF_ERROR, MF_ERROR_CONFIG, msg);
+	return FALSE;
+}
 
 gboolean
 mf_error_is_transient(const GError *err)

@@ -40,6 +40,12 @@ typedef enum {
 
 GQuark mf_error_quark(void);
 
+/* Sets ERR (may be NULL) to MF_ERROR_CONFIG with the message FMT formats,
+ * and returns FALSE: the one way a config error is made from printf
+ * (fs/config*.c, net/url.c, cache/command.c, ...). */
+gboolean mf_error_config(GError **err, const char *fmt, ...)
+	G_GNUC_PRINTF(2, 3);
+
 /* TRUE for errors after which the account is treated as offline and the
  * request may be retried later from the cache or the network. */
 gboolean mf_error_is_transient(const GError *err);

@@ -184,8 +184,8 @@ mutf7_encode(const char *in, GError **err)
 
 	g_return_val_if_fail(in != NULL, NULL);
 	if (!g_utf8_validate(in, -1, NULL)) {
-		g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-		            "Mailbox name is not valid UTF-8");
+		mf_error_config(err,
+		                "Mailbox name is not valid UTF-8");
 		return NULL;
 	}
 	out = g_string_new(NULL);

@@ -97,8 +97,8 @@ oauth2_check_url(const char *url, GError **err)
 {
 	if (g_ascii_strncasecmp(url, "https://", 8) == 0 && url[8])
 		return TRUE;
-	g_set_error(err, MF_ERROR, MF_ERROR_CONFIG,
-	            "%s: not an https:// URL (tokens go over HTTPS only)", url);
+	mf_error_config(err, "%s: not an https:// URL (tokens go over HTTPS "
+	                "only)", url);
 	return FALSE;
 }
 

@@ -399,7 +399,8 @@ pop3_client_auth_sasl(Pop3Client *c, const Pop3ClientParams *p,
                       SaslMech mech, GError **err)
 {
 	g_autoptr(SaslExchange) x = sasl_exchange_new(
-		mech, p->user, p->password, p->url->host, p->url->port, err);
+		mech, p->server->user, p->secret, p->server->url.host,
+		p->server->url.port, err);
 	Pop3StatusKind kind;
 	const char *text;
 
@@ -446,13 +447,13 @@ pop3_client_login(Pop3Client *c, const Pop3ClientParams *p, GError **err)
 	SaslMech mech;
 	gboolean ok;
 
-	if (strpbrk(p->user, "\r\n")) {
+	if (strpbrk(p->server->user, "\r\n")) {
 		g_set_error(err, MF_ERROR, MF_ERROR_AUTH,
 		            "%s: authentication impossible: the user name holds "
 		            "a line break", c->url);
 		return FALSE;
 	}
-	if (!sasl_choose(c->sasl_mechs, p->auth, TRUE, &mech, err)) {
+	if (!sasl_choose(c->sasl_mechs, p->server->auth, TRUE, &mech, err)) {
 		g_prefix_error(err, "%s: ", c->url);
 		return FALSE;
 	}
@@ -461,7 +462,7 @@ pop3_client_login(Pop3Client *c, const Pop3ClientParams *p, GError **err)
 	if (mech != SASL_NONE)
 		ok = pop3_client_auth_sasl(c, p, mech, err);
 	else
-		ok = pop3_client_user_pass(c, p->user, p->password, err);
+		ok = pop3_client_user_pass(c, p->server->user, p->secret, err);
 	conn_set_redact(c->conn, FALSE);
 	if (ok)
 		pop3_client_set_state(c, POP3_STATE_TRANSACTION);
@@ -505,8 +506,8 @@ pop3_client_new(const Pop3ClientParams *p, Conn *conn)
 	c->conn = conn;
 	c->parser = pop3_parser_new(&lim);
 	c->state = POP3_STATE_GREETING;
-	c->url = url_to_string(p->url);
-	c->timeout_ms = p->timeout_ms;
+	c->url = url_to_string(&p->server->url);
+	c->timeout_ms = p->server->timeout_ms;
 	return c;
 }
 
@@ -516,18 +517,20 @@ pop3_client_connect(const Pop3ClientParams *p, GError **err)
 	ConnTlsConfig tls;
 	Conn *conn;
 
-	g_return_val_if_fail(p != NULL && p->url != NULL, NULL);
-	g_return_val_if_fail(p->url->scheme == URL_POP3 ||
-	                     p->url->scheme == URL_POP3S, NULL);
-	g_return_val_if_fail(p->user != NULL && p->password != NULL, NULL);
-	tls = p->tls;
-	conn = conn_open_url(p->url, &tls, p->timeout_ms, err);
+	g_return_val_if_fail(p != NULL && p->server != NULL, NULL);
+	const MfUrl *url = &p->server->url;
+	g_return_val_if_fail(url->scheme == URL_POP3 ||
+	                     url->scheme == URL_POP3S, NULL);
+	g_return_val_if_fail(p->server->user != NULL && p->secret != NULL,
+	                     NULL);
+	tls = server_params_tls(p->server);
+	conn = conn_open_url(url, &tls, p->server->timeout_ms, err);
 	if (!conn)
 		return NULL;
 	g_autoptr(Pop3Client) c = pop3_client_new(p, conn);
 	if (!pop3_client_greeting(c, err) || !pop3_client_capa(c, err))
 		return NULL;
-	if (!p->url->implicit_tls && !pop3_client_stls(c, &tls, err))
+	if (!url->implicit_tls && !pop3_client_stls(c, &tls, err))
 		return NULL;
 	if (!pop3_client_login(c, p, err) ||
 	    !pop3_client_check_uidl(c, err))

@@ -27,6 +27,7 @@
 #include "net/conn.h"
 #include "net/pop3_parser.h"
 #include "net/sasl.h"
+#include "net/server_params.h"
 #include "net/url.h"
 
 typedef enum {
@@ -50,14 +51,14 @@ enum {
 };
 
 typedef struct {
-	const MfUrl *url;     /* pop3:// (STLS required) or pop3s:// */
-	ConnTlsConfig tls;    /* tls.host defaults to url->host */
-	const char *user;
-	const char *password; /* or the access token with an OAuth2 AUTH;
-	                       * not kept after connect returns */
-	SaslAuth auth;        /* how to log in (net/sasl.h) */
-	int timeout_ms;       /* connect, and each command's reply; a long
-	                       * reply gets 2 s more per MiB received */
+	const MfServerParams *server; /* pop3:// (STLS required) or pop3s://,
+	                               * with a user (borrowed); a long reply
+	                               * gets 2 s more than its timeout per
+	                               * MiB received */
+	const char *secret;   /* the password, or the access token with an
+	                       * OAuth2 auth: what is sent, not
+	                       * SERVER->password; not kept after connect
+	                       * returns */
 	guint64 message_max;  /* largest message text accepted; 0: 1 GiB */
 } Pop3ClientParams;
 
@@ -76,7 +77,7 @@ typedef struct Pop3Client Pop3Client;
  * upgrades with STLS on pop3:// (refusing with MF_ERROR_TLS before any
  * credential is sent if STLS is not offered), authenticates (with a
  * password: SASL PLAIN when offered, else USER/PASS; with a token: SASL
- * OAUTHBEARER or XOAUTH2, as P->auth and CAPA's SASL line say:
+ * OAUTHBEARER or XOAUTH2, as P->server->auth and CAPA's SASL line say:
  * sasl_choose()) and checks that UIDL is supported when
  * the server announces capabilities.  Errors: MF_ERROR_CONNECTION
  * (including a "-ERR" greeting: server busy), MF_ERROR_TLS, MF_ERROR_AUTH

@@ -353,8 +353,8 @@ smtp_client_auth_sasl(SmtpClient *c, const SmtpClientParams *p,
                       SaslMech mech, GError **err)
 {
 	g_autoptr(SaslExchange) x = sasl_exchange_new(
-		mech, p->user, p->password ? p->password : "", p->url->host,
-		p->url->port, err);
+		mech, p->server->user, p->secret ? p->secret : "",
+		p->server->url.host, p->server->url.port, err);
 
 	if (!x) {
 		g_prefix_error(err, "%s: ", c->url);
@@ -380,7 +380,7 @@ smtp_client_auth(SmtpClient *c, const SmtpClientParams *p, GError **err)
 {
 	SaslMech mech;
 
-	if (!sasl_choose(c->sasl_mechs, p->auth, FALSE, &mech, err)) {
+	if (!sasl_choose(c->sasl_mechs, p->server->auth, FALSE, &mech, err)) {
 		g_prefix_error(err, "%s: ", c->url);
 		return FALSE;
 	}
@@ -401,10 +401,10 @@ smtp_client_new(const SmtpClientParams *p, Conn *conn)
 	c->conn = conn;
 	c->parser = smtp_reply_parser_new(NULL);
 	c->state = SMTP_STATE_GREETING;
-	c->implicit_tls = p->url->implicit_tls;
-	c->url = url_to_string(p->url);
+	c->implicit_tls = p->server->url.implicit_tls;
+	c->url = url_to_string(&p->server->url);
 	c->ehlo_name = g_strdup(p->ehlo_name ? p->ehlo_name : "localhost");
-	c->timeout_ms = p->timeout_ms;
+	c->timeout_ms = p->server->timeout_ms;
 	return c;
 }
 
@@ -417,7 +417,7 @@ smtp_client_setup(SmtpClient *c, const SmtpClientParams *p,
 		return FALSE;
 	if (!c->implicit_tls && !smtp_client_starttls(c, tls, err))
 		return FALSE;
-	if (p->user && !smtp_client_auth(c, p, err))
+	if (p->server->user && !smtp_client_auth(c, p, err))
 		return FALSE;
 	smtp_client_set_state(c, SMTP_STATE_READY);
 	return TRUE;
@@ -426,11 +426,12 @@ smtp_client_setup(SmtpClient *c, const SmtpClientParams *p,
 SmtpClient *
 smtp_client_connect(const SmtpClientParams *p, GError **err)
 {
-	ConnTlsConfig tls = p->tls;
+	const MfUrl *url = &p->server->url;
+	ConnTlsConfig tls = server_params_tls(p->server);
 
-	g_return_val_if_fail(p->url->scheme == URL_SMTP ||
-	                     p->url->scheme == URL_SMTPS, NULL);
-	Conn *conn = conn_open_url(p->url, &tls, p->timeout_ms, err);
+	g_return_val_if_fail(url->scheme == URL_SMTP ||
+	                     url->scheme == URL_SMTPS, NULL);
+	Conn *conn = conn_open_url(url, &tls, p->server->timeout_ms, err);
 	if (!conn)
 		return NULL;
 	g_autoptr(SmtpClient) c = smtp_client_new(p, conn);

@@ -5,7 +5,7 @@
  * (MF_ERROR_TLS).  EHLO is used; HELO only when EHLO is refused, and then
  * no extension is available (so smtp:// fails, and AUTH is impossible).
  * With a password, AUTH PLAIN is preferred, then AUTH LOGIN; with an access
- * token, OAUTHBEARER, then XOAUTH2 (as SmtpClientParams.auth says:
+ * token, OAUTHBEARER, then XOAUTH2 (as SmtpClientParams.server->auth says:
  * sasl_choose()).
  *
  * One session sends many messages, one after the other.  The protocol state
@@ -52,6 +52,7 @@
 #include <glib.h>
 #include "net/conn.h"
 #include "net/sasl.h"
+#include "net/server_params.h"
 #include "net/url.h"
 
 typedef enum {
@@ -83,13 +84,13 @@ typedef enum {
 } SmtpBodyFlags;
 
 typedef struct {
-	const MfUrl *url;        /* smtp:// (STARTTLS required) or smtps:// */
-	ConnTlsConfig tls;       /* tls.host defaults to url->host */
-	const char *user;        /* NULL: do not authenticate */
-	const char *password;    /* or the access token with an OAuth2 AUTH;
-	                          * not kept after connect returns */
-	SaslAuth auth;           /* how to log in (net/sasl.h) */
-	int timeout_ms;          /* connect, and each reply */
+	const MfServerParams *server; /* smtp:// (STARTTLS required) or
+	                               * smtps://; its user NULL: do not
+	                               * authenticate (borrowed) */
+	const char *secret;      /* the password, or the access token with an
+	                          * OAuth2 auth: what is sent, not
+	                          * SERVER->password; not kept after connect
+	                          * returns */
 	const char *ehlo_name;   /* our name in EHLO; NULL: "localhost" */
 } SmtpClientParams;
 
@@ -108,7 +109,7 @@ typedef struct {
 typedef struct SmtpClient SmtpClient;
 
 /* Connects, reads the greeting, says EHLO, upgrades with STARTTLS on
- * smtp:// (then EHLO again), and authenticates when P->user is set.
+ * smtp:// (then EHLO again), and authenticates when P->server->user is set.
  * Errors: MF_ERROR_CONNECTION (also a 4xx or 554 greeting), MF_ERROR_TLS,
  * MF_ERROR_AUTH (message includes the server's reply), MF_ERROR_PROTOCOL. */
 SmtpClient *smtp_client_connect(const SmtpClientParams *p, GError **err);

@@ -28,23 +28,6 @@ static const UrlSchemeInfo url_schemes[] = {
 	[URL_SMTPS] = { "smtps", URL_SMTPS, 465, TRUE },
 };
 
-static gboolean
-url_fail(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-/* Sets ERR to MF_ERROR_CONFIG with the formatted message; returns FALSE. */
-static gboolean
-url_fail(GError **err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	char *msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_set_error_literal(err, MF_ERROR, MF_ERROR_CONFIG, msg);
-	g_free(msg);
-	return FALSE;
-}
-
 /* Finds the scheme named by the LEN bytes at S, case-insensitively. */
 static const UrlSchemeInfo *
 url_find_scheme(const char *s, size_t len)
@@ -77,18 +60,19 @@ url_fail_char(const char *rest, GError **err)
 {
 	switch (*rest) {
 	case '@':
-		return url_fail(err, "user name in URL (put it in the user key)");
+		return mf_error_config(err, "user name in URL (put it in the "
+		                       "user key)");
 	case '/':
-		return url_fail(err, "URL has a path");
+		return mf_error_config(err, "URL has a path");
 	case '?':
-		return url_fail(err, "URL has a query");
+		return mf_error_config(err, "URL has a query");
 	case '#':
-		return url_fail(err, "URL has a fragment");
+		return mf_error_config(err, "URL has a fragment");
 	case ' ':
 	case '\t':
-		return url_fail(err, "URL contains a space");
+		return mf_error_config(err, "URL contains a space");
 	default:
-		return url_fail(err, "unexpected character in URL");
+		return mf_error_config(err, "unexpected character in URL");
 	}
 }
 
@@ -110,22 +94,24 @@ url_check_dns_name(const char *s, size_t len, GError **err)
 	size_t label = 0;
 
 	if (len > URL_HOST_MAX)
-		return url_fail(err, "host name is too long");
+		return mf_error_config(err, "host name is too long");
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '.') {
 			if (label == 0)
-				return url_fail(err, "empty label in host name");
+				return mf_error_config(err, "empty label in "
+				                       "host name");
 			label = 0;
 		} else if (g_ascii_isalnum(s[i]) || s[i] == '-' ||
 		           s[i] == '_') {
 			if (++label > URL_LABEL_MAX)
-				return url_fail(err, "label in host name is too long");
+				return mf_error_config(err, "label in host "
+				                       "name is too long");
 		} else {
 			return url_fail_char(s + i, err);
 		}
 	}
 	if (label == 0)
-		return url_fail(err, "empty label in host name");
+		return mf_error_config(err, "empty label in host name");
 	return TRUE;
 }
 
@@ -140,10 +126,11 @@ url_parse_host(const char **p, char **host, GError **err)
 		const char *end = strchr(s, ']');
 		struct in6_addr a6;
 		if (!end)
-			return url_fail(err, "missing ']' after IPv6 address");
+			return mf_error_config(err, "missing ']' after IPv6 "
+			                       "address");
 		g_autofree char *h = g_strndup(s + 1, (gsize)(end - s - 1));
 		if (inet_pton(AF_INET6, h, &a6) != 1)
-			return url_fail(err, "bad IPv6 address");
+			return mf_error_config(err, "bad IPv6 address");
 		*host = g_steal_pointer(&h);
 		*p = end + 1;
 		return TRUE;
@@ -152,12 +139,12 @@ url_parse_host(const char **p, char **host, GError **err)
 	if (s[len] == '@')
 		return url_fail_char(s + len, err);
 	if (len == 0)
-		return url_fail(err, "URL has no host");
+		return mf_error_config(err, "URL has no host");
 	g_autofree char *h = g_strndup(s, len);
 	if (url_looks_numeric(s, len)) {
 		struct in_addr a4;
 		if (inet_pton(AF_INET, h, &a4) != 1)
-			return url_fail(err, "bad IPv4 address");
+			return mf_error_config(err, "bad IPv4 address");
 	} else if (!url_check_dns_name(s, len, err)) {
 		return FALSE;
 	}
@@ -177,15 +164,15 @@ url_parse_port(const char **p, guint16 *port, GError **err)
 	while (g_ascii_isdigit(s[n])) {
 		v = v * 10 + (guint32)(s[n] - '0');
 		if (v > 65535)
-			return url_fail(err, "port is larger than 65535");
+			return mf_error_config(err, "port is larger than 65535");
 		n++;
 	}
 	if (n == 0 && (s[0] == '\0' || s[0] == '/'))
-		return url_fail(err, "missing port number after ':'");
+		return mf_error_config(err, "missing port number after ':'");
 	if (n == 0 || g_ascii_isalnum(s[n]) || s[n] == ':' || s[n] == '.')
-		return url_fail(err, "bad port number");
+		return mf_error_config(err, "bad port number");
 	if (v == 0)
-		return url_fail(err, "port 0 is not allowed");
+		return mf_error_config(err, "port 0 is not allowed");
 	*port = (guint16)v;
 	*p = s + n;
 	return TRUE;
@@ -198,7 +185,8 @@ url_parse_scheme(const char *s, const UrlSchemeInfo **info, GError **err)
 	const char *sep = strstr(s, "://");
 
 	if (!sep) {
-		url_fail(err, "not a URL (expected SCHEME://HOST[:PORT])");
+		mf_error_config(err, "not a URL (expected "
+		                "SCHEME://HOST[:PORT])");
 		return NULL;
 	}
 	size_t len = (size_t)(sep - s);
@@ -206,9 +194,9 @@ url_parse_scheme(const char *s, const UrlSchemeInfo **info, GError **err)
 	if (*info)
 		return sep + 3;
 	if (url_scheme_printable(s, len))
-		url_fail(err, "unknown URL scheme '%.*s'", (int)len, s);
+		mf_error_config(err, "unknown URL scheme '%.*s'", (int)len, s);
 	else
-		url_fail(err, "unknown URL scheme");
+		mf_error_config(err, "unknown URL scheme");
 	return NULL;
 }
 
@@ -221,12 +209,13 @@ url_parse(const char *s, MfUrl *out, GError **err)
 	g_return_val_if_fail(s != NULL, FALSE);
 	g_return_val_if_fail(out != NULL, FALSE);
 	if (strlen(s) > URL_MAX_LEN)
-		return url_fail(err, "URL is too long");
+		return mf_error_config(err, "URL is too long");
 	const char *p = url_parse_scheme(s, &info, err);
 	if (!p)
 		return FALSE;
 	if (memchr(p, '@', strcspn(p, "/?#")))
-		return url_fail(err, "user name in URL (put it in the user key)");
+		return mf_error_config(err, "user name in URL (put it in the "
+		                       "user key)");
 	if (!url_parse_host(&p, &host, err))
 		return FALSE;
 	guint16 port = info->port;

@@ -86,6 +86,18 @@ def wait_port(port, timeout=5.0, host="127.0.0.1"):
             time.sleep(0.02)
 
 
+# The outbox's first retry of a send that failed for now, in ms, through
+# the hidden test knob test_outbox_retry_ms (a user's mount waits 5 s, then
+# 10, 20, ...): put OUTBOX_KNOBS into a mount's config and a test waits for
+# a retry that long.
+OUTBOX_RETRY_MS = 300
+OUTBOX_KNOBS = {"test_outbox_retry_ms": OUTBOX_RETRY_MS}
+# The same for an account gone offline: its first reconnect after 200 ms
+# (then 400, 800, ...; a user's waits 2 s, then 4, 8, ...), through the
+# hidden key test_reconnect_ms.
+RECONNECT_KNOBS = {"test_reconnect_ms": 200}
+
+
 def wait_until(pred, timeout, interval=0.1):
     """Calls PRED every INTERVAL seconds until it returns a true value or
     TIMEOUT passes; returns its last value (an OSError counts as None)."""
@@ -1023,6 +1035,31 @@ class Mailfs:
 
     def path(self, *parts):
         return os.path.join(self.mountpoint, *parts)
+
+    def status(self):
+        """MOUNT/.mailfs/status as key -> [values] (outbox_file comes once
+        per file): the daemon's own account of itself, taken afresh at
+        each open of the file."""
+        out = {}
+        with open(self.path(".mailfs", "status"), errors="replace") as f:
+            for line in f.read().splitlines():
+                key, _, value = line.partition(": ")
+                out.setdefault(key, []).append(value)
+        return out
+
+    def outbox_idle(self, sent=0, failed=0, copy_pending=0):
+        """The status when the daemon says its outbox has nothing left to
+        do: nothing queued or on its way (a retry still to come is queued),
+        COPY_PENDING copies for Sent pending, at least SENT messages sent
+        and FAILED in failed/ since it was mounted; else None.  Use it
+        with wait_until instead of "nothing more came after N s"."""
+        st = self.status()
+        num = lambda key: int(st.get(key, ["-1"])[0])
+        if (num("outbox_queued") == 0 and
+                num("outbox_copy_pending") == copy_pending and
+                num("outbox_sent") >= sent and num("outbox_failed") >= failed):
+            return st
+        return None
 
     def message(self, folder, uid):
         """The path of the message with server UID in FOLDER ('A/B')."""

@@ -727,9 +727,10 @@ class SmtpDropTest(FaultTestBase):
         relay = CuttingRelay(smtp.port, "up", limit=256 * 1024,
                              one_shot=True, reset=True)
         self.addCleanup(relay.stop)
-        mfs = self.new_mailfs(self.dovecot.url("imaps"), timeout=10, extra={
-            "smtp": "smtps://127.0.0.1:%d" % relay.port,
-            "from": "Alice <alice@example.com>", "save_sent": "no"})
+        mfs = self.new_mailfs(self.dovecot.url("imaps"), timeout=10, extra=dict(
+            harness.OUTBOX_KNOBS, **{
+                "smtp": "smtps://127.0.0.1:%d" % relay.port,
+                "from": "Alice <alice@example.com>", "save_sent": "no"}))
         self.mount_ok(mfs)
         subject = "drop-during-data-%d-%d" % (os.getpid(), time.time())
         body = "".join("line %06d of a long message\n" % i
@@ -754,7 +755,9 @@ class SmtpDropTest(FaultTestBase):
         envs = smtp.wait_envelopes(subject.encode(), 1, 45)
         self.assertTrue(envs, "not delivered after the drop; records %r"
                         % smtp.records())
-        time.sleep(3)
+        # The daemon's own word that nothing is left to send (again).
+        self.assertTrue(harness.wait_until(lambda: mfs.outbox_idle(sent=1),
+                                           30), "the outbox never idle")
         self.assertEqual(len(smtp.envelopes(subject.encode())), 1,
                          "sent more than once")
         self.assertEqual(relay.cuts, 1)
@@ -778,9 +781,10 @@ class SmtpDropTest(FaultTestBase):
         smtp.delay_data(4)
         relay = CuttingRelay(smtp.port, "up", limit=1 << 40)
         self.addCleanup(relay.stop)
-        mfs = self.new_mailfs(self.dovecot.url("imaps"), timeout=10, extra={
-            "smtp": "smtps://127.0.0.1:%d" % relay.port,
-            "from": "Alice <alice@example.com>", "save_sent": "no"})
+        mfs = self.new_mailfs(self.dovecot.url("imaps"), timeout=10, extra=dict(
+            harness.OUTBOX_KNOBS, **{
+                "smtp": "smtps://127.0.0.1:%d" % relay.port,
+                "from": "Alice <alice@example.com>", "save_sent": "no"}))
         self.mount_ok(mfs)
         subject = "drop-before-reply-%d-%d" % (os.getpid(), time.time())
         msg = ("From: Alice <alice@example.com>\nTo: bob@example.com\n"
@@ -803,7 +807,10 @@ class SmtpDropTest(FaultTestBase):
         self.assertTrue(os.path.exists(failed), "not moved to failed/")
         with open(failed + ".error", "rb") as f:
             self.assertIn(b"may have been delivered", f.read())
-        time.sleep(8)
+        self.assertTrue(harness.wait_until(lambda: mfs.outbox_idle(failed=1),
+                                           30), "the outbox never idle")
+        # Past the first retries (the test knob's), if there were any.
+        time.sleep(4 * harness.OUTBOX_RETRY_MS / 1000)
         self.assertLessEqual(len(smtp.envelopes(subject.encode())), 1,
                              "sent twice")
 

@@ -182,7 +182,8 @@ class OutboxFaultBase(unittest.TestCase):
         mfs = (NsMailfs(self.work, name, disk) if disk
                else Mailfs(self.work, name))
         self.addCleanup(mfs.cleanup)
-        extra = {"smtp": smtp.url, "from": FROM, "save_sent": "no"}
+        extra = dict(harness.OUTBOX_KNOBS, smtp=smtp.url, save_sent="no",
+                     **{"from": FROM})
         mfs.configure(self.dovecot.url("imaps"), ca_file=self.cert[0],
                       timeout=5, extra=extra)
         if mount:
@@ -257,18 +258,21 @@ class OutboxFaultBase(unittest.TestCase):
             state = f.read().rsplit(")", 1)[1].split()[0]
         self.assertNotIn(state, ("Z", "X"), "the daemon died")
 
-    def assert_never_sent(self, smtp, subject, wait=3.0):
-        """Past the queue's grace (0.5 s) and first retry window: nothing
-        with SUBJECT reached the server."""
+    def assert_never_sent(self, smtp, subject,
+                          wait=0.5 + 3 * harness.OUTBOX_RETRY_MS / 1000):
+        """Past the queue's grace (0.5 s) and the first retries (the test
+        knob's): nothing with SUBJECT reached the server."""
         time.sleep(wait)
         self.assertEqual(smtp.envelopes(subject), [],
                          "%r was sent" % subject)
 
-    def assert_sent_once(self, smtp, subject, timeout=20):
+    def assert_sent_once(self, smtp, subject, mfs, timeout=20):
         envs = smtp.wait_envelopes(subject, 1, timeout)
         self.assertTrue(envs, "%r not delivered; records %r"
                         % (subject, smtp.records()))
-        time.sleep(1.5)
+        # The daemon's own word that nothing is left to send (again).
+        self.assertTrue(harness.wait_until(lambda: mfs.outbox_idle(sent=1),
+                                           30), "the outbox never idle")
         self.assertEqual(len(smtp.envelopes(subject)), 1,
                          "%r sent more than once" % subject)
 
@@ -337,7 +341,7 @@ class DiskFullTest(OutboxFaultBase):
 
         # cp again over it (O_TRUNC): now it is a message, sent once.
         subprocess.run(["cp", src, dst], check=True, timeout=60)
-        self.assert_sent_once(smtp, subject)
+        self.assert_sent_once(smtp, subject, mfs)
         os.unlink(path2)
         self.assertEqual(smtp.envelopes(subject2), [])
 
@@ -412,7 +416,8 @@ class AwaitingReplyTest(OutboxFaultBase):
             self.assertIn(b"may have been delivered", f.read())
         with open(failed, "rb") as f:
             self.assertEqual(f.read(), message(subject))
-        time.sleep(7)  # past a first retry (5 s), if there were one
+        # Past the first retries (the test knob's), if there were any.
+        time.sleep(4 * harness.OUTBOX_RETRY_MS / 1000)
         self.assertEqual(len(smtp.envelopes(subject)), 1, "sent again")
         # The user decides: moved back, it goes again.
         os.rename(failed, path)
@@ -431,7 +436,7 @@ class SentWhileOpenTest(OutboxFaultBase):
         path = self.put(mfs, "open.eml", message(subject))
         fd = os.open(path, os.O_RDONLY)
         try:
-            self.assert_sent_once(smtp, subject)
+            self.assert_sent_once(smtp, subject, mfs)
             self.wait_until("open.eml to leave outbox/", lambda:
                             "open.eml" not in os.listdir(self.outbox(mfs)))
             for _ in range(20):
@@ -560,7 +565,7 @@ class AttributesTest(OutboxFaultBase):
             self.assertEqual((res.returncode, res.stderr), (0, b""),
                              (argv, res))
         for key in cases:
-            self.assert_sent_once(smtp, "tool %s %s" % (key, self.tag))
+            self.assert_sent_once(smtp, "tool %s %s" % (key, self.tag), mfs)
         shutil.rmtree(src_dir)
 
 

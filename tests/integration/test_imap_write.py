@@ -182,7 +182,7 @@ class WriteCase(unittest.TestCase):
     def new_mailfs(self, name="mfs", refresh_interval=1, poll_interval=None,
                    delete=None, timeout=3):
         m = harness.Mailfs(self.workdir, name)
-        extra = {}
+        extra = dict(harness.RECONNECT_KNOBS)  # offline: retry in 200 ms
         if poll_interval is not None:
             extra["poll_interval"] = poll_interval
         if delete is not None:

@@ -223,7 +223,9 @@ class MailfsCase(unittest.TestCase):
         return self.seeded
 
     def new_mailfs(self, name="mfs", url=None, **kw):
+        """A mount that tries to reconnect after 200 ms, not 2 s."""
         m = harness.Mailfs(self.workdir, name)
+        kw["extra"] = dict(harness.RECONNECT_KNOBS, **(kw.get("extra") or {}))
         m.configure(url or self.dovecot.url("imaps"),
                     ca_file=self.dovecot.cert, **kw)
         self.addCleanup(m.cleanup)

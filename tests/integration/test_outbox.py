@@ -26,6 +26,7 @@ STATUS = "user.mailfs.status"
 FROM = "Alice <alice@example.com>"
 FROM_ADDR = "alice@example.com"
 RUN = "%d-%d" % (os.getpid(), int(time.time()))
+RETRY_MS = harness.OUTBOX_RETRY_MS  # the first retry, not after 5 s
 
 _module = {}
 
@@ -96,10 +97,14 @@ class OutboxTestBase(unittest.TestCase):
         return s
 
     def new_mount(self, smtp, save_sent=None, name=None, mount=True,
-                  with_smtp=True, from_=FROM, timeout=5):
+                  with_smtp=True, from_=FROM, timeout=5, retry_ms=RETRY_MS):
+        """A mount of the module's Dovecot sending to SMTP; RETRY_MS None:
+        the first retry after the real 5 s."""
         mfs = Mailfs(self.work, name or "mfs-" + self._testMethodName)
         self.addCleanup(mfs.cleanup)
         extra = {}
+        if retry_ms:
+            extra["test_outbox_retry_ms"] = retry_ms  # a hidden test knob
         if with_smtp:
             extra["smtp"] = smtp.url
         if from_:
@@ -208,12 +213,25 @@ class OutboxTestBase(unittest.TestCase):
         finally:
             c.logout()
 
-    def assert_sent_once(self, smtp, subject, settle=2.0, timeout=20):
-        """Waits for SUBJECT at SMTP, then SETTLE more seconds; exactly one
-        envelope.  Returns it."""
+    def wait_idle(self, mfs, sent=None, failed=None, copy_pending=0,
+                  timeout=30):
+        """Waits until the daemon of MFS says its outbox has nothing left
+        to do (harness.Mailfs.outbox_idle); returns the status."""
+        return self.wait_until(
+            "the outbox to be idle",
+            lambda: mfs.outbox_idle(sent or 0, failed or 0, copy_pending),
+            timeout)
+
+    def assert_sent_once(self, smtp, subject, mfs, timeout=20, settle=0,
+                         copy_pending=0):
+        """Waits for SUBJECT at SMTP, then for the daemon of MFS to have
+        nothing left to send (and SETTLE more seconds, for writers whose
+        last close the kernel may report late); exactly one envelope.
+        Returns it."""
         envs = smtp.wait_envelopes(subject.encode(), 1, timeout)
         self.assertTrue(envs, "%r was not delivered; records %r"
                         % (subject, smtp.records()))
+        self.wait_idle(mfs, sent=1, copy_pending=copy_pending)
         time.sleep(settle)
         envs = smtp.envelopes(subject.encode())
         self.assertEqual(len(envs), 1, "%r sent %d times" % (subject, len(envs)))
@@ -253,7 +271,7 @@ class SendTest(OutboxTestBase):
         dst = self.outbox(mfs, "hello.eml")
         subprocess.run(["cp", src, dst], check=True, timeout=30)
 
-        env = self.assert_sent_once(smtp, subject)
+        env = self.assert_sent_once(smtp, subject, mfs)
         self.wait_gone(dst)
         self.assertNotIn("hello.eml", os.listdir(self.outbox(mfs)))
         self.assertEqual(sorted(env["rcpt_tos"]), self.RCPTS)
@@ -280,7 +298,7 @@ class SendTest(OutboxTestBase):
 
         copies = self.sent_copies(subject)
         if save_sent == "no":
-            time.sleep(1.0)
+            # assert_sent_once waited for no copy to be pending
             self.assertEqual(self.sent_copies(subject), [])
             return
         deadline = time.monotonic() + 10
@@ -309,7 +327,7 @@ class SendTest(OutboxTestBase):
         mid = "<kept-%s@example.com>" % RUN
         raw = message(subject, date=True, msgid=mid, eol="\r\n")
         self.put(mfs, "kept.eml", raw)
-        env = self.assert_sent_once(smtp, subject, settle=0.5)
+        env = self.assert_sent_once(smtp, subject, mfs)
         self.assertEqual(env["data"], raw)
 
     def test_from_header_added_when_missing(self):
@@ -317,7 +335,7 @@ class SendTest(OutboxTestBase):
         mfs = self.new_mount(smtp)
         subject = "nofrom " + self.tag
         self.put(mfs, "nofrom.eml", message(subject, with_from=False))
-        env = self.assert_sent_once(smtp, subject, settle=0.5)
+        env = self.assert_sent_once(smtp, subject, mfs)
         self.assertEqual(parse(env["data"])["From"], FROM)
         self.assertEqual(env["mail_from"], FROM_ADDR)
 
@@ -329,7 +347,7 @@ class SendTest(OutboxTestBase):
                "To: bob@example.com (Bob B.), Dan <dan@example.com>\n"
                "Subject: %s\n\nno newline at the end" % subject).encode()
         self.put(mfs, "carol.eml", raw)
-        env = self.assert_sent_once(smtp, subject, settle=0.5)
+        env = self.assert_sent_once(smtp, subject, mfs)
         self.assertEqual(env["mail_from"], "carol@example.org")
         self.assertEqual(sorted(env["rcpt_tos"]),
                          ["bob@example.com", "dan@example.com"])
@@ -348,7 +366,7 @@ class SendTest(OutboxTestBase):
                   "; sleep 1; printf 'second part\\n'" % subject)
         subprocess.run(["sh", "-c", "{ %s; } > '%s'" % (script, dst)],
                        check=True, timeout=30)
-        env = self.assert_sent_once(smtp, subject, settle=2.0)
+        env = self.assert_sent_once(smtp, subject, mfs, settle=1.0)
         self.assertTrue(env["data"].endswith(b"\r\n\r\nfirst part\r\n"
                                              b"second part\r\n"), env["data"])
         self.wait_gone(dst)
@@ -360,7 +378,7 @@ class SendTest(OutboxTestBase):
         line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\n"
         body = "".join("%06d%s" % (i, line) for i in range(40000))  # ~3.3 MB
         self.put(mfs, "large.eml", message(subject, body=body))
-        env = self.assert_sent_once(smtp, subject, settle=0.5, timeout=40)
+        env = self.assert_sent_once(smtp, subject, mfs, timeout=40)
         sent_body = env["data"].split(b"\r\n\r\n", 1)[1]
         self.assertTrue(sent_body == body.replace("\n", "\r\n").encode(),
                         "body differs (%d bytes sent)" % len(sent_body))
@@ -382,7 +400,7 @@ class SendTest(OutboxTestBase):
         body = b"".join(l + rnd.choice((b"\n", b"\r\n")) for l in lines)
         raw = ("To: bob@example.com\r\nSubject: %s\n\n" % subject).encode()
         self.put(mfs, "stuffing.eml", raw + body)
-        env = self.assert_sent_once(smtp, subject, settle=0.5, timeout=30)
+        env = self.assert_sent_once(smtp, subject, mfs, timeout=30)
         sent_body = env["data"].split(b"\r\n\r\n", 1)[1]
         self.assertTrue(sent_body == b"".join(l + b"\r\n" for l in lines),
                         "the body differs")
@@ -402,7 +420,7 @@ class SendTest(OutboxTestBase):
                "BCC: b3@example.com\n"
                "\nbody\nBcc: inbody@example.com\n" % subject).encode()
         self.put(mfs, "forms.eml", raw)
-        env = self.assert_sent_once(smtp, subject, settle=0.5)
+        env = self.assert_sent_once(smtp, subject, mfs)
         self.assertEqual(sorted(env["rcpt_tos"]), sorted([
             "b1@example.com", "b2@example.com", "b3@example.com",
             "j@example.com", '"john doe"@example.com', "q@example.com"]))
@@ -418,7 +436,7 @@ class SendTest(OutboxTestBase):
         subject = "utf8 " + self.tag
         self.put(mfs, "utf8.eml",
                  message(subject, to="J\u00f6rg <j\u00f6rg@ex\u00e4mple.com>"))
-        env = self.assert_sent_once(smtp, subject, settle=0.5)
+        env = self.assert_sent_once(smtp, subject, mfs)
         self.assertEqual(env["rcpt_tos"], ["j\u00f6rg@ex\u00e4mple.com"])
         self.assertIn("SMTPUTF8", [o.upper() for o in env["mail_options"]])
 
@@ -440,7 +458,7 @@ class SendTest(OutboxTestBase):
                             "-S", script, "vim.eml"], cwd=self.outbox(mfs),
                            capture_output=True, timeout=60)
         self.assertEqual(p.returncode, 0, p)
-        env = self.assert_sent_once(smtp, subject, settle=2.0)
+        env = self.assert_sent_once(smtp, subject, mfs, settle=1.0)
         self.assertTrue(env["data"].endswith(b"\r\n\r\nHello,\r\n"
                                              b"this is a test.\r\n"),
                         env["data"])
@@ -455,7 +473,7 @@ class SendTest(OutboxTestBase):
         time.sleep(1.0)
         self.assertEqual(smtp.envelopes(subject), [])
         os.rename(scratch, self.outbox(mfs, "draft.eml"))
-        self.assert_sent_once(smtp, subject, settle=1.0)
+        self.assert_sent_once(smtp, subject, mfs)
         self.wait_gone(self.outbox(mfs, "draft.eml"))
 
 
@@ -476,7 +494,7 @@ class StatusTest(OutboxTestBase):
                         ("queued", "sending"), 3)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), message(subject))
-        self.assert_sent_once(smtp, subject, settle=0.5)
+        self.assert_sent_once(smtp, subject, mfs)
 
     def test_rm_cancels_sending(self):
         smtp = self.new_smtp(start=False)  # down: nothing can be sent
@@ -486,7 +504,8 @@ class StatusTest(OutboxTestBase):
         os.unlink(path)
         self.assertNotIn("cancel.eml", os.listdir(self.outbox(mfs)))
         smtp.start()
-        time.sleep(7)  # past the first retry
+        self.wait_idle(mfs)
+        time.sleep(4 * RETRY_MS / 1000)  # past two retries, if there were any
         self.assertEqual(smtp.envelopes(subject), [])
         self.assertEqual(os.listdir(self.outbox(mfs, "failed")), [])
 
@@ -509,7 +528,7 @@ class FailureTest(OutboxTestBase):
         self.assertIn(refusal_550(self.BAD), err)
         with open(failed, "rb") as f:
             self.assertEqual(f.read(), raw)
-        time.sleep(1.0)
+        self.wait_idle(mfs, failed=1)
         self.assertEqual(smtp.envelopes(subject), [])
         self.assertEqual(self.sent_copies(subject), [])
 
@@ -524,7 +543,7 @@ class FailureTest(OutboxTestBase):
         smtp.accept(self.BAD)
         subprocess.run(["mv", failed, self.outbox(mfs)], check=True,
                        timeout=30)
-        env = self.assert_sent_once(smtp, subject, settle=1.5)
+        env = self.assert_sent_once(smtp, subject, mfs)
         self.assertEqual(env["rcpt_tos"], [self.BAD])
         self.wait_gone(self.outbox(mfs, "back.eml"))
         self.assertEqual(os.listdir(self.outbox(mfs, "failed")), [])
@@ -553,11 +572,11 @@ class FailureTest(OutboxTestBase):
             self.assertEqual(f.read(), _module["inbox_raw"])
         subject = "after junk " + self.tag
         self.put(mfs, "good.eml", message(subject))
-        self.assert_sent_once(smtp, subject, settle=0.5)
+        self.assert_sent_once(smtp, subject, mfs)
         # A line of exactly 998 octets is allowed.
         subject = "998 " + self.tag
         self.put(mfs, "998.eml", message(subject, body="y" * 998 + "\n"))
-        env = self.assert_sent_once(smtp, subject, settle=0.5)
+        env = self.assert_sent_once(smtp, subject, mfs)
         self.assertIn(b"\r\n" + b"y" * 998 + b"\r\n", env["data"])
 
     def test_too_large_for_size_limit_fails(self):
@@ -571,7 +590,7 @@ class FailureTest(OutboxTestBase):
         self.assertEqual(smtp.envelopes(subject), [])
         subject = "small " + self.tag
         self.put(mfs, "small.eml", message(subject))
-        env = self.assert_sent_once(smtp, subject, settle=0.5)
+        env = self.assert_sent_once(smtp, subject, mfs)
         self.assertTrue(any(o.upper().startswith("SIZE=")
                             for o in env["mail_options"]), env["mail_options"])
 
@@ -588,12 +607,12 @@ class FailureTest(OutboxTestBase):
         self.assertFalse(os.path.exists(self.outbox(mfs, "failed",
                                                     "later.eml")))
         smtp.temp_fail(None)
-        self.assert_sent_once(smtp, subject, settle=1.0, timeout=20)
+        self.assert_sent_once(smtp, subject, mfs, timeout=20)
         self.wait_gone(path)
 
     def test_smtp_down_queued_across_remount_then_sent_once(self):
         smtp = self.new_smtp(start=False)
-        mfs = self.new_mount(smtp)
+        mfs = self.new_mount(smtp, retry_ms=None)  # the real first retry
         subject = "down " + self.tag
         path = self.put(mfs, "down.eml", message(subject))
         st = self.wait_status(path, "queued: retry at")
@@ -610,9 +629,8 @@ class FailureTest(OutboxTestBase):
         self.assertTrue(str(self.status(path)).startswith("queued"),
                         self.status(path))
         smtp.start()
-        self.assert_sent_once(smtp, subject, settle=3.0, timeout=45)
+        self.assert_sent_once(smtp, subject, mfs, timeout=45)
         self.wait_gone(path)
-        time.sleep(1.0)
         self.assertEqual(len(self.sent_copies(subject)), 1)
 
 
@@ -687,7 +705,7 @@ class CrashTest(OutboxTestBase):
         self.kill9(mfs)
         self.assertEqual(smtp.envelopes(subject), [])
         self.mount(mfs)
-        env = self.assert_sent_once(smtp, subject, settle=2.0, timeout=30)
+        env = self.assert_sent_once(smtp, subject, mfs, timeout=30)
         self.assertTrue(env["data"].endswith(b"durable body\r\n" * 1000))
         self.wait_gone(self.outbox(mfs, "durable.eml"))
 
@@ -710,7 +728,7 @@ class CrashTest(OutboxTestBase):
         failed = self.outbox(mfs, "failed", "k.eml")
         self.wait_until("a delivery or failed/k.eml", lambda: (
             smtp.envelopes(subject) or os.path.exists(failed)), 30)
-        time.sleep(3.0)
+        self.wait_idle(mfs)
         n = len(smtp.envelopes(subject))
         if os.path.exists(failed):
             self.assertEqual(n, 0)
@@ -733,7 +751,7 @@ class CrashTest(OutboxTestBase):
         time.sleep(4)
         smtp.delay_data(0)
         self.mount(mfs)
-        time.sleep(12)  # past a first retry (5 s), if there is one
+        self.wait_idle(mfs)  # a retry, if there is one, would be queued
         n = len(smtp.envelopes(subject))
         self.assertEqual(n, 1, "delivered %d times" % n)
         self.assertNotIn("uw.eml", os.listdir(self.outbox(mfs)))
@@ -752,7 +770,7 @@ class CrashTest(OutboxTestBase):
             # Too late to cancel: the message is on its way.
             self.assertEqual(e.errno, errno.EBUSY, e)
             removed = False
-        time.sleep(8)
+        self.wait_idle(mfs)
         n = len(smtp.envelopes(subject))
         self.assertLessEqual(n, 1)
         if not removed:
@@ -770,7 +788,7 @@ class CrashTest(OutboxTestBase):
         subject = "slow reply " + self.tag
         path = self.put(mfs, "slow.eml", message(subject))
         smtp.wait_envelopes(subject, 1, 10)
-        time.sleep(10)  # past the first retry (5 s) if there is one
+        self.wait_idle(mfs)  # a retry, if there is one, would be queued
         envs = smtp.envelopes(subject)
         self.assertEqual(len(envs), 1, "delivered %d times; status %r"
                          % (len(envs), self.status(path)))
@@ -788,7 +806,7 @@ class CrashTest(OutboxTestBase):
         dovecot.stop()
         subject = "imap down " + self.tag
         path = self.put(mfs, "imapdown.eml", message(subject))
-        env = self.assert_sent_once(smtp, subject, settle=1.0)
+        env = self.assert_sent_once(smtp, subject, mfs, copy_pending=1)
         self.wait_gone(path)
         # Unmounted while the copy is still to be saved; IMAP comes back.
         self.umount(mfs)
@@ -796,7 +814,7 @@ class CrashTest(OutboxTestBase):
         self.mount(mfs)
         self.wait_until("the copy in Sent", lambda: self.sent_copies(subject),
                         40)
-        time.sleep(1.0)
+        self.wait_idle(mfs)  # no second copy pending
         copies = self.sent_copies(subject)
         self.assertEqual(len(copies), 1, copies)
         self.assertEqual(copies[0][1], env["data"])
@@ -847,7 +865,7 @@ class ScratchAndBulkTest(OutboxTestBase):
                        + [self.outbox(mfs)], check=True, timeout=60)
         self.wait_until("100 deliveries",
                         lambda: len(smtp.envelopes(self.tag)) >= 100, 60)
-        time.sleep(2.0)
+        self.wait_idle(mfs, sent=100)
         envs = smtp.envelopes(self.tag)
         got = {}
         for e in envs:
@@ -874,7 +892,7 @@ class ScratchAndBulkTest(OutboxTestBase):
         smtp.start()
         self.wait_until("30 deliveries",
                         lambda: len(smtp.envelopes(self.tag)) >= 30, 40)
-        time.sleep(2.0)
+        self.wait_idle(mfs, sent=30)
         got = sorted(parse(e["data"])["Subject"]
                      for e in smtp.envelopes(self.tag))
         self.assertEqual(got, sorted(subjects))

@@ -100,16 +100,16 @@ session_open(FakeServer *s)
 	g_autoptr(GError) err = NULL;
 	g_autofree char *text = g_strdup_printf("imaps://127.0.0.1:%u",
 	                                        (unsigned)s->port);
-	MfBackendParams p = {
+	MfBackendParams p = { .server = {
 		.tls_fingerprint = server_cert.fpr_plain,
 		.user = (char *)"alice",
 		.password = (char *)"secret",
 		.timeout_ms = 3000,
-	};
+	} };
 
-	g_assert(url_parse(text, &p.url, NULL));
+	g_assert(url_parse(text, &p.server.url, NULL));
 	MfSession *ses = backend_imap.connect(&p, &err);
-	url_clear(&p.url);
+	url_clear(&p.server.url);
 	ck_assert_msg(ses != NULL, "connect: %s", err ? err->message : "?");
 	return ses;
 }

@@ -178,6 +178,8 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg->refresh_interval, 5);
 	ck_assert_uint_eq(cfg->cache_max, 0);
 	ck_assert(!cfg->read_only);
+	ck_assert_uint_eq(cfg->test_outbox_retry_ms, 0);
+	ck_assert_uint_eq(cfg->test_reconnect_ms, 0);
 	config_account_free(cfg);
 
 	/* XDG_CACHE_HOME counts when absolute, and is read each time. */
@@ -323,6 +325,11 @@ static const BadConfig bad_configs[] = {
 	  "cachemax: unknown key (did you mean cache_max?)" },
 	{ BASE_CMD "tiemout = 1\n", "PATH: [account work] "
 	  "tiemout: unknown key (did you mean timeout?)" },
+	/* A hidden test knob is never offered. */
+	{ BASE_CMD "test_outbox_retry = 1\n", "PATH: [account work] "
+	  "test_outbox_retry: unknown key" },
+	{ BASE_CMD "test_outbox_retry_ms = 0\n", "PATH: [account work] "
+	  "test_outbox_retry_ms: '0' is not a number from 1 to 3600000" },
 	{ BASE_CMD "max_age = 2x\n", "PATH: [account work] max_age: '2x' "
 	  "is not an age like 90 (days), 12w, 6m or 1y, up to 100 years" },
 	{ BASE_CMD "max_age = 101y\n", "PATH: [account work] max_age: '101y' "
@@ -568,6 +575,12 @@ START_TEST(test_habit_keys)
 	config_account_free(cfg);
 	cfg = expect_ok(BASE_CMD "max_age = 1y\n", 0644, NULL);
 	ck_assert_uint_eq(cfg->max_age, 365);
+	config_account_free(cfg);
+	/* The hidden test knob of the outbox's retries. */
+	cfg = expect_ok(BASE_CMD "test_outbox_retry_ms = 250\n"
+	                "test_reconnect_ms = 200\n", 0644, NULL);
+	ck_assert_uint_eq(cfg->test_outbox_retry_ms, 250);
+	ck_assert_uint_eq(cfg->test_reconnect_ms, 200);
 	config_account_free(cfg);
 }
 END_TEST

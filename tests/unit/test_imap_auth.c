@@ -63,19 +63,17 @@ client_connect(FakeServer *s, SaslAuth auth, const char *secret,
 {
 	g_autofree char *text = g_strdup_printf("imaps://127.0.0.1:%u",
 	                                        (unsigned)s->port);
-	MfUrl url = { 0 };
-	ImapClientParams p = {
-		.url = &url,
-		.tls = { .fingerprint = server_cert.fpr_plain },
-		.user = "alice@example.com",
-		.password = secret,
+	MfServerParams srv = {
+		.tls_fingerprint = (char *)server_cert.fpr_plain,
+		.user = (char *)"alice@example.com",
 		.auth = auth,
 		.timeout_ms = 3000,
 	};
+	ImapClientParams p = { .server = &srv, .secret = secret };
 
-	g_assert(url_parse(text, &url, NULL));
+	g_assert(url_parse(text, &srv.url, NULL));
 	ImapClient *c = imap_client_connect(&p, err);
-	url_clear(&url);
+	url_clear(&srv.url);
 	return c;
 }
 

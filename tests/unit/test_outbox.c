@@ -102,14 +102,14 @@ queue_new(guint16 port, gboolean save_sent)
 
 	q->dir = g_dir_make_tmp("mailfs-test-outbox-XXXXXX", &err);
 	ck_assert_msg(q->dir != NULL, "%s", err ? err->message : "");
-	q->p.smtp.scheme = URL_SMTPS;
-	q->p.smtp.host = (char *)"127.0.0.1";
-	q->p.smtp.port = port ? port : 1;
-	q->p.smtp.implicit_tls = TRUE;
-	q->p.tls_fingerprint = test_cert.fpr_plain;
-	q->p.user = (char *)"user";
-	q->p.password = (char *)"pass";
-	q->p.timeout_ms = 3000;
+	q->p.smtp.url.scheme = URL_SMTPS;
+	q->p.smtp.url.host = (char *)"127.0.0.1";
+	q->p.smtp.url.port = port ? port : 1;
+	q->p.smtp.url.implicit_tls = TRUE;
+	q->p.smtp.tls_fingerprint = test_cert.fpr_plain;
+	q->p.smtp.user = (char *)"user";
+	q->p.smtp.password = (char *)"pass";
+	q->p.smtp.timeout_ms = 3000;
 	q->p.save_sent = save_sent;
 	queue_open(q);
 	copies = g_ptr_array_new_with_free_func(g_free);

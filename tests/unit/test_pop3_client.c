@@ -71,20 +71,21 @@ client_connect(FakeServer *s, const Opts *o, GError **err)
 {
 	g_autofree char *text = g_strdup_printf("%s://127.0.0.1:%u", o->scheme,
 	                                        (unsigned)s->port);
-	MfUrl url = { 0 };
-	Pop3ClientParams p = {
-		.url = &url,
-		.tls = { .fingerprint = server_cert.fpr_plain },
-		.user = o->user ? o->user : "alice",
-		.password = o->password ? o->password : "secret",
+	MfServerParams srv = {
+		.tls_fingerprint = (char *)server_cert.fpr_plain,
+		.user = (char *)(o->user ? o->user : "alice"),
 		.auth = o->auth,
 		.timeout_ms = o->timeout_ms ? o->timeout_ms : 3000,
+	};
+	Pop3ClientParams p = {
+		.server = &srv,
+		.secret = o->password ? o->password : "secret",
 		.message_max = o->message_max,
 	};
 
-	g_assert(url_parse(text, &url, NULL));
+	g_assert(url_parse(text, &srv.url, NULL));
 	Pop3Client *c = pop3_client_connect(&p, err);
-	url_clear(&url);
+	url_clear(&srv.url);
 	return c;
 }
 

@@ -120,16 +120,18 @@ static SmtpClient *
 fake_connect(FakeServer *f, gboolean implicit, const char *user, int timeout_ms,
              GError **err)
 {
-	MfUrl url = { .scheme = implicit ? URL_SMTPS : URL_SMTP,
-	              .host = (char *)"127.0.0.1", .port = f->port,
-	              .implicit_tls = implicit };
-	SmtpClientParams p = {
-		.url = &url,
-		.tls = { .fingerprint = test_cert.fpr_plain },
-		.user = user,
-		.password = fake_password,
+	MfServerParams srv = {
+		.url = { .scheme = implicit ? URL_SMTPS : URL_SMTP,
+		         .host = (char *)"127.0.0.1", .port = f->port,
+		         .implicit_tls = implicit },
+		.tls_fingerprint = (char *)test_cert.fpr_plain,
+		.user = (char *)user,
 		.auth = fake_auth,
 		.timeout_ms = timeout_ms,
+	};
+	SmtpClientParams p = {
+		.server = &srv,
+		.secret = fake_password,
 		.ehlo_name = "client.example",
 	};
 
