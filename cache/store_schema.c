@@ -53,8 +53,16 @@ static const char schema_v2[] =
 	"ALTER TABLE pending ADD COLUMN msgid TEXT;"
 	"ALTER TABLE pending ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 3: what an incremental refresh (CONDSTORE/QRESYNC, or a STATUS
+ * probe) compares with the server: the HIGHESTMODSEQ and UIDNEXT of the
+ * stored listing (0: unknown, a full listing comes first). */
+static const char schema_v3[] =
+	"ALTER TABLE folders ADD COLUMN highestmodseq INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"ALTER TABLE folders ADD COLUMN uidnext INTEGER NOT NULL DEFAULT 0;";
+
 /* The migrations in order: migrations[i] brings version i to i + 1. */
-static const char *const migrations[] = { schema_v1, schema_v2 };
+static const char *const migrations[] = { schema_v1, schema_v2, schema_v3 };
 
 static int
 store_schema_version(Store *s)
