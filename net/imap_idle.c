@@ -22,7 +22,7 @@ typedef struct {
 } IdleCtx;
 
 /* A FETCH reply without UID (no QRESYNC): its message is asked for by
- * sequence number after DONE, unless an EXPUNGE moved the numbers. */
+ * sequence number after DONE. */
 static void
 imap_idle_note_seq(IdleCtx *x, const ImapResponse *r)
 {
@@ -33,6 +33,26 @@ imap_idle_note_seq(IdleCtx *x, const ImapResponse *r)
 		x->rep->resync = TRUE;
 	else
 		g_array_append_val(x->seqs, seq);
+}
+
+/* An EXPUNGE of message number SEQ renumbers the ones after it: the
+ * numbers noted stay those of the same messages. */
+static void
+imap_idle_renumber(IdleCtx *x, const ImapResponse *r)
+{
+	guint32 seq, *v = (guint32 *)x->seqs->data;
+	guint n = 0;
+
+	if (!imap_value_get_u32(r->args->pdata[0], &seq)) {
+		g_array_set_size(x->seqs, 0);
+		return;
+	}
+	for (guint i = 0; i < x->seqs->len; i++) {
+		if (v[i] == seq)
+			continue;
+		v[n++] = v[i] > seq ? v[i] - 1 : v[i];
+	}
+	g_array_set_size(x->seqs, n);
 }
 
 /* Untagged data while idling. */
@@ -55,6 +75,7 @@ imap_idle_note(IdleCtx *x, const ImapResponse *r)
 		x->rep->changed = x->rep->exists = TRUE;
 	} else if (imap_value_is_atom(what, "EXPUNGE")) {
 		x->rep->changed = x->rep->resync = TRUE;
+		imap_idle_renumber(x, r);
 	} else if (imap_value_is_atom(what, "FETCH")) {
 		x->rep->changed = TRUE;
 		if (!imap_client_change_fetch(r, x->sink))
@@ -135,7 +156,7 @@ imap_idle_wait(ImapClient *c, gint64 end, IdleCtx *x, GError **err)
 static gboolean
 imap_idle_ask_seqs(ImapClient *c, IdleCtx *x, GError **err)
 {
-	if (x->seqs->len == 0 || x->rep->resync || !x->sink)
+	if (x->seqs->len == 0 || !x->sink)
 		return TRUE;
 	g_autoptr(GString) set = g_string_new(NULL);
 	for (guint i = 0; i < x->seqs->len; i++)
