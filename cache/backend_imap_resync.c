@@ -218,6 +218,21 @@ resync_drop_fetched(GArray *newuids, const MfFolderDelta *d)
 	g_array_set_size(newuids, n);
 }
 
+/* A step the server did not answer (it said OK to a UID SEARCH or
+ * STATUS without the data): list everything instead, as before. */
+static gboolean
+resync_fallback(MfSession *s, const char *folder, MfFolderDelta *d,
+                GError **err)
+{
+	if (!err || !*err || !g_error_matches(*err, MF_ERROR, MF_ERROR_REFUSED) ||
+	    imap_client_state(s->imap) == IMAP_STATE_BROKEN)
+		return FALSE;
+	g_debug("%s; listing %s in full", (*err)->message, folder);
+	g_clear_error(err);
+	folder_delta_clear(d);
+	return resync_full(s, folder, d, err);
+}
+
 /* From what the server reported (CH) and the folder's state now (INFO),
  * D gets the changes; the count decides whether that is the whole
  * story or the UIDs must be searched.  D->changed may hold new messages
@@ -238,7 +253,7 @@ resync_finish(MfSession *s, const char *folder, const MfFolderKnown *k,
 		gone_real += g_array_index(d->gone, guint32, i) < info->uidnext;
 	if ((guint64)real - gone_real + newuids->len + fetched != info->exists &&
 	    !resync_reconcile(s, k, info->uidnext, d, newuids, err))
-		return FALSE;
+		return resync_fallback(s, folder, d, err);
 	/* Stand-ins are never on the server. */
 	for (guint i = real; i < k->n; i++)
 		g_array_append_val(d->gone, k->msgs[i].uid);
@@ -370,7 +385,7 @@ resync_plain(MfSession *s, const char *folder, const MfFolderKnown *k,
 		return resync_full(s, folder, d, err);
 	if (examined ? !imap_client_examine(s->imap, folder, TRUE, &info, err)
 	             : !imap_client_status(s->imap, folder, &info, err))
-		return FALSE;
+		return resync_fallback(s, folder, d, err);
 	info.highestmodseq = k->status.highestmodseq;
 	if (info.uidvalidity != k->status.uidvalidity)
 		return resync_full(s, folder, d, err);

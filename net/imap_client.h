@@ -258,11 +258,13 @@ gboolean imap_client_fetch_seq_flags(ImapClient *c, const char *seqset,
 /* The UIDs of UIDSET the selected mailbox holds, appended to RANGES
  * (ImapRange, normalized): UID SEARCH RETURN (ALL) with ESEARCH, else
  * UID SEARCH.  Keep UIDSET to at most ~50,000 messages: each reply is
- * one line. */
+ * one line.  MF_ERROR_REFUSED (the session still good) when the server
+ * said OK without an answer. */
 gboolean imap_client_uid_search(ImapClient *c, const char *uidset,
                                 GArray *ranges, GError **err);
 /* STATUS MAILBOX (MESSAGES UIDNEXT UIDVALIDITY [HIGHESTMODSEQ]): OUT's
- * exists is MESSAGES. */
+ * exists is MESSAGES.  MF_ERROR_REFUSED (the session still good) when
+ * the answer has no UIDVALIDITY. */
 gboolean imap_client_status(ImapClient *c, const char *mailbox,
                             ImapSelectInfo *out, GError **err);
 

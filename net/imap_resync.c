@@ -181,6 +181,11 @@ imap_client_fetch_seq_flags(ImapClient *c, const char *seqset,
 	return imap_client_run(c, &h, "FETCH", cmd, err);
 }
 
+typedef struct {
+	GArray *ranges;
+	gboolean answered; /* a SEARCH or ESEARCH reply came */
+} SearchCtx;
+
 /* "* ESEARCH (TAG "A5") UID ALL 1:3,5" (no ALL: nothing found). */
 static gboolean
 imap_resync_esearch(ImapClient *c, const ImapResponse *r, GArray *ranges,
@@ -224,12 +229,18 @@ imap_resync_search(ImapClient *c, const ImapResponse *r, GArray *ranges,
 static gboolean
 imap_resync_search_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
+	SearchCtx *x = ud;
+
 	if (r->status || r->args->len < 1)
 		return TRUE;
-	if (imap_value_is_atom(r->args->pdata[0], "ESEARCH"))
-		return imap_resync_esearch(c, r, ud, err);
-	if (imap_value_is_atom(r->args->pdata[0], "SEARCH"))
-		return imap_resync_search(c, r, ud, err);
+	if (imap_value_is_atom(r->args->pdata[0], "ESEARCH")) {
+		x->answered = TRUE;
+		return imap_resync_esearch(c, r, x->ranges, err);
+	}
+	if (imap_value_is_atom(r->args->pdata[0], "SEARCH")) {
+		x->answered = TRUE;
+		return imap_resync_search(c, r, x->ranges, err);
+	}
 	return TRUE;
 }
 
@@ -237,14 +248,21 @@ gboolean
 imap_client_uid_search(ImapClient *c, const char *uidset, GArray *ranges,
                        GError **err)
 {
+	SearchCtx x = { ranges, FALSE };
 	ImapHandler h = { .untagged = imap_resync_search_cb,
-	                  .no_code = MF_ERROR_MAILBOX, .ud = ranges };
+	                  .no_code = MF_ERROR_REFUSED, .ud = &x };
 	g_autofree char *cmd = g_strdup_printf(
 		(c->caps & IMAP_CAP_ESEARCH) ? "UID SEARCH RETURN (ALL) UID %s"
 		                             : "UID SEARCH UID %s", uidset);
 
 	if (!imap_client_run(c, &h, "UID SEARCH", cmd, err))
 		return FALSE;
+	if (!x.answered) {
+		/* An OK without an answer is not "none left". */
+		g_set_error(err, MF_ERROR, MF_ERROR_REFUSED,
+		            "%s: UID SEARCH gave no answer", c->url);
+		return FALSE;
+	}
 	imap_seqset_normalize(ranges);
 	return TRUE;
 }
@@ -281,7 +299,7 @@ imap_client_status(ImapClient *c, const char *mailbox, ImapSelectInfo *out,
 {
 	ImapSelectInfo info = { 0 };
 	ImapHandler h = { .untagged = imap_resync_status_cb,
-	                  .no_code = MF_ERROR_MAILBOX, .ud = &info };
+	                  .no_code = MF_ERROR_REFUSED, .ud = &info };
 	g_autofree char *q = imap_client_quote(mailbox);
 
 	if (!q) {
@@ -295,7 +313,7 @@ imap_client_status(ImapClient *c, const char *mailbox, ImapSelectInfo *out,
 	if (!imap_client_run(c, &h, "STATUS", cmd, err))
 		return FALSE;
 	if (info.uidvalidity == 0) {
-		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
+		g_set_error(err, MF_ERROR, MF_ERROR_REFUSED,
 		            "%s: STATUS %s gave no UIDVALIDITY", c->url, mailbox);
 		return FALSE;
 	}
