@@ -307,6 +307,107 @@ START_TEST(test_plain_probe)
 }
 END_TEST
 
+/* --- a listing too long for one timeout --- */
+
+#define BIG_N 300000u
+#define BIG_CHUNK 7500u
+
+/* Logs in, answers EXAMINE, then sends BIG_N listing replies in chunks
+ * with a pause after each: 2 s in all, twice the client's timeout.  With
+ * n_steps 1 it stops for good after a third of them (a stalled server). */
+static void
+big_listing(FakeServer *s)
+{
+	static const char *const answers[] = {
+		"A1 OK logged in\r\n",
+		"* 300000 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n"
+		"* OK [UIDNEXT 300001] x\r\nA2 OK done\r\n",
+	};
+
+	if (!fake_send_str(s, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN "
+	                   "SASL-IR] fake\r\n"))
+		return;
+	for (gsize i = 0; i < G_N_ELEMENTS(answers) + 1; i++) {
+		g_autofree char *line = fake_read_line(s);
+		if (!line || (i < G_N_ELEMENTS(answers) &&
+		              !fake_send_str(s, answers[i])))
+			return;
+	}
+	for (guint u = 1; u <= BIG_N; u += BIG_CHUNK) {
+		g_autoptr(GString) chunk = g_string_new(NULL);
+		for (guint v = u; v < u + BIG_CHUNK; v++)
+			g_string_append_printf(chunk, "* %u FETCH (UID %u FLAGS () "
+			                       "RFC822.SIZE 100 " DATE ")\r\n",
+			                       v, v);
+		if (!fake_send(s, chunk->str, chunk->len))
+			return;
+		if (s->n_steps == 1 && u > BIG_N / 3) {
+			g_usleep(4 * G_USEC_PER_SEC);
+			return;
+		}
+		g_usleep(50 * 1000);
+	}
+	fake_send_str(s, "A3 OK done\r\n");
+	fake_drain(s);
+}
+
+static MfSession *
+session_short_timeout(FakeServer *s)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *text = g_strdup_printf("imaps://127.0.0.1:%u",
+	                                        (unsigned)s->port);
+	MfBackendParams p = {
+		.tls_fingerprint = server_cert.fpr_plain,
+		.user = (char *)"alice", .password = (char *)"secret",
+		.timeout_ms = 1000,
+	};
+
+	g_assert(url_parse(text, &p.url, NULL));
+	MfSession *ses = backend_imap.connect(&p, &err);
+	url_clear(&p.url);
+	ck_assert_msg(ses != NULL, "connect: %s", err ? err->message : "?");
+	return ses;
+}
+
+START_TEST(test_long_listing_flows)
+{
+	FakeServer *s = fake_server_start(big_listing, NULL, 0, &server_cert,
+	                                  TRUE);
+	MfSession *ses = session_short_timeout(s);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GArray) msgs = NULL;
+	MfFolderStatus st = { 0 };
+	gint64 start = g_get_monotonic_time();
+
+	ck_assert_msg(backend_imap.list_messages(ses, "INBOX", &st, &msgs,
+	                                         &err),
+	              "list: %s", err ? err->message : "?");
+	ck_assert_uint_eq(msgs->len, BIG_N);
+	ck_assert_double_gt(elapsed_s(start), 1.5); /* > the timeout */
+	backend_imap.disconnect(ses);
+	fake_server_finish(s, NULL);
+}
+END_TEST
+
+START_TEST(test_long_listing_stalls)
+{
+	FakeServer *s = fake_server_start(big_listing, NULL, 1, &server_cert,
+	                                  TRUE);
+	MfSession *ses = session_short_timeout(s);
+	g_autoptr(GError) err = NULL;
+	GArray *msgs = NULL;
+	MfFolderStatus st = { 0 };
+	gint64 start = g_get_monotonic_time();
+
+	ck_assert(!backend_imap.list_messages(ses, "INBOX", &st, &msgs, &err));
+	assert_error(err, MF_ERROR_CONNECTION, "timed out");
+	ck_assert_double_lt(elapsed_s(start), 3.5);
+	backend_imap.disconnect(ses);
+	fake_server_finish(s, NULL);
+}
+END_TEST
+
 /* --- push --- */
 
 typedef struct {
@@ -417,6 +518,8 @@ backend_resync_suite(void)
 	tcase_add_test(t, test_plain_probe);
 	tcase_add_test(t, test_idle_plain);
 	tcase_add_test(t, test_idle_qresync);
+	tcase_add_test(t, test_long_listing_flows);
+	tcase_add_test(t, test_long_listing_stalls);
 	suite_add_tcase(s, t);
 	return s;
 }
