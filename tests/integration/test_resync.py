@@ -212,6 +212,8 @@ class ResyncBase:
             time.sleep(1.2)
             self.assertEqual(len(harness.message_uids(d)), N)
         self.assert_no_full_listing(mark, "a refresh of an unchanged folder")
+        # About three polls and three refreshes: bytes, not a listing.
+        self.assertLess(self.dovecot.bytes_out_since(mark), 12000)
         self.change(folder, 3, 5)
         want = self.server_flags(folder)
         ok = wait_until(lambda: self.mount_flags(m, folder) == want, 15, 0.2)
@@ -246,6 +248,25 @@ class ResyncBase:
         print("\n%s: pushed flag visible after %.3f s"
               % (type(self).__name__, took))
         self.assert_no_full_listing(mark, "a pushed flag change")
+
+    def test_mail_before_idle_starts(self):
+        """A message added while the push watch of a folder is being set
+        up (after the folder was listed, before IDLE) is listed at once:
+        refreshes are minutes apart."""
+        folder = "Race" + type(self).__name__
+        self.make_folder(folder, 3)
+        m = self.mfs(refresh_interval=300, poll_interval=300)
+        harness.mount_watched(self, m, 120)
+        status = m.path(".mailfs", "status")
+        self.assertTrue(wait_until(lambda: "push: active" in read(status),
+                                   10))
+        c = self.dovecot.client()           # ready before the listing
+        d = m.path(folder)
+        self.assertEqual(len(harness.message_uids(d)), 3)
+        c.append(folder, None, None, message(50, folder))  # the watch
+        c.logout()                                         # connects now
+        ok = wait_until(lambda: len(harness.message_uids(d)) == 4, 5, 0.05)
+        self.assertTrue(ok, harness.message_uids(d))
 
 
 class QresyncTest(ResyncBase, unittest.TestCase):
