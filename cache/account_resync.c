@@ -42,6 +42,53 @@ resync_merge(GArray *base, GArray *changed, GArray *gone)
 	return out;
 }
 
+/* Installs a listing: stored as a difference, with what it was made at,
+ * then swapped in. */
+gboolean
+account_install_listing(MfAccount *a, const MfFolder *f, FolderState *fs,
+                        const MfFolderStatus *st, GArray *msgs, GError **err)
+{
+	g_autoptr(GError) serr = NULL;
+	gint64 gen = store_generation(a->store, f->id, st->uidvalidity, err);
+
+	if (gen == 0) {
+		g_array_unref(msgs);
+		return FALSE;
+	}
+	g_mutex_lock(&a->lock);
+	MfListing *old = fs->listing ? listing_ref(fs->listing) : NULL;
+	g_mutex_unlock(&a->lock);
+	GArray *prev = old && old->uidvalidity == st->uidvalidity ? old->msgs
+	                                                         : NULL;
+	if (old && old->uidvalidity != st->uidvalidity)
+		g_message("folder %s: UIDVALIDITY changed; listing it anew",
+		          f->path);
+	if (!store_messages_save(a->store, f->id, st->uidvalidity, prev, msgs,
+	                         &serr))
+		g_warning("listing of %s not stored: %s", f->path,
+		          serr->message);
+	else
+		store_folder_sync_set(a->store, f->id, st->highestmodseq,
+		                      st->uidnext, NULL);
+	MfListing *l = listing_new(a, f->id, gen, st->uidvalidity, msgs, old);
+	listing_unref(old);
+	old = NULL;
+	g_mutex_lock(&a->lock);
+	old = fs->listing;
+	fs->listing = listing_ref(l);
+	fs->refreshed_at = g_get_monotonic_time();
+	fs->modseq = st->highestmodseq;
+	fs->uidnext = st->uidnext;
+	/* Under the lock, so that a hook being removed is never called
+	 * afterwards; hooks only queue work. */
+	if (old && a->hook)
+		a->hook(f->id, old, l, a->hook_ud);
+	g_mutex_unlock(&a->lock);
+	listing_unref(old);
+	listing_unref(l);
+	return TRUE;
+}
+
 /* What FS knows, for the backend; a reference to the listing it read
  * goes to *CUR (NULL: none). */
 static void
