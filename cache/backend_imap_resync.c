@@ -414,8 +414,11 @@ backend_imap_resync(MfSession *s, const char *folder,
 	gboolean ok;
 
 	memset(d, 0, sizeof *d);
-	if (k->status.uidvalidity == 0 ||
-	    (mode != IMAP_RESYNC_NONE && !k->status.highestmodseq))
+	/* A folder listed without a HIGHESTMODSEQ (NOMODSEQ, or by an older
+	 * mailfs) is probed as if the server had no CONDSTORE. */
+	if (!k->status.highestmodseq)
+		mode = IMAP_RESYNC_NONE;
+	if (k->status.uidvalidity == 0)
 		ok = resync_full(s, folder, d, err);
 	else if (mode == IMAP_RESYNC_QRESYNC)
 		ok = resync_qresync(s, folder, k, &ch, d, err);
