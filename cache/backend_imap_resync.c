@@ -194,7 +194,7 @@ resync_reconcile(MfSession *s, const MfFolderKnown *k, guint32 uidnext,
 			g_array_append_val(d->gone, k->msgs[i].uid);
 	g_array_set_size(newuids, 0);
 	for (guint i = 0; i < present->len; i++)
-		for (guint64 u = r[i].first; u <= r[i].last; u++)
+		for (guint64 u = r[i].first; u <= MIN(r[i].last, top); u++)
 			if (!resync_known(k, (guint32)u)) {
 				guint32 v = (guint32)u;
 				g_array_append_val(newuids, v);
