@@ -749,7 +749,7 @@ account_refresh_listing_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 		if (!ok)
 			return FALSE;
 		return account_install_listing(a, c->folder, c->fs, &st, msgs,
-		                               err);
+		                               FALSE, err);
 	}
 	return account_relist(a, s, c->folder, c->fs, err);
 }

@@ -109,10 +109,12 @@ typedef gboolean (*SessionFn)(MfAccount *a, MfSession *s, void *ud,
 gboolean account_relist(MfAccount *a, MfSession *s, const MfFolder *f,
                         FolderState *fs, GError **err);
 /* Makes MSGS (taken), listed with status ST, F's listing: stored, the
- * hook told, the state FS knows updated. */
+ * hook told (unless FLAGS_ONLY: the same messages, other flags, so no
+ * name changed), the state FS knows updated. */
 gboolean account_install_listing(MfAccount *a, const MfFolder *f,
                                  FolderState *fs, const MfFolderStatus *st,
-                                 GArray *msgs, GError **err);
+                                 GArray *msgs, gboolean flags_only,
+                                 GError **err);
 /* Applies changes pushed by the server to FOLDER_ID's listing, if it is
  * of UIDVALIDITY: CHANGED (MfRemoteMessage with uid and flags; others
  * than those listed are ignored) and GONE (ImapRange of

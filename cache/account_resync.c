@@ -46,7 +46,8 @@ resync_merge(GArray *base, GArray *changed, GArray *gone)
  * then swapped in. */
 gboolean
 account_install_listing(MfAccount *a, const MfFolder *f, FolderState *fs,
-                        const MfFolderStatus *st, GArray *msgs, GError **err)
+                        const MfFolderStatus *st, GArray *msgs,
+                        gboolean flags_only, GError **err)
 {
 	g_autoptr(GError) serr = NULL;
 	gint64 gen = store_generation(a->store, f->id, st->uidvalidity, err);
@@ -80,8 +81,8 @@ account_install_listing(MfAccount *a, const MfFolder *f, FolderState *fs,
 	fs->modseq = st->highestmodseq;
 	fs->uidnext = st->uidnext;
 	/* Under the lock, so that a hook being removed is never called
-	 * afterwards; hooks only queue work. */
-	if (old && a->hook)
+	 * afterwards; hooks only queue work.  Flags name nothing. */
+	if (old && a->hook && !(flags_only && old->gen == l->gen))
 		a->hook(f->id, old, l, a->hook_ud);
 	g_mutex_unlock(&a->lock);
 	listing_unref(old);
@@ -128,6 +129,19 @@ resync_unchanged(MfAccount *a, const MfFolder *f, FolderState *fs,
 		                      st->uidnext, NULL);
 }
 
+/* TRUE if D changes only flags of CUR's messages (none gone, none new). */
+static gboolean
+resync_flags_only(const MfListing *cur, const MfFolderDelta *d)
+{
+	if (!cur || d->gone->len)
+		return FALSE;
+	for (guint i = 0; i < d->changed->len; i++)
+		if (!listing_find(cur, g_array_index(d->changed, MfRemoteMessage,
+		                                     i).uid))
+			return FALSE;
+	return TRUE;
+}
+
 gboolean
 account_relist(MfAccount *a, MfSession *s, const MfFolder *f,
                FolderState *fs, GError **err)
@@ -142,10 +156,12 @@ account_relist(MfAccount *a, MfSession *s, const MfFolder *f,
 	if (!be->resync_messages) {
 		if (!be->list_messages(s, f->name, &st, &msgs, err))
 			return FALSE;
-		return account_install_listing(a, f, fs, &st, msgs, err);
+		return account_install_listing(a, f, fs, &st, msgs, FALSE,
+		                               err);
 	}
 	resync_known(a, fs, &k, &cur);
 	gboolean ok = be->resync_messages(s, f->name, &k, &d, err);
+	gboolean flags_only = ok && !d.full && resync_flags_only(cur, &d);
 	if (ok && d.full)
 		msgs = g_steal_pointer(&d.changed);
 	else if (ok && (d.changed->len || d.gone->len))
@@ -161,12 +177,34 @@ account_relist(MfAccount *a, MfSession *s, const MfFolder *f,
 		g_mutex_unlock(&a->lock);
 		if (msgs)
 			ok = account_install_listing(a, f, fs, &d.status,
-			                             g_steal_pointer(&msgs), err);
+			                             g_steal_pointer(&msgs),
+			                             !d.full && flags_only, err);
 		else
 			resync_unchanged(a, f, fs, &d.status);
 	}
 	folder_delta_clear(&d);
 	return ok;
+}
+
+/* Swaps in MSGS (taken), which differ from FS's listing in flags only:
+ * no name changed, so the hook has nothing to invalidate (on a folder of
+ * 100,000 messages it would cost most of the time).  Called with a->lock
+ * held; returns with it released. */
+static void
+resync_swap_flags_locked(MfAccount *a, gint64 folder_id, FolderState *fs,
+                         GArray *msgs)
+{
+	MfListing *old = fs->listing;
+	MfListing *l = listing_new(a, folder_id, old->gen, old->uidvalidity,
+	                           msgs, old);
+
+	fs->listing = listing_ref(l);
+	g_mutex_unlock(&a->lock);
+	if (!store_messages_save(account_store(a), folder_id, l->uidvalidity,
+	                         old->msgs, l->msgs, NULL))
+		g_warning("pushed flags not stored");
+	listing_unref(old);
+	listing_unref(l);
 }
 
 /* The pushed flag changes that differ from listing L, as complete
@@ -226,8 +264,12 @@ account_apply_pushed(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 	}
 	g_debug("folder %" G_GINT64_FORMAT ": pushed %u flag changes, %u "
 	        "gone", folder_id, flags->len, out->len);
-	account_swap_listing_locked(a, folder_id, fs,
-	                            resync_merge(l->msgs, flags, out));
+	if (out->len)
+		account_swap_listing_locked(a, folder_id, fs,
+		                            resync_merge(l->msgs, flags, out));
+	else
+		resync_swap_flags_locked(a, folder_id, fs,
+		                         resync_merge(l->msgs, flags, NULL));
 }
 
 gboolean
