@@ -17,8 +17,10 @@
 
 #define BACKOFF_MIN_US (2 * G_USEC_PER_SEC)
 #define BACKOFF_MAX_US (30 * G_USEC_PER_SEC)
-/* A folder nobody asked for in this long is no longer polled. */
+/* A folder nobody asked for in this long is polled only every
+ * POLL_SLOW_ROUNDS polls. */
 #define POLL_RECENT_US (10 * 60 * G_USEC_PER_SEC)
+#define POLL_SLOW_ROUNDS 10
 
 void
 account_params_clear(MfAccountParams *p)
@@ -183,34 +185,40 @@ account_note(MfAccount *a, const GError *err)
 	g_mutex_unlock(&a->lock);
 }
 
-/* The folders the poller refreshes: those with a listing that someone
- * looked at lately.  The others cost the server nothing until used.
+/* The folders poll ROUND refreshes (incrementally): those with a listing
+ * that someone looked at lately, the others only every POLL_SLOW_ROUNDS
+ * rounds (so that mail filed there by the server still moves their
+ * mtime), every one for a backend that downloads what it lists (POP3).
  * With a->lock held. */
 static GArray *
-account_poll_todo_locked(MfAccount *a)
+account_poll_todo_locked(MfAccount *a, guint round)
 {
 	GHashTableIter it;
 	gpointer k, v;
 	GArray *todo = g_array_new(FALSE, FALSE, sizeof(gint64));
 	gint64 now = g_get_monotonic_time();
+	gboolean all = round % POLL_SLOW_ROUNDS == 0 ||
+	               (a->backend->caps & MF_BACKEND_CAP_STORE_ALL);
 
 	g_hash_table_iter_init(&it, a->folders);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		FolderState *fs = v;
-		if (fs->listing && fs->used_at &&
-		    now - fs->used_at < POLL_RECENT_US)
+		if (fs->listing && (all || (fs->used_at &&
+		                            now - fs->used_at < POLL_RECENT_US)))
 			g_array_append_val(todo, *(gint64 *)k);
 	}
 	return todo;
 }
 
 /* Every poll_interval: the folder tree and the listings in use lately
- * are refreshed (incrementally: bytes for a folder that did not change),
- * so new mail shows even without push or a user's request. */
+ * (the others less often) are refreshed, incrementally: bytes for a
+ * folder that did not change.  New mail shows even without push or a
+ * user's request. */
 static gpointer
 account_poll_thread(gpointer data)
 {
 	MfAccount *a = data;
+	guint round = 0;
 
 	/* Changes left from the last run (a crash, an unmount while
 	 * offline) go first. */
@@ -225,7 +233,7 @@ account_poll_thread(gpointer data)
 			;
 		if (a->closing)
 			break;
-		g_autoptr(GArray) todo = account_poll_todo_locked(a);
+		g_autoptr(GArray) todo = account_poll_todo_locked(a, ++round);
 		g_mutex_unlock(&a->lock);
 		if (account_may_try(a)) {
 			journal_replay(a);
