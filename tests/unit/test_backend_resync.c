@@ -307,6 +307,40 @@ START_TEST(test_plain_probe)
 }
 END_TEST
 
+/* A server that says OK to UID SEARCH without an answer: not "every
+ * message gone", a full listing. */
+static const Step mute_search_steps[] = {
+	GREETING("IMAP4rev1 AUTH=PLAIN SASL-IR"), LOGIN,
+	{ "A2 STATUS \"INBOX\" (MESSAGES UIDNEXT UIDVALIDITY)",
+	  "* STATUS \"INBOX\" (MESSAGES 3 UIDNEXT 9 UIDVALIDITY 42)\r\n"
+	  "A2 OK done\r\n" },
+	{ "A3 EXAMINE \"INBOX\"", "* 3 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n"
+	  "* OK [UIDNEXT 9] x\r\nA3 OK done\r\n" },
+	{ "A4 UID SEARCH UID 1:8", "A4 OK done\r\n" },
+	{ "A5 EXAMINE \"INBOX\"", "* 3 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n"
+	  "* OK [UIDNEXT 9] x\r\nA5 OK done\r\n" },
+	{ META("A6", "1:*"), "* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 10 " DATE
+	  ")\r\n* 2 FETCH (UID 2 FLAGS () RFC822.SIZE 20 " DATE ")\r\n"
+	  "* 3 FETCH (UID 5 FLAGS () RFC822.SIZE 50 " DATE ")\r\nA6 OK done\r\n" },
+	LOGOUT("A7"),
+};
+
+START_TEST(test_mute_search_lists_all)
+{
+	FakeServer *s = START(mute_search_steps);
+	MfSession *ses = session_open(s);
+	MfFolderKnown k = known(0);
+	MfFolderDelta d;
+
+	resync_ok(ses, &k, &d);
+	ck_assert(d.full);
+	ck_assert_uint_eq(d.changed->len, 3);
+	folder_delta_clear(&d);
+	backend_imap.disconnect(ses);
+	fake_server_finish(s, NULL);
+}
+END_TEST
+
 /* --- a listing too long for one timeout --- */
 
 #define BIG_N 300000u
@@ -516,6 +550,7 @@ backend_resync_suite(void)
 	tcase_add_test(t, test_uidvalidity_changed);
 	tcase_add_test(t, test_condstore);
 	tcase_add_test(t, test_plain_probe);
+	tcase_add_test(t, test_mute_search_lists_all);
 	tcase_add_test(t, test_idle_plain);
 	tcase_add_test(t, test_idle_qresync);
 	tcase_add_test(t, test_long_listing_flows);
