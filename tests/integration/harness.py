@@ -1237,6 +1237,7 @@ class RecordingDovecot(Dovecot):
         self.caps = caps
         self.rawlog = os.path.join(self.dir, "rawlog")
         os.makedirs(self.rawlog, exist_ok=True)
+        os.chmod(self.rawlog, 0o1777)  # as root, Dovecot writes as 'mail'
 
     def _write_config(self):
         super()._write_config()
