@@ -151,6 +151,8 @@ class ResyncBase:
         sent = self.dovecot.sent_since(mark)
         self.assertNotIn(FULL_FETCH, sent, "%s listed the folder in full:\n%s"
                          % (what, sent[-3000:]))
+        # The rawlog did record mailfs at work.
+        self.assertRegex(sent, r"A\d+ (EXAMINE|STATUS|IDLE)|DONE")
         return sent
 
     # --- the tests ---
