@@ -18,6 +18,10 @@
 
 #define BACKOFF_MIN_US (2 * G_USEC_PER_SEC)
 #define BACKOFF_MAX_US (30 * G_USEC_PER_SEC)
+/* A folder nobody asked for in this long is polled only every
+ * POLL_SLOW_ROUNDS polls. */
+#define POLL_RECENT_US (10 * 60 * G_USEC_PER_SEC)
+#define POLL_SLOW_ROUNDS 10
 
 void
 account_params_clear(MfAccountParams *p)
@@ -184,12 +188,40 @@ account_note(MfAccount *a, const GError *err)
 	g_mutex_unlock(&a->lock);
 }
 
-/* Every poll_interval: the folder tree and every listing in use are
- * refreshed, so new mail shows even without push or a user's request. */
+/* The folders poll ROUND refreshes (incrementally): those with a listing
+ * that someone looked at lately, the others only every POLL_SLOW_ROUNDS
+ * rounds (so that mail filed there by the server still moves their
+ * mtime), every one for a backend that downloads what it lists (POP3).
+ * With a->lock held. */
+static GArray *
+account_poll_todo_locked(MfAccount *a, guint round)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	GArray *todo = g_array_new(FALSE, FALSE, sizeof(gint64));
+	gint64 now = g_get_monotonic_time();
+	gboolean all = round % POLL_SLOW_ROUNDS == 0 ||
+	               (a->backend->caps & MF_BACKEND_CAP_STORE_ALL);
+
+	g_hash_table_iter_init(&it, a->folders);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		FolderState *fs = v;
+		if (fs->listing && (all || (fs->used_at &&
+		                            now - fs->used_at < POLL_RECENT_US)))
+			g_array_append_val(todo, *(gint64 *)k);
+	}
+	return todo;
+}
+
+/* Every poll_interval: the folder tree and the listings in use lately
+ * (the others less often) are refreshed, incrementally: bytes for a
+ * folder that did not change.  New mail shows even without push or a
+ * user's request. */
 static gpointer
 account_poll_thread(gpointer data)
 {
 	MfAccount *a = data;
+	guint round = 0;
 
 	/* Changes left from the last run (a crash, an unmount while
 	 * offline) go first. */
@@ -204,20 +236,13 @@ account_poll_thread(gpointer data)
 			;
 		if (a->closing)
 			break;
-		GList *ids = g_hash_table_get_keys(a->folders);
-		g_autoptr(GArray) todo = g_array_new(FALSE, FALSE, sizeof(gint64));
-		for (GList *i = ids; i; i = i->next) {
-			FolderState *fs = g_hash_table_lookup(a->folders, i->data);
-			if (fs->listing)
-				g_array_append_val(todo, *(gint64 *)i->data);
-		}
-		g_list_free(ids);
+		g_autoptr(GArray) todo = account_poll_todo_locked(a, ++round);
 		g_mutex_unlock(&a->lock);
 		if (account_may_try(a)) {
 			journal_replay(a);
 			tree_unref(account_tree(a));
 			for (guint i = 0; i < todo->len; i++)
-				listing_unref(account_listing(
+				listing_unref(account_listing_quiet(
 					a, g_array_index(todo, gint64, i), NULL));
 		}
 		g_mutex_lock(&a->lock);
@@ -515,7 +540,6 @@ account_close(MfAccount *a)
 
 static MfTree *account_tree_now(MfAccount *a);
 static void account_refresh_listing_bg(MfAccount *a, gint64 folder_id);
-static FolderState *account_folder_state(MfAccount *a, gint64 folder_id);
 
 static gboolean
 account_refresh_tree_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
@@ -664,9 +688,9 @@ account_tree_now(MfAccount *a)
 
 /* --- folder listings ---------------------------------------------------- */
 
-/* The state of FOLDER_ID, created (and its stored listing loaded) on first
- * use.  Called with a->lock held. */
-static FolderState *
+/* The state of FOLDER_ID, created on first use.  Called with a->lock
+ * held. */
+FolderState *
 account_folder_state(MfAccount *a, gint64 folder_id)
 {
 	FolderState *fs = g_hash_table_lookup(a->folders, &folder_id);
@@ -699,9 +723,16 @@ account_load_stored_listing(MfAccount *a, gint64 folder_id, FolderState *fs)
 		return;
 	}
 	MfListing *l = listing_new(a, folder_id, gen, uv, msgs, NULL);
+	guint64 modseq = 0;
+	guint32 uidnext = 0;
+	store_folder_sync_get(a->store, folder_id, &modseq, &uidnext);
 	g_mutex_lock(&a->lock);
-	if (!fs->listing)
+	if (!fs->listing) {
 		fs->listing = g_steal_pointer(&l);
+		fs->modseq = modseq;
+		fs->uidnext = uidnext;
+		fs->check_flags = TRUE;
+	}
 	g_mutex_unlock(&a->lock);
 	listing_unref(l);
 }
@@ -715,9 +746,8 @@ static gboolean
 account_refresh_listing_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	RefreshCtx *c = ud;
-	MfFolderStatus st;
+	MfFolderStatus st = { 0 };
 	GArray *msgs = NULL;
-	g_autoptr(GError) serr = NULL;
 
 	if (a->backend->caps & MF_BACKEND_CAP_STORE_ALL) {
 		g_mutex_lock(&a->lock);
@@ -729,44 +759,10 @@ account_refresh_listing_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 		listing_unref(cur);
 		if (!ok)
 			return FALSE;
-	} else if (!a->backend->list_messages(s, c->folder->name, &st, &msgs,
-	                                      err)) {
-		return FALSE;
+		return account_install_listing(a, c->folder, c->fs, &st, msgs,
+		                               FALSE, err);
 	}
-	gint64 gen = store_generation(a->store, c->folder->id, st.uidvalidity,
-	                              err);
-	if (gen == 0) {
-		g_array_unref(msgs);
-		return FALSE;
-	}
-	g_mutex_lock(&a->lock);
-	MfListing *old = c->fs->listing ? listing_ref(c->fs->listing) : NULL;
-	g_mutex_unlock(&a->lock);
-	GArray *prev = old && old->uidvalidity == st.uidvalidity ? old->msgs
-	                                                        : NULL;
-	if (old && old->uidvalidity != st.uidvalidity)
-		g_message("folder %s: UIDVALIDITY changed; listing it anew",
-		          c->folder->path);
-	if (!store_messages_save(a->store, c->folder->id, st.uidvalidity, prev,
-	                         msgs, &serr))
-		g_warning("listing of %s not stored: %s", c->folder->path,
-		          serr->message);
-	MfListing *l = listing_new(a, c->folder->id, gen, st.uidvalidity,
-	                           msgs, old);
-	listing_unref(old);
-	old = NULL;
-	g_mutex_lock(&a->lock);
-	old = c->fs->listing;
-	c->fs->listing = listing_ref(l);
-	c->fs->refreshed_at = g_get_monotonic_time();
-	/* Under the lock, so that a hook being removed is never called
-	 * afterwards; hooks only queue work. */
-	if (old && a->hook)
-		a->hook(c->folder->id, old, l, a->hook_ud);
-	g_mutex_unlock(&a->lock);
-	listing_unref(old);
-	listing_unref(l);
-	return TRUE;
+	return account_relist(a, s, c->folder, c->fs, err);
 }
 
 /* The background refresh of FOLDER_ID's listing; skipped when another
@@ -810,8 +806,9 @@ account_refresh_listing(MfAccount *a, const MfFolder *f, FolderState *fs,
 	return ok;
 }
 
-MfListing *
-account_listing(MfAccount *a, gint64 folder_id, GError **err)
+static MfListing *
+account_listing_as(MfAccount *a, gint64 folder_id, gboolean use,
+                   GError **err)
 {
 	g_autoptr(GError) net_err = NULL;
 	MfTree *t = account_tree(a);
@@ -824,11 +821,13 @@ account_listing(MfAccount *a, gint64 folder_id, GError **err)
 		            "no such folder %" G_GINT64_FORMAT, folder_id);
 		return NULL;
 	}
-	if (a->push)
+	if (a->push && use)
 		push_watch(a, folder_id);
 	g_mutex_lock(&a->lock);
 	FolderState *fs = account_folder_state(a, folder_id);
 	gboolean loaded = fs->listing != NULL;
+	if (use)
+		fs->used_at = g_get_monotonic_time();
 	g_mutex_unlock(&a->lock);
 	if (!loaded)
 		account_load_stored_listing(a, folder_id, fs);
@@ -850,6 +849,27 @@ account_listing(MfAccount *a, gint64 folder_id, GError **err)
 	else if (!l)
 		account_set_offline_error(a, err);
 	return l;
+}
+
+MfListing *
+account_listing(MfAccount *a, gint64 folder_id, GError **err)
+{
+	return account_listing_as(a, folder_id, TRUE, err);
+}
+
+MfListing *
+account_listing_quiet(MfAccount *a, gint64 folder_id, GError **err)
+{
+	return account_listing_as(a, folder_id, FALSE, err);
+}
+
+void
+account_refresh_soon(MfAccount *a, gint64 folder_id)
+{
+	g_mutex_lock(&a->lock);
+	account_folder_state(a, folder_id)->refreshed_at = 0;
+	account_queue_refresh_locked(a, folder_id);
+	g_mutex_unlock(&a->lock);
 }
 
 Store *
@@ -985,8 +1005,10 @@ account_refresh_all(MfAccount *a)
 	g_mutex_lock(&a->lock);
 	a->tree_refreshed_at = 0;
 	g_hash_table_iter_init(&it, a->folders);
-	while (g_hash_table_iter_next(&it, NULL, &v))
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		((FolderState *)v)->refreshed_at = 0;
+		((FolderState *)v)->check_flags = TRUE;
+	}
 	a->offline_until = 0; /* and reconnect now if offline */
 	g_cond_broadcast(&a->poll_cond);
 	g_mutex_unlock(&a->lock);
@@ -1017,9 +1039,8 @@ account_expire_tree(MfAccount *a)
 }
 
 /* Swaps in MSGS as FOLDER_ID's listing (the same generation as OLD, its
- * current one), tells the hook, and stores it for remounts.  Called with
- * a->lock held; returns with it released. */
-static void
+ * current one), tells the hook, and stores it for remounts. */
+void
 account_swap_listing_locked(MfAccount *a, gint64 folder_id, FolderState *fs,
                             GArray *msgs)
 {

@@ -63,7 +63,9 @@ guint account_caps(MfAccount *a);
 /* Called when a refresh replaces folder FOLDER_ID's listing OLD by NEW
  * (both valid during the call only), from the thread that refreshed, with
  * the account's lock held: it must not block nor call back into the
- * account (the file system only queues names to invalidate). */
+ * account (the file system only queues names to invalidate).  Not called
+ * when only flags changed (the same messages of the same generation, so
+ * the same names). */
 typedef void (*MfListingHook)(gint64 folder_id, const MfListing *old,
                               const MfListing *new_listing, void *ud);
 void account_set_listing_hook(MfAccount *a, MfListingHook hook, void *ud);

@@ -42,6 +42,14 @@ typedef struct {
 	MfListing *listing;   /* guarded by MfAccount.lock; NULL: not loaded */
 	gint64 refreshed_at;  /* monotonic time of the last server listing */
 	gboolean queued;      /* a background refresh is queued or running */
+	/* What the listing was made at, for an incremental refresh
+	 * (account_resync.c): guarded by MfAccount.lock. */
+	guint64 modseq;       /* the server's HIGHESTMODSEQ; 0: unknown */
+	guint32 uidnext;      /* its UIDNEXT; 0: unknown */
+	gboolean check_flags; /* without CONDSTORE, list every message's
+	                       * flags next time (first time in a run, or
+	                       * the user asked for a refresh) */
+	gint64 used_at;       /* monotonic time a user last asked for it */
 } FolderState;
 
 struct MfAccount {
@@ -92,6 +100,44 @@ struct MfAccount {
 
 typedef gboolean (*SessionFn)(MfAccount *a, MfSession *s, void *ud,
                               GError **err);
+
+/* --- incremental refresh (account_resync.c) --- */
+
+/* Lists folder F anew on S (a refresh under fs->refresh): through the
+ * backend's resync_messages when it has one, with what FS knows, else
+ * list_messages; an unchanged folder keeps its listing. */
+gboolean account_relist(MfAccount *a, MfSession *s, const MfFolder *f,
+                        FolderState *fs, GError **err);
+/* Makes MSGS (taken), listed with status ST, F's listing: stored, the
+ * hook told (unless FLAGS_ONLY: the same messages, other flags, so no
+ * name changed), the state FS knows updated. */
+gboolean account_install_listing(MfAccount *a, const MfFolder *f,
+                                 FolderState *fs, const MfFolderStatus *st,
+                                 GArray *msgs, gboolean flags_only,
+                                 GError **err);
+/* Applies changes pushed by the server to FOLDER_ID's listing, if it is
+ * of UIDVALIDITY: CHANGED (MfRemoteMessage with uid and flags; others
+ * than those listed are ignored) and GONE (ImapRange of
+ * net/imap_seqset.h; sorted here).  No server round trip. */
+void account_apply_pushed(MfAccount *a, gint64 folder_id,
+                          guint32 uidvalidity, GArray *changed, GArray *gone);
+/* The loaded listing state of FOLDER_ID, for push: FALSE if none.
+ * *ST gets what the listing was made at (count: its messages). */
+gboolean account_listing_state(MfAccount *a, gint64 folder_id,
+                               MfFolderStatus *st);
+/* Has FOLDER_ID refreshed in the background now. */
+void account_refresh_soon(MfAccount *a, gint64 folder_id);
+/* account_listing() for the background (poll, push): does not count as
+ * a use of the folder. */
+MfListing *account_listing_quiet(MfAccount *a, gint64 folder_id,
+                                 GError **err);
+/* Swaps in MSGS (taken) as FOLDER_ID's listing (the same generation as
+ * its current one), tells the hook and stores it.  Called with a->lock
+ * held; returns with it released. */
+void account_swap_listing_locked(MfAccount *a, gint64 folder_id,
+                                 FolderState *fs, GArray *msgs);
+/* The state of FOLDER_ID, created on first use; with a->lock held. */
+FolderState *account_folder_state(MfAccount *a, gint64 folder_id);
 
 /* Runs FN on a pooled session (at most max_connections at once), records
  * the outcome in the online state, and retries once on a fresh session if

@@ -39,3 +39,13 @@ backend_login(const MfBackendParams *p, MfTokenLoginFn login, void *ud,
 		return tokens_use(p->tokens, login, ud, err);
 	return login(p->server.password ? p->server.password : "", ud, err);
 }
+
+void
+folder_delta_clear(MfFolderDelta *d)
+{
+	if (d->changed)
+		g_array_unref(d->changed);
+	if (d->gone)
+		g_array_unref(d->gone);
+	memset(d, 0, sizeof *d);
+}

@@ -54,6 +54,7 @@ typedef struct {
 	guint32 uidvalidity; /* a change means: every UID is new */
 	guint32 uidnext;
 	guint32 count;
+	guint64 highestmodseq; /* CONDSTORE's; 0: none (or not known) */
 } MfFolderStatus;
 
 typedef struct {
@@ -64,6 +65,42 @@ typedef struct {
 	const char *key;     /* STORE_ALL backends: the server's stable name
 	                      * (POP3 UIDL), interned; NULL otherwise */
 } MfRemoteMessage;
+
+/* What the cache knows of a folder, for resync_messages. */
+typedef struct {
+	MfFolderStatus status;       /* as of its last listing; uidvalidity 0:
+	                              * never listed */
+	const MfRemoteMessage *msgs; /* that listing, sorted by UID; borrowed */
+	guint n;
+	/* Flags changed by others must show: without a cheap way to learn
+	 * them (no CONDSTORE), list everything (the first listing of a run,
+	 * a refresh the user asked for). */
+	gboolean check_flags;
+} MfFolderKnown;
+
+/* What resync_messages found.  FULL: CHANGED is the whole listing (the
+ * known one no longer applies: a new UIDVALIDITY, a HIGHESTMODSEQ that
+ * went back, or no cheaper way).  Else CHANGED holds the new messages
+ * and the known ones whose flags changed (complete entries), GONE the
+ * UIDs (guint32, ascending) of known messages no longer there. */
+typedef struct {
+	MfFolderStatus status; /* now */
+	gboolean full;
+	GArray *changed;       /* MfRemoteMessage sorted by UID; owned */
+	GArray *gone;          /* guint32; owned; NULL when FULL */
+} MfFolderDelta;
+
+void folder_delta_clear(MfFolderDelta *d);
+
+/* Changes a push connection reports, by UID, valid during the call:
+ * a message's flags now; UIDs FIRST to LAST gone; and, once the folder is
+ * open and before the wait, what it holds (to compare with a listing). */
+typedef struct {
+	void (*flags)(guint32 uid, const char *flags, void *ud);
+	void (*gone)(guint32 first, guint32 last, void *ud);
+	void (*opened)(const MfFolderStatus *st, void *ud);
+	void *ud;
+} MfChangeSink;
 
 /* Where fetched bodies go: open() when one starts, write() per piece,
  * finish() when complete with its UID, abort() if it never completes. */
@@ -117,6 +154,12 @@ typedef struct {
 	gboolean (*list_messages)(MfSession *s, const char *folder,
 	                          MfFolderStatus *status, GArray **msgs,
 	                          GError **err);
+	/* What changed in FOLDER since KNOWN (see MfFolderDelta): with
+	 * QRESYNC or CONDSTORE only the changes cross the wire, else a STATUS
+	 * probe and the new messages.  NULL: list_messages only. */
+	gboolean (*resync_messages)(MfSession *s, const char *folder,
+	                            const MfFolderKnown *known,
+	                            MfFolderDelta *out, GError **err);
 	/* Streams the bodies of MSGS (N of them, ascending UIDs; found by
 	 * uid, or by key for STORE_ALL backends) of FOLDER to SINK, whose
 	 * finish() gets each one's uid.  Fails with MF_ERROR_MAILBOX if
@@ -166,6 +209,13 @@ typedef struct {
 	 * the server cannot push.  *CHANGED says whether one came. */
 	gboolean (*idle)(MfSession *s, const char *folder, int max_seconds,
 	                 gboolean *changed, GError **err);
+	/* idle() that hands flag changes and expunges to SINK as they come:
+	 * *RELIST is set when something came that SINK was not told (new
+	 * messages, an expunge it cannot name), and the folder should be
+	 * listed again.  NULL: idle() only. */
+	gboolean (*idle_changes)(MfSession *s, const char *folder,
+	                         int max_seconds, const MfChangeSink *sink,
+	                         gboolean *relist, GError **err);
 	/* Makes a blocked idle() fail at once; from any thread. */
 	void (*interrupt)(MfSession *s);
 	/* Adds SIZE bytes read from FD (from offset 0) to FOLDER with FLAGS

@@ -49,6 +49,7 @@ backend_imap_disconnect(MfSession *s)
 	if (!s)
 		return;
 	imap_client_free(s->imap);
+	g_free(s->watching);
 	g_free(s);
 }
 
@@ -203,7 +204,21 @@ backend_imap_sort_unique(const char *folder, GArray *msgs)
 	g_array_set_size(msgs, n);
 }
 
-static gboolean
+gboolean
+backend_imap_fetch_listing(MfSession *s, const char *folder,
+                           const char *uidset, GArray *out, GError **err)
+{
+	g_autofree char *shown = g_strescape(folder, NULL);
+	ListCtx l = { shown, out };
+
+	if (!imap_client_fetch_meta(s->imap, uidset, backend_imap_meta_cb, &l,
+	                            err))
+		return FALSE;
+	backend_imap_sort_unique(shown, out);
+	return TRUE;
+}
+
+gboolean
 backend_imap_list_messages(MfSession *s, const char *folder,
                            MfFolderStatus *status, GArray **msgs,
                            GError **err)
@@ -211,20 +226,16 @@ backend_imap_list_messages(MfSession *s, const char *folder,
 	ImapSelectInfo info;
 	g_autoptr(GArray) res = g_array_new(FALSE, FALSE,
 	                                    sizeof(MfRemoteMessage));
-	g_autofree char *shown = g_strescape(folder, NULL);
-	ListCtx l = { shown, res };
 
 	if (!imap_client_examine(s->imap, folder, TRUE, &info, err))
 		return FALSE;
-	if (info.exists > 0) {
-		if (!imap_client_fetch_meta(s->imap, "1:*", backend_imap_meta_cb,
-		                            &l, err))
-			return FALSE;
-		backend_imap_sort_unique(shown, res);
-	}
+	if (info.exists > 0 &&
+	    !backend_imap_fetch_listing(s, folder, "1:*", res, err))
+		return FALSE;
 	status->uidvalidity = info.uidvalidity;
 	status->uidnext = info.uidnext;
 	status->count = res->len;
+	status->highestmodseq = info.highestmodseq;
 	*msgs = g_steal_pointer(&res);
 	return TRUE;
 }
@@ -392,6 +403,8 @@ const MfBackend backend_imap = {
 	.delete_folder = backend_imap_delete_folder,
 	.rename_folder = backend_imap_rename_folder,
 	.idle = backend_imap_idle,
+	.idle_changes = backend_imap_idle_changes,
+	.resync_messages = backend_imap_resync,
 	.interrupt = backend_imap_interrupt,
 	.append = backend_imap_append,
 	.find_message_id = backend_imap_find_message_id,

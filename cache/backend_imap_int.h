@@ -8,7 +8,25 @@
 
 struct MfSession {
 	ImapClient *imap;
+	char *watching;   /* the folder idle_changes examined, or NULL */
 };
+
+/* The full listing of FOLDER (backend_imap.c). */
+gboolean backend_imap_list_messages(MfSession *s, const char *folder,
+                                    MfFolderStatus *status, GArray **msgs,
+                                    GError **err);
+/* Appends the metadata of UIDSET of the selected FOLDER to OUT, sorted by
+ * UID, one entry per UID. */
+gboolean backend_imap_fetch_listing(MfSession *s, const char *folder,
+                                    const char *uidset, GArray *out,
+                                    GError **err);
+/* resync_messages and idle_changes (backend_imap_resync.c). */
+gboolean backend_imap_resync(MfSession *s, const char *folder,
+                             const MfFolderKnown *known, MfFolderDelta *out,
+                             GError **err);
+gboolean backend_imap_idle_changes(MfSession *s, const char *folder,
+                                   int max_seconds, const MfChangeSink *sink,
+                                   gboolean *relist, GError **err);
 
 /* "1:3,7,9:12" from the UIDs of MSGS (ascending); owned. */
 char *backend_imap_uidset(const MfRemoteMessage *msgs, guint n);

@@ -23,5 +23,6 @@ backend_imap_search(MfSession *s, const char *folder, guint32 uidvalidity,
 {
 	if (!backend_imap_open(s, folder, uidvalidity, FALSE, err))
 		return FALSE;
-	return imap_client_uid_search(s->imap, criteria, utf8, uids, err);
+	return imap_client_uid_search_criteria(s->imap, criteria, utf8, uids,
+	                                       err);
 }

@@ -1,9 +1,13 @@
 /* push.c - new mail at once: IDLE on INBOX and on the folder the user
  * looked at last, each on a connection of its own (not from the pool).
- * When the server reports a change, the folder is listed anew, which
- * shows new messages and makes the file system forget expunged ones. */
+ * Flag changes and expunges the server reports there are applied to the
+ * listing as they come; new mail (or a change the server cannot name by
+ * UID) makes the folder be listed anew, incrementally.  When a watch
+ * opens its folder, what the server holds is compared with the listing:
+ * what arrived before IDLE started is listed at once. */
 #include "cache/push.h"
 
+#include "net/imap_seqset.h"
 #include "net/mf_error.h"
 
 /* IDLE is renewed before servers drop it (RFC 2177: at least 29 min). */
@@ -62,6 +66,71 @@ push_sleep(Push *p, int seconds)
 	return go_on;
 }
 
+/* What one wait of a watch heard, to apply once it returns. */
+typedef struct {
+	MfAccount *a;
+	gint64 folder_id;
+	guint32 uidvalidity;  /* of the folder as the watch opened it */
+	GArray *flags;        /* MfRemoteMessage: uid and flags */
+	GArray *gone;         /* ImapRange */
+} PushHeard;
+
+static void
+push_flags_cb(guint32 uid, const char *flags, void *ud)
+{
+	PushHeard *h = ud;
+	MfRemoteMessage m = { .uid = uid, .flags = g_intern_string(flags) };
+	g_array_append_val(h->flags, m);
+}
+
+static void
+push_gone_cb(guint32 first, guint32 last, void *ud)
+{
+	PushHeard *h = ud;
+	ImapRange r = { first, last };
+	g_array_append_val(h->gone, r);
+}
+
+/* The watch opened its folder: if the listing is not what the server
+ * holds (mail came before IDLE could report it), refresh now. */
+static void
+push_opened_cb(const MfFolderStatus *st, void *ud)
+{
+	PushHeard *h = ud;
+	MfFolderStatus have;
+
+	h->uidvalidity = st->uidvalidity;
+	if (!account_listing_state(h->a, h->folder_id, &have))
+		return;
+	if (have.uidvalidity != st->uidvalidity || have.uidnext != st->uidnext ||
+	    have.count != st->count ||
+	    (st->highestmodseq && have.highestmodseq != st->highestmodseq)) {
+		g_debug("push: folder %" G_GINT64_FORMAT " changed before IDLE; "
+		        "refreshing", h->folder_id);
+		account_refresh_soon(h->a, h->folder_id);
+	}
+}
+
+/* One wait on S: changes are applied; TRUE with *RELIST when the folder
+ * must be listed again. */
+static gboolean
+push_wait(PushHeard *h, const MfBackend *be, MfSession *s, const char *name,
+          gboolean *relist, GError **err)
+{
+	MfChangeSink sink = { push_flags_cb, push_gone_cb, push_opened_cb, h };
+	gboolean ok;
+
+	if (!be->idle_changes)
+		return be->idle(s, name, PUSH_IDLE_SECONDS, relist, err);
+	g_array_set_size(h->flags, 0);
+	g_array_set_size(h->gone, 0);
+	ok = be->idle_changes(s, name, PUSH_IDLE_SECONDS, &sink, relist, err);
+	if (h->flags->len || h->gone->len)
+		account_apply_pushed(h->a, h->folder_id, h->uidvalidity, h->flags,
+		                     h->gone);
+	return ok;
+}
+
 /* One connection's life: connect, then IDLE until it breaks.  TRUE when
  * it ended on purpose: the watch moved, the account may not use the
  * network now, or push is stopping (a stop that came while connecting
@@ -84,16 +153,21 @@ push_session(Push *p, PushSlot *slot, const MfBackend *be, GError **err)
 	gboolean stopping = p->stopping;
 	g_mutex_unlock(&p->lock);
 	gboolean ok = TRUE;
+	g_autoptr(GArray) flags = g_array_new(FALSE, FALSE,
+	                                      sizeof(MfRemoteMessage));
+	g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(ImapRange));
+	PushHeard heard = { slot->a, watching, 0, flags, gone };
 	while (!stopping && ok && slot->folder_id == watching &&
 	       account_may_try(slot->a)) {
-		gboolean changed = FALSE;
+		gboolean relist = FALSE;
 		g_mutex_lock(&p->lock);
 		slot->idling = TRUE;
 		g_mutex_unlock(&p->lock);
-		ok = be->idle(s, name, PUSH_IDLE_SECONDS, &changed, err);
-		if (ok && changed) {
+		ok = push_wait(&heard, be, s, name, &relist, err);
+		if (ok && relist) {
 			account_expire_listing(slot->a, watching);
-			listing_unref(account_listing(slot->a, watching, NULL));
+			listing_unref(account_listing_quiet(slot->a, watching,
+			                                    NULL));
 		}
 	}
 	g_mutex_lock(&p->lock);

@@ -473,8 +473,9 @@ store_messages_write(Store *s, gint64 folder_id, guint32 uidvalidity,
 	if (ok && store_folder_uidvalidity(s, folder_id) != uidvalidity) {
 		g_autofree char *sql = g_strdup_printf(
 			"DELETE FROM messages WHERE folder = %" G_GINT64_FORMAT ";"
-			"UPDATE folders SET uidvalidity = %u WHERE id = %"
-			G_GINT64_FORMAT, folder_id, uidvalidity, folder_id);
+			"UPDATE folders SET uidvalidity = %u, highestmodseq = 0,"
+			" uidnext = 0 WHERE id = %" G_GINT64_FORMAT, folder_id,
+			uidvalidity, folder_id);
 		ok = store_exec(s, sql, err);
 		old = NULL;
 	}
@@ -502,6 +503,45 @@ store_messages_save(Store *s, gint64 folder_id, guint32 uidvalidity,
 	return ok;
 }
 
+gboolean
+store_folder_sync_get(Store *s, gint64 folder_id, guint64 *highestmodseq,
+                      guint32 *uidnext)
+{
+	gboolean found = FALSE;
+
+	*highestmodseq = 0;
+	*uidnext = 0;
+	g_mutex_lock(&s->lock);
+	sqlite3_stmt *st = store_prepare(s,
+		"SELECT highestmodseq, uidnext FROM folders WHERE id = ?1", NULL);
+	if (st) {
+		sqlite3_bind_int64(st, 1, folder_id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*highestmodseq = (guint64)sqlite3_column_int64(st, 0);
+			*uidnext = (guint32)sqlite3_column_int64(st, 1);
+			found = TRUE;
+		}
+	}
+	sqlite3_finalize(st);
+	g_mutex_unlock(&s->lock);
+	return found;
+}
+
+gboolean
+store_folder_sync_set(Store *s, gint64 folder_id, guint64 highestmodseq,
+                      guint32 uidnext, GError **err)
+{
+	g_autofree char *sql = g_strdup_printf(
+		"UPDATE folders SET highestmodseq = %" G_GINT64_FORMAT
+		", uidnext = %u WHERE id = %" G_GINT64_FORMAT,
+		(gint64)MIN(highestmodseq, (guint64)G_MAXINT64), uidnext,
+		folder_id);
+
+	g_mutex_lock(&s->lock);
+	gboolean ok = store_exec(s, sql, err);
+	g_mutex_unlock(&s->lock);
+	return ok;
+}
 
 static gint64
 store_generation_find(Store *s, gint64 folder_id, guint32 uidvalidity)

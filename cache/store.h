@@ -66,6 +66,16 @@ gboolean store_messages_load(Store *s, gint64 folder_id, guint32 *uidvalidity,
 gboolean store_messages_save(Store *s, gint64 folder_id, guint32 uidvalidity,
                              GArray *old, GArray *msgs, GError **err);
 
+/* The HIGHESTMODSEQ and UIDNEXT the stored listing of FOLDER_ID was
+ * made at, for an incremental refresh; both 0 when unknown (and after a
+ * new UIDVALIDITY, until set).  Set after the listing is saved: a crash
+ * in between makes the next refresh ask for a little more. */
+gboolean store_folder_sync_get(Store *s, gint64 folder_id,
+                               guint64 *highestmodseq, guint32 *uidnext);
+gboolean store_folder_sync_set(Store *s, gint64 folder_id,
+                               guint64 highestmodseq, guint32 uidnext,
+                               GError **err);
+
 /* Generations: one id per (folder, UIDVALIDITY), never reused, so that
  * (generation, UID) names one immutable message for good.  Returns 0 with
  * ERR on failure. */

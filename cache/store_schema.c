@@ -72,8 +72,17 @@ static const char schema_v3[] =
 	"  uid INTEGER NOT NULL,"
 	"  PRIMARY KEY (folder, uidvalidity, uid)) WITHOUT ROWID;";
 
+/* Version 4: what an incremental refresh (CONDSTORE/QRESYNC, or a STATUS
+ * probe) compares with the server: the HIGHESTMODSEQ and UIDNEXT of the
+ * stored listing (0: unknown, a full listing comes first). */
+static const char schema_v4[] =
+	"ALTER TABLE folders ADD COLUMN highestmodseq INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"ALTER TABLE folders ADD COLUMN uidnext INTEGER NOT NULL DEFAULT 0;";
+
 /* The migrations in order: migrations[i] brings version i to i + 1. */
-static const char *const migrations[] = { schema_v1, schema_v2, schema_v3 };
+static const char *const migrations[] = { schema_v1, schema_v2, schema_v3,
+                                          schema_v4 };
 
 static int
 store_schema_version(Store *s)

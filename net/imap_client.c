@@ -532,6 +532,8 @@ imap_client_connect(const ImapClientParams *p, GError **err)
 	}
 	if (c->caps == 0 && !imap_client_capability(c, err))
 		return NULL;
+	if (!imap_client_enable(c, err))
+		return NULL;
 	return g_steal_pointer(&c);
 }
 
@@ -557,6 +559,12 @@ ImapState
 imap_client_state(const ImapClient *c)
 {
 	return c->state;
+}
+
+const char *
+imap_client_selected(const ImapClient *c)
+{
+	return c->state == IMAP_STATE_SELECTED ? c->selected : NULL;
 }
 
 guint
@@ -658,7 +666,7 @@ imap_client_list(ImapClient *c, GPtrArray **out, GError **err)
 }
 
 /* Untagged replies to EXAMINE. */
-static gboolean
+gboolean
 imap_client_examine_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	ImapSelectInfo *info = ud;
@@ -671,6 +679,9 @@ imap_client_examine_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 			imap_value_get_u32(val, &info->uidnext);
 		else if (imap_value_is_atom(key, "HIGHESTMODSEQ"))
 			imap_value_get_u64(val, &info->highestmodseq);
+	} else if (r->status && r->code && r->code->len == 1 &&
+	           imap_value_is_atom(r->code->pdata[0], "NOMODSEQ")) {
+		info->highestmodseq = 0;
 	} else if (!r->status && r->args->len == 2 &&
 	           imap_value_is_atom(r->args->pdata[1], "EXISTS")) {
 		imap_value_get_u32(r->args->pdata[0], &info->exists);
@@ -679,32 +690,36 @@ imap_client_examine_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_select(ImapClient *c, const char *mailbox, gboolean writable,
-                   gboolean force, ImapSelectInfo *out, GError **err)
+imap_client_select_with(ImapClient *c, const char *mailbox,
+                        gboolean writable, const char *params,
+                        const ImapHandler *more, ImapSelectInfo *out,
+                        GError **err)
 {
-	ImapSelectInfo info = { 0 };
+	ImapSelectInfo own = { 0 };
 	ImapHandler h = { .untagged = imap_client_examine_cb,
-	                  .no_code = MF_ERROR_MAILBOX, .ud = &info };
+	                  .no_code = MF_ERROR_MAILBOX, .ud = &own };
 	g_autofree char *q = imap_client_quote(mailbox);
 	const char *verb = writable ? "SELECT" : "EXAMINE";
 
+	if (more)
+		h = *more;
+	ImapSelectInfo *info = h.ud; /* what MORE's ud starts with */
 	if (!q) {
 		g_set_error(err, MF_ERROR, MF_ERROR_MAILBOX,
 		            "%s: unusable mailbox name", c->url);
 		return FALSE;
 	}
-	if (!force && c->selected && strcmp(c->selected, mailbox) == 0 &&
-	    (c->selected_rw || !writable)) {
-		if (out)
-			*out = c->selected_info;
-		return TRUE;
-	}
-	g_autofree char *cmd = g_strdup_printf("%s %s", verb, q);
+	if (!params)
+		params = (c->caps & IMAP_CAP_CONDSTORE) && !c->modseq_on
+		         ? " (CONDSTORE)" : "";
+	g_autofree char *cmd = g_strdup_printf("%s %s%s", verb, q, params);
 	if (c->state == IMAP_STATE_SELECTED) /* never revives a broken one */
 		imap_client_set_state(c, IMAP_STATE_AUTH);
 	if (!imap_client_run(c, &h, verb, cmd, err))
 		return FALSE;
-	if (info.uidvalidity == 0) {
+	if (c->caps & IMAP_CAP_CONDSTORE)
+		c->modseq_on = TRUE; /* by ENABLE, or by this (CONDSTORE) */
+	if (info->uidvalidity == 0) {
 		g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
 		            "%s: %s %s gave no UIDVALIDITY", c->url, verb,
 		            mailbox);
@@ -713,10 +728,24 @@ imap_client_select(ImapClient *c, const char *mailbox, gboolean writable,
 	imap_client_set_state(c, IMAP_STATE_SELECTED);
 	c->selected = g_strdup(mailbox);
 	c->selected_rw = writable;
-	c->selected_info = info;
+	c->selected_info = *info;
 	if (out)
-		*out = info;
+		*out = *info;
 	return TRUE;
+}
+
+gboolean
+imap_client_select(ImapClient *c, const char *mailbox, gboolean writable,
+                   gboolean force, ImapSelectInfo *out, GError **err)
+{
+	if (!force && c->selected && strcmp(c->selected, mailbox) == 0 &&
+	    (c->selected_rw || !writable)) {
+		if (out)
+			*out = c->selected_info;
+		return TRUE;
+	}
+	return imap_client_select_with(c, mailbox, writable, NULL, NULL, out,
+	                               err);
 }
 
 gboolean
@@ -727,7 +756,7 @@ imap_client_examine(ImapClient *c, const char *mailbox, gboolean force,
 }
 
 /* Finds the value following the atom KEY in a FETCH attribute list. */
-static const ImapValue *
+const ImapValue *
 imap_client_fetch_item(const ImapValue *list, const char *key)
 {
 	for (guint i = 0; i + 1 < list->list->len; i += 2)
@@ -737,7 +766,7 @@ imap_client_fetch_item(const ImapValue *list, const char *key)
 }
 
 /* Returns the attribute list of "* N FETCH (...)", or NULL. */
-static const ImapValue *
+const ImapValue *
 imap_client_fetch_list(const ImapResponse *r)
 {
 	if (r->status || r->args->len != 3 ||
@@ -779,7 +808,7 @@ imap_client_problem(GString *problem, const char *what, const ImapValue *v)
 /* The flags of FLAGS, space-separated.  Only atoms are flags: a string
  * (which may hold spaces) or a damaged value is left out and reported in
  * PROBLEM. */
-static char *
+char *
 imap_client_join_flags(const ImapValue *flags, GString *problem)
 {
 	GString *s = g_string_new(NULL);

@@ -14,6 +14,7 @@
 
 #include <glib.h>
 #include "net/conn.h"
+#include "net/imap_seqset.h"
 #include "net/sasl.h"
 #include "net/server_params.h"
 #include "net/url.h"
@@ -95,6 +96,8 @@ void imap_client_free(ImapClient *c);
 
 ImapState imap_client_state(const ImapClient *c);
 guint imap_client_caps(const ImapClient *c);
+/* The wire name of the selected mailbox, or NULL; borrowed. */
+const char *imap_client_selected(const ImapClient *c);
 /* "imaps://host:993, TLSv1.3 ..." for status displays; owned by caller. */
 char *imap_client_describe(const ImapClient *c);
 
@@ -213,6 +216,71 @@ gboolean imap_client_idle(ImapClient *c, int max_seconds, gboolean *changed,
 /* Makes a blocked call on C fail at once; callable from any thread. */
 void imap_client_interrupt(ImapClient *c);
 
+/* --- resynchronisation (imap_resync.c; RFC 7162) ---
+ * Once logged in, the client sends ENABLE QRESYNC when the server
+ * announces QRESYNC and ENABLE (else ENABLE CONDSTORE, or EXAMINE with
+ * (CONDSTORE), when it announces CONDSTORE): FETCH replies then carry
+ * MODSEQ, and with QRESYNC every FETCH its UID and expunges come as
+ * VANISHED. */
+typedef enum {
+	IMAP_RESYNC_NONE,     /* neither: STATUS and listings only */
+	IMAP_RESYNC_CONDSTORE, /* CHANGEDSINCE */
+	IMAP_RESYNC_QRESYNC,  /* EXAMINE (QRESYNC ...), VANISHED */
+} ImapResyncMode;
+ImapResyncMode imap_client_resync_mode(const ImapClient *c);
+
+/* Changes the server reports by UID, valid during the call only: a
+ * message's flags now (space-separated, without \Recent), UIDs gone. */
+typedef struct {
+	void (*flags)(guint32 uid, const char *flags, void *ud);
+	void (*vanished)(const ImapRange *r, guint n, void *ud);
+	void *ud;
+} ImapChangeSink;
+
+/* EXAMINE MAILBOX (QRESYNC (UIDVALIDITY MODSEQ [KNOWN])): the flags of
+ * what changed since MODSEQ and VANISHED (EARLIER) go to SINK (only when
+ * UIDVALIDITY is still the mailbox's).  KNOWN (or NULL) is the UID set
+ * the caller knows.  Needs IMAP_RESYNC_QRESYNC. */
+gboolean imap_client_examine_qresync(ImapClient *c, const char *mailbox,
+                                     guint32 uidvalidity, guint64 modseq,
+                                     const char *known,
+                                     const ImapChangeSink *sink,
+                                     ImapSelectInfo *out, GError **err);
+/* UID FETCH UIDSET (UID FLAGS) (CHANGEDSINCE MODSEQ) on the selected
+ * mailbox: the flags of messages changed since, to SINK. */
+gboolean imap_client_fetch_changed(ImapClient *c, const char *uidset,
+                                   guint64 modseq, const ImapChangeSink *sink,
+                                   GError **err);
+/* FETCH SEQSET (UID FLAGS) by sequence numbers, to SINK. */
+gboolean imap_client_fetch_seq_flags(ImapClient *c, const char *seqset,
+                                     const ImapChangeSink *sink,
+                                     GError **err);
+/* The UIDs of UIDSET the selected mailbox holds, appended to RANGES
+ * (ImapRange, normalized): UID SEARCH RETURN (ALL) with ESEARCH, else
+ * UID SEARCH.  Keep UIDSET to at most ~50,000 messages: each reply is
+ * one line.  MF_ERROR_REFUSED (the session still good) when the server
+ * said OK without an answer. */
+gboolean imap_client_uid_search(ImapClient *c, const char *uidset,
+                                GArray *ranges, GError **err);
+/* STATUS MAILBOX (MESSAGES UIDNEXT UIDVALIDITY [HIGHESTMODSEQ]): OUT's
+ * exists is MESSAGES.  MF_ERROR_REFUSED (the session still good) when
+ * the answer has no UIDVALIDITY. */
+gboolean imap_client_status(ImapClient *c, const char *mailbox,
+                            ImapSelectInfo *out, GError **err);
+
+/* What a push wait saw besides changes handed to a sink. */
+typedef struct {
+	gboolean changed;  /* anything at all */
+	gboolean exists;   /* an EXISTS: there may be new messages */
+	gboolean resync;   /* a change the sink could not be told (an EXPUNGE
+	                    * by sequence number): resynchronise */
+} ImapIdleReport;
+/* imap_client_idle() that hands flag changes and VANISHED to SINK: FETCH
+ * replies without UID are asked again by sequence number after DONE. */
+gboolean imap_client_idle_changes(ImapClient *c, int max_seconds,
+                                  const ImapChangeSink *sink,
+                                  ImapIdleReport *rep, GError **err);
+
 /* Sends NOOP, which also keeps the connection alive. */
 gboolean imap_client_noop(ImapClient *c, GError **err);
 
@@ -232,7 +300,8 @@ gboolean imap_client_fetch_headers(ImapClient *c, const char *uidset,
 /* UID SEARCH [CHARSET UTF-8] CRITERIA on the selected mailbox (with
  * CHARSET when UTF8): the UIDs found, a new array of guint32 in the
  * server's order.  MF_ERROR_REFUSED when the server says NO. */
-gboolean imap_client_uid_search(ImapClient *c, const char *criteria,
-                                gboolean utf8, GArray **uids, GError **err);
+gboolean imap_client_uid_search_criteria(ImapClient *c,
+                                         const char *criteria, gboolean utf8,
+                                         GArray **uids, GError **err);
 
 #endif

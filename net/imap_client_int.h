@@ -26,6 +26,8 @@ struct ImapClient {
 	guint32 appenduid_validity, appenduid;
 	guint32 copyuid_validity, copyuid;
 	char delim;         /* hierarchy delimiter once known, or 0 */
+	gboolean modseq_on; /* CONDSTORE enabled: FETCH carries MODSEQ */
+	gboolean qresync_on; /* QRESYNC enabled (ENABLE QRESYNC) */
 	char *url;          /* for messages */
 	int timeout_ms;
 };
@@ -63,5 +65,36 @@ gboolean imap_client_run(ImapClient *c, const ImapHandler *h,
                          const char *what, const char *command, GError **err);
 /* IMAP quoted string of S, or NULL if it needs a literal; owned. */
 char *imap_client_quote(const char *s);
+
+/* ENABLE QRESYNC (or CONDSTORE) when the server announces it and ENABLE;
+ * called once logged in (imap_resync.c). */
+gboolean imap_client_enable(ImapClient *c, GError **err);
+/* SELECT or EXAMINE MAILBOX with PARAMS appended (" (QRESYNC (...))"; NULL:
+ * " (CONDSTORE)" when that is announced and not yet enabled).  MORE (or
+ * NULL) handles the untagged replies; its ud must start with the
+ * ImapSelectInfo it fills (imap_client_examine_cb does that part). */
+gboolean imap_client_select_with(ImapClient *c, const char *mailbox,
+                                 gboolean writable, const char *params,
+                                 const ImapHandler *more, ImapSelectInfo *out,
+                                 GError **err);
+/* The untagged replies to SELECT / EXAMINE; UD is an ImapSelectInfo. */
+gboolean imap_client_examine_cb(ImapClient *c, ImapResponse *r, void *ud,
+                                GError **err);
+/* The attribute list of "* N FETCH (...)", or NULL. */
+const ImapValue *imap_client_fetch_list(const ImapResponse *r);
+/* The value after the atom KEY in a FETCH attribute list, or NULL. */
+const ImapValue *imap_client_fetch_item(const ImapValue *list,
+                                        const char *key);
+/* The flags of FLAGS (a LIST), space-separated, without \Recent; what is
+ * left out is told in PROBLEM; owned. */
+char *imap_client_join_flags(const ImapValue *flags, GString *problem);
+/* Hands the flags of a "* N FETCH (UID u FLAGS (...) ...)" to SINK; FALSE
+ * if R is not one that has both (imap_resync.c). */
+gboolean imap_client_change_fetch(const ImapResponse *r,
+                                  const ImapChangeSink *sink);
+/* Hands the UIDs of a "* VANISHED [(EARLIER)] set" to SINK.  -1: R is no
+ * VANISHED; 0: a bad set; 1: done. */
+int imap_client_change_vanished(const ImapResponse *r,
+                                const ImapChangeSink *sink);
 
 #endif

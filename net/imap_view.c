@@ -123,8 +123,8 @@ imap_view_search_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_uid_search(ImapClient *c, const char *criteria, gboolean utf8,
-                       GArray **uids, GError **err)
+imap_client_uid_search_criteria(ImapClient *c, const char *criteria,
+                                gboolean utf8, GArray **uids, GError **err)
 {
 	GArray *found = g_array_new(FALSE, FALSE, sizeof(guint32));
 	ImapHandler h = { .untagged = imap_view_search_cb, .ud = found,

@@ -1246,3 +1246,66 @@ def mount_watched(test, mfs, seconds):
     wd.__enter__()
     test.addCleanup(wd.timer.cancel)
     return res
+
+
+# --------------------------------------------------------------------------
+# A Dovecot that announces less, and records every session (test_resync)
+
+# What Dovecot 2.3 announces after login, less CONDSTORE and QRESYNC and
+# the extensions built on them; ESEARCH too, for the plain UID SEARCH.
+DOVECOT_CAPS_PLAIN = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY "
+    "THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND "
+    "URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS "
+    "LIST-EXTENDED I18NLEVEL=1 LIST-STATUS BINARY MOVE LITERAL+ "
+    "SPECIAL-USE")
+DOVECOT_CAPS_CONDSTORE = DOVECOT_CAPS_PLAIN + " CONDSTORE ESEARCH"
+DOVECOT_CAPS_QRESYNC = DOVECOT_CAPS_CONDSTORE + " QRESYNC"
+
+
+class RecordingDovecot(Dovecot):
+    """A Dovecot that announces CAPS after login (imap_capability; None:
+    its own list) and writes what each IMAP session sends and receives to
+    WORKDIR/dovecot/rawlog (rawlog_dir).  mark() and sent_since() /
+    bytes_out_since() tell what passed after a point."""
+
+    def __init__(self, workdir, caps=None, **kw):
+        super().__init__(workdir, **kw)
+        self.caps = caps
+        self.rawlog = os.path.join(self.dir, "rawlog")
+        os.makedirs(self.rawlog, exist_ok=True)
+        os.chmod(self.rawlog, 0o1777)  # as root, Dovecot writes as 'mail'
+
+    def _write_config(self):
+        super()._write_config()
+        with open(self.conf, "a") as f:
+            f.write("protocol imap {\n  rawlog_dir = %s\n" % self.rawlog)
+            if self.caps:
+                f.write("  imap_capability = %s\n" % self.caps)
+            f.write("}\n")
+
+    def _files(self, suffix):
+        names = sorted(n for n in os.listdir(self.rawlog)
+                       if n.endswith(suffix))
+        return [os.path.join(self.rawlog, n) for n in names]
+
+    def mark(self):
+        """The sizes of the session logs now."""
+        return {p: os.path.getsize(p)
+                for p in self._files(".in") + self._files(".out")}
+
+    def _since(self, mark, suffix):
+        out = b""
+        for p in self._files(suffix):
+            with open(p, "rb") as f:
+                f.seek(mark.get(p, 0))
+                out += f.read()
+        return out
+
+    def sent_since(self, mark):
+        """What the clients sent after MARK, all sessions, as text."""
+        return self._since(mark, ".in").decode("latin-1")
+
+    def bytes_out_since(self, mark):
+        """How many bytes the server sent after MARK."""
+        return len(self._since(mark, ".out"))

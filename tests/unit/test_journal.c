@@ -7,6 +7,7 @@
  * change for a folder recreated with a new UIDVALIDITY is dropped; a
  * cached body that fails its checksum is fetched again. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@ static struct {
 	gboolean lose_reply;  /* the next append is stored, then UNSURE */
 	gboolean refuse;      /* appends are refused */
 	guint appends, searches, fetches;
+	guint resyncs, fulls;  /* resync_messages calls; full listings */
 } fake;
 
 struct MfSession {
@@ -157,6 +159,78 @@ fake_list_messages(MfSession *s, const char *folder, MfFolderStatus *st,
 	}
 	g_mutex_unlock(&fake.lock);
 	return TRUE;
+}
+
+static gint
+fake_uid_cmp(gconstpointer a, gconstpointer b)
+{
+	guint32 x = ((const MfRemoteMessage *)a)->uid;
+	guint32 y = ((const MfRemoteMessage *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+/* The message UID of F, or NULL. */
+static FakeMessage *
+fake_find_uid(FakeFolder *f, guint32 uid)
+{
+	for (guint i = 0; i < f->msgs->len; i++)
+		if (g_array_index(f->msgs, FakeMessage, i).uid == uid)
+			return &g_array_index(f->msgs, FakeMessage, i);
+	return NULL;
+}
+
+/* What changed since K, as a server with QRESYNC would say: a new
+ * UIDVALIDITY is a full listing, else the known messages it no longer
+ * has (stand-ins too), and the new or changed ones. */
+static void
+fake_delta(FakeFolder *f, const MfFolderKnown *k, MfFolderDelta *d)
+{
+	d->changed = g_array_new(FALSE, TRUE, sizeof(MfRemoteMessage));
+	d->gone = g_array_new(FALSE, TRUE, sizeof(guint32));
+	for (guint i = 0; i < k->n; i++) {
+		FakeMessage *m = fake_find_uid(f, k->msgs[i].uid);
+		MfRemoteMessage c = k->msgs[i];
+		if (!m)
+			g_array_append_val(d->gone, c.uid);
+		else if (strcmp(m->flags, c.flags) != 0) {
+			c.flags = g_intern_string(m->flags);
+			g_array_append_val(d->changed, c);
+		}
+	}
+	for (guint i = 0; i < f->msgs->len; i++) {
+		FakeMessage *m = &g_array_index(f->msgs, FakeMessage, i);
+		MfRemoteMessage key = { .uid = m->uid };
+		if (bsearch(&key, k->msgs, k->n, sizeof key, fake_uid_cmp))
+			continue;
+		MfRemoteMessage r = { .uid = m->uid,
+		                      .size = g_bytes_get_size(m->body),
+		                      .date = 1700000000,
+		                      .flags = g_intern_string(m->flags) };
+		g_array_append_val(d->changed, r);
+	}
+	g_array_sort(d->changed, fake_uid_cmp);
+	d->status = (MfFolderStatus){ f->uidvalidity, f->uidnext, f->msgs->len,
+	                              0 };
+}
+
+static gboolean
+fake_resync(MfSession *s, const char *folder, const MfFolderKnown *k,
+            MfFolderDelta *d, GError **err)
+{
+	memset(d, 0, sizeof *d);
+	if (fake_down(err))
+		return FALSE;
+	g_mutex_lock(&fake.lock);
+	FakeFolder *f = fake_folder(folder);
+	gboolean full = k->status.uidvalidity != f->uidvalidity;
+	fake.resyncs++;
+	fake.fulls += full;
+	if (!full)
+		fake_delta(f, k, d);
+	g_mutex_unlock(&fake.lock);
+	d->full = full;
+	return !full || fake_list_messages(s, folder, &d->status, &d->changed,
+	                                   err);
 }
 
 /* Removes UID from FOLDER; returns its message (caller owns). */
@@ -342,6 +416,7 @@ static const MfBackend fake_backend = {
 	.disconnect = fake_disconnect,
 	.list_folders = fake_list_folders,
 	.list_messages = fake_list_messages,
+	.resync_messages = fake_resync,
 	.delete_messages = fake_delete,
 	.move_messages = fake_move,
 	.set_flags = fake_set_flags,
@@ -464,6 +539,57 @@ add(const char *folder, const char *name, const char *text, gint64 rgen,
 }
 
 #define DRAFT "Subject: draft\nMessage-ID: <d1@test>\n\nfirst\n"
+
+/* Refreshes through resync_messages: an unchanged folder keeps its very
+ * snapshot; flags changed, a message gone and one new are merged in; a
+ * new UIDVALIDITY is listed in full. */
+START_TEST(test_refresh_merges_changes)
+{
+	GError *err = NULL;
+	FakeFolder *f = fake_folder("Work");
+	gint64 id = folder_id("Work");
+
+	for (int i = 0; i < 3; i++)
+		fake_store(f, "Subject: x\n\nx\n", 14, "");
+	MfListing *l1 = account_listing(the_account, id, &err);
+	ck_assert_uint_eq(listing_count(l1), 3);
+	ck_assert_uint_eq(fake.fulls, 1);
+	expire("Work");
+	MfListing *l2 = account_listing(the_account, id, &err);
+	ck_assert_ptr_eq(l1, l2);
+	ck_assert_uint_eq(fake.fulls, 1);
+	g_mutex_lock(&fake.lock);
+	FakeMessage *two = fake_find_uid(f, 2);
+	ck_assert_ptr_nonnull(two);
+	g_free(two->flags);
+	two->flags = g_strdup("\\Seen");
+	FakeMessage gone;
+	ck_assert(fake_take(f, 1, &gone));
+	g_bytes_unref(gone.body);
+	g_free(gone.flags);
+	g_mutex_unlock(&fake.lock);
+	fake_store(f, "Subject: y\n\ny\n", 14, "$x");
+	expire("Work");
+	MfListing *l3 = account_listing(the_account, id, &err);
+	ck_assert_uint_eq(listing_count(l3), 3);
+	ck_assert_uint_eq(listing_at(l3, 0)->uid, 2);
+	ck_assert_str_eq(listing_at(l3, 0)->flags, "\\Seen");
+	ck_assert_uint_eq(listing_at(l3, 0)->size, 14);
+	ck_assert_uint_eq(listing_at(l3, 2)->uid, 4);
+	ck_assert_str_eq(listing_at(l3, 2)->flags, "$x");
+	ck_assert_uint_eq(fake.fulls, 1);
+	f->uidvalidity = 201;
+	expire("Work");
+	MfListing *l4 = account_listing(the_account, id, &err);
+	ck_assert_uint_eq(listing_uidvalidity(l4), 201);
+	ck_assert_uint_eq(fake.fulls, 2);
+	ck_assert_uint_ge(fake.resyncs, 4);
+	listing_unref(l1);
+	listing_unref(l2);
+	listing_unref(l3);
+	listing_unref(l4);
+}
+END_TEST
 
 START_TEST(test_append_keeps_name_and_bytes)
 {
@@ -702,6 +828,7 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_refresh_merges_changes);
 	tcase_add_test(tc, test_append_keeps_name_and_bytes);
 	tcase_add_test(tc, test_lost_reply_is_found_not_sent_again);
 	tcase_add_test(tc, test_replace_removes_old_after_new);

@@ -29,6 +29,31 @@ static const char v1_cache[] =
 	"INSERT INTO pending (op, folder, uidvalidity, uid, dest, flags, path,"
 	"  date) VALUES (3, 1, 7, 5, 0, '\\Flagged', NULL, 0);";
 
+/* What version 2 added to it (names, pending's new columns). */
+static const char v2_more[] =
+	"CREATE TABLE names (folder INTEGER NOT NULL,"
+	"  uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL, name TEXT NOT NULL,"
+	"  size INTEGER NOT NULL DEFAULT 0, written TEXT,"
+	"  PRIMARY KEY (folder, uidvalidity, uid)) WITHOUT ROWID;"
+	"CREATE UNIQUE INDEX names_by_name ON names (folder, uidvalidity, name);"
+	"ALTER TABLE pending ADD COLUMN name TEXT;"
+	"ALTER TABLE pending ADD COLUMN written TEXT;"
+	"ALTER TABLE pending ADD COLUMN replace_uv INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE pending ADD COLUMN replace_uid INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE pending ADD COLUMN msgid TEXT;"
+	"ALTER TABLE pending ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE keys (folder INTEGER NOT NULL, key TEXT NOT NULL,"
+	"  uid INTEGER NOT NULL, PRIMARY KEY (folder, key)) WITHOUT ROWID;"
+	"CREATE TABLE generations (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  folder INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,"
+	"  UNIQUE (folder, uidvalidity));"
+	"CREATE TABLE bodies (folder INTEGER NOT NULL,"
+	"  uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL, sha256 BLOB NOT NULL,"
+	"  atime INTEGER NOT NULL DEFAULT 0, pinned INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (folder, uidvalidity, uid)) WITHOUT ROWID;"
+	"PRAGMA user_version = 2;";
+
 static char *
 make_dir(void)
 {
@@ -73,6 +98,46 @@ write_db(const char *dir, const char *sql)
 	ck_assert_int_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 }
+
+/* A cache of schema 2 (before incremental refreshes) keeps its listing
+ * and knows no HIGHESTMODSEQ nor UIDNEXT: the first refresh lists all. */
+START_TEST(test_v2_cache_gets_sync_state)
+{
+	char *dir = make_dir();
+	GError *err = NULL;
+	guint32 uv = 0, uidnext = 9;
+	guint64 modseq = 9;
+	GArray *msgs = NULL;
+
+	write_db(dir, v1_cache);
+	write_db(dir, v2_more);
+	ck_assert_int_eq(user_version(dir), 2);
+	Store *s = store_open(dir, &err);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(user_version(dir), store_schema_latest());
+	ck_assert(store_messages_load(s, 1, &uv, &msgs, &err));
+	ck_assert_uint_eq(uv, 7);
+	ck_assert_uint_eq(msgs->len, 1);
+	ck_assert(store_folder_sync_get(s, 1, &modseq, &uidnext));
+	ck_assert_uint_eq(modseq, 0);
+	ck_assert_uint_eq(uidnext, 0);
+	ck_assert(store_folder_sync_set(s, 1, 12345678901ull, 6, &err));
+	ck_assert(store_folder_sync_get(s, 1, &modseq, &uidnext));
+	ck_assert_uint_eq(modseq, 12345678901ull);
+	ck_assert_uint_eq(uidnext, 6);
+	/* The same UIDVALIDITY keeps them; a new one forgets them. */
+	ck_assert(store_messages_save(s, 1, 7, msgs, msgs, &err));
+	ck_assert(store_folder_sync_get(s, 1, &modseq, &uidnext));
+	ck_assert_uint_eq(uidnext, 6);
+	ck_assert(store_messages_save(s, 1, 8, NULL, msgs, &err));
+	ck_assert(store_folder_sync_get(s, 1, &modseq, &uidnext));
+	ck_assert_uint_eq(modseq, 0);
+	ck_assert_uint_eq(uidnext, 0);
+	g_array_unref(msgs);
+	store_close(s);
+	remove_dir(dir);
+}
+END_TEST
 
 START_TEST(test_new_cache_has_latest_version)
 {
@@ -140,7 +205,10 @@ START_TEST(test_v2_cache_gets_summaries)
 	ck_assert_ptr_nonnull(s);
 	store_close(s);
 	write_db(dir, "DROP TABLE summaries; DROP TABLE search_text; "
-	         "DROP TABLE search_indexed; PRAGMA user_version = 2;");
+	         "DROP TABLE search_indexed; "
+	         "ALTER TABLE folders DROP COLUMN highestmodseq; "
+	         "ALTER TABLE folders DROP COLUMN uidnext; "
+	         "PRAGMA user_version = 2;");
 	s = store_open(dir, &err);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_int_eq(user_version(dir), store_schema_latest());
@@ -287,6 +355,7 @@ main(void)
 	tcase_add_test(tc, test_new_cache_has_latest_version);
 	tcase_add_test(tc, test_v1_cache_is_migrated);
 	tcase_add_test(tc, test_v2_cache_gets_summaries);
+	tcase_add_test(tc, test_v2_cache_gets_sync_state);
 	tcase_add_test(tc, test_newer_cache_is_refused);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_prune_spares_newer_uids);
