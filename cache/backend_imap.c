@@ -12,8 +12,8 @@
 
 /* One login: the parameters, and the client once it is in. */
 typedef struct {
-	ImapClientParams ip;
-	ImapClient *c;
+	MfImapClientParams ip;
+	MfImapClient *c;
 } ImapLogin;
 
 static gboolean
@@ -37,7 +37,7 @@ backend_imap_connect(const MfBackendParams *p, GError **err)
 
 	if (!backend_login(p, backend_imap_login_cb, &l, err))
 		return NULL;
-	ImapClient *c = l.c;
+	MfImapClient *c = l.c;
 	MfSession *s = g_new0(MfSession, 1);
 	s->imap = c;
 	return s;

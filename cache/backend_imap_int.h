@@ -7,7 +7,7 @@
 #include "net/imap_client.h"
 
 struct MfSession {
-	ImapClient *imap;
+	MfImapClient *imap;
 	char *watching;   /* the folder idle_changes examined, or NULL */
 };
 

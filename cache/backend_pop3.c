@@ -12,14 +12,14 @@
 #define POP3_UIDVALIDITY 1
 
 struct MfSession {
-	Pop3Client *pop3;
+	MfPop3Client *pop3;
 	GHashTable *nums; /* interned UIDL -> message number, this session */
 };
 
 /* One login: the parameters, and the client once it is in. */
 typedef struct {
-	Pop3ClientParams pp;
-	Pop3Client *c;
+	MfPop3ClientParams pp;
+	MfPop3Client *c;
 } Pop3Login;
 
 static gboolean
@@ -43,7 +43,7 @@ backend_pop3_connect(const MfBackendParams *p, GError **err)
 
 	if (!backend_login(p, backend_pop3_login_cb, &l, err))
 		return NULL;
-	Pop3Client *c = l.c;
+	MfPop3Client *c = l.c;
 	MfSession *s = g_new0(MfSession, 1);
 	s->pop3 = c;
 	s->nums = g_hash_table_new(NULL, NULL);

@@ -25,7 +25,7 @@ struct MfOutbox {
 	sqlite3 *db;
 	char *dir;
 	char *spool;
-	OutboxParams p;
+	MfOutboxParams p;
 	MfAccount *account;
 	GThread *sender;
 	gboolean stopping;
@@ -39,7 +39,7 @@ struct MfOutbox {
 	gboolean told_sent_folder; /* the log said where copies go */
 };
 
-static void outbox_fail_locked(MfOutbox *o, const OutboxEntry *e,
+static void outbox_fail_locked(MfOutbox *o, const MfOutboxEntry *e,
                                const char *error);
 
 /* The table as first made (schema 0); outbox_migrations take it on. */
@@ -74,7 +74,7 @@ static const char *const outbox_migrations[] = {
 	"move it back into outbox/"
 
 void
-outbox_params_clear(OutboxParams *p)
+outbox_params_clear(MfOutboxParams *p)
 {
 	server_params_clear(&p->smtp);
 	tokens_unref(p->tokens);
@@ -84,7 +84,7 @@ outbox_params_clear(OutboxParams *p)
 }
 
 void
-outbox_entry_clear(OutboxEntry *e)
+outbox_entry_clear(MfOutboxEntry *e)
 {
 	g_free(e->name);
 	g_free(e->error);
@@ -93,7 +93,7 @@ outbox_entry_clear(OutboxEntry *e)
 }
 
 static void
-outbox_entry_free(OutboxEntry *e)
+outbox_entry_free(MfOutboxEntry *e)
 {
 	outbox_entry_clear(e);
 	g_free(e);
@@ -124,13 +124,13 @@ outbox_errno_fail(GError **err, int e, const char *what, const char *path)
 
 /* True while a message is on its way: it cannot be changed or removed. */
 static gboolean
-outbox_state_busy(OutboxState st)
+outbox_state_busy(MfOutboxState st)
 {
 	return st == OUTBOX_SENDING || st == OUTBOX_AWAITING;
 }
 
 static gboolean
-outbox_state_editable(OutboxState st)
+outbox_state_editable(MfOutboxState st)
 {
 	return st == OUTBOX_EDITING || st == OUTBOX_QUEUED;
 }
@@ -186,13 +186,13 @@ outbox_exec_texts(MfOutbox *o, const char *sql, gint64 id, const char *t1,
 }
 
 static void
-outbox_row(MfOutbox *o, sqlite3_stmt *st, OutboxEntry *e)
+outbox_row(MfOutbox *o, sqlite3_stmt *st, MfOutboxEntry *e)
 {
 	struct stat sb;
 
 	e->id = sqlite3_column_int64(st, 0);
 	e->name = g_strdup((const char *)sqlite3_column_text(st, 1));
-	e->state = (OutboxState)sqlite3_column_int(st, 2);
+	e->state = (MfOutboxState)sqlite3_column_int(st, 2);
 	e->attempts = (guint)sqlite3_column_int(st, 3);
 	e->next_try = sqlite3_column_int64(st, 4);
 	e->error = g_strdup((const char *)sqlite3_column_text(st, 5));
@@ -220,7 +220,7 @@ outbox_select(MfOutbox *o, const char *where, gint64 a, const char *text)
 	if (text)
 		sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		OutboxEntry *e = g_new0(OutboxEntry, 1);
+		MfOutboxEntry *e = g_new0(MfOutboxEntry, 1);
 		outbox_row(o, st, e);
 		g_ptr_array_add(out, e);
 	}
@@ -230,11 +230,11 @@ outbox_select(MfOutbox *o, const char *where, gint64 a, const char *text)
 
 /* Moves the first of ROWS into *E; FALSE, and *E untouched, if none. */
 static gboolean
-outbox_take_first(GPtrArray *rows, OutboxEntry *e)
+outbox_take_first(GPtrArray *rows, MfOutboxEntry *e)
 {
 	if (rows->len == 0)
 		return FALSE;
-	OutboxEntry *first = rows->pdata[0];
+	MfOutboxEntry *first = rows->pdata[0];
 	*e = *first;
 	memset(first, 0, sizeof *first);
 	return TRUE;
@@ -246,7 +246,7 @@ outbox_take_first(GPtrArray *rows, OutboxEntry *e)
 
 static gboolean
 outbox_lookup_locked(MfOutbox *o, gboolean failed, const char *name,
-                     OutboxEntry *e)
+                     MfOutboxEntry *e)
 {
 	g_autofree char *where = g_strdup_printf("%s AND name = ?2",
 	                                         failed ? FAILED_WHERE
@@ -256,7 +256,7 @@ outbox_lookup_locked(MfOutbox *o, gboolean failed, const char *name,
 }
 
 static gboolean
-outbox_get_locked(MfOutbox *o, gint64 id, OutboxEntry *e)
+outbox_get_locked(MfOutbox *o, gint64 id, MfOutboxEntry *e)
 {
 	g_autoptr(GPtrArray) rows = outbox_select(o, "id = ?1", id, NULL);
 	return outbox_take_first(rows, e);
@@ -264,13 +264,13 @@ outbox_get_locked(MfOutbox *o, gint64 id, OutboxEntry *e)
 
 /* Whether E's data are not to be sent (a write or flush failed). */
 static gboolean
-outbox_is_broken_locked(MfOutbox *o, const OutboxEntry *e)
+outbox_is_broken_locked(MfOutbox *o, const MfOutboxEntry *e)
 {
 	return e->write_error || g_hash_table_contains(o->broken, &e->id);
 }
 
 static gboolean
-outbox_set_state(MfOutbox *o, gint64 id, OutboxState st, GError **err)
+outbox_set_state(MfOutbox *o, gint64 id, MfOutboxState st, GError **err)
 {
 	return outbox_exec(o, "UPDATE outbox SET state = ?2 WHERE id = ?1", id,
 	                   st, 0, NULL, err);
@@ -289,7 +289,7 @@ outbox_recover(MfOutbox *o)
 	                                          NULL);
 
 	for (guint i = 0; i < rows->len; i++) {
-		const OutboxEntry *e = rows->pdata[i];
+		const MfOutboxEntry *e = rows->pdata[i];
 		if (e->state == OUTBOX_AWAITING)
 			outbox_fail_locked(o, e, OUTBOX_CRASH_REASON);
 		else if (e->state == OUTBOX_SENDING ||
@@ -343,7 +343,7 @@ outbox_migrate(MfOutbox *o, GError **err)
 }
 
 MfOutbox *
-outbox_open(const char *dir, const OutboxParams *p, MfAccount *account,
+outbox_open(const char *dir, const MfOutboxParams *p, MfAccount *account,
             GError **err)
 {
 	MfOutbox *o = g_new0(MfOutbox, 1);
@@ -429,7 +429,7 @@ outbox_list(MfOutbox *o, gboolean failed)
 }
 
 gboolean
-outbox_lookup(MfOutbox *o, gboolean failed, const char *name, OutboxEntry *e)
+outbox_lookup(MfOutbox *o, gboolean failed, const char *name, MfOutboxEntry *e)
 {
 	g_mutex_lock(&o->lock);
 	gboolean found = outbox_lookup_locked(o, failed, name, e);
@@ -438,7 +438,7 @@ outbox_lookup(MfOutbox *o, gboolean failed, const char *name, OutboxEntry *e)
 }
 
 gboolean
-outbox_get(MfOutbox *o, gint64 id, OutboxEntry *e)
+outbox_get(MfOutbox *o, gint64 id, MfOutboxEntry *e)
 {
 	g_mutex_lock(&o->lock);
 	gboolean found = outbox_get_locked(o, id, e);
@@ -449,7 +449,7 @@ outbox_get(MfOutbox *o, gint64 id, OutboxEntry *e)
 int
 outbox_create(MfOutbox *o, const char *name, gint64 *id, GError **err)
 {
-	OutboxEntry old;
+	MfOutboxEntry old;
 	int fd = -1;
 
 	g_mutex_lock(&o->lock);
@@ -486,7 +486,7 @@ outbox_unbreak_locked(MfOutbox *o, gint64 id, GError **err)
 
 /* Checks that entry E may be written (locked by the caller). */
 static gboolean
-outbox_check_writable(const OutboxEntry *e, GError **err)
+outbox_check_writable(const MfOutboxEntry *e, GError **err)
 {
 	if (outbox_state_editable(e->state))
 		return TRUE;
@@ -502,7 +502,7 @@ outbox_check_writable(const OutboxEntry *e, GError **err)
 int
 outbox_open_file(MfOutbox *o, gint64 id, int flags, GError **err)
 {
-	OutboxEntry e;
+	MfOutboxEntry e;
 	int fd = -1;
 	gboolean writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 
@@ -538,7 +538,7 @@ outbox_break(MfOutbox *o, gint64 id, int fd, const char *what, int errnum)
 {
 	g_autofree char *why = g_strdup_printf("%s failed: %s", what,
 	                                       g_strerror(errnum));
-	OutboxEntry e;
+	MfOutboxEntry e;
 
 	if (fd >= 0 && ftruncate(fd, 0) != 0)
 		g_debug("outbox: cannot drop the data of %" G_GINT64_FORMAT
@@ -638,7 +638,7 @@ outbox_queue_locked(MfOutbox *o, gint64 id, GError **err)
  * queued, or EDITING when its name is a scratch name or its data are not
  * to be sent (locked by the caller). */
 static gboolean
-outbox_settle_name_locked(MfOutbox *o, const OutboxEntry *e,
+outbox_settle_name_locked(MfOutbox *o, const MfOutboxEntry *e,
                           const char *name, GError **err)
 {
 	if (outbox_msg_is_scratch_name(name) || outbox_is_broken_locked(o, e))
@@ -650,7 +650,7 @@ outbox_settle_name_locked(MfOutbox *o, const OutboxEntry *e,
 gboolean
 outbox_release(MfOutbox *o, gint64 id, int fd, gboolean written, GError **err)
 {
-	OutboxEntry e;
+	MfOutboxEntry e;
 	gboolean ok = TRUE;
 
 	if (written && fsync(fd) != 0) {
@@ -675,7 +675,7 @@ gboolean
 outbox_truncate(MfOutbox *o, gint64 id, off_t size, GError **err)
 {
 	g_autofree char *path = outbox_path(o, id, NULL);
-	OutboxEntry e;
+	MfOutboxEntry e;
 	gboolean ok = FALSE;
 
 	g_mutex_lock(&o->lock);
@@ -718,7 +718,7 @@ outbox_delete_locked(MfOutbox *o, gint64 id, GError **err)
 /* Removes PART of the failed entry E; the entry goes with its last
  * file (locked by the caller). */
 static gboolean
-outbox_unlink_part_locked(MfOutbox *o, const OutboxEntry *e,
+outbox_unlink_part_locked(MfOutbox *o, const MfOutboxEntry *e,
                           OutboxPart part, GError **err)
 {
 	if ((e->removed | part) == BOTH_PARTS)
@@ -735,7 +735,7 @@ gboolean
 outbox_unlink(MfOutbox *o, gboolean failed, const char *name,
               OutboxPart part, GError **err)
 {
-	OutboxEntry e;
+	MfOutboxEntry e;
 	gboolean ok = FALSE;
 
 	g_mutex_lock(&o->lock);
@@ -761,10 +761,10 @@ outbox_unlink(MfOutbox *o, gboolean failed, const char *name,
 /* Makes room for E under the name TO: an entry already there is
  * replaced, unless it is on its way (locked by the caller). */
 static gboolean
-outbox_replace_locked(MfOutbox *o, const OutboxEntry *e, gboolean to_failed,
+outbox_replace_locked(MfOutbox *o, const MfOutboxEntry *e, gboolean to_failed,
                       const char *to, GError **err)
 {
-	OutboxEntry clash;
+	MfOutboxEntry clash;
 	gboolean ok = TRUE;
 
 	if (!outbox_lookup_locked(o, to_failed, to, &clash))
@@ -781,7 +781,7 @@ outbox_replace_locked(MfOutbox *o, const OutboxEntry *e, gboolean to_failed,
 }
 
 static gboolean
-outbox_rename_locked(MfOutbox *o, const OutboxEntry *e, gboolean to_failed,
+outbox_rename_locked(MfOutbox *o, const MfOutboxEntry *e, gboolean to_failed,
                      const char *to, GError **err)
 {
 	if (!outbox_replace_locked(o, e, to_failed, to, err) ||
@@ -797,7 +797,7 @@ gboolean
 outbox_rename(MfOutbox *o, gboolean from_failed, const char *from,
               gboolean to_failed, const char *to, GError **err)
 {
-	OutboxEntry e;
+	MfOutboxEntry e;
 	gboolean ok = FALSE;
 
 	g_mutex_lock(&o->lock);
@@ -822,7 +822,7 @@ outbox_rename(MfOutbox *o, gboolean from_failed, const char *from,
 }
 
 char *
-outbox_status(const OutboxEntry *e)
+outbox_status(const MfOutboxEntry *e)
 {
 	GDateTime *t;
 
@@ -879,7 +879,7 @@ outbox_backoff(MfOutbox *o, guint attempts)
 /* The next entry due (QUEUED or SENT), marked SENDING if QUEUED; or FALSE
  * with *WAIT_UNTIL set to when to look again. */
 static gboolean
-outbox_next_due(MfOutbox *o, OutboxEntry *e, gint64 *wait_until)
+outbox_next_due(MfOutbox *o, MfOutboxEntry *e, gint64 *wait_until)
 {
 	gint64 now = g_get_real_time();
 	g_autoptr(GPtrArray) rows = outbox_select(o,
@@ -900,11 +900,11 @@ outbox_next_due(MfOutbox *o, OutboxEntry *e, gint64 *wait_until)
 
 /* Records the outcome of one attempt (locked by the caller). */
 static void
-outbox_settle(MfOutbox *o, const OutboxEntry *e, OutboxOutcome outcome,
+outbox_settle(MfOutbox *o, const MfOutboxEntry *e, OutboxOutcome outcome,
               const char *error)
 {
 	gint64 retry = g_get_real_time() + outbox_backoff(o, e->attempts + 1);
-	OutboxState back = e->state == OUTBOX_SENT ? OUTBOX_SENT : OUTBOX_QUEUED;
+	MfOutboxState back = e->state == OUTBOX_SENT ? OUTBOX_SENT : OUTBOX_QUEUED;
 
 	switch (outcome) {
 	case OUTBOX_DONE:
@@ -927,10 +927,10 @@ outbox_settle(MfOutbox *o, const OutboxEntry *e, OutboxOutcome outcome,
 /* Moves E to failed/ under a name not used there yet (by either of the
  * two files of an entry there), with ERROR as its NAME.error. */
 static void
-outbox_fail_locked(MfOutbox *o, const OutboxEntry *e, const char *error)
+outbox_fail_locked(MfOutbox *o, const MfOutboxEntry *e, const char *error)
 {
 	g_autofree char *name = g_strdup(e->name);
-	OutboxEntry clash;
+	MfOutboxEntry clash;
 
 	for (guint n = 1; outbox_lookup_locked(o, TRUE, name, &clash); n++) {
 		outbox_entry_clear(&clash);
@@ -1001,7 +1001,7 @@ outbox_copy(MfOutbox *o, OutboxSender *snd, gint64 id, char **error)
  * with ERROR (or none), with O's lock held.  A failure for now is logged
  * when its reason is not the one of the attempt before. */
 static void
-outbox_note_locked(MfOutbox *o, const OutboxEntry *e, OutboxOutcome r,
+outbox_note_locked(MfOutbox *o, const MfOutboxEntry *e, OutboxOutcome r,
                    const char *error)
 {
 	if (r == OUTBOX_ACCEPTED || r == OUTBOX_DONE) {
@@ -1027,7 +1027,7 @@ outbox_note_locked(MfOutbox *o, const OutboxEntry *e, OutboxOutcome r,
 }
 
 static void
-outbox_send_entry(MfOutbox *o, OutboxSender *snd, const OutboxEntry *e)
+outbox_send_entry(MfOutbox *o, OutboxSender *snd, const MfOutboxEntry *e)
 {
 	g_autofree char *spool = outbox_path(o, e->id, NULL);
 	g_autofree char *sent = outbox_path(o, e->id, ".sent");
@@ -1061,7 +1061,7 @@ outbox_sender_thread(gpointer data)
 {
 	MfOutbox *o = data;
 	OutboxSender *snd = outbox_sender_new(&o->p, o->account);
-	OutboxEntry e;
+	MfOutboxEntry e;
 	gint64 until;
 
 	g_mutex_lock(&o->lock);
@@ -1114,7 +1114,7 @@ outbox_summary(MfOutbox *o, OutboxSummary *s)
 	s->last_error_at = o->last_error_at;
 	g_mutex_unlock(&o->lock);
 	s->queued = q->len;
-	s->oldest = q->len ? ((OutboxEntry *)q->pdata[0])->mtime : 0;
+	s->oldest = q->len ? ((MfOutboxEntry *)q->pdata[0])->mtime : 0;
 	s->copy_pending = c->len;
 	s->failed = f->len;
 }

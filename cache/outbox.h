@@ -77,7 +77,7 @@ typedef enum {
 	OUTBOX_SENT = 3,
 	OUTBOX_FAILED = 4,
 	OUTBOX_AWAITING = 5,
-} OutboxState;
+} MfOutboxState;
 
 /* The two files a FAILED entry shows in outbox/failed/. */
 typedef enum {
@@ -99,10 +99,10 @@ typedef struct {
 	guint retry_min_ms;    /* the first retry of a send that failed for
 	                        * now, doubling up to 5 min; 0: 5 s (the
 	                        * tests make it shorter) */
-} OutboxParams;
+} MfOutboxParams;
 
 /* server_params_clear(), the tokens' reference dropped, the rest freed. */
-void outbox_params_clear(OutboxParams *p);
+void outbox_params_clear(MfOutboxParams *p);
 
 /* One row, as the functions below fill it in; the caller owns the strings
  * and frees them with outbox_entry_clear().  A function that finds no
@@ -110,7 +110,7 @@ void outbox_params_clear(OutboxParams *p);
 typedef struct {
 	gint64 id;
 	char *name;
-	OutboxState state;
+	MfOutboxState state;
 	guint64 size;
 	gint64 mtime;          /* seconds */
 	guint attempts;
@@ -118,16 +118,16 @@ typedef struct {
 	char *error;           /* last error, or NULL */
 	char *write_error;     /* why its data are not to be sent, or NULL */
 	guint removed;         /* FAILED: OutboxPart bits of the files gone */
-} OutboxEntry;
+} MfOutboxEntry;
 
-void outbox_entry_clear(OutboxEntry *e);
+void outbox_entry_clear(MfOutboxEntry *e);
 
 typedef struct MfOutbox MfOutbox;
 
 /* Opens (creating or migrating) the queue in DIR and recovers from a
  * crash (see the states above).  ACCOUNT (may be NULL) receives the copies
  * in Sent. */
-MfOutbox *outbox_open(const char *dir, const OutboxParams *p,
+MfOutbox *outbox_open(const char *dir, const MfOutboxParams *p,
                       MfAccount *account, GError **err);
 /* Starts the sender thread. */
 void outbox_start(MfOutbox *o);
@@ -136,14 +136,14 @@ void outbox_close(MfOutbox *o); /* accepts NULL */
 
 /* The entries shown in outbox/ (FAILED FALSE: EDITING, QUEUED, SENDING
  * and AWAITING) or in outbox/failed/ (FAILED TRUE: FAILED with at least
- * one of its files left): a new array of OutboxEntry* (free func set). */
+ * one of its files left): a new array of MfOutboxEntry* (free func set). */
 GPtrArray *outbox_list(MfOutbox *o, gboolean failed);
 /* Fills *E with the entry NAME of outbox/ or outbox/failed/ (for failed/,
  * whichever of its files are left: see E->removed); FALSE if none. */
 gboolean outbox_lookup(MfOutbox *o, gboolean failed, const char *name,
-                       OutboxEntry *e);
+                       MfOutboxEntry *e);
 /* Fills *E with entry ID, in any state; FALSE if none. */
-gboolean outbox_get(MfOutbox *o, gint64 id, OutboxEntry *e);
+gboolean outbox_get(MfOutbox *o, gint64 id, MfOutboxEntry *e);
 
 /* A new file NAME in outbox/ (EDITING), open read-write: returns its fd
  * and id, or -1 with ERR (MF_ERROR_EXISTS if NAME exists). */
@@ -197,7 +197,7 @@ gboolean outbox_rename(MfOutbox *o, gboolean from_failed, const char *from,
  * "editing: not sent: WRITE_ERROR", "queued", "queued: retry at HH:MM:SS
  * after: ERROR", "sending", "sending: waiting for the server's reply",
  * "sent", "failed: ERROR". */
-char *outbox_status(const OutboxEntry *e);
+char *outbox_status(const MfOutboxEntry *e);
 
 /* What .mailfs/status shows of the outbox. */
 typedef struct {

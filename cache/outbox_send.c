@@ -16,15 +16,15 @@
 #define OUTBOX_MESSAGE_MAX (64u << 20)
 
 struct OutboxSender {
-	const OutboxParams *p; /* owned by the MfOutbox */
+	const MfOutboxParams *p; /* owned by the MfOutbox */
 	MfAccount *account;
 	GMutex lock;           /* guards smtp against outbox_sender_interrupt */
-	SmtpClient *smtp;
+	MfSmtpClient *smtp;
 	gboolean stopping;
 };
 
 OutboxSender *
-outbox_sender_new(const OutboxParams *p, MfAccount *account)
+outbox_sender_new(const MfOutboxParams *p, MfAccount *account)
 {
 	OutboxSender *s = g_new0(OutboxSender, 1);
 	g_mutex_init(&s->lock);
@@ -37,7 +37,7 @@ void
 outbox_sender_idle(OutboxSender *s)
 {
 	g_mutex_lock(&s->lock);
-	SmtpClient *c = g_steal_pointer(&s->smtp);
+	MfSmtpClient *c = g_steal_pointer(&s->smtp);
 	g_mutex_unlock(&s->lock);
 	smtp_client_free(c);
 }
@@ -70,8 +70,8 @@ outbox_sender_connected(const OutboxSender *s)
 
 /* One login: the parameters, and the client once it is in. */
 typedef struct {
-	SmtpClientParams sp;
-	SmtpClient *c;
+	MfSmtpClientParams sp;
+	MfSmtpClient *c;
 } SmtpLogin;
 
 static gboolean
@@ -86,7 +86,7 @@ outbox_sender_login_cb(const char *token, void *ud, GError **err)
 }
 
 /* A new session, logged in with the password or an access token. */
-static SmtpClient *
+static MfSmtpClient *
 outbox_sender_session(OutboxSender *s, GError **err)
 {
 	const MfServerParams *srv = &s->p->smtp;
@@ -111,7 +111,7 @@ outbox_sender_connect(OutboxSender *s, GError **err)
 	if (s->smtp && smtp_client_state(s->smtp) == SMTP_STATE_READY)
 		return TRUE;
 	outbox_sender_idle(s);
-	SmtpClient *c = outbox_sender_session(s, err);
+	MfSmtpClient *c = outbox_sender_session(s, err);
 	g_mutex_lock(&s->lock);
 	s->smtp = c;
 	if (c && s->stopping)

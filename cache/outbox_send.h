@@ -18,7 +18,7 @@ typedef enum {
 
 typedef struct OutboxSender OutboxSender;
 
-OutboxSender *outbox_sender_new(const OutboxParams *p, MfAccount *account);
+OutboxSender *outbox_sender_new(const MfOutboxParams *p, MfAccount *account);
 void outbox_sender_free(OutboxSender *s); /* accepts NULL */
 gboolean outbox_sender_connected(const OutboxSender *s);
 /* Makes the session's blocked I/O fail at once (at unmount); from any

@@ -73,7 +73,7 @@ ctl_ops_outbox_files(MfFs *fs, GString *s)
 	guint shown = 0, more = 0;
 
 	for (guint i = 0; i < files->len; i++) {
-		const OutboxEntry *e = files->pdata[i];
+		const MfOutboxEntry *e = files->pdata[i];
 		if (e->state == OUTBOX_EDITING && !e->write_error)
 			continue;
 		if (shown == CTL_OUTBOX_FILES_MAX) {

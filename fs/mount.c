@@ -310,7 +310,7 @@ static MfOutbox *
 mount_outbox(const MfAccountConfig *cfg, const MfAccountParams *p,
              MfAccount *account, GError **err)
 {
-	OutboxParams op = {
+	MfOutboxParams op = {
 		/* the shared tokens, and no password: the account's, one
 		 * copy in the daemon */
 		.tokens = p->backend.tokens ? tokens_ref(p->backend.tokens)

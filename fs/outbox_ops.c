@@ -40,7 +40,7 @@ outbox_handle(struct fuse_file_info *fi)
 }
 
 static char *
-outbox_ops_error_text(const OutboxEntry *e)
+outbox_ops_error_text(const MfOutboxEntry *e)
 {
 	return g_strdup_printf("%s\n", e->error ? e->error : "refused");
 }
@@ -51,7 +51,7 @@ outbox_ops_error_text(const OutboxEntry *e)
  * What cannot be written (a file on its way, in failed/, a NAME.error) is
  * refused at open, with the reason in the log. */
 static void
-outbox_ops_entry_attr(MfFs *fs, const OutboxEntry *e, gboolean error_file,
+outbox_ops_entry_attr(MfFs *fs, const MfOutboxEntry *e, gboolean error_file,
                       struct stat *st)
 {
 	fuse_ino_t ino = node_spool_ino(e->id, error_file);
@@ -65,7 +65,7 @@ outbox_ops_entry_attr(MfFs *fs, const OutboxEntry *e, gboolean error_file,
 }
 
 static void
-outbox_ops_reply_entry(fuse_req_t req, const OutboxEntry *e,
+outbox_ops_reply_entry(fuse_req_t req, const MfOutboxEntry *e,
                        gboolean error_file)
 {
 	struct fuse_entry_param p = { .attr_timeout = OUTBOX_TIMEOUT,
@@ -80,9 +80,9 @@ outbox_ops_reply_entry(fuse_req_t req, const OutboxEntry *e,
  * FALSE, and *E untouched, if not. */
 static gboolean
 outbox_ops_find_part(MfOutbox *o, const char *name, OutboxPart part,
-                     OutboxEntry *e)
+                     MfOutboxEntry *e)
 {
-	OutboxEntry found;
+	MfOutboxEntry found;
 
 	if (!outbox_lookup(o, TRUE, name, &found))
 		return FALSE;
@@ -97,7 +97,7 @@ outbox_ops_find_part(MfOutbox *o, const char *name, OutboxPart part,
 /* Finds NAME in outbox/failed/: an entry's message file, or its
  * NAME.error (*ERROR_FILE).  FALSE, and *E untouched, if neither. */
 static gboolean
-outbox_ops_find_failed(MfOutbox *o, const char *name, OutboxEntry *e,
+outbox_ops_find_failed(MfOutbox *o, const char *name, MfOutboxEntry *e,
                        gboolean *error_file)
 {
 	*error_file = FALSE;
@@ -115,7 +115,7 @@ void
 outbox_ops_lookup(fuse_req_t req, Node parent, const char *name)
 {
 	MfFs *fs = node_fs(req);
-	OutboxEntry e;
+	MfOutboxEntry e;
 	gboolean error_file = FALSE;
 	gboolean found;
 
@@ -142,7 +142,7 @@ outbox_ops_lookup(fuse_req_t req, Node parent, const char *name)
 
 /* Whether node N (a file or a NAME.error) is shown for entry E. */
 static gboolean
-outbox_ops_shown(Node n, const OutboxEntry *e)
+outbox_ops_shown(Node n, const MfOutboxEntry *e)
 {
 	if (n.kind == NODE_SPOOL_ERROR)
 		return e->state == OUTBOX_FAILED &&
@@ -157,7 +157,7 @@ outbox_ops_getattr(fuse_req_t req, Node n, fuse_ino_t ino)
 {
 	MfFs *fs = node_fs(req);
 	struct stat st;
-	OutboxEntry e;
+	MfOutboxEntry e;
 
 	if (n.kind == NODE_OUTBOX || n.kind == NODE_FAILED) {
 		node_dir_attr(fs, ino, TRUE, 0, &st);
@@ -188,7 +188,7 @@ outbox_ops_fill(MfFs *fs, Node n, GArray *dir)
 	if (!failed)
 		dirlist_add(dir, "failed", INO_FAILED, S_IFDIR);
 	for (guint i = 0; i < rows->len; i++) {
-		const OutboxEntry *e = rows->pdata[i];
+		const MfOutboxEntry *e = rows->pdata[i];
 		if (!(e->removed & OUTBOX_PART_FILE))
 			dirlist_add(dir, e->name, node_spool_ino(e->id, FALSE),
 			            S_IFREG);
@@ -206,7 +206,7 @@ outbox_ops_reply_open(fuse_req_t req, struct fuse_file_info *fi, int fd,
                       gint64 id, gboolean created)
 {
 	OutboxHandle *h = g_new0(OutboxHandle, 1);
-	OutboxEntry e;
+	MfOutboxEntry e;
 
 	h->fd = fd;
 	h->id = id;
@@ -289,7 +289,7 @@ outbox_ops_reply_read(fuse_req_t req, int fd, gboolean file, gint64 id,
                       size_t size, off_t off)
 {
 	g_autoptr(GError) err = NULL;
-	OutboxEntry e;
+	MfOutboxEntry e;
 
 	if (fd < 0 && !file) { /* NAME.error */
 		if (!outbox_get(node_fs(req)->outbox, id, &e)) {
@@ -388,7 +388,7 @@ outbox_ops_unlink(fuse_req_t req, Node parent, const char *name)
 	gboolean failed = parent.kind == NODE_FAILED;
 	OutboxPart part = OUTBOX_PART_FILE;
 	g_autofree char *entry = g_strdup(name);
-	OutboxEntry e;
+	MfOutboxEntry e;
 	gboolean error_file;
 
 	/* In failed/, NAME and NAME.error are two files, each removed on its
@@ -451,7 +451,7 @@ outbox_ops_setattr(fuse_req_t req, Node n, fuse_ino_t ino, struct stat *attr,
 void
 outbox_ops_getxattr(fuse_req_t req, Node n, const char *name, size_t size)
 {
-	OutboxEntry e;
+	MfOutboxEntry e;
 
 	if (n.kind != NODE_SPOOL || strcmp(name, OUTBOX_STATUS_XATTR) != 0 ||
 	    !outbox_get(node_fs(req)->outbox, n.id, &e)) {

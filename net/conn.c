@@ -27,7 +27,7 @@ static ConnTraceFn conn_default_trace;
 
 /* Traces DATA as at most TRACE_LINES printable lines. */
 static void
-conn_trace(const Conn *c, const char *dir, const char *data, size_t len)
+conn_trace(const MfConn *c, const char *dir, const char *data, size_t len)
 {
 	char line[TRACE_WIDTH + 1];
 	size_t pos = 0;
@@ -64,7 +64,7 @@ conn_set_default_trace(ConnTraceFn fn)
 }
 
 void
-conn_set_redact(Conn *c, gboolean redact)
+conn_set_redact(MfConn *c, gboolean redact)
 {
 	c->redact = redact;
 }
@@ -93,7 +93,7 @@ conn_errno_text(int errnum)
 }
 
 ConnStep
-conn_fail_eof(Conn *c, GError **err)
+conn_fail_eof(MfConn *c, GError **err)
 {
 	c->broken = TRUE;
 	g_set_error(err, MF_ERROR, MF_ERROR_CONNECTION,
@@ -102,7 +102,7 @@ conn_fail_eof(Conn *c, GError **err)
 }
 
 ConnStep
-conn_fail_errno(Conn *c, const char *what, int errnum, GError **err)
+conn_fail_errno(MfConn *c, const char *what, int errnum, GError **err)
 {
 	g_autofree char *cause = conn_errno_text(errnum);
 
@@ -113,7 +113,7 @@ conn_fail_errno(Conn *c, const char *what, int errnum, GError **err)
 }
 
 gboolean
-conn_check_usable(const Conn *c, GError **err)
+conn_check_usable(const MfConn *c, GError **err)
 {
 	if (!c->broken)
 		return TRUE;
@@ -150,7 +150,7 @@ conn_poll_until(int fd, short events, gint64 end_us)
  * server never said a word on a plain-text URL (it may wait for a TLS
  * hello), else ""; owned. */
 static char *
-conn_silent_hint(const Conn *c)
+conn_silent_hint(const MfConn *c)
 {
 	if (c->ssl || c->received > 0 || !c->tls_hint)
 		return g_strdup("");
@@ -159,7 +159,7 @@ conn_silent_hint(const Conn *c)
 }
 
 static gboolean
-conn_fail_deadline(Conn *c, GError **err)
+conn_fail_deadline(MfConn *c, GError **err)
 {
 	g_autofree char *secs =
 		conn_format_secs(c->deadline_us - c->deadline_set_us);
@@ -172,7 +172,7 @@ conn_fail_deadline(Conn *c, GError **err)
 }
 
 gboolean
-conn_check_deadline(Conn *c, GError **err)
+conn_check_deadline(MfConn *c, GError **err)
 {
 	if (c->deadline_us == 0 || g_get_monotonic_time() < c->deadline_us)
 		return TRUE;
@@ -181,7 +181,7 @@ conn_check_deadline(Conn *c, GError **err)
 
 /* Waits for EVENTS on the socket within the idle timeout and the deadline. */
 gboolean
-conn_wait(Conn *c, short events, GError **err)
+conn_wait(MfConn *c, short events, GError **err)
 {
 	gint64 end = g_get_monotonic_time() + (gint64)c->timeout_ms * 1000;
 	gboolean by_deadline = c->deadline_us != 0 && c->deadline_us < end;
@@ -207,7 +207,7 @@ conn_wait(Conn *c, short events, GError **err)
 /* --- transfers --- */
 
 static ConnStep
-conn_recv_step(Conn *c, char *buf, size_t size, size_t *n, short *events,
+conn_recv_step(MfConn *c, char *buf, size_t size, size_t *n, short *events,
                GError **err)
 {
 	ssize_t r;
@@ -237,7 +237,7 @@ conn_recv_step(Conn *c, char *buf, size_t size, size_t *n, short *events,
 }
 
 static ConnStep
-conn_send_step(Conn *c, const char *buf, size_t size, size_t *n,
+conn_send_step(MfConn *c, const char *buf, size_t size, size_t *n,
                short *events, GError **err)
 {
 	ssize_t r;
@@ -265,7 +265,7 @@ conn_send_step(Conn *c, const char *buf, size_t size, size_t *n,
 
 /* Receives at least one byte into BUF (at most SIZE). */
 static gboolean
-conn_recv(Conn *c, char *buf, size_t size, size_t *n, GError **err)
+conn_recv(MfConn *c, char *buf, size_t size, size_t *n, GError **err)
 {
 	for (;;) {
 		short events = 0;
@@ -282,7 +282,7 @@ conn_recv(Conn *c, char *buf, size_t size, size_t *n, GError **err)
 }
 
 gboolean
-conn_write(Conn *c, const void *buf, size_t len, GError **err)
+conn_write(MfConn *c, const void *buf, size_t len, GError **err)
 {	conn_trace(c, "C", buf, len);
 
 	const char *p = buf;
@@ -315,7 +315,7 @@ conn_write(Conn *c, const void *buf, size_t len, GError **err)
 /* Makes free space at the end of the buffer: moves unconsumed bytes to the
  * front, and grows the buffer only when a caller left it full. */
 static gboolean
-conn_make_room(Conn *c, GError **err)
+conn_make_room(MfConn *c, GError **err)
 {
 	if (c->off > 0) {
 		memmove(c->buf, c->buf + c->off, c->len);
@@ -335,7 +335,7 @@ conn_make_room(Conn *c, GError **err)
 }
 
 const char *
-conn_peek(Conn *c, size_t *len)
+conn_peek(MfConn *c, size_t *len)
 {
 	g_return_val_if_fail(c != NULL && len != NULL, NULL);
 	*len = c->len;
@@ -343,7 +343,7 @@ conn_peek(Conn *c, size_t *len)
 }
 
 gboolean
-conn_fill(Conn *c, GError **err)
+conn_fill(MfConn *c, GError **err)
 {
 	size_t room;
 	size_t n = 0;
@@ -359,7 +359,7 @@ conn_fill(Conn *c, GError **err)
 }
 
 void
-conn_consume(Conn *c, size_t n)
+conn_consume(MfConn *c, size_t n)
 {
 	g_return_if_fail(c != NULL);
 	g_return_if_fail(n <= c->len);
@@ -371,7 +371,7 @@ conn_consume(Conn *c, size_t n)
 }
 
 static gboolean
-conn_fail_line_too_long(Conn *c, size_t max, GError **err)
+conn_fail_line_too_long(MfConn *c, size_t max, GError **err)
 {
 	c->broken = TRUE;
 	g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
@@ -381,7 +381,7 @@ conn_fail_line_too_long(Conn *c, size_t max, GError **err)
 }
 
 gboolean
-conn_read_line(Conn *c, size_t max, char **line, size_t *len, GError **err)
+conn_read_line(MfConn *c, size_t max, char **line, size_t *len, GError **err)
 {
 	/* One byte more than MAX may be a CR that is stripped later. */
 	size_t limit = max < G_MAXSIZE ? max + 1 : max;
@@ -417,7 +417,7 @@ conn_read_line(Conn *c, size_t max, char **line, size_t *len, GError **err)
 }
 
 gboolean
-conn_read_exact(Conn *c, guint64 len, ConnSinkFn sink, void *ud,
+conn_read_exact(MfConn *c, guint64 len, ConnSinkFn sink, void *ud,
                 GError **err)
 {
 	guint64 left = len;
@@ -539,14 +539,14 @@ conn_try_address(const struct addrinfo *a, int timeout_ms, char **cause)
 	return fd;
 }
 
-Conn *
+MfConn *
 conn_connect(const char *host, guint16 port, int timeout_ms, GError **err)
 {
 	g_autofree char *name = NULL;
 	g_autofree char *cause = NULL;
 	struct addrinfo *ai = NULL;
 	int fd = -1;
-	Conn *c;
+	MfConn *c;
 
 	g_return_val_if_fail(host != NULL && *host != '\0', NULL);
 	g_return_val_if_fail(timeout_ms > 0, NULL);
@@ -569,10 +569,10 @@ conn_connect(const char *host, guint16 port, int timeout_ms, GError **err)
 	return c;
 }
 
-Conn *
+MfConn *
 conn_new_fd(int fd, const char *name, int timeout_ms)
 {
-	Conn *c = g_new0(Conn, 1);
+	MfConn *c = g_new0(MfConn, 1);
 
 	c->fd = fd;
 	c->name = g_strdup(name);
@@ -584,7 +584,7 @@ conn_new_fd(int fd, const char *name, int timeout_ms)
 }
 
 void
-conn_set_deadline(Conn *c, gint64 deadline_us)
+conn_set_deadline(MfConn *c, gint64 deadline_us)
 {
 	g_return_if_fail(c != NULL);
 	c->deadline_us = deadline_us;
@@ -592,7 +592,7 @@ conn_set_deadline(Conn *c, gint64 deadline_us)
 }
 
 int
-conn_set_timeout(Conn *c, int timeout_ms)
+conn_set_timeout(MfConn *c, int timeout_ms)
 {
 	int old = c->timeout_ms;
 	c->timeout_ms = timeout_ms;
@@ -600,7 +600,7 @@ conn_set_timeout(Conn *c, int timeout_ms)
 }
 
 int
-conn_wait_input(Conn *c, int timeout_ms)
+conn_wait_input(MfConn *c, int timeout_ms)
 {
 	if (c->len > 0 || (c->ssl && SSL_has_pending(c->ssl)))
 		return 1;
@@ -635,7 +635,7 @@ conn_other_scheme(UrlScheme s)
 /* ERR, with a hint at the URL to try when the server of an implicit-TLS
  * URL spoke plain text. */
 static void
-conn_hint_plain(const Conn *c, const MfUrl *url, GError **err)
+conn_hint_plain(const MfConn *c, const MfUrl *url, GError **err)
 {
 	const char *other = conn_other_scheme(url->scheme);
 
@@ -647,15 +647,15 @@ conn_hint_plain(const Conn *c, const MfUrl *url, GError **err)
 	(*err)->message = msg;
 }
 
-Conn *
-conn_open_url(const MfUrl *url, ConnTlsConfig *tls, int timeout_ms,
+MfConn *
+conn_open_url(const MfUrl *url, MfConnTlsConfig *tls, int timeout_ms,
               GError **err)
 {
 	const char *other = conn_other_scheme(url->scheme);
 
 	if (!tls->host)
 		tls->host = url->host;
-	Conn *c = conn_connect(url->host, url->port, timeout_ms, err);
+	MfConn *c = conn_connect(url->host, url->port, timeout_ms, err);
 	if (c && !url->implicit_tls && other)
 		c->tls_hint = g_strdup_printf("%s://%s", other, c->name);
 	if (c && url->implicit_tls && !conn_start_tls(c, tls, err)) {
@@ -667,14 +667,14 @@ conn_open_url(const MfUrl *url, ConnTlsConfig *tls, int timeout_ms,
 }
 
 void
-conn_interrupt(Conn *c)
+conn_interrupt(MfConn *c)
 {
 	if (c && c->fd >= 0)
 		shutdown(c->fd, SHUT_RDWR);
 }
 
 void
-conn_close(Conn *c)
+conn_close(MfConn *c)
 {
 	if (c == NULL)
 		return;

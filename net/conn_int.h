@@ -1,4 +1,4 @@
-/* conn_int.h - the insides of Conn, shared by conn.c and conn_tls.c only. */
+/* conn_int.h - the insides of MfConn, shared by conn.c and conn_tls.c only. */
 #ifndef MAILFS_CONN_INT_H
 #define MAILFS_CONN_INT_H
 
@@ -6,7 +6,7 @@
 
 #include "net/conn.h"
 
-struct Conn {
+struct MfConn {
 	int fd;
 	char *host;             /* as given to conn_connect() */
 	char *name;             /* "host:port" for messages */
@@ -41,24 +41,24 @@ typedef enum {
 } ConnStep;
 
 /* conn.c: each sets ERR, and the first two mark C broken. */
-ConnStep conn_fail_eof(Conn *c, GError **err);
-ConnStep conn_fail_errno(Conn *c, const char *what, int errnum,
+ConnStep conn_fail_eof(MfConn *c, GError **err);
+ConnStep conn_fail_errno(MfConn *c, const char *what, int errnum,
                          GError **err);
 /* FALSE with ERR when an earlier failure made C unusable. */
-gboolean conn_check_usable(const Conn *c, GError **err);
+gboolean conn_check_usable(const MfConn *c, GError **err);
 /* FALSE with ERR when the deadline has passed. */
-gboolean conn_check_deadline(Conn *c, GError **err);
+gboolean conn_check_deadline(MfConn *c, GError **err);
 /* Waits for EVENTS on the socket within the idle timeout and the deadline. */
-gboolean conn_wait(Conn *c, short events, GError **err);
+gboolean conn_wait(MfConn *c, short events, GError **err);
 
 /* conn_tls.c: TRUE when the server answered the TLS handshake in plain
  * text (a greeting such as "* OK" or "220"): a port that starts in plain
  * text. */
-gboolean conn_tls_peer_is_plain(const Conn *c);
+gboolean conn_tls_peer_is_plain(const MfConn *c);
 
 /* conn_tls.c: classifies a failed SSL_read/SSL_write/SSL_connect return
  * value RC; WHAT is "reading from" or "writing to". */
-ConnStep conn_tls_step_error(Conn *c, int rc, const char *what,
+ConnStep conn_tls_step_error(MfConn *c, int rc, const char *what,
                              short *events, GError **err);
 
 #endif

@@ -1,4 +1,5 @@
-/* conn_tls.c - TLS on a Conn: set-up, certificate and pin checks, handshake. */
+/* conn_tls.c - TLS on an MfConn: set-up, certificate and pin checks,
+ * handshake. */
 #include "net/conn_int.h"
 
 #include <errno.h>
@@ -45,7 +46,7 @@ conn_ssl_error_text(void)
 
 /* Classifies a failed SSL_read/SSL_write/SSL_connect return value RC. */
 ConnStep
-conn_tls_step_error(Conn *c, int rc, const char *what, short *events,
+conn_tls_step_error(MfConn *c, int rc, const char *what, short *events,
                     GError **err)
 {
 	int e = SSL_get_error(c->ssl, rc);
@@ -74,7 +75,7 @@ conn_tls_step_error(Conn *c, int rc, const char *what, short *events,
 static int
 conn_bio_write_cb(BIO *b, const char *data, int len)
 {
-	Conn *c = BIO_get_data(b);
+	MfConn *c = BIO_get_data(b);
 	ssize_t n = send(c->fd, data, (size_t)len, MSG_NOSIGNAL);
 
 	BIO_clear_retry_flags(b);
@@ -90,7 +91,7 @@ conn_bio_write_cb(BIO *b, const char *data, int len)
 static int
 conn_bio_read_cb(BIO *b, char *data, int len)
 {
-	Conn *c = BIO_get_data(b);
+	MfConn *c = BIO_get_data(b);
 	ssize_t n = recv(c->fd, data, (size_t)len, 0);
 
 	BIO_clear_retry_flags(b);
@@ -115,7 +116,7 @@ conn_bio_read_cb(BIO *b, char *data, int len)
 static long
 conn_bio_ctrl_cb(BIO *b, int cmd, long num, void *ptr)
 {
-	Conn *c = BIO_get_data(b);
+	MfConn *c = BIO_get_data(b);
 
 	switch (cmd) {
 	case BIO_CTRL_FLUSH:
@@ -208,7 +209,7 @@ conn_format_fingerprint(const guint8 *md)
 /* Makes the SSL_CTX: TLS >= 1.2 and, unless PINNED, chain verification
  * against TLS->ca_file or the system store. */
 static SSL_CTX *
-conn_tls_new_ctx(const ConnTlsConfig *tls, gboolean pinned, GError **err)
+conn_tls_new_ctx(const MfConnTlsConfig *tls, gboolean pinned, GError **err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	g_autofree char *text = NULL;
@@ -257,7 +258,7 @@ conn_tls_set_host(SSL *ssl, const char *host, gboolean pinned)
 }
 
 static gboolean
-conn_tls_setup(Conn *c, const ConnTlsConfig *tls, const char *host,
+conn_tls_setup(MfConn *c, const MfConnTlsConfig *tls, const char *host,
                gboolean pinned, GError **err)
 {
 	BIO *bio;
@@ -311,7 +312,7 @@ conn_verify_text(long result)
 }
 
 gboolean
-conn_tls_peer_is_plain(const Conn *c)
+conn_tls_peer_is_plain(const MfConn *c)
 {
 	if (c->hello_len < 3)
 		return FALSE;
@@ -324,7 +325,7 @@ conn_tls_peer_is_plain(const Conn *c)
 /* The SHA-256 fingerprint of the certificate C's server presented, also
  * when it did not verify; owned, or NULL. */
 static char *
-conn_tls_presented(Conn *c)
+conn_tls_presented(MfConn *c)
 {
 	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(c->ssl);
 	X509 *leaf = chain && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0)
@@ -345,7 +346,7 @@ conn_tls_presented(Conn *c)
  * A certificate that does not verify is named by its fingerprint, with
  * the two ways to trust it. */
 static void
-conn_tls_handshake_error(Conn *c, int rc, const char *host, gboolean pinned,
+conn_tls_handshake_error(MfConn *c, int rc, const char *host, gboolean pinned,
                          GError **err)
 {
 	long vr = SSL_get_verify_result(c->ssl);
@@ -385,7 +386,7 @@ conn_tls_handshake_error(Conn *c, int rc, const char *host, gboolean pinned,
 }
 
 static gboolean
-conn_tls_handshake(Conn *c, const char *host, gboolean pinned, GError **err)
+conn_tls_handshake(MfConn *c, const char *host, gboolean pinned, GError **err)
 {
 	for (;;) {
 		int rc;
@@ -410,7 +411,7 @@ conn_tls_handshake(Conn *c, const char *host, gboolean pinned, GError **err)
 }
 
 static gboolean
-conn_tls_check_pin(Conn *c, const guint8 *pin, GError **err)
+conn_tls_check_pin(MfConn *c, const guint8 *pin, GError **err)
 {
 	X509 *cert = conn_get_peer_cert(c->ssl);
 	guint8 md[EVP_MAX_MD_SIZE];
@@ -436,7 +437,7 @@ conn_tls_check_pin(Conn *c, const guint8 *pin, GError **err)
 }
 
 gboolean
-conn_start_tls(Conn *c, const ConnTlsConfig *tls, GError **err)
+conn_start_tls(MfConn *c, const MfConnTlsConfig *tls, GError **err)
 {
 	guint8 pin[CONN_SHA256_LEN];
 	gboolean pinned;
@@ -468,14 +469,14 @@ conn_start_tls(Conn *c, const ConnTlsConfig *tls, GError **err)
 }
 
 gboolean
-conn_is_tls(const Conn *c)
+conn_is_tls(const MfConn *c)
 {
 	g_return_val_if_fail(c != NULL, FALSE);
 	return c->tls_up;
 }
 
 char *
-conn_describe_tls(const Conn *c)
+conn_describe_tls(const MfConn *c)
 {
 	g_return_val_if_fail(c != NULL, NULL);
 	if (!c->tls_up)

@@ -1,5 +1,5 @@
 /* imap_client.c - blocking IMAP client: greeting, STARTTLS, login, LIST,
- * EXAMINE, metadata and body fetches, over one Conn and one ImapParser. */
+ * EXAMINE, metadata and body fetches, over one MfConn and one ImapParser. */
 #include "net/imap_client.h"
 
 #include <errno.h>
@@ -21,7 +21,7 @@ static const char *const state_names[] = {
 
 /* The one place the protocol state changes. */
 void
-imap_client_set_state(ImapClient *c, ImapState st)
+imap_client_set_state(MfImapClient *c, ImapState st)
 {
 	if (c->state != st)
 		g_debug("imap %s: %s -> %s", c->url, state_names[c->state],
@@ -32,7 +32,7 @@ imap_client_set_state(ImapClient *c, ImapState st)
 }
 
 gboolean
-imap_client_fail(ImapClient *c, GError **err)
+imap_client_fail(MfImapClient *c, GError **err)
 {
 	imap_client_set_state(c, IMAP_STATE_BROKEN);
 	return FALSE;
@@ -66,7 +66,7 @@ imap_client_sasl_cap(const ImapValue *v)
 
 /* Sets the capabilities from a token list, skipping the first FROM. */
 static void
-imap_client_set_caps(ImapClient *c, GPtrArray *tokens, guint from)
+imap_client_set_caps(MfImapClient *c, GPtrArray *tokens, guint from)
 {
 	guint caps = 0, mechs = 0;
 
@@ -85,7 +85,7 @@ imap_client_set_caps(ImapClient *c, GPtrArray *tokens, guint from)
 /* COPYUID comes in the tagged OK of COPY, and in an untagged OK before
  * the expunges of MOVE (RFC 6851). */
 static void
-imap_client_note_copyuid(ImapClient *c, const ImapResponse *r)
+imap_client_note_copyuid(MfImapClient *c, const ImapResponse *r)
 {
 	if (r->code->len == 4 &&
 	    imap_value_is_atom(r->code->pdata[0], "COPYUID") &&
@@ -95,7 +95,7 @@ imap_client_note_copyuid(ImapClient *c, const ImapResponse *r)
 }
 
 static void
-imap_client_note_code(ImapClient *c, const ImapResponse *r)
+imap_client_note_code(MfImapClient *c, const ImapResponse *r)
 {
 	if (!r->code || r->code->len == 0)
 		return;
@@ -106,14 +106,14 @@ imap_client_note_code(ImapClient *c, const ImapResponse *r)
 }
 
 void
-imap_client_deadline(ImapClient *c, gint64 extra_s)
+imap_client_deadline(MfImapClient *c, gint64 extra_s)
 {
 	conn_set_deadline(c->conn, g_get_monotonic_time() +
 	                  (gint64)c->timeout_ms * 1000 + extra_s * G_USEC_PER_SEC);
 }
 
 static gboolean
-imap_client_stream_literal(ImapClient *c, const ImapHandler *h, GError **err)
+imap_client_stream_literal(MfImapClient *c, const ImapHandler *h, GError **err)
 {
 	guint64 size = imap_parser_literal_size(c->parser);
 
@@ -133,7 +133,7 @@ imap_client_stream_literal(ImapClient *c, const ImapHandler *h, GError **err)
 /* A response the parser kept despite damage is refused unless H takes
  * damaged untagged data. */
 static ImapResponse *
-imap_client_check_damage(ImapClient *c, ImapResponse *r, const ImapHandler *h,
+imap_client_check_damage(MfImapClient *c, ImapResponse *r, const ImapHandler *h,
                          GError **err)
 {
 	if (!r->damage || (h && h->tolerate_damage && !r->status &&
@@ -147,7 +147,7 @@ imap_client_check_damage(ImapClient *c, ImapResponse *r, const ImapHandler *h,
 
 /* Reads one complete response, streaming large literals through H. */
 ImapResponse *
-imap_client_read(ImapClient *c, const ImapHandler *h, GError **err)
+imap_client_read(MfImapClient *c, const ImapHandler *h, GError **err)
 {
 	ImapResponse *r;
 
@@ -187,7 +187,7 @@ fail:
 }
 
 gboolean
-imap_client_send(ImapClient *c, const char *line, GError **err)
+imap_client_send(MfImapClient *c, const char *line, GError **err)
 {
 	if (!conn_write(c->conn, line, strlen(line), err))
 		return imap_client_fail(c, err);
@@ -196,7 +196,7 @@ imap_client_send(ImapClient *c, const char *line, GError **err)
 
 /* An untagged response that is not data for the running command. */
 static gboolean
-imap_client_untagged(ImapClient *c, ImapResponse *r, const ImapHandler *h,
+imap_client_untagged(MfImapClient *c, ImapResponse *r, const ImapHandler *h,
                      GError **err)
 {
 	if (r->status) {
@@ -237,7 +237,7 @@ imap_client_no_code(const ImapResponse *r, const ImapHandler *h)
 }
 
 static gboolean
-imap_client_tagged(ImapClient *c, ImapResponse *r, const char *tag,
+imap_client_tagged(MfImapClient *c, ImapResponse *r, const char *tag,
                    const char *what, const ImapHandler *h, GError **err)
 {
 	if (strcmp(r->tag, tag) != 0) {
@@ -270,7 +270,7 @@ imap_client_tagged(ImapClient *c, ImapResponse *r, const char *tag,
 /* Answers a "+" of AUTHENTICATE whose text is CHALLENGE (may be NULL)
  * with X's answer, or "*" when it has none. */
 static gboolean
-imap_client_sasl_answer(ImapClient *c, SaslExchange *x, const char *challenge,
+imap_client_sasl_answer(MfImapClient *c, SaslExchange *x, const char *challenge,
                         GError **err)
 {
 	const char *answer = sasl_exchange_respond(x, challenge ? challenge : "");
@@ -284,7 +284,7 @@ imap_client_sasl_answer(ImapClient *c, SaslExchange *x, const char *challenge,
 /* Sends "TAG COMMAND" and reads replies up to the tagged one.  WHAT names
  * the command in messages (the command itself may hold a password). */
 gboolean
-imap_client_run(ImapClient *c, const ImapHandler *h, const char *what,
+imap_client_run(MfImapClient *c, const ImapHandler *h, const char *what,
                 const char *command, GError **err)
 {
 	char tag[16];
@@ -354,7 +354,7 @@ imap_client_quote(const char *s)
 }
 
 static gboolean
-imap_client_greeting(ImapClient *c, GError **err)
+imap_client_greeting(MfImapClient *c, GError **err)
 {
 	g_autoptr(ImapResponse) r = imap_client_read(c, NULL, err);
 
@@ -379,14 +379,14 @@ imap_client_greeting(ImapClient *c, GError **err)
 }
 
 static gboolean
-imap_client_capability(ImapClient *c, GError **err)
+imap_client_capability(MfImapClient *c, GError **err)
 {
 	ImapHandler h = { .no_code = MF_ERROR_PROTOCOL };
 	return imap_client_run(c, &h, "CAPABILITY", "CAPABILITY", err);
 }
 
 static gboolean
-imap_client_starttls(ImapClient *c, const ConnTlsConfig *tls, GError **err)
+imap_client_starttls(MfImapClient *c, const MfConnTlsConfig *tls, GError **err)
 {
 	ImapHandler h = { .no_code = MF_ERROR_TLS };
 
@@ -409,7 +409,7 @@ imap_client_starttls(ImapClient *c, const ConnTlsConfig *tls, GError **err)
 /* AUTHENTICATE with MECH, the initial response on the command line when
  * the server takes one (SASL-IR). */
 static gboolean
-imap_client_authenticate(ImapClient *c, const ImapClientParams *p,
+imap_client_authenticate(MfImapClient *c, const MfImapClientParams *p,
                          SaslMech mech, GError **err)
 {
 	g_autoptr(SaslExchange) x = sasl_exchange_new(
@@ -435,7 +435,7 @@ imap_client_authenticate(ImapClient *c, const ImapClientParams *p,
 
 /* The LOGIN command. */
 static gboolean
-imap_client_login_command(ImapClient *c, const char *user, const char *pass,
+imap_client_login_command(MfImapClient *c, const char *user, const char *pass,
                           GError **err)
 {
 	ImapHandler h = { .no_code = MF_ERROR_AUTH };
@@ -458,7 +458,7 @@ imap_client_login_command(ImapClient *c, const char *user, const char *pass,
 }
 
 static gboolean
-imap_client_login(ImapClient *c, const ImapClientParams *p, GError **err)
+imap_client_login(MfImapClient *c, const MfImapClientParams *p, GError **err)
 {
 	SaslMech mech;
 
@@ -483,10 +483,10 @@ imap_client_login(ImapClient *c, const ImapClientParams *p, GError **err)
 	return imap_client_authenticate(c, p, mech, err);
 }
 
-static ImapClient *
-imap_client_new(const ImapClientParams *p, Conn *conn)
+static MfImapClient *
+imap_client_new(const MfImapClientParams *p, MfConn *conn)
 {
-	ImapClient *c = g_new0(ImapClient, 1);
+	MfImapClient *c = g_new0(MfImapClient, 1);
 	ImapParserLimits lim = imap_parser_default_limits;
 
 	lim.literal_max = p->literal_max ? p->literal_max
@@ -499,18 +499,18 @@ imap_client_new(const ImapClientParams *p, Conn *conn)
 	return c;
 }
 
-ImapClient *
-imap_client_connect(const ImapClientParams *p, GError **err)
+MfImapClient *
+imap_client_connect(const MfImapClientParams *p, GError **err)
 {
 	const MfUrl *url = &p->server->url;
-	ConnTlsConfig tls = server_params_tls(p->server);
+	MfConnTlsConfig tls = server_params_tls(p->server);
 
 	g_return_val_if_fail(url->scheme == URL_IMAP ||
 	                     url->scheme == URL_IMAPS, NULL);
-	Conn *conn = conn_open_url(url, &tls, p->server->timeout_ms, err);
+	MfConn *conn = conn_open_url(url, &tls, p->server->timeout_ms, err);
 	if (!conn)
 		return NULL;
-	g_autoptr(ImapClient) c = imap_client_new(p, conn);
+	g_autoptr(MfImapClient) c = imap_client_new(p, conn);
 	if (!imap_client_greeting(c, err))
 		return NULL;
 	if (!url->implicit_tls && c->state == IMAP_STATE_AUTH) {
@@ -538,7 +538,7 @@ imap_client_connect(const ImapClientParams *p, GError **err)
 }
 
 void
-imap_client_free(ImapClient *c)
+imap_client_free(MfImapClient *c)
 {
 	if (!c)
 		return;
@@ -556,32 +556,32 @@ imap_client_free(ImapClient *c)
 }
 
 ImapState
-imap_client_state(const ImapClient *c)
+imap_client_state(const MfImapClient *c)
 {
 	return c->state;
 }
 
 const char *
-imap_client_selected(const ImapClient *c)
+imap_client_selected(const MfImapClient *c)
 {
 	return c->state == IMAP_STATE_SELECTED ? c->selected : NULL;
 }
 
 guint
-imap_client_caps(const ImapClient *c)
+imap_client_caps(const MfImapClient *c)
 {
 	return c->caps;
 }
 
 char *
-imap_client_describe(const ImapClient *c)
+imap_client_describe(const MfImapClient *c)
 {
 	g_autofree char *tls = conn_describe_tls(c->conn);
 	return g_strdup_printf("%s, %s", c->url, tls);
 }
 
 gboolean
-imap_client_noop(ImapClient *c, GError **err)
+imap_client_noop(MfImapClient *c, GError **err)
 {
 	ImapHandler h = { .no_code = MF_ERROR_PROTOCOL };
 	return imap_client_run(c, &h, "NOOP", "NOOP", err);
@@ -623,7 +623,7 @@ imap_client_mbox_attrs(const ImapValue *list)
 
 /* "* LIST (attrs) delim name" */
 static gboolean
-imap_client_list_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_client_list_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	GPtrArray *out = ud;
 	GPtrArray *a = r->args;
@@ -649,7 +649,7 @@ imap_client_list_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_list(ImapClient *c, GPtrArray **out, GError **err)
+imap_client_list(MfImapClient *c, GPtrArray **out, GError **err)
 {
 	g_autoptr(GPtrArray) list =
 		g_ptr_array_new_with_free_func((GDestroyNotify)imap_mailbox_free);
@@ -667,7 +667,7 @@ imap_client_list(ImapClient *c, GPtrArray **out, GError **err)
 
 /* Untagged replies to EXAMINE. */
 gboolean
-imap_client_examine_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_client_examine_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	ImapSelectInfo *info = ud;
 
@@ -690,7 +690,7 @@ imap_client_examine_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_select_with(ImapClient *c, const char *mailbox,
+imap_client_select_with(MfImapClient *c, const char *mailbox,
                         gboolean writable, const char *params,
                         const ImapHandler *more, ImapSelectInfo *out,
                         GError **err)
@@ -735,7 +735,7 @@ imap_client_select_with(ImapClient *c, const char *mailbox,
 }
 
 gboolean
-imap_client_select(ImapClient *c, const char *mailbox, gboolean writable,
+imap_client_select(MfImapClient *c, const char *mailbox, gboolean writable,
                    gboolean force, ImapSelectInfo *out, GError **err)
 {
 	if (!force && c->selected && strcmp(c->selected, mailbox) == 0 &&
@@ -749,7 +749,7 @@ imap_client_select(ImapClient *c, const char *mailbox, gboolean writable,
 }
 
 gboolean
-imap_client_examine(ImapClient *c, const char *mailbox, gboolean force,
+imap_client_examine(MfImapClient *c, const char *mailbox, gboolean force,
                     ImapSelectInfo *out, GError **err)
 {
 	return imap_client_select(c, mailbox, FALSE, force, out, err);
@@ -865,7 +865,7 @@ imap_client_meta_key(const ImapResponse *r, const ImapValue *l, ImapMeta *m,
  * part still names its message where it can: a bad INTERNALDATE becomes
  * 0, a bad flag is left out, and the callback hears what was wrong. */
 static gboolean
-imap_client_meta_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_client_meta_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	MetaCtx *mc = ud;
 	const ImapValue *l = imap_client_fetch_list(r);
@@ -894,7 +894,7 @@ imap_client_meta_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_fetch_meta(ImapClient *c, const char *uidset, ImapMetaFn cb,
+imap_client_fetch_meta(MfImapClient *c, const char *uidset, ImapMetaFn cb,
                        void *ud, GError **err)
 {
 	MetaCtx m = { cb, ud };
@@ -908,7 +908,7 @@ imap_client_fetch_meta(ImapClient *c, const char *uidset, ImapMetaFn cb,
 }
 
 static gboolean
-imap_client_uids_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_client_uids_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	const ImapValue *l = imap_client_fetch_list(r);
 	guint32 uid;
@@ -919,7 +919,7 @@ imap_client_uids_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_fetch_uids(ImapClient *c, const char *uidset, GHashTable *uids,
+imap_client_fetch_uids(MfImapClient *c, const char *uidset, GHashTable *uids,
                        GError **err)
 {
 	ImapHandler h = { .untagged = imap_client_uids_cb,
@@ -944,7 +944,7 @@ imap_client_sink_write_cb(const char *data, size_t len, void *ud, GError **err)
 }
 
 static gboolean
-imap_client_body_literal_cb(ImapClient *c, guint64 size, void *ud,
+imap_client_body_literal_cb(MfImapClient *c, guint64 size, void *ud,
                             GError **err)
 {
 	BodyCtx *b = ud;
@@ -993,7 +993,7 @@ imap_client_abort_pending(BodyCtx *b)
 }
 
 static gboolean
-imap_client_body_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_client_body_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	BodyCtx *b = ud;
 	const ImapValue *l = imap_client_fetch_list(r);
@@ -1016,7 +1016,7 @@ imap_client_body_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_fetch_bodies(ImapClient *c, const char *uidset,
+imap_client_fetch_bodies(MfImapClient *c, const char *uidset,
                          const ImapBodySink *sink, void *ud, GError **err)
 {
 	g_autoptr(GPtrArray) pending = g_ptr_array_new();
@@ -1040,7 +1040,7 @@ typedef struct {
 
 /* Streams the message after the server's "+". */
 static gboolean
-imap_client_append_data_cb(ImapClient *c, void *ud, GError **err)
+imap_client_append_data_cb(MfImapClient *c, void *ud, GError **err)
 {
 	AppendCtx *a = ud;
 	char buf[65536];
@@ -1067,7 +1067,7 @@ imap_client_append_data_cb(ImapClient *c, void *ud, GError **err)
 }
 
 gboolean
-imap_client_append(ImapClient *c, const char *mailbox, const char *flags,
+imap_client_append(MfImapClient *c, const char *mailbox, const char *flags,
                    gint64 date, int fd, guint64 size, guint32 *uidvalidity,
                    guint32 *uid, GError **err)
 {

@@ -1,4 +1,4 @@
-/* imap_client.h - a blocking IMAP4rev1 client over one Conn.
+/* imap_client.h - a blocking IMAP4rev1 client over one MfConn.
  *
  * An explicit state machine (see ImapState); imap_client_set_state() is the
  * one place that changes it.  Commands are sent one at a time; untagged
@@ -78,9 +78,9 @@ typedef struct {
 	                            * SERVER->password; not kept after
 	                            * connect returns */
 	guint64 literal_max;       /* largest message accepted; 0: 1 GiB */
-} ImapClientParams;
+} MfImapClientParams;
 
-typedef struct ImapClient ImapClient;
+typedef struct MfImapClient MfImapClient;
 
 /* Connects, reads the greeting, upgrades with STARTTLS on imap:// (refusing
  * to log in if it is not offered), logs in (with a password: AUTHENTICATE
@@ -89,32 +89,32 @@ typedef struct ImapClient ImapClient;
  * capabilities.  Errors: MF_ERROR_CONNECTION, MF_ERROR_TLS, MF_ERROR_AUTH
  * (message includes the server's text, and for a refused token what its
  * error report said), MF_ERROR_PROTOCOL. */
-ImapClient *imap_client_connect(const ImapClientParams *p, GError **err);
+MfImapClient *imap_client_connect(const MfImapClientParams *p, GError **err);
 
 /* Sends LOGOUT (best effort, short wait) and frees; accepts NULL. */
-void imap_client_free(ImapClient *c);
+void imap_client_free(MfImapClient *c);
 
-ImapState imap_client_state(const ImapClient *c);
-guint imap_client_caps(const ImapClient *c);
+ImapState imap_client_state(const MfImapClient *c);
+guint imap_client_caps(const MfImapClient *c);
 /* The wire name of the selected mailbox, or NULL; borrowed. */
-const char *imap_client_selected(const ImapClient *c);
+const char *imap_client_selected(const MfImapClient *c);
 /* "imaps://host:993, TLSv1.3 ..." for status displays; owned by caller. */
-char *imap_client_describe(const ImapClient *c);
+char *imap_client_describe(const MfImapClient *c);
 
 /* LIST "" "*".  *OUT receives a new array of ImapMailbox* (free with
  * imap_mailbox_free, set as the array's free func). */
-gboolean imap_client_list(ImapClient *c, GPtrArray **out, GError **err);
+gboolean imap_client_list(MfImapClient *c, GPtrArray **out, GError **err);
 void imap_mailbox_free(ImapMailbox *m);
 
 /* EXAMINEs MAILBOX (wire name) unless it is already selected and FORCE is
  * FALSE.  MF_ERROR_MAILBOX when the server says NO. */
-gboolean imap_client_examine(ImapClient *c, const char *mailbox,
+gboolean imap_client_examine(MfImapClient *c, const char *mailbox,
                              gboolean force, ImapSelectInfo *out,
                              GError **err);
 
 /* SELECTs (WRITABLE) or EXAMINEs MAILBOX, unless it is already selected
  * in a mode that suffices and FORCE is FALSE. */
-gboolean imap_client_select(ImapClient *c, const char *mailbox,
+gboolean imap_client_select(MfImapClient *c, const char *mailbox,
                             gboolean writable, gboolean force,
                             ImapSelectInfo *out, GError **err);
 
@@ -139,12 +139,12 @@ typedef struct {
  * in part (a bad date, a flag with a bad escape) is reported through
  * ImapMeta.problem and never fails the listing of the other messages. */
 typedef void (*ImapMetaFn)(const ImapMeta *m, void *ud);
-gboolean imap_client_fetch_meta(ImapClient *c, const char *uidset,
+gboolean imap_client_fetch_meta(MfImapClient *c, const char *uidset,
                                 ImapMetaFn cb, void *ud, GError **err);
 
 /* UID FETCH UIDSET (UID): the UIDs of UIDSET the selected mailbox still
  * holds, added to *UIDS (a set of GUINT_TO_POINTER(uid)). */
-gboolean imap_client_fetch_uids(ImapClient *c, const char *uidset,
+gboolean imap_client_fetch_uids(MfImapClient *c, const char *uidset,
                                 GHashTable *uids, GError **err);
 
 /* Body sinks: open is called when a body of SIZE bytes starts arriving
@@ -162,7 +162,7 @@ typedef struct {
 /* UID FETCH UIDSET (UID BODY.PEEK[]) on the selected mailbox: many
  * messages per round trip; never sets \Seen.  Messages the server no longer
  * has are simply not reported. */
-gboolean imap_client_fetch_bodies(ImapClient *c, const char *uidset,
+gboolean imap_client_fetch_bodies(MfImapClient *c, const char *uidset,
                                   const ImapBodySink *sink, void *ud,
                                   GError **err);
 
@@ -172,7 +172,7 @@ gboolean imap_client_fetch_bodies(ImapClient *c, const char *uidset,
  * reports them (UIDPLUS), else 0.  MF_ERROR_MAILBOX when the server
  * refuses; MF_ERROR_UNSURE when the connection broke after the message
  * went out (the server may have it). */
-gboolean imap_client_append(ImapClient *c, const char *mailbox,
+gboolean imap_client_append(MfImapClient *c, const char *mailbox,
                             const char *flags, gint64 date, int fd,
                             guint64 size, guint32 *uidvalidity,
                             guint32 *uid, GError **err);
@@ -181,40 +181,40 @@ gboolean imap_client_append(ImapClient *c, const char *mailbox,
  * bare EXPUNGE: without UIDPLUS, expunging (and moving without MOVE) is
  * refused with MF_ERROR_READONLY rather than risk other clients'
  * \Deleted messages.  The mailbox must be selected writable. */
-gboolean imap_client_uid_expunge(ImapClient *c, const char *uidset,
+gboolean imap_client_uid_expunge(MfImapClient *c, const char *uidset,
                                  GError **err);
 /* Moves UIDSET to DEST; *DEST_UIDVALIDITY and *NEW_UID (either may be
  * NULL) get the moved message's UIDVALIDITY and UID in DEST when the
  * server reports them (UIDPLUS) and one message moved, else 0. */
-gboolean imap_client_uid_move(ImapClient *c, const char *uidset,
+gboolean imap_client_uid_move(MfImapClient *c, const char *uidset,
                               const char *dest, guint32 *dest_uidvalidity,
                               guint32 *new_uid, GError **err);
 /* UID SEARCH HEADER FIELD VALUE on the selected mailbox: the UIDs found
  * (a new array of guint32, ascending). */
-gboolean imap_client_uid_search_header(ImapClient *c, const char *field,
+gboolean imap_client_uid_search_header(MfImapClient *c, const char *field,
                                        const char *value, GArray **uids,
                                        GError **err);
 /* Replaces the flags of UIDSET with FLAGS (space-separated). */
-gboolean imap_client_uid_set_flags(ImapClient *c, const char *uidset,
+gboolean imap_client_uid_set_flags(MfImapClient *c, const char *uidset,
                                    const char *flags, GError **err);
 
 /* Mailboxes, by wire name (modified UTF-7). */
-gboolean imap_client_create(ImapClient *c, const char *name, GError **err);
-gboolean imap_client_delete(ImapClient *c, const char *name, GError **err);
-gboolean imap_client_rename(ImapClient *c, const char *from, const char *to,
+gboolean imap_client_create(MfImapClient *c, const char *name, GError **err);
+gboolean imap_client_delete(MfImapClient *c, const char *name, GError **err);
+gboolean imap_client_rename(MfImapClient *c, const char *from, const char *to,
                             GError **err);
 /* The server's hierarchy delimiter (LIST "" ""), asked once. */
-gboolean imap_client_delimiter(ImapClient *c, char *delim, GError **err);
+gboolean imap_client_delimiter(MfImapClient *c, char *delim, GError **err);
 
 /* IDLE on the selected mailbox (imap_idle.c) for at most MAX_SECONDS:
  * returns TRUE with *CHANGED set when the server reported new, expunged
  * or changed messages, or when the time ran out (*CHANGED FALSE).  A
  * suspend of the machine, a dropped connection or imap_client_interrupt()
  * from another thread end it with MF_ERROR_CONNECTION. */
-gboolean imap_client_idle(ImapClient *c, int max_seconds, gboolean *changed,
+gboolean imap_client_idle(MfImapClient *c, int max_seconds, gboolean *changed,
                           GError **err);
 /* Makes a blocked call on C fail at once; callable from any thread. */
-void imap_client_interrupt(ImapClient *c);
+void imap_client_interrupt(MfImapClient *c);
 
 /* --- resynchronisation (imap_resync.c; RFC 7162) ---
  * Once logged in, the client sends ENABLE QRESYNC when the server
@@ -227,7 +227,7 @@ typedef enum {
 	IMAP_RESYNC_CONDSTORE, /* CHANGEDSINCE */
 	IMAP_RESYNC_QRESYNC,  /* EXAMINE (QRESYNC ...), VANISHED */
 } ImapResyncMode;
-ImapResyncMode imap_client_resync_mode(const ImapClient *c);
+ImapResyncMode imap_client_resync_mode(const MfImapClient *c);
 
 /* Changes the server reports by UID, valid during the call only: a
  * message's flags now (space-separated, without \Recent), UIDs gone. */
@@ -241,18 +241,18 @@ typedef struct {
  * what changed since MODSEQ and VANISHED (EARLIER) go to SINK (only when
  * UIDVALIDITY is still the mailbox's).  KNOWN (or NULL) is the UID set
  * the caller knows.  Needs IMAP_RESYNC_QRESYNC. */
-gboolean imap_client_examine_qresync(ImapClient *c, const char *mailbox,
+gboolean imap_client_examine_qresync(MfImapClient *c, const char *mailbox,
                                      guint32 uidvalidity, guint64 modseq,
                                      const char *known,
                                      const ImapChangeSink *sink,
                                      ImapSelectInfo *out, GError **err);
 /* UID FETCH UIDSET (UID FLAGS) (CHANGEDSINCE MODSEQ) on the selected
  * mailbox: the flags of messages changed since, to SINK. */
-gboolean imap_client_fetch_changed(ImapClient *c, const char *uidset,
+gboolean imap_client_fetch_changed(MfImapClient *c, const char *uidset,
                                    guint64 modseq, const ImapChangeSink *sink,
                                    GError **err);
 /* FETCH SEQSET (UID FLAGS) by sequence numbers, to SINK. */
-gboolean imap_client_fetch_seq_flags(ImapClient *c, const char *seqset,
+gboolean imap_client_fetch_seq_flags(MfImapClient *c, const char *seqset,
                                      const ImapChangeSink *sink,
                                      GError **err);
 /* The UIDs of UIDSET the selected mailbox holds, appended to RANGES
@@ -260,12 +260,12 @@ gboolean imap_client_fetch_seq_flags(ImapClient *c, const char *seqset,
  * UID SEARCH.  Keep UIDSET to at most ~50,000 messages: each reply is
  * one line.  MF_ERROR_REFUSED (the session still good) when the server
  * said OK without an answer. */
-gboolean imap_client_uid_search(ImapClient *c, const char *uidset,
+gboolean imap_client_uid_search(MfImapClient *c, const char *uidset,
                                 GArray *ranges, GError **err);
 /* STATUS MAILBOX (MESSAGES UIDNEXT UIDVALIDITY [HIGHESTMODSEQ]): OUT's
  * exists is MESSAGES.  MF_ERROR_REFUSED (the session still good) when
  * the answer has no UIDVALIDITY. */
-gboolean imap_client_status(ImapClient *c, const char *mailbox,
+gboolean imap_client_status(MfImapClient *c, const char *mailbox,
                             ImapSelectInfo *out, GError **err);
 
 /* What a push wait saw besides changes handed to a sink. */
@@ -277,14 +277,14 @@ typedef struct {
 } ImapIdleReport;
 /* imap_client_idle() that hands flag changes and VANISHED to SINK: FETCH
  * replies without UID are asked again by sequence number after DONE. */
-gboolean imap_client_idle_changes(ImapClient *c, int max_seconds,
+gboolean imap_client_idle_changes(MfImapClient *c, int max_seconds,
                                   const ImapChangeSink *sink,
                                   ImapIdleReport *rep, GError **err);
 
 /* Sends NOOP, which also keeps the connection alive. */
-gboolean imap_client_noop(ImapClient *c, GError **err);
+gboolean imap_client_noop(MfImapClient *c, GError **err);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImapClient, imap_client_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MfImapClient, imap_client_free)
 
 /* One message's header block of imap_client_fetch_headers(): HDR (LEN
  * bytes, valid during the call only; empty if the server sent NIL). */
@@ -294,13 +294,13 @@ typedef void (*ImapHeaderFn)(guint32 uid, const char *hdr, size_t len,
  * mailbox (imap_view.c): the named header fields of many messages in one
  * command, never a body and never setting \Seen.  A block over 64 KiB is
  * cut.  FIELDS: space-separated field names. */
-gboolean imap_client_fetch_headers(ImapClient *c, const char *uidset,
+gboolean imap_client_fetch_headers(MfImapClient *c, const char *uidset,
                                    const char *fields, ImapHeaderFn cb,
                                    void *ud, GError **err);
 /* UID SEARCH [CHARSET UTF-8] CRITERIA on the selected mailbox (with
  * CHARSET when UTF8): the UIDs found, a new array of guint32 in the
  * server's order.  MF_ERROR_REFUSED when the server says NO. */
-gboolean imap_client_uid_search_criteria(ImapClient *c,
+gboolean imap_client_uid_search_criteria(MfImapClient *c,
                                          const char *criteria, gboolean utf8,
                                          GArray **uids, GError **err);
 

@@ -1,4 +1,4 @@
-/* imap_client_int.h - the insides of ImapClient shared by the files of
+/* imap_client_int.h - the insides of MfImapClient shared by the files of
  * the IMAP client (imap_client.c, imap_write.c, imap_idle.c).  Not for
  * use outside net/imap_*.c. */
 #ifndef MAILFS_IMAP_CLIENT_INT_H
@@ -11,8 +11,8 @@
 /* A streamed body gets this many extra seconds per MiB on its deadline. */
 #define IMAP_SECONDS_PER_MIB 2
 
-struct ImapClient {
-	Conn *conn;
+struct MfImapClient {
+	MfConn *conn;
 	ImapParser *parser;
 	ImapState state;
 	guint caps;
@@ -34,14 +34,14 @@ struct ImapClient {
 
 /* How a command's untagged responses and large literals are handled. */
 typedef struct {
-	gboolean (*untagged)(ImapClient *c, ImapResponse *r, void *ud,
+	gboolean (*untagged)(MfImapClient *c, ImapResponse *r, void *ud,
 	                     GError **err);
-	gboolean (*literal)(ImapClient *c, guint64 size, void *ud,
+	gboolean (*literal)(MfImapClient *c, guint64 size, void *ud,
 	                    GError **err);
 	/* Answers every "+" (AUTHENTICATE); "*" when it has no answer. */
 	SaslExchange *sasl;
 	/* Called on the first "+" instead, to send a literal. */
-	gboolean (*cont)(ImapClient *c, void *ud, GError **err);
+	gboolean (*cont)(MfImapClient *c, void *ud, GError **err);
 	int no_code;           /* MfErrorCode for a tagged NO */
 	/* Untagged data responses with damaged values (imap_parser.h) go to
 	 * untagged(), which must judge each value; without it, and for
@@ -51,34 +51,34 @@ typedef struct {
 } ImapHandler;
 
 /* The one place the protocol state changes. */
-void imap_client_set_state(ImapClient *c, ImapState st);
+void imap_client_set_state(MfImapClient *c, ImapState st);
 /* Marks C broken; returns FALSE. */
-gboolean imap_client_fail(ImapClient *c, GError **err);
+gboolean imap_client_fail(MfImapClient *c, GError **err);
 /* Sets the deadline to now + timeout + EXTRA_S seconds. */
-void imap_client_deadline(ImapClient *c, gint64 extra_s);
+void imap_client_deadline(MfImapClient *c, gint64 extra_s);
 /* Reads one complete response; damage as H allows (see ImapHandler). */
-ImapResponse *imap_client_read(ImapClient *c, const ImapHandler *h,
+ImapResponse *imap_client_read(MfImapClient *c, const ImapHandler *h,
                                GError **err);
-gboolean imap_client_send(ImapClient *c, const char *line, GError **err);
+gboolean imap_client_send(MfImapClient *c, const char *line, GError **err);
 /* Sends "TAG COMMAND" and reads replies up to the tagged one. */
-gboolean imap_client_run(ImapClient *c, const ImapHandler *h,
+gboolean imap_client_run(MfImapClient *c, const ImapHandler *h,
                          const char *what, const char *command, GError **err);
 /* IMAP quoted string of S, or NULL if it needs a literal; owned. */
 char *imap_client_quote(const char *s);
 
 /* ENABLE QRESYNC (or CONDSTORE) when the server announces it and ENABLE;
  * called once logged in (imap_resync.c). */
-gboolean imap_client_enable(ImapClient *c, GError **err);
+gboolean imap_client_enable(MfImapClient *c, GError **err);
 /* SELECT or EXAMINE MAILBOX with PARAMS appended (" (QRESYNC (...))"; NULL:
  * " (CONDSTORE)" when that is announced and not yet enabled).  MORE (or
  * NULL) handles the untagged replies; its ud must start with the
  * ImapSelectInfo it fills (imap_client_examine_cb does that part). */
-gboolean imap_client_select_with(ImapClient *c, const char *mailbox,
+gboolean imap_client_select_with(MfImapClient *c, const char *mailbox,
                                  gboolean writable, const char *params,
                                  const ImapHandler *more, ImapSelectInfo *out,
                                  GError **err);
 /* The untagged replies to SELECT / EXAMINE; UD is an ImapSelectInfo. */
-gboolean imap_client_examine_cb(ImapClient *c, ImapResponse *r, void *ud,
+gboolean imap_client_examine_cb(MfImapClient *c, ImapResponse *r, void *ud,
                                 GError **err);
 /* The attribute list of "* N FETCH (...)", or NULL. */
 const ImapValue *imap_client_fetch_list(const ImapResponse *r);

@@ -85,7 +85,7 @@ imap_idle_note(IdleCtx *x, const ImapResponse *r)
 
 /* Reads responses until the "+" that starts idling. */
 static gboolean
-imap_idle_start(ImapClient *c, const char *tag, IdleCtx *x, GError **err)
+imap_idle_start(MfImapClient *c, const char *tag, IdleCtx *x, GError **err)
 {
 	g_autofree char *line = g_strdup_printf("%s IDLE\r\n", tag);
 
@@ -110,7 +110,7 @@ imap_idle_start(ImapClient *c, const char *tag, IdleCtx *x, GError **err)
 
 /* Sends DONE and reads up to the tagged reply. */
 static gboolean
-imap_idle_done(ImapClient *c, IdleCtx *x, GError **err)
+imap_idle_done(MfImapClient *c, IdleCtx *x, GError **err)
 {
 	imap_client_deadline(c, 0);
 	if (!imap_client_send(c, "DONE\r\n", err))
@@ -127,7 +127,7 @@ imap_idle_done(ImapClient *c, IdleCtx *x, GError **err)
 
 /* Waits until a change arrives or END (monotonic) passes. */
 static gboolean
-imap_idle_wait(ImapClient *c, gint64 end, IdleCtx *x, GError **err)
+imap_idle_wait(MfImapClient *c, gint64 end, IdleCtx *x, GError **err)
 {
 	gint64 mono = g_get_monotonic_time(), real = g_get_real_time();
 
@@ -154,7 +154,7 @@ imap_idle_wait(ImapClient *c, gint64 end, IdleCtx *x, GError **err)
 
 /* Asks for the UID and flags of the FETCH replies that had no UID. */
 static gboolean
-imap_idle_ask_seqs(ImapClient *c, IdleCtx *x, GError **err)
+imap_idle_ask_seqs(MfImapClient *c, IdleCtx *x, GError **err)
 {
 	if (x->seqs->len == 0 || !x->sink)
 		return TRUE;
@@ -166,7 +166,7 @@ imap_idle_ask_seqs(ImapClient *c, IdleCtx *x, GError **err)
 }
 
 gboolean
-imap_client_idle_changes(ImapClient *c, int max_seconds,
+imap_client_idle_changes(MfImapClient *c, int max_seconds,
                          const ImapChangeSink *sink, ImapIdleReport *rep,
                          GError **err)
 {
@@ -189,7 +189,7 @@ imap_client_idle_changes(ImapClient *c, int max_seconds,
 }
 
 gboolean
-imap_client_idle(ImapClient *c, int max_seconds, gboolean *changed,
+imap_client_idle(MfImapClient *c, int max_seconds, gboolean *changed,
                  GError **err)
 {
 	ImapIdleReport rep;
@@ -200,7 +200,7 @@ imap_client_idle(ImapClient *c, int max_seconds, gboolean *changed,
 }
 
 void
-imap_client_interrupt(ImapClient *c)
+imap_client_interrupt(MfImapClient *c)
 {
 	conn_interrupt(c->conn);
 }

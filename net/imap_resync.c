@@ -12,7 +12,7 @@
 #define RESYNC_RANGES_MAX 1000000u
 
 ImapResyncMode
-imap_client_resync_mode(const ImapClient *c)
+imap_client_resync_mode(const MfImapClient *c)
 {
 	if (c->qresync_on)
 		return IMAP_RESYNC_QRESYNC;
@@ -22,7 +22,7 @@ imap_client_resync_mode(const ImapClient *c)
 
 /* "* ENABLED QRESYNC CONDSTORE" */
 static gboolean
-imap_resync_enabled_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_resync_enabled_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	if (r->status || r->args->len < 1 ||
 	    !imap_value_is_atom(r->args->pdata[0], "ENABLED"))
@@ -37,7 +37,7 @@ imap_resync_enabled_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_enable(ImapClient *c, GError **err)
+imap_client_enable(MfImapClient *c, GError **err)
 {
 	ImapHandler h = { .untagged = imap_resync_enabled_cb,
 	                  .no_code = MF_ERROR_PROTOCOL };
@@ -108,7 +108,7 @@ typedef struct {
 } QresyncCtx;
 
 static gboolean
-imap_resync_examine_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_resync_examine_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	QresyncCtx *q = ud;
 	int v = imap_client_change_vanished(r, q->sink);
@@ -124,7 +124,7 @@ imap_resync_examine_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_examine_qresync(ImapClient *c, const char *mailbox,
+imap_client_examine_qresync(MfImapClient *c, const char *mailbox,
                             guint32 uidvalidity, guint64 modseq,
                             const char *known, const ImapChangeSink *sink,
                             ImapSelectInfo *out, GError **err)
@@ -141,7 +141,7 @@ imap_client_examine_qresync(ImapClient *c, const char *mailbox,
 }
 
 static gboolean
-imap_resync_changed_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_resync_changed_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	int v = imap_client_change_vanished(r, ud);
 
@@ -156,7 +156,7 @@ imap_resync_changed_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_fetch_changed(ImapClient *c, const char *uidset, guint64 modseq,
+imap_client_fetch_changed(MfImapClient *c, const char *uidset, guint64 modseq,
                           const ImapChangeSink *sink, GError **err)
 {
 	ImapHandler h = { .untagged = imap_resync_changed_cb,
@@ -170,7 +170,7 @@ imap_client_fetch_changed(ImapClient *c, const char *uidset, guint64 modseq,
 }
 
 gboolean
-imap_client_fetch_seq_flags(ImapClient *c, const char *seqset,
+imap_client_fetch_seq_flags(MfImapClient *c, const char *seqset,
                             const ImapChangeSink *sink, GError **err)
 {
 	ImapHandler h = { .untagged = imap_resync_changed_cb,
@@ -188,7 +188,7 @@ typedef struct {
 
 /* "* ESEARCH (TAG "A5") UID ALL 1:3,5" (no ALL: nothing found). */
 static gboolean
-imap_resync_esearch(ImapClient *c, const ImapResponse *r, GArray *ranges,
+imap_resync_esearch(MfImapClient *c, const ImapResponse *r, GArray *ranges,
                     GError **err)
 {
 	GPtrArray *a = r->args;
@@ -209,7 +209,7 @@ imap_resync_esearch(ImapClient *c, const ImapResponse *r, GArray *ranges,
 
 /* "* SEARCH 1 2 3" */
 static gboolean
-imap_resync_search(ImapClient *c, const ImapResponse *r, GArray *ranges,
+imap_resync_search(MfImapClient *c, const ImapResponse *r, GArray *ranges,
                    GError **err)
 {
 	for (guint i = 1; i < r->args->len; i++) {
@@ -227,7 +227,7 @@ imap_resync_search(ImapClient *c, const ImapResponse *r, GArray *ranges,
 }
 
 static gboolean
-imap_resync_search_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_resync_search_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	SearchCtx *x = ud;
 
@@ -245,7 +245,7 @@ imap_resync_search_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_uid_search(ImapClient *c, const char *uidset, GArray *ranges,
+imap_client_uid_search(MfImapClient *c, const char *uidset, GArray *ranges,
                        GError **err)
 {
 	SearchCtx x = { ranges, FALSE };
@@ -269,7 +269,7 @@ imap_client_uid_search(ImapClient *c, const char *uidset, GArray *ranges,
 
 /* "* STATUS name (MESSAGES 3 UIDNEXT 9 UIDVALIDITY 42)" */
 static gboolean
-imap_resync_status_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_resync_status_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	ImapSelectInfo *info = ud;
 
@@ -294,7 +294,7 @@ imap_resync_status_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_status(ImapClient *c, const char *mailbox, ImapSelectInfo *out,
+imap_client_status(MfImapClient *c, const char *mailbox, ImapSelectInfo *out,
                    GError **err)
 {
 	ImapSelectInfo info = { 0 };

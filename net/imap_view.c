@@ -30,7 +30,7 @@ imap_view_literal_write(const char *data, size_t len, void *ud, GError **err)
 }
 
 static gboolean
-imap_view_literal_cb(ImapClient *c, guint64 size, void *ud, GError **err)
+imap_view_literal_cb(MfImapClient *c, guint64 size, void *ud, GError **err)
 {
 	HeaderCtx *h = ud;
 
@@ -67,7 +67,7 @@ imap_view_uid(const ImapValue *l)
 }
 
 static gboolean
-imap_view_header_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_view_header_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	HeaderCtx *h = ud;
 	const ImapValue *l, *v;
@@ -90,7 +90,7 @@ done:
 }
 
 gboolean
-imap_client_fetch_headers(ImapClient *c, const char *uidset,
+imap_client_fetch_headers(MfImapClient *c, const char *uidset,
                           const char *fields, ImapHeaderFn cb, void *ud,
                           GError **err)
 {
@@ -108,7 +108,7 @@ imap_client_fetch_headers(ImapClient *c, const char *uidset,
 }
 
 static gboolean
-imap_view_search_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_view_search_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	GArray *uids = ud;
 	guint32 uid;
@@ -123,7 +123,7 @@ imap_view_search_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_uid_search_criteria(ImapClient *c, const char *criteria,
+imap_client_uid_search_criteria(MfImapClient *c, const char *criteria,
                                 gboolean utf8, GArray **uids, GError **err)
 {
 	GArray *found = g_array_new(FALSE, FALSE, sizeof(guint32));

@@ -9,7 +9,7 @@
 #include "net/mf_error.h"
 
 static gboolean
-imap_write_simple(ImapClient *c, int no_code, const char *what,
+imap_write_simple(MfImapClient *c, int no_code, const char *what,
                   const char *cmd, GError **err)
 {
 	ImapHandler h = { .no_code = no_code };
@@ -17,7 +17,7 @@ imap_write_simple(ImapClient *c, int no_code, const char *what,
 }
 
 static char *
-imap_write_quote_or_fail(ImapClient *c, const char *name, GError **err)
+imap_write_quote_or_fail(MfImapClient *c, const char *name, GError **err)
 {
 	char *q = imap_client_quote(name);
 
@@ -28,7 +28,7 @@ imap_write_quote_or_fail(ImapClient *c, const char *name, GError **err)
 }
 
 gboolean
-imap_client_uid_expunge(ImapClient *c, const char *uidset, GError **err)
+imap_client_uid_expunge(MfImapClient *c, const char *uidset, GError **err)
 {
 	if (!(c->caps & IMAP_CAP_UIDPLUS)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_READONLY,
@@ -46,7 +46,7 @@ imap_client_uid_expunge(ImapClient *c, const char *uidset, GError **err)
 }
 
 static gboolean
-imap_write_copy_or_move(ImapClient *c, const char *uidset, const char *q,
+imap_write_copy_or_move(MfImapClient *c, const char *uidset, const char *q,
                         GError **err)
 {
 	c->copyuid = 0;
@@ -69,7 +69,7 @@ imap_write_copy_or_move(ImapClient *c, const char *uidset, const char *q,
 }
 
 gboolean
-imap_client_uid_move(ImapClient *c, const char *uidset, const char *dest,
+imap_client_uid_move(MfImapClient *c, const char *uidset, const char *dest,
                      guint32 *dest_uidvalidity, guint32 *new_uid,
                      GError **err)
 {
@@ -85,7 +85,7 @@ imap_client_uid_move(ImapClient *c, const char *uidset, const char *dest,
 }
 
 static gboolean
-imap_write_search_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_write_search_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	GArray *uids = ud;
 	guint32 uid;
@@ -106,7 +106,7 @@ imap_write_u32_compare(gconstpointer a, gconstpointer b)
 }
 
 gboolean
-imap_client_uid_search_header(ImapClient *c, const char *field,
+imap_client_uid_search_header(MfImapClient *c, const char *field,
                               const char *value, GArray **uids, GError **err)
 {
 	g_autofree char *q = imap_client_quote(value);
@@ -132,7 +132,7 @@ imap_client_uid_search_header(ImapClient *c, const char *field,
 }
 
 gboolean
-imap_client_uid_set_flags(ImapClient *c, const char *uidset,
+imap_client_uid_set_flags(MfImapClient *c, const char *uidset,
                           const char *flags, GError **err)
 {
 	g_autofree char *cmd = g_strdup_printf("UID STORE %s FLAGS.SILENT (%s)",
@@ -141,7 +141,7 @@ imap_client_uid_set_flags(ImapClient *c, const char *uidset,
 }
 
 gboolean
-imap_client_create(ImapClient *c, const char *name, GError **err)
+imap_client_create(MfImapClient *c, const char *name, GError **err)
 {
 	g_autofree char *q = imap_write_quote_or_fail(c, name, err);
 	g_autofree char *cmd = q ? g_strdup_printf("CREATE %s", q) : NULL;
@@ -150,7 +150,7 @@ imap_client_create(ImapClient *c, const char *name, GError **err)
 }
 
 gboolean
-imap_client_delete(ImapClient *c, const char *name, GError **err)
+imap_client_delete(MfImapClient *c, const char *name, GError **err)
 {
 	g_autofree char *q = imap_write_quote_or_fail(c, name, err);
 	g_autofree char *cmd = q ? g_strdup_printf("DELETE %s", q) : NULL;
@@ -166,7 +166,7 @@ imap_client_delete(ImapClient *c, const char *name, GError **err)
 }
 
 gboolean
-imap_client_rename(ImapClient *c, const char *from, const char *to,
+imap_client_rename(MfImapClient *c, const char *from, const char *to,
                    GError **err)
 {
 	g_autofree char *qf = imap_write_quote_or_fail(c, from, err);
@@ -180,7 +180,7 @@ imap_client_rename(ImapClient *c, const char *from, const char *to,
 }
 
 static gboolean
-imap_write_delim_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
+imap_write_delim_cb(MfImapClient *c, ImapResponse *r, void *ud, GError **err)
 {
 	const ImapValue *d;
 
@@ -195,7 +195,7 @@ imap_write_delim_cb(ImapClient *c, ImapResponse *r, void *ud, GError **err)
 }
 
 gboolean
-imap_client_delimiter(ImapClient *c, char *delim, GError **err)
+imap_client_delimiter(MfImapClient *c, char *delim, GError **err)
 {
 	ImapHandler h = { .untagged = imap_write_delim_cb,
 	                  .no_code = MF_ERROR_PROTOCOL };

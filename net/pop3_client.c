@@ -1,6 +1,6 @@
 /* pop3_client.c - blocking POP3 client: greeting, CAPA, STLS, SASL
  * (net/sasl.c) or USER/PASS, STAT, UIDL+LIST, RETR/TOP streaming, DELE, NOOP and QUIT, over
- * one Conn and one Pop3Parser. */
+ * one MfConn and one Pop3Parser. */
 #include "net/pop3_client.h"
 
 #include <string.h>
@@ -18,8 +18,8 @@
 /* Server text quoted in error messages is cut to this length. */
 #define POP3_QUOTE_MAX 200
 
-struct Pop3Client {
-	Conn *conn;
+struct MfPop3Client {
+	MfConn *conn;
 	Pop3Parser *parser;
 	Pop3State state;
 	guint caps;
@@ -31,7 +31,7 @@ struct Pop3Client {
 };
 
 /* Called for each data line of a multi-line reply. */
-typedef gboolean (*Pop3LineFn)(Pop3Client *c, const char *line, size_t len,
+typedef gboolean (*Pop3LineFn)(MfPop3Client *c, const char *line, size_t len,
                                void *ud, GError **err);
 
 static const char *const state_names[] = {
@@ -43,7 +43,7 @@ static const char *const state_names[] = {
 
 /* The one place the protocol state changes. */
 static void
-pop3_client_set_state(Pop3Client *c, Pop3State st)
+pop3_client_set_state(MfPop3Client *c, Pop3State st)
 {
 	if (c->state != st)
 		g_debug("pop3 %s: %s -> %s", c->url, state_names[c->state],
@@ -52,7 +52,7 @@ pop3_client_set_state(Pop3Client *c, Pop3State st)
 }
 
 static gboolean
-pop3_client_fail(Pop3Client *c)
+pop3_client_fail(MfPop3Client *c)
 {
 	pop3_client_set_state(c, POP3_STATE_BROKEN);
 	return FALSE;
@@ -72,7 +72,7 @@ pop3_client_quote(const char *text)
 }
 
 static gboolean
-pop3_client_usable(Pop3Client *c, GError **err)
+pop3_client_usable(MfPop3Client *c, GError **err)
 {
 	if (c->state == POP3_STATE_AUTHORIZATION ||
 	    c->state == POP3_STATE_TRANSACTION)
@@ -86,7 +86,7 @@ pop3_client_usable(Pop3Client *c, GError **err)
  * time in proportion to what has arrived, so big messages may take
  * longer but a server trickling bytes cannot hold us forever. */
 static void
-pop3_client_deadline(Pop3Client *c)
+pop3_client_deadline(MfPop3Client *c)
 {
 	gint64 extra = (gint64)(c->received >> 20) * POP3_SECONDS_PER_MIB;
 
@@ -96,7 +96,7 @@ pop3_client_deadline(Pop3Client *c)
 
 /* A reply is now awaited: its deadline starts. */
 static void
-pop3_client_begin_reply(Pop3Client *c)
+pop3_client_begin_reply(MfPop3Client *c)
 {
 	c->reply_start = g_get_monotonic_time();
 	c->received = 0;
@@ -106,7 +106,7 @@ pop3_client_begin_reply(Pop3Client *c)
 /* Feeds received bytes to the parser until it reports something; never
  * returns NEED_MORE.  On ERROR the client is broken. */
 static Pop3ParseStatus
-pop3_client_next(Pop3Client *c, GError **err)
+pop3_client_next(MfPop3Client *c, GError **err)
 {
 	for (;;) {
 		size_t avail = 0, used = 0;
@@ -133,7 +133,7 @@ pop3_client_next(Pop3Client *c, GError **err)
 }
 
 static gboolean
-pop3_client_send(Pop3Client *c, const char *line, GError **err)
+pop3_client_send(MfPop3Client *c, const char *line, GError **err)
 {
 	if (!conn_write(c->conn, line, strlen(line), err))
 		return pop3_client_fail(c);
@@ -142,7 +142,7 @@ pop3_client_send(Pop3Client *c, const char *line, GError **err)
 
 /* Reads a status line (the next thing the server must send). */
 static gboolean
-pop3_client_status(Pop3Client *c, Pop3StatusKind *kind, const char **text,
+pop3_client_status(MfPop3Client *c, Pop3StatusKind *kind, const char **text,
                    GError **err)
 {
 	Pop3ParseStatus st = pop3_client_next(c, err);
@@ -161,7 +161,7 @@ pop3_client_status(Pop3Client *c, Pop3StatusKind *kind, const char **text,
 /* Sends CMD (a full line; may hold a password) and reads its status
  * line, expecting EXPECT to follow an +OK. */
 static gboolean
-pop3_client_request(Pop3Client *c, Pop3Expect expect, const char *cmd,
+pop3_client_request(MfPop3Client *c, Pop3Expect expect, const char *cmd,
                     Pop3StatusKind *kind, const char **text, GError **err)
 {
 	if (!pop3_client_usable(c, err))
@@ -176,7 +176,7 @@ pop3_client_request(Pop3Client *c, Pop3Expect expect, const char *cmd,
 /* Turns a status other than +OK into ERR with CODE; a continuation where
  * none belongs, and CODE MF_ERROR_PROTOCOL, break the client. */
 static gboolean
-pop3_client_refused(Pop3Client *c, Pop3StatusKind kind, const char *what,
+pop3_client_refused(MfPop3Client *c, Pop3StatusKind kind, const char *what,
                     const char *text, int code, GError **err)
 {
 	g_autofree char *q = pop3_client_quote(text);
@@ -196,7 +196,7 @@ pop3_client_refused(Pop3Client *c, Pop3StatusKind kind, const char *what,
 /* A single-line command; on +OK, *TEXT (may be NULL) gets a copy of the
  * server's text.  WHAT names the command in messages. */
 static gboolean
-pop3_client_simple(Pop3Client *c, const char *what, const char *cmd,
+pop3_client_simple(MfPop3Client *c, const char *what, const char *cmd,
                    int code, char **text, GError **err)
 {
 	Pop3StatusKind kind;
@@ -213,7 +213,7 @@ pop3_client_simple(Pop3Client *c, const char *what, const char *cmd,
 
 /* Passes the data lines of a multi-line reply to CB up to the ".". */
 static gboolean
-pop3_client_lines(Pop3Client *c, Pop3LineFn cb, void *ud, GError **err)
+pop3_client_lines(MfPop3Client *c, Pop3LineFn cb, void *ud, GError **err)
 {
 	for (;;) {
 		Pop3ParseStatus st = pop3_client_next(c, err);
@@ -238,7 +238,7 @@ pop3_client_lines(Pop3Client *c, Pop3LineFn cb, void *ud, GError **err)
 
 /* A multi-line command whose -ERR is an error of CODE. */
 static gboolean
-pop3_client_multi(Pop3Client *c, Pop3Expect expect, const char *what,
+pop3_client_multi(MfPop3Client *c, Pop3Expect expect, const char *what,
                   const char *cmd, int code, Pop3LineFn cb, void *ud,
                   GError **err)
 {
@@ -255,7 +255,7 @@ pop3_client_multi(Pop3Client *c, Pop3Expect expect, const char *what,
 /* --- session setup --- */
 
 static gboolean
-pop3_client_greeting(Pop3Client *c, GError **err)
+pop3_client_greeting(MfPop3Client *c, GError **err)
 {
 	g_autoptr(GError) local = NULL;
 	Pop3StatusKind kind;
@@ -303,7 +303,7 @@ typedef struct {
 
 /* One CAPA line: a capability name and its arguments. */
 static gboolean
-pop3_client_capa_cb(Pop3Client *c, const char *line, size_t len, void *ud,
+pop3_client_capa_cb(MfPop3Client *c, const char *line, size_t len, void *ud,
                     GError **err)
 {
 	Pop3Capa *capa = ud;
@@ -328,7 +328,7 @@ pop3_client_capa_cb(Pop3Client *c, const char *line, size_t len, void *ud,
 
 /* CAPA; a server without it simply has no known capabilities. */
 static gboolean
-pop3_client_capa(Pop3Client *c, GError **err)
+pop3_client_capa(MfPop3Client *c, GError **err)
 {
 	Pop3Capa capa = { .caps = POP3_CAP_CAPA };
 	Pop3StatusKind kind;
@@ -352,7 +352,7 @@ pop3_client_capa(Pop3Client *c, GError **err)
 }
 
 static gboolean
-pop3_client_stls(Pop3Client *c, const ConnTlsConfig *tls, GError **err)
+pop3_client_stls(MfPop3Client *c, const MfConnTlsConfig *tls, GError **err)
 {
 	if (!(c->caps & POP3_CAP_STLS)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_TLS,
@@ -371,7 +371,7 @@ pop3_client_stls(Pop3Client *c, const ConnTlsConfig *tls, GError **err)
 /* Answers each "+ " of the exchange X with its answer, or "*" (cancel)
  * when it has none; then judges the status. */
 static gboolean
-pop3_client_sasl_steps(Pop3Client *c, SaslExchange *x, Pop3StatusKind kind,
+pop3_client_sasl_steps(MfPop3Client *c, SaslExchange *x, Pop3StatusKind kind,
                        const char *text, GError **err)
 {
 	while (kind == POP3_STATUS_CONT) {
@@ -395,7 +395,7 @@ pop3_client_sasl_steps(Pop3Client *c, SaslExchange *x, Pop3StatusKind kind,
 /* AUTH with MECH, the initial response on the command line when it fits
  * (RFC 5034), else after the server's "+ ". */
 static gboolean
-pop3_client_auth_sasl(Pop3Client *c, const Pop3ClientParams *p,
+pop3_client_auth_sasl(MfPop3Client *c, const MfPop3ClientParams *p,
                       SaslMech mech, GError **err)
 {
 	g_autoptr(SaslExchange) x = sasl_exchange_new(
@@ -422,7 +422,7 @@ pop3_client_auth_sasl(Pop3Client *c, const Pop3ClientParams *p,
 }
 
 static gboolean
-pop3_client_user_pass(Pop3Client *c, const char *user, const char *pass,
+pop3_client_user_pass(MfPop3Client *c, const char *user, const char *pass,
                       GError **err)
 {
 	if (strpbrk(pass, "\r\n")) {
@@ -442,7 +442,7 @@ pop3_client_user_pass(Pop3Client *c, const char *user, const char *pass,
 }
 
 static gboolean
-pop3_client_login(Pop3Client *c, const Pop3ClientParams *p, GError **err)
+pop3_client_login(MfPop3Client *c, const MfPop3ClientParams *p, GError **err)
 {
 	SaslMech mech;
 	gboolean ok;
@@ -471,7 +471,7 @@ pop3_client_login(Pop3Client *c, const Pop3ClientParams *p, GError **err)
 
 /* SAID: why, in the server's words, or NULL. */
 static gboolean
-pop3_client_no_uidl(Pop3Client *c, const char *said, GError **err)
+pop3_client_no_uidl(MfPop3Client *c, const char *said, GError **err)
 {
 	g_set_error(err, MF_ERROR, MF_ERROR_PROTOCOL,
 	            "%s: server does not support UIDL; refusing to download "
@@ -484,7 +484,7 @@ pop3_client_no_uidl(Pop3Client *c, const char *said, GError **err)
  * then after it (RFC 2449 lets capabilities change with the state).  A
  * server without CAPA is judged by its answer to UIDL itself. */
 static gboolean
-pop3_client_check_uidl(Pop3Client *c, GError **err)
+pop3_client_check_uidl(MfPop3Client *c, GError **err)
 {
 	if (!(c->caps & POP3_CAP_CAPA) || (c->caps & POP3_CAP_UIDL))
 		return TRUE;
@@ -495,10 +495,10 @@ pop3_client_check_uidl(Pop3Client *c, GError **err)
 	return TRUE;
 }
 
-static Pop3Client *
-pop3_client_new(const Pop3ClientParams *p, Conn *conn)
+static MfPop3Client *
+pop3_client_new(const MfPop3ClientParams *p, MfConn *conn)
 {
-	Pop3Client *c = g_new0(Pop3Client, 1);
+	MfPop3Client *c = g_new0(MfPop3Client, 1);
 	Pop3ParserLimits lim = pop3_parser_default_limits;
 
 	lim.text_max = p->message_max ? p->message_max
@@ -511,11 +511,11 @@ pop3_client_new(const Pop3ClientParams *p, Conn *conn)
 	return c;
 }
 
-Pop3Client *
-pop3_client_connect(const Pop3ClientParams *p, GError **err)
+MfPop3Client *
+pop3_client_connect(const MfPop3ClientParams *p, GError **err)
 {
-	ConnTlsConfig tls;
-	Conn *conn;
+	MfConnTlsConfig tls;
+	MfConn *conn;
 
 	g_return_val_if_fail(p != NULL && p->server != NULL, NULL);
 	const MfUrl *url = &p->server->url;
@@ -527,7 +527,7 @@ pop3_client_connect(const Pop3ClientParams *p, GError **err)
 	conn = conn_open_url(url, &tls, p->server->timeout_ms, err);
 	if (!conn)
 		return NULL;
-	g_autoptr(Pop3Client) c = pop3_client_new(p, conn);
+	g_autoptr(MfPop3Client) c = pop3_client_new(p, conn);
 	if (!pop3_client_greeting(c, err) || !pop3_client_capa(c, err))
 		return NULL;
 	if (!url->implicit_tls && !pop3_client_stls(c, &tls, err))
@@ -539,7 +539,7 @@ pop3_client_connect(const Pop3ClientParams *p, GError **err)
 }
 
 void
-pop3_client_free(Pop3Client *c)
+pop3_client_free(MfPop3Client *c)
 {
 	if (!c)
 		return;
@@ -550,19 +550,19 @@ pop3_client_free(Pop3Client *c)
 }
 
 Pop3State
-pop3_client_state(const Pop3Client *c)
+pop3_client_state(const MfPop3Client *c)
 {
 	return c->state;
 }
 
 guint
-pop3_client_caps(const Pop3Client *c)
+pop3_client_caps(const MfPop3Client *c)
 {
 	return c->caps;
 }
 
 char *
-pop3_client_describe(const Pop3Client *c)
+pop3_client_describe(const MfPop3Client *c)
 {
 	g_autofree char *tls = conn_describe_tls(c->conn);
 	return g_strdup_printf("%s, %s", c->url, tls);
@@ -571,7 +571,7 @@ pop3_client_describe(const Pop3Client *c)
 /* --- commands --- */
 
 gboolean
-pop3_client_stat(Pop3Client *c, guint32 *count, guint64 *size, GError **err)
+pop3_client_stat(MfPop3Client *c, guint32 *count, guint64 *size, GError **err)
 {
 	g_autofree char *text = NULL;
 	guint32 n;
@@ -590,14 +590,14 @@ pop3_client_stat(Pop3Client *c, guint32 *count, guint64 *size, GError **err)
 }
 
 gboolean
-pop3_client_noop(Pop3Client *c, GError **err)
+pop3_client_noop(MfPop3Client *c, GError **err)
 {
 	return pop3_client_simple(c, "NOOP", "NOOP\r\n", MF_ERROR_PROTOCOL, NULL,
 	                          err);
 }
 
 gboolean
-pop3_client_dele(Pop3Client *c, guint32 num, GError **err)
+pop3_client_dele(MfPop3Client *c, guint32 num, GError **err)
 {
 	char cmd[32];
 
@@ -607,7 +607,7 @@ pop3_client_dele(Pop3Client *c, guint32 num, GError **err)
 }
 
 gboolean
-pop3_client_quit(Pop3Client *c, GError **err)
+pop3_client_quit(MfPop3Client *c, GError **err)
 {
 	Pop3StatusKind kind;
 	const char *text;
@@ -644,7 +644,7 @@ pop3_client_entry_cmp(gconstpointer a, gconstpointer b)
 }
 
 static gboolean
-pop3_client_uidl_cb(Pop3Client *c, const char *line, size_t len, void *ud,
+pop3_client_uidl_cb(MfPop3Client *c, const char *line, size_t len, void *ud,
                     GError **err)
 {
 	GArray *list = ud;
@@ -660,7 +660,7 @@ pop3_client_uidl_cb(Pop3Client *c, const char *line, size_t len, void *ud,
 
 /* Sorts LIST by number and refuses repeated numbers or unique-ids. */
 static gboolean
-pop3_client_uidl_check(Pop3Client *c, GArray *list, GError **err)
+pop3_client_uidl_check(MfPop3Client *c, GArray *list, GError **err)
 {
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
@@ -686,7 +686,7 @@ pop3_client_uidl_check(Pop3Client *c, GArray *list, GError **err)
 }
 
 static gboolean
-pop3_client_list_cb(Pop3Client *c, const char *line, size_t len, void *ud,
+pop3_client_list_cb(MfPop3Client *c, const char *line, size_t len, void *ud,
                     GError **err)
 {
 	GArray *list = ud;
@@ -711,7 +711,7 @@ pop3_client_list_cb(Pop3Client *c, const char *line, size_t len, void *ud,
 }
 
 gboolean
-pop3_client_uidl(Pop3Client *c, GArray **out, GError **err)
+pop3_client_uidl(MfPop3Client *c, GArray **out, GError **err)
 {
 	g_autoptr(GArray) list = g_array_new(FALSE, FALSE, sizeof(Pop3Entry));
 	Pop3StatusKind kind;
@@ -768,7 +768,7 @@ pop3_client_text_flush(Pop3TextCtx *t, GError **err)
 
 /* One line of message text: out with CRLF, gathered into pieces. */
 static gboolean
-pop3_client_text_cb(Pop3Client *c, const char *line, size_t len, void *ud,
+pop3_client_text_cb(MfPop3Client *c, const char *line, size_t len, void *ud,
                     GError **err)
 {
 	Pop3TextCtx *t = ud;
@@ -786,7 +786,7 @@ pop3_client_text_cb(Pop3Client *c, const char *line, size_t len, void *ud,
 }
 
 static gboolean
-pop3_client_text(Pop3Client *c, const char *what, const char *cmd,
+pop3_client_text(MfPop3Client *c, const char *what, const char *cmd,
                  Pop3WriteFn write, void *ud, guint64 *size, GError **err)
 {
 	g_autoptr(GString) buf = g_string_sized_new(POP3_PIECE);
@@ -808,7 +808,7 @@ pop3_client_text(Pop3Client *c, const char *what, const char *cmd,
 }
 
 gboolean
-pop3_client_retr(Pop3Client *c, guint32 num, Pop3WriteFn write, void *ud,
+pop3_client_retr(MfPop3Client *c, guint32 num, Pop3WriteFn write, void *ud,
                  guint64 *size, GError **err)
 {
 	char cmd[32];
@@ -819,7 +819,7 @@ pop3_client_retr(Pop3Client *c, guint32 num, Pop3WriteFn write, void *ud,
 }
 
 gboolean
-pop3_client_top(Pop3Client *c, guint32 num, guint lines, Pop3WriteFn write,
+pop3_client_top(MfPop3Client *c, guint32 num, guint lines, Pop3WriteFn write,
                 void *ud, guint64 *size, GError **err)
 {
 	char cmd[48];

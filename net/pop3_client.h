@@ -1,5 +1,5 @@
 /* pop3_client.h - a blocking POP3 client (RFC 1939, CAPA and STLS from
- * RFC 2449 / 2595, SASL from RFC 5034) over one Conn.
+ * RFC 2449 / 2595, SASL from RFC 5034) over one MfConn.
  *
  * An explicit state machine (see Pop3State); pop3_client_set_state() is
  * the one place that changes it.  Commands are sent one at a time and
@@ -60,7 +60,7 @@ typedef struct {
 	                       * SERVER->password; not kept after connect
 	                       * returns */
 	guint64 message_max;  /* largest message text accepted; 0: 1 GiB */
-} Pop3ClientParams;
+} MfPop3ClientParams;
 
 /* One message of the maildrop. */
 typedef struct {
@@ -71,7 +71,7 @@ typedef struct {
 	                                 * bytes RETR delivers (CRLF) */
 } Pop3Entry;
 
-typedef struct Pop3Client Pop3Client;
+typedef struct MfPop3Client MfPop3Client;
 
 /* Connects (implicit TLS for pop3s://), reads the greeting, asks CAPA,
  * upgrades with STLS on pop3:// (refusing with MF_ERROR_TLS before any
@@ -83,19 +83,19 @@ typedef struct Pop3Client Pop3Client;
  * (including a "-ERR" greeting: server busy), MF_ERROR_TLS, MF_ERROR_AUTH
  * (with the server's text; never the password), MF_ERROR_PROTOCOL (not a
  * POP3 server, no UIDL, broken replies). */
-Pop3Client *pop3_client_connect(const Pop3ClientParams *p, GError **err);
+MfPop3Client *pop3_client_connect(const MfPop3ClientParams *p, GError **err);
 
 /* Closes WITHOUT QUIT (so nothing marked with DELE is deleted) and frees;
  * accepts NULL.  Call pop3_client_quit() first to commit deletions. */
-void pop3_client_free(Pop3Client *c);
+void pop3_client_free(MfPop3Client *c);
 
-Pop3State pop3_client_state(const Pop3Client *c);
-guint pop3_client_caps(const Pop3Client *c);
+Pop3State pop3_client_state(const MfPop3Client *c);
+guint pop3_client_caps(const MfPop3Client *c);
 /* "pop3s://host:995, TLSv1.3 ..." for status displays; owned by caller. */
-char *pop3_client_describe(const Pop3Client *c);
+char *pop3_client_describe(const MfPop3Client *c);
 
 /* STAT: number of messages and their total size (server's count). */
-gboolean pop3_client_stat(Pop3Client *c, guint32 *count, guint64 *size,
+gboolean pop3_client_stat(MfPop3Client *c, guint32 *count, guint64 *size,
                           GError **err);
 
 /* UIDL and LIST: every message not marked deleted, as a new GArray of
@@ -103,7 +103,7 @@ gboolean pop3_client_stat(Pop3Client *c, guint32 *count, guint64 *size,
  * support UIDL ("server does not support UIDL; refusing to download
  * without stable message ids (duplicates)"), sends an invalid or a
  * duplicate unique-id, or LIST and UIDL disagree. */
-gboolean pop3_client_uidl(Pop3Client *c, GArray **out, GError **err);
+gboolean pop3_client_uidl(MfPop3Client *c, GArray **out, GError **err);
 
 /* Receives a piece of message text; returns FALSE with ERR to stop (the
  * client is then broken, as the rest of the reply was not read). */
@@ -118,29 +118,29 @@ typedef gboolean (*Pop3WriteFn)(const char *data, size_t len, void *ud,
  * MF_ERROR_PROTOCOL if the text exceeds message_max or a line exceeds
  * 1 MiB (the caller should skip messages whose LIST size is far above
  * message_max), MF_ERROR_CONNECTION on timeout, or the sink's error. */
-gboolean pop3_client_retr(Pop3Client *c, guint32 num, Pop3WriteFn write,
+gboolean pop3_client_retr(MfPop3Client *c, guint32 num, Pop3WriteFn write,
                           void *ud, guint64 *size, GError **err);
 
 /* TOP NUM LINES: like retr, for the header and LINES body lines; needs
  * the TOP capability or a server that accepts it. */
-gboolean pop3_client_top(Pop3Client *c, guint32 num, guint lines,
+gboolean pop3_client_top(MfPop3Client *c, guint32 num, guint lines,
                          Pop3WriteFn write, void *ud, guint64 *size,
                          GError **err);
 
 /* DELE NUM: marks the message deleted, committed only by
  * pop3_client_quit().  MF_ERROR_MESSAGE for -ERR. */
-gboolean pop3_client_dele(Pop3Client *c, guint32 num, GError **err);
+gboolean pop3_client_dele(MfPop3Client *c, guint32 num, GError **err);
 
 /* NOOP, which also keeps the connection alive. */
-gboolean pop3_client_noop(Pop3Client *c, GError **err);
+gboolean pop3_client_noop(MfPop3Client *c, GError **err);
 
 /* QUIT: the server deletes the messages marked with DELE and ends the
  * session; the connection is closed either way (free the client after).
  * Fails with MF_ERROR_MAILBOX if the server answers -ERR (deletions
  * were not all committed), MF_ERROR_CONNECTION if no answer came
  * (whether they were committed is unknown). */
-gboolean pop3_client_quit(Pop3Client *c, GError **err);
+gboolean pop3_client_quit(MfPop3Client *c, GError **err);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Pop3Client, pop3_client_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MfPop3Client, pop3_client_free)
 
 #endif

@@ -37,10 +37,10 @@ server_params_clear(MfServerParams *p)
 	memset(p, 0, sizeof *p);
 }
 
-ConnTlsConfig
+MfConnTlsConfig
 server_params_tls(const MfServerParams *p)
 {
-	ConnTlsConfig tls = {
+	MfConnTlsConfig tls = {
 		.ca_file = p->ca_file,
 		.fingerprint = p->tls_fingerprint,
 		.host = p->url.host,

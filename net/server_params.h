@@ -41,6 +41,6 @@ void server_params_clear(MfServerParams *p);
 
 /* The TLS settings of P for conn_open_url(): the strings are borrowed
  * from P, the host is the URL's. */
-ConnTlsConfig server_params_tls(const MfServerParams *p);
+MfConnTlsConfig server_params_tls(const MfServerParams *p);
 
 #endif

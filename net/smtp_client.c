@@ -1,6 +1,6 @@
 /* smtp_client.c - blocking SMTP client: greeting, EHLO, STARTTLS, AUTH,
  * then mail transactions (pipelined when offered) with streamed,
- * dot-stuffed data, over one Conn and one SmtpReplyParser. */
+ * dot-stuffed data, over one MfConn and one SmtpReplyParser. */
 #include "net/smtp_client.h"
 
 #include <errno.h>
@@ -20,8 +20,8 @@
 #define SMTP_AUTH_LINE_MAX 500
 #define SMTP_CHUNK (64 * 1024)
 
-struct SmtpClient {
-	Conn *conn;            /* NULL once BROKEN */
+struct MfSmtpClient {
+	MfConn *conn;            /* NULL once BROKEN */
 	SmtpReplyParser *parser;
 	SmtpState state;
 	guint ext;             /* SMTP_EXT_* */
@@ -44,7 +44,7 @@ static const char *const state_names[] = {
 /* The one place the protocol state changes.  A broken session's connection
  * is closed at once, so that the server drops any open transaction. */
 static void
-smtp_client_set_state(SmtpClient *c, SmtpState st)
+smtp_client_set_state(MfSmtpClient *c, SmtpState st)
 {
 	if (c->state != st)
 		g_debug("smtp %s: %s -> %s", c->url, state_names[c->state],
@@ -55,14 +55,14 @@ smtp_client_set_state(SmtpClient *c, SmtpState st)
 }
 
 static gboolean
-smtp_client_fail(SmtpClient *c)
+smtp_client_fail(MfSmtpClient *c)
 {
 	smtp_client_set_state(c, SMTP_STATE_BROKEN);
 	return FALSE;
 }
 
 static void
-smtp_client_deadline(SmtpClient *c, gint64 extra_s)
+smtp_client_deadline(MfSmtpClient *c, gint64 extra_s)
 {
 	conn_set_deadline(c->conn, g_get_monotonic_time() +
 	                  (gint64)c->timeout_ms * 1000 +
@@ -70,7 +70,7 @@ smtp_client_deadline(SmtpClient *c, gint64 extra_s)
 }
 
 static gboolean
-smtp_client_usable(SmtpClient *c, GError **err)
+smtp_client_usable(MfSmtpClient *c, GError **err)
 {
 	if (c->conn)
 		return TRUE;
@@ -82,7 +82,7 @@ smtp_client_usable(SmtpClient *c, GError **err)
 /* Reads one complete reply, within the deadline already set.  A 421 reply
  * (the server is closing the channel) leaves the session broken. */
 static SmtpReply *
-smtp_client_read_more(SmtpClient *c, GError **err)
+smtp_client_read_more(MfSmtpClient *c, GError **err)
 {
 	if (!smtp_client_usable(c, err))
 		return NULL;
@@ -116,7 +116,7 @@ smtp_client_read_more(SmtpClient *c, GError **err)
 
 /* Reads one reply with a fresh deadline. */
 static SmtpReply *
-smtp_client_read(SmtpClient *c, GError **err)
+smtp_client_read(MfSmtpClient *c, GError **err)
 {
 	if (!smtp_client_usable(c, err))
 		return NULL;
@@ -125,7 +125,7 @@ smtp_client_read(SmtpClient *c, GError **err)
 }
 
 static gboolean
-smtp_client_write(SmtpClient *c, const char *buf, size_t len, GError **err)
+smtp_client_write(MfSmtpClient *c, const char *buf, size_t len, GError **err)
 {
 	if (!smtp_client_usable(c, err))
 		return FALSE;
@@ -137,7 +137,7 @@ smtp_client_write(SmtpClient *c, const char *buf, size_t len, GError **err)
 
 /* Sends LINE (CRLF included) and reads the reply. */
 static SmtpReply *
-smtp_client_command(SmtpClient *c, const char *line, GError **err)
+smtp_client_command(MfSmtpClient *c, const char *line, GError **err)
 {
 	if (!smtp_client_write(c, line, strlen(line), err))
 		return NULL;
@@ -147,7 +147,7 @@ smtp_client_command(SmtpClient *c, const char *line, GError **err)
 /* Sets ERR from a refusal R of WHAT: 4xx (and 421) are MF_ERROR_CONNECTION,
  * 5xx are CODE_5XX, anything else is a protocol error. */
 static gboolean
-smtp_client_refused(SmtpClient *c, const SmtpReply *r, const char *what,
+smtp_client_refused(MfSmtpClient *c, const SmtpReply *r, const char *what,
                     int code_5xx, GError **err)
 {
 	g_autofree char *text = smtp_reply_to_string(r);
@@ -169,7 +169,7 @@ smtp_client_refused(SmtpClient *c, const SmtpReply *r, const char *what,
 
 /* Runs COMMAND and expects reply code WANT. */
 static gboolean
-smtp_client_expect(SmtpClient *c, const char *command, guint want,
+smtp_client_expect(MfSmtpClient *c, const char *command, guint want,
                    const char *what, int code_5xx, GError **err)
 {
 	g_autoptr(SmtpReply) r = smtp_client_command(c, command, err);
@@ -185,7 +185,7 @@ smtp_client_expect(SmtpClient *c, const char *command, guint want,
 
 /* The mechanisms WORDS (from FROM on) name, into C. */
 static void
-smtp_client_auth_mechs(SmtpClient *c, char **words, guint from)
+smtp_client_auth_mechs(MfSmtpClient *c, char **words, guint from)
 {
 	for (guint i = from; words[i]; i++) {
 		SaslMech m = sasl_mech_from_name(words[i]);
@@ -201,7 +201,7 @@ smtp_client_auth_mechs(SmtpClient *c, char **words, guint from)
 
 /* "SIZE" or "SIZE n" (RFC 1870; 0 or absent: no fixed limit). */
 static void
-smtp_client_note_size(SmtpClient *c, char **words)
+smtp_client_note_size(MfSmtpClient *c, char **words)
 {
 	guint64 n = 0;
 
@@ -224,7 +224,7 @@ static const struct {
 
 /* One "keyword params" line of an EHLO reply. */
 static void
-smtp_client_note_ext(SmtpClient *c, const char *line)
+smtp_client_note_ext(MfSmtpClient *c, const char *line)
 {
 	g_auto(GStrv) words = g_strsplit_set(line, " ", 64);
 
@@ -247,7 +247,7 @@ smtp_client_note_ext(SmtpClient *c, const char *line)
 
 /* EHLO, or HELO when EHLO is refused (no extensions then). */
 static gboolean
-smtp_client_hello(SmtpClient *c, GError **err)
+smtp_client_hello(MfSmtpClient *c, GError **err)
 {
 	g_autofree char *ehlo = g_strdup_printf("EHLO %s\r\n", c->ehlo_name);
 	g_autoptr(SmtpReply) r = smtp_client_command(c, ehlo, err);
@@ -272,7 +272,7 @@ smtp_client_hello(SmtpClient *c, GError **err)
 }
 
 static gboolean
-smtp_client_greeting(SmtpClient *c, GError **err)
+smtp_client_greeting(MfSmtpClient *c, GError **err)
 {
 	g_autoptr(SmtpReply) r = smtp_client_read(c, err);
 
@@ -289,7 +289,7 @@ smtp_client_greeting(SmtpClient *c, GError **err)
 }
 
 static gboolean
-smtp_client_starttls(SmtpClient *c, const ConnTlsConfig *tls, GError **err)
+smtp_client_starttls(MfSmtpClient *c, const MfConnTlsConfig *tls, GError **err)
 {
 	if (!(c->ext & SMTP_EXT_STARTTLS)) {
 		g_set_error(err, MF_ERROR, MF_ERROR_TLS,
@@ -311,7 +311,7 @@ smtp_client_starttls(SmtpClient *c, const ConnTlsConfig *tls, GError **err)
 /* Checks the final AUTH reply R (NULL: reading it failed, ERR is set) of
  * the exchange X. */
 static gboolean
-smtp_client_auth_done(SmtpClient *c, const SmtpReply *r, SaslExchange *x,
+smtp_client_auth_done(MfSmtpClient *c, const SmtpReply *r, SaslExchange *x,
                       GError **err)
 {
 	if (!r)
@@ -334,7 +334,7 @@ smtp_client_auth_done(SmtpClient *c, const SmtpReply *r, SaslExchange *x,
 /* Sends FIRST, then " " and THEN (when not NULL), then CRLF, and reads
  * the reply; the line is wiped, it carries credentials. */
 static SmtpReply *
-smtp_client_answer(SmtpClient *c, const char *first, const char *then,
+smtp_client_answer(MfSmtpClient *c, const char *first, const char *then,
                    GError **err)
 {
 	g_autofree char *line = g_strdup_printf("%s%s%s\r\n", first,
@@ -349,7 +349,7 @@ smtp_client_answer(SmtpClient *c, const char *first, const char *then,
 /* AUTH with MECH (RFC 4954), the initial response on the command line
  * when it fits, every challenge answered by the exchange. */
 static gboolean
-smtp_client_auth_sasl(SmtpClient *c, const SmtpClientParams *p,
+smtp_client_auth_sasl(MfSmtpClient *c, const MfSmtpClientParams *p,
                       SaslMech mech, GError **err)
 {
 	g_autoptr(SaslExchange) x = sasl_exchange_new(
@@ -376,7 +376,7 @@ smtp_client_auth_sasl(SmtpClient *c, const SmtpClientParams *p,
 }
 
 static gboolean
-smtp_client_auth(SmtpClient *c, const SmtpClientParams *p, GError **err)
+smtp_client_auth(MfSmtpClient *c, const MfSmtpClientParams *p, GError **err)
 {
 	SaslMech mech;
 
@@ -393,10 +393,10 @@ smtp_client_auth(SmtpClient *c, const SmtpClientParams *p, GError **err)
 
 /* --- connection --- */
 
-static SmtpClient *
-smtp_client_new(const SmtpClientParams *p, Conn *conn)
+static MfSmtpClient *
+smtp_client_new(const MfSmtpClientParams *p, MfConn *conn)
 {
-	SmtpClient *c = g_new0(SmtpClient, 1);
+	MfSmtpClient *c = g_new0(MfSmtpClient, 1);
 
 	c->conn = conn;
 	c->parser = smtp_reply_parser_new(NULL);
@@ -410,8 +410,8 @@ smtp_client_new(const SmtpClientParams *p, Conn *conn)
 
 /* Greeting, EHLO, STARTTLS and AUTH. */
 static gboolean
-smtp_client_setup(SmtpClient *c, const SmtpClientParams *p,
-                  const ConnTlsConfig *tls, GError **err)
+smtp_client_setup(MfSmtpClient *c, const MfSmtpClientParams *p,
+                  const MfConnTlsConfig *tls, GError **err)
 {
 	if (!smtp_client_greeting(c, err) || !smtp_client_hello(c, err))
 		return FALSE;
@@ -423,25 +423,25 @@ smtp_client_setup(SmtpClient *c, const SmtpClientParams *p,
 	return TRUE;
 }
 
-SmtpClient *
-smtp_client_connect(const SmtpClientParams *p, GError **err)
+MfSmtpClient *
+smtp_client_connect(const MfSmtpClientParams *p, GError **err)
 {
 	const MfUrl *url = &p->server->url;
-	ConnTlsConfig tls = server_params_tls(p->server);
+	MfConnTlsConfig tls = server_params_tls(p->server);
 
 	g_return_val_if_fail(url->scheme == URL_SMTP ||
 	                     url->scheme == URL_SMTPS, NULL);
-	Conn *conn = conn_open_url(url, &tls, p->server->timeout_ms, err);
+	MfConn *conn = conn_open_url(url, &tls, p->server->timeout_ms, err);
 	if (!conn)
 		return NULL;
-	g_autoptr(SmtpClient) c = smtp_client_new(p, conn);
+	g_autoptr(MfSmtpClient) c = smtp_client_new(p, conn);
 	if (!smtp_client_setup(c, p, &tls, err))
 		return NULL;
 	return g_steal_pointer(&c);
 }
 
 void
-smtp_client_free(SmtpClient *c)
+smtp_client_free(MfSmtpClient *c)
 {
 	if (!c)
 		return;
@@ -460,25 +460,25 @@ smtp_client_free(SmtpClient *c)
 }
 
 SmtpState
-smtp_client_state(const SmtpClient *c)
+smtp_client_state(const MfSmtpClient *c)
 {
 	return c->state;
 }
 
 guint
-smtp_client_extensions(const SmtpClient *c)
+smtp_client_extensions(const MfSmtpClient *c)
 {
 	return c->ext;
 }
 
 guint64
-smtp_client_size_max(const SmtpClient *c)
+smtp_client_size_max(const MfSmtpClient *c)
 {
 	return c->size_max;
 }
 
 char *
-smtp_client_describe(const SmtpClient *c)
+smtp_client_describe(const MfSmtpClient *c)
 {
 	g_autofree char *tls = c->conn ? conn_describe_tls(c->conn)
 	                               : g_strdup("closed");
@@ -578,7 +578,7 @@ smtp_client_source_read(const SmtpSource *src, guint64 off, char *buf,
 
 /* Streams the message data and its terminator. */
 static gboolean
-smtp_client_stream(SmtpClient *c, const SmtpSource *src, GError **err)
+smtp_client_stream(MfSmtpClient *c, const SmtpSource *src, GError **err)
 {
 	g_autofree char *in = g_malloc(SMTP_CHUNK);
 	g_autofree char *out = g_malloc(2 * SMTP_CHUNK + 8);
@@ -606,7 +606,7 @@ smtp_client_stream(SmtpClient *c, const SmtpSource *src, GError **err)
 
 /* Sends the data after a 354 and reads the verdict on it. */
 static gboolean
-smtp_client_data(SmtpClient *c, const SmtpSource *src, char **reply,
+smtp_client_data(MfSmtpClient *c, const SmtpSource *src, char **reply,
                  GError **err)
 {
 	gint64 extra = (gint64)(src->size >> 20) * SMTP_SECONDS_PER_MIB;
@@ -645,7 +645,7 @@ smtp_client_data(SmtpClient *c, const SmtpSource *src, char **reply,
  * *NON_ASCII when it needs SMTPUTF8.  The address itself is not quoted in
  * errors: it may be what is wrong. */
 static gboolean
-smtp_client_check_addr(SmtpClient *c, const char *addr, const char *what,
+smtp_client_check_addr(MfSmtpClient *c, const char *addr, const char *what,
                        gboolean *non_ascii, GError **err)
 {
 	const char *why = NULL;
@@ -672,7 +672,7 @@ smtp_client_check_addr(SmtpClient *c, const char *addr, const char *what,
 
 /* The envelope addresses: a sender (maybe "") and non-empty recipients. */
 static gboolean
-smtp_client_check_addrs(SmtpClient *c, const SmtpEnvelope *env,
+smtp_client_check_addrs(MfSmtpClient *c, const SmtpEnvelope *env,
                         gboolean *non_ascii, GError **err)
 {
 	if (!smtp_client_check_addr(c, env->from, "sender", non_ascii, err))
@@ -695,7 +695,7 @@ smtp_client_check_addrs(SmtpClient *c, const SmtpEnvelope *env,
 /* What can be refused before a word goes out: addresses, size, and
  * extensions the message needs.  *UTF8: SMTPUTF8 is needed. */
 static gboolean
-smtp_client_precheck(SmtpClient *c, const SmtpEnvelope *env, guint64 size,
+smtp_client_precheck(MfSmtpClient *c, const SmtpEnvelope *env, guint64 size,
                      gboolean *utf8, GError **err)
 {
 	if (c->state != SMTP_STATE_READY) {
@@ -737,7 +737,7 @@ smtp_client_precheck(SmtpClient *c, const SmtpEnvelope *env, guint64 size,
 }
 
 static char *
-smtp_client_mail_line(SmtpClient *c, const SmtpEnvelope *env, guint64 size,
+smtp_client_mail_line(MfSmtpClient *c, const SmtpEnvelope *env, guint64 size,
                       gboolean utf8)
 {
 	GString *s = g_string_new(NULL);
@@ -755,7 +755,7 @@ smtp_client_mail_line(SmtpClient *c, const SmtpEnvelope *env, guint64 size,
 
 /* Ends a refused transaction so the session can go on. */
 static void
-smtp_client_rset(SmtpClient *c)
+smtp_client_rset(MfSmtpClient *c)
 {
 	if (c->state != SMTP_STATE_MAIL)
 		return;
@@ -788,7 +788,7 @@ smtp_client_worst_rcpt(GPtrArray *replies, guint n)
 /* Judges the replies to MAIL, RCPT... and DATA (N commands; fewer replies
  * when sending stopped early).  TRUE when the data may go. */
 static gboolean
-smtp_client_verdict(SmtpClient *c, const SmtpEnvelope *env,
+smtp_client_verdict(MfSmtpClient *c, const SmtpEnvelope *env,
                     GPtrArray *replies, guint n, GError **err)
 {
 	const SmtpReply *mail = replies->pdata[0];
@@ -836,7 +836,7 @@ smtp_client_lockstep_next(GPtrArray *replies, guint i, guint n)
 /* MAIL, RCPT... and DATA: all written at once with PIPELINING (RFC 2920),
  * else one at a time.  Then the replies are judged. */
 static gboolean
-smtp_client_envelope(SmtpClient *c, const SmtpEnvelope *env,
+smtp_client_envelope(MfSmtpClient *c, const SmtpEnvelope *env,
                      const char *mail, GError **err)
 {
 	guint n = env->n_rcpts + 2;
@@ -872,7 +872,7 @@ smtp_client_envelope(SmtpClient *c, const SmtpEnvelope *env,
 }
 
 static gboolean
-smtp_client_send_source(SmtpClient *c, const SmtpEnvelope *env,
+smtp_client_send_source(MfSmtpClient *c, const SmtpEnvelope *env,
                         const SmtpSource *src, char **reply, GError **err)
 {
 	gboolean utf8 = FALSE;
@@ -886,7 +886,7 @@ smtp_client_send_source(SmtpClient *c, const SmtpEnvelope *env,
 }
 
 gboolean
-smtp_client_send_data(SmtpClient *c, const SmtpEnvelope *env,
+smtp_client_send_data(MfSmtpClient *c, const SmtpEnvelope *env,
                       const char *data, size_t len, char **reply,
                       GError **err)
 {
@@ -896,7 +896,7 @@ smtp_client_send_data(SmtpClient *c, const SmtpEnvelope *env,
 }
 
 gboolean
-smtp_client_send_fd(SmtpClient *c, const SmtpEnvelope *env, int fd,
+smtp_client_send_fd(MfSmtpClient *c, const SmtpEnvelope *env, int fd,
                     char **reply, GError **err)
 {
 	return smtp_client_send_fd_before_dot(c, env, fd, NULL, NULL, reply,
@@ -904,7 +904,7 @@ smtp_client_send_fd(SmtpClient *c, const SmtpEnvelope *env, int fd,
 }
 
 gboolean
-smtp_client_send_fd_before_dot(SmtpClient *c, const SmtpEnvelope *env,
+smtp_client_send_fd_before_dot(MfSmtpClient *c, const SmtpEnvelope *env,
                                int fd, SmtpBeforeDotFn before_dot, void *ud,
                                char **reply, GError **err)
 {
@@ -929,13 +929,13 @@ smtp_client_error_is_permanent(const GError *err)
 }
 
 void
-smtp_client_interrupt(SmtpClient *c)
+smtp_client_interrupt(MfSmtpClient *c)
 {
 	conn_interrupt(c->conn);
 }
 
 gboolean
-smtp_client_outcome_unknown(const SmtpClient *c)
+smtp_client_outcome_unknown(const MfSmtpClient *c)
 {
 	return c->unknown;
 }

@@ -1,11 +1,11 @@
-/* smtp_client.h - a blocking SMTP submission client over one Conn.
+/* smtp_client.h - a blocking SMTP submission client over one MfConn.
  *
  * smtps:// uses implicit TLS; smtp:// must be upgraded with STARTTLS before
  * anything else: without it the client refuses to authenticate or send
  * (MF_ERROR_TLS).  EHLO is used; HELO only when EHLO is refused, and then
  * no extension is available (so smtp:// fails, and AUTH is impossible).
  * With a password, AUTH PLAIN is preferred, then AUTH LOGIN; with an access
- * token, OAUTHBEARER, then XOAUTH2 (as SmtpClientParams.server->auth says:
+ * token, OAUTHBEARER, then XOAUTH2 (as MfSmtpClientParams.server->auth says:
  * sasl_choose()).
  *
  * One session sends many messages, one after the other.  The protocol state
@@ -92,7 +92,7 @@ typedef struct {
 	                          * SERVER->password; not kept after connect
 	                          * returns */
 	const char *ehlo_name;   /* our name in EHLO; NULL: "localhost" */
-} SmtpClientParams;
+} MfSmtpClientParams;
 
 /* A message's envelope.  Addresses are bare addr-specs ("a@example.com",
  * no angle brackets); FROM may be "" (the null reverse-path).  Addresses
@@ -106,23 +106,23 @@ typedef struct {
 
 #define SMTP_CLIENT_RCPTS_MAX 1000
 
-typedef struct SmtpClient SmtpClient;
+typedef struct MfSmtpClient MfSmtpClient;
 
 /* Connects, reads the greeting, says EHLO, upgrades with STARTTLS on
  * smtp:// (then EHLO again), and authenticates when P->server->user is set.
  * Errors: MF_ERROR_CONNECTION (also a 4xx or 554 greeting), MF_ERROR_TLS,
  * MF_ERROR_AUTH (message includes the server's reply), MF_ERROR_PROTOCOL. */
-SmtpClient *smtp_client_connect(const SmtpClientParams *p, GError **err);
+MfSmtpClient *smtp_client_connect(const MfSmtpClientParams *p, GError **err);
 
 /* Sends QUIT (best effort, short wait) and frees; accepts NULL. */
-void smtp_client_free(SmtpClient *c);
+void smtp_client_free(MfSmtpClient *c);
 
-SmtpState smtp_client_state(const SmtpClient *c);
-guint smtp_client_extensions(const SmtpClient *c);  /* SMTP_EXT_* */
+SmtpState smtp_client_state(const MfSmtpClient *c);
+guint smtp_client_extensions(const MfSmtpClient *c);  /* SMTP_EXT_* */
 /* The server's SIZE limit in bytes; 0 when it announced none. */
-guint64 smtp_client_size_max(const SmtpClient *c);
+guint64 smtp_client_size_max(const MfSmtpClient *c);
 /* "smtps://host:465, TLSv1.3 ..." for status displays; owned by caller. */
-char *smtp_client_describe(const SmtpClient *c);
+char *smtp_client_describe(const MfSmtpClient *c);
 
 /* Sends one message whose data (header and body, CRLF line ends) is read
  * from FD from offset 0 to its end (a regular file: its size is the SIZE
@@ -131,7 +131,7 @@ char *smtp_client_describe(const SmtpClient *c);
  * for MAIL, RCPT and DATA when offered.  On success *REPLY (optional)
  * receives the server's final reply for people ("250 2.0.0 Ok: queued as
  * 4F2A"), owned by the caller.  See the top of this file for errors. */
-gboolean smtp_client_send_fd(SmtpClient *c, const SmtpEnvelope *env,
+gboolean smtp_client_send_fd(MfSmtpClient *c, const SmtpEnvelope *env,
                              int fd, char **reply, GError **err);
 
 /* Called once per message when the whole data went out, just before the
@@ -142,27 +142,27 @@ gboolean smtp_client_send_fd(SmtpClient *c, const SmtpEnvelope *env,
 typedef gboolean (*SmtpBeforeDotFn)(void *ud, GError **err);
 
 /* smtp_client_send_fd() that calls BEFORE_DOT (UD) as said above. */
-gboolean smtp_client_send_fd_before_dot(SmtpClient *c,
+gboolean smtp_client_send_fd_before_dot(MfSmtpClient *c,
                                         const SmtpEnvelope *env, int fd,
                                         SmtpBeforeDotFn before_dot, void *ud,
                                         char **reply, GError **err);
 
 /* The same with the data in memory. */
-gboolean smtp_client_send_data(SmtpClient *c, const SmtpEnvelope *env,
+gboolean smtp_client_send_data(MfSmtpClient *c, const SmtpEnvelope *env,
                                const char *data, size_t len, char **reply,
                                GError **err);
 
 /* TRUE when the last send failed after the whole message was sent, before
  * the server's verdict: it may have been delivered. */
-gboolean smtp_client_outcome_unknown(const SmtpClient *c);
+gboolean smtp_client_outcome_unknown(const MfSmtpClient *c);
 
 /* Makes a blocked call on C fail at once; callable from any thread. */
-void smtp_client_interrupt(SmtpClient *c);
+void smtp_client_interrupt(MfSmtpClient *c);
 
 /* TRUE when ERR means the message itself was refused for good (it goes to
  * failed/); FALSE for NULL and for every other error. */
 gboolean smtp_client_error_is_permanent(const GError *err);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmtpClient, smtp_client_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MfSmtpClient, smtp_client_free)
 
 #endif

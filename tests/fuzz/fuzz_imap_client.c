@@ -90,10 +90,10 @@ meta_cb(const ImapMeta *m, void *ud)
 }
 
 /* A client in STATE over C, as imap_client_connect() would leave it. */
-static ImapClient *
-fuzz_client(Conn *c, ImapState state)
+static MfImapClient *
+fuzz_client(MfConn *c, ImapState state)
 {
-	ImapClient *ic = g_new0(ImapClient, 1);
+	MfImapClient *ic = g_new0(MfImapClient, 1);
 	ImapParserLimits lim = imap_parser_default_limits;
 
 	lim.literal_max = 1 << 20;
@@ -110,7 +110,7 @@ fuzz_client(Conn *c, ImapState state)
 
 /* Runs the command OP picks; its result, with *ERR set as it says. */
 static gboolean
-fuzz_run(ImapClient *ic, guint8 op, Bodies *bodies, GError **err)
+fuzz_run(MfImapClient *ic, guint8 op, Bodies *bodies, GError **err)
 {
 	g_autoptr(GPtrArray) boxes = NULL;
 	g_autoptr(GHashTable) uids = NULL;
@@ -149,7 +149,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	ssize_t w = n ? write(sv[1], data + 1, n) : 0;
 	g_assert(w >= 0);
 	shutdown(sv[1], SHUT_WR);
-	ImapClient *ic = fuzz_client(conn_new_fd(sv[0], "fuzz:993", 1000),
+	MfImapClient *ic = fuzz_client(conn_new_fd(sv[0], "fuzz:993", 1000),
 	                             data[0] % 4 ? IMAP_STATE_SELECTED
 	                                         : IMAP_STATE_AUTH);
 	aborting = &bodies;

@@ -24,11 +24,11 @@ server_start(FakeServerFn fn, const FakeCert *cert, gboolean tls_at_once)
 	return fake_server_start(fn, NULL, 0, cert, tls_at_once);
 }
 
-static Conn *
+static MfConn *
 connect_ok(FakeServer *s, const char *host, int timeout_ms)
 {
 	g_autoptr(GError) err = NULL;
-	Conn *c = conn_connect(host, s->port, timeout_ms, &err);
+	MfConn *c = conn_connect(host, s->port, timeout_ms, &err);
 
 	ck_assert_msg(c != NULL, "connect: %s", err ? err->message : "?");
 	return c;
@@ -52,7 +52,7 @@ serve_lines(FakeServer *s)
 START_TEST(test_lines)
 {
 	FakeServer *s = server_start(serve_lines, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	MfConn *c = connect_ok(s, "127.0.0.1", 2000);
 	static const char *want[] = { "* OK hello", "second", "", "split line" };
 	g_autoptr(GError) err = NULL;
 	char *line = NULL;
@@ -98,7 +98,7 @@ serve_long_line(FakeServer *s)
 START_TEST(test_line_too_long)
 {
 	FakeServer *s = server_start(serve_long_line, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	MfConn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	char *line = NULL;
 	size_t len = 0;
@@ -115,7 +115,7 @@ END_TEST
 START_TEST(test_line_limit_edge)
 {
 	FakeServer *s = server_start(serve_long_line, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	MfConn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	char *line = NULL;
 	size_t len = 0;
@@ -146,7 +146,7 @@ serve_hello_world(FakeServer *s)
 START_TEST(test_peek_fill_consume)
 {
 	FakeServer *s = server_start(serve_hello_world, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	MfConn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	const char *p;
 	size_t len = 99;
@@ -217,7 +217,7 @@ sink_cb(const char *data, size_t len, void *ud, GError **err)
 START_TEST(test_read_exact)
 {
 	FakeServer *s = server_start(serve_big, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	MfConn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	Sink k = { 0 };
 	char *line;
@@ -243,7 +243,7 @@ END_TEST
 START_TEST(test_read_exact_abort)
 {
 	FakeServer *s = server_start(serve_big, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	MfConn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	Sink k = { .fail_after = 1 };
 	char *line = NULL;
@@ -268,7 +268,7 @@ START_TEST(test_refused)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	g_autoptr(GError) err = NULL;
 	gint64 t0;
-	Conn *c;
+	MfConn *c;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
@@ -292,7 +292,7 @@ serve_silence(FakeServer *s)
 START_TEST(test_idle_timeout)
 {
 	FakeServer *s = server_start(serve_silence, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 300);
+	MfConn *c = connect_ok(s, "127.0.0.1", 300);
 	g_autoptr(GError) err = NULL;
 	char *line = NULL;
 	size_t len;
@@ -325,7 +325,7 @@ serve_trickle(FakeServer *s)
 START_TEST(test_deadline)
 {
 	FakeServer *s = server_start(serve_trickle, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	MfConn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	char *line = NULL;
 	size_t len;
@@ -355,7 +355,7 @@ serve_no_read(FakeServer *s)
 START_TEST(test_write_timeout)
 {
 	FakeServer *s = server_start(serve_no_read, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 300);
+	MfConn *c = connect_ok(s, "127.0.0.1", 300);
 	g_autoptr(GError) err = NULL;
 	size_t size = 256 * 1024 * 1024;
 	g_autofree char *buf = g_malloc0(size);
@@ -386,7 +386,7 @@ serve_200k(FakeServer *s)
 START_TEST(test_fill_grows)
 {
 	FakeServer *s = server_start(serve_200k, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	MfConn *c = connect_ok(s, "127.0.0.1", 2000);
 	g_autoptr(GError) err = NULL;
 	const char *p;
 	size_t len = 0;
@@ -415,7 +415,7 @@ START_TEST(test_connect_timeout)
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof sa;
 	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	Conn *conns[8] = { NULL };
+	MfConn *conns[8] = { NULL };
 	gboolean timed_out = FALSE;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -448,7 +448,7 @@ serve_close_at_once(FakeServer *s)
 
 /* Writing to a closed peer fails cleanly, without SIGPIPE. */
 static void
-write_until_error(Conn *c)
+write_until_error(MfConn *c)
 {
 	g_autoptr(GError) err = NULL;
 	char buf[4096] = { 0 };
@@ -469,7 +469,7 @@ write_until_error(Conn *c)
 START_TEST(test_write_closed_peer)
 {
 	FakeServer *s = server_start(serve_close_at_once, NULL, FALSE);
-	Conn *c = connect_ok(s, "127.0.0.1", 2000);
+	MfConn *c = connect_ok(s, "127.0.0.1", 2000);
 
 	fake_server_finish(s, NULL);
 	write_until_error(c);
@@ -491,7 +491,7 @@ serve_echo(FakeServer *s)
 }
 
 static void
-check_echo(Conn *c)
+check_echo(MfConn *c)
 {
 	g_autoptr(GError) err = NULL;
 	g_autofree char *line = NULL;
@@ -505,11 +505,11 @@ check_echo(Conn *c)
 
 /* Connects to a TLS server with CERT and runs conn_start_tls() with TLS;
  * returns the client (NULL and *ERR on failure), with *S the server. */
-static Conn *
-tls_connect(const FakeCert *cert, const char *host, const ConnTlsConfig *tls,
+static MfConn *
+tls_connect(const FakeCert *cert, const char *host, const MfConnTlsConfig *tls,
             FakeServerFn fn, FakeServer **s, GError **err)
 {
-	Conn *c;
+	MfConn *c;
 
 	*s = server_start(fn, cert, TRUE);
 	c = connect_ok(*s, host, 2000);
@@ -521,11 +521,11 @@ tls_connect(const FakeCert *cert, const char *host, const ConnTlsConfig *tls,
 
 START_TEST(test_tls_ca_file)
 {
-	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
+	MfConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
 	g_autoptr(GError) err = NULL;
 	g_autofree char *desc = NULL;
 	FakeServer *s;
-	Conn *c = tls_connect(&cert_good, "localhost", &tls, serve_echo, &s, &err);
+	MfConn *c = tls_connect(&cert_good, "localhost", &tls, serve_echo, &s, &err);
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
 	ck_assert(conn_is_tls(c));
@@ -540,10 +540,10 @@ END_TEST
 
 START_TEST(test_tls_ip_address)
 {
-	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "127.0.0.1" };
+	MfConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "127.0.0.1" };
 	g_autoptr(GError) err = NULL;
 	FakeServer *s;
-	Conn *c = tls_connect(&cert_good, "127.0.0.1", &tls, serve_echo, &s, &err);
+	MfConn *c = tls_connect(&cert_good, "127.0.0.1", &tls, serve_echo, &s, &err);
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
 	check_echo(c);
@@ -570,7 +570,7 @@ START_TEST(test_tls_verify_fails)
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-		ConnTlsConfig tls = {
+		MfConnTlsConfig tls = {
 			.ca_file = cases[i].ca ? cases[i].ca->pem_path : NULL,
 			.host = cases[i].host,
 		};
@@ -579,7 +579,7 @@ START_TEST(test_tls_verify_fails)
 			"TLS certificate verification failed for %s: %s",
 			cases[i].host, cases[i].reason);
 		FakeServer *s;
-		Conn *c = tls_connect(cases[i].cert, "127.0.0.1", &tls,
+		MfConn *c = tls_connect(cases[i].cert, "127.0.0.1", &tls,
 		                      serve_echo, &s, &err);
 
 		ck_assert_ptr_null(c);
@@ -597,10 +597,10 @@ START_TEST(test_tls_pin_ok)
 	                       cert_expired.fpr_plain };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(pins); i++) {
-		ConnTlsConfig tls = { .fingerprint = pins[i], .host = "other" };
+		MfConnTlsConfig tls = { .fingerprint = pins[i], .host = "other" };
 		g_autoptr(GError) err = NULL;
 		FakeServer *s;
-		Conn *c = tls_connect(&cert_expired, "localhost", &tls,
+		MfConn *c = tls_connect(&cert_expired, "localhost", &tls,
 		                      serve_echo, &s, &err);
 
 		ck_assert_msg(c != NULL, "%s: %s", pins[i],
@@ -614,11 +614,11 @@ END_TEST
 
 START_TEST(test_tls_pin_mismatch)
 {
-	ConnTlsConfig tls = { .fingerprint = cert_good.fingerprint,
+	MfConnTlsConfig tls = { .fingerprint = cert_good.fingerprint,
 	                      .host = "localhost" };
 	g_autoptr(GError) err = NULL;
 	FakeServer *s;
-	Conn *c = tls_connect(&cert_wrong, "localhost", &tls, serve_echo, &s,
+	MfConn *c = tls_connect(&cert_wrong, "localhost", &tls, serve_echo, &s,
 	                      &err);
 
 	ck_assert_ptr_null(c);
@@ -634,10 +634,10 @@ START_TEST(test_tls_pin_invalid)
 	                      "AB:CD", "sha256:0123456789abcdef" };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-		ConnTlsConfig tls = { .fingerprint = bad[i], .host = "localhost" };
+		MfConnTlsConfig tls = { .fingerprint = bad[i], .host = "localhost" };
 		g_autoptr(GError) err = NULL;
 		FakeServer *s;
-		Conn *c = tls_connect(&cert_good, "localhost", &tls,
+		MfConn *c = tls_connect(&cert_good, "localhost", &tls,
 		                      serve_echo, &s, &err);
 
 		ck_assert_ptr_null(c);
@@ -667,13 +667,13 @@ START_TEST(test_tls_eof)
 	FakeServerFn fns[] = { serve_tls_bye, serve_tls_bye_rude };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(fns); i++) {
-		ConnTlsConfig tls = { .ca_file = cert_good.pem_path,
+		MfConnTlsConfig tls = { .ca_file = cert_good.pem_path,
 		                      .host = "localhost" };
 		g_autoptr(GError) err = NULL;
 		g_autofree char *line = NULL;
 		size_t len;
 		FakeServer *s;
-		Conn *c = tls_connect(&cert_good, "localhost", &tls, fns[i],
+		MfConn *c = tls_connect(&cert_good, "localhost", &tls, fns[i],
 		                      &s, &err);
 
 		ck_assert_msg(c != NULL, "%s", err ? err->message : "");
@@ -690,10 +690,10 @@ END_TEST
 
 START_TEST(test_tls_write_closed_peer)
 {
-	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
+	MfConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
 	g_autoptr(GError) err = NULL;
 	FakeServer *s;
-	Conn *c = tls_connect(&cert_good, "localhost", &tls,
+	MfConn *c = tls_connect(&cert_good, "localhost", &tls,
 	                      serve_close_at_once, &s, &err);
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
@@ -706,10 +706,10 @@ END_TEST
 START_TEST(test_tls_handshake_plain_server)
 {
 	/* a plaintext greeting where a TLS handshake was expected */
-	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
+	MfConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
 	g_autoptr(GError) err = NULL;
 	FakeServer *s = server_start(serve_lines, NULL, FALSE);
-	Conn *c = connect_ok(s, "localhost", 2000);
+	MfConn *c = connect_ok(s, "localhost", 2000);
 
 	ck_assert(!conn_start_tls(c, &tls, &err));
 	ck_assert(err != NULL);
@@ -721,9 +721,9 @@ END_TEST
 
 START_TEST(test_tls_handshake_timeout)
 {
-	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
+	MfConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
 	FakeServer *s = server_start(serve_silence, NULL, FALSE);
-	Conn *c = connect_ok(s, "localhost", 300);
+	MfConn *c = connect_ok(s, "localhost", 300);
 	g_autoptr(GError) err = NULL;
 	gint64 t0 = g_get_monotonic_time();
 
@@ -739,12 +739,12 @@ END_TEST
 static gpointer
 tls_echo_thread_cb(gpointer data)
 {
-	ConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
+	MfConnTlsConfig tls = { .ca_file = cert_good.pem_path, .host = "localhost" };
 	g_autoptr(GError) err = NULL;
 	FakeServer *s;
 
 	for (int i = 0; i < 5; i++) {
-		Conn *c = tls_connect(&cert_good, "localhost", &tls, serve_echo,
+		MfConn *c = tls_connect(&cert_good, "localhost", &tls, serve_echo,
 		                      &s, &err);
 
 		if (c == NULL)
@@ -789,9 +789,9 @@ serve_starttls(FakeServer *s)
 
 START_TEST(test_starttls)
 {
-	ConnTlsConfig tls = { .ca_file = cert_good.pem_path };
+	MfConnTlsConfig tls = { .ca_file = cert_good.pem_path };
 	FakeServer *s = server_start(serve_starttls, &cert_good, FALSE);
-	Conn *c = connect_ok(s, "localhost", 2000);
+	MfConn *c = connect_ok(s, "localhost", 2000);
 	g_autoptr(GError) err = NULL;
 	char *line;
 	size_t len;
@@ -822,11 +822,11 @@ serve_starttls_injection(FakeServer *s)
 
 START_TEST(test_starttls_injection)
 {
-	ConnTlsConfig tls = { .ca_file = cert_good.pem_path,
+	MfConnTlsConfig tls = { .ca_file = cert_good.pem_path,
 	                      .host = "localhost" };
 	FakeServer *s = server_start(serve_starttls_injection, &cert_good,
 	                             FALSE);
-	Conn *c = connect_ok(s, "localhost", 2000);
+	MfConn *c = connect_ok(s, "localhost", 2000);
 	g_autoptr(GError) err = NULL;
 	char *line;
 	size_t len = 0;

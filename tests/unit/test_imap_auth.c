@@ -57,7 +57,7 @@ run_script(FakeServer *s)
 	"tYWlsIn0="
 #define NO_AUTH "NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"
 
-static ImapClient *
+static MfImapClient *
 client_connect(FakeServer *s, SaslAuth auth, const char *secret,
                GError **err)
 {
@@ -69,10 +69,10 @@ client_connect(FakeServer *s, SaslAuth auth, const char *secret,
 		.auth = auth,
 		.timeout_ms = 3000,
 	};
-	ImapClientParams p = { .server = &srv, .secret = secret };
+	MfImapClientParams p = { .server = &srv, .secret = secret };
 
 	g_assert(url_parse(text, &srv.url, NULL));
-	ImapClient *c = imap_client_connect(&p, err);
+	MfImapClient *c = imap_client_connect(&p, err);
 	url_clear(&srv.url);
 	return c;
 }
@@ -102,7 +102,7 @@ START_TEST(test_xoauth2_initial)
 	g_snprintf(xoauth2_line, sizeof xoauth2_line,
 	           "A1 AUTHENTICATE XOAUTH2 %s", m);
 	FakeServer *s = START(xoauth2_steps);
-	ImapClient *c = client_connect(s, SASL_AUTH_XOAUTH2, TOKEN, &err);
+	MfImapClient *c = client_connect(s, SASL_AUTH_XOAUTH2, TOKEN, &err);
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
 	ck_assert_int_eq(imap_client_state(c), IMAP_STATE_AUTH);
 	ck_assert(imap_client_caps(c) & IMAP_CAP_IDLE);
@@ -133,7 +133,7 @@ START_TEST(test_oauthbearer_preferred)
 
 	g_snprintf(bearer_line, sizeof bearer_line,
 	           "A1 AUTHENTICATE OAUTHBEARER %s", m);
-	ImapClient *c = client_connect(s, SASL_AUTH_OAUTH2, TOKEN, &err);
+	MfImapClient *c = client_connect(s, SASL_AUTH_OAUTH2, TOKEN, &err);
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
 	imap_client_free(c);
 	fake_server_finish(s, NULL);
@@ -268,7 +268,7 @@ START_TEST(test_password_login_command)
 {
 	g_autoptr(GError) err = NULL;
 	FakeServer *s = START(login_steps);
-	ImapClient *c = client_connect(s, SASL_AUTH_PASSWORD, "pw", &err);
+	MfImapClient *c = client_connect(s, SASL_AUTH_PASSWORD, "pw", &err);
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
 	imap_client_free(c);
@@ -290,7 +290,7 @@ START_TEST(test_password_authenticate_login)
 {
 	g_autoptr(GError) err = NULL;
 	FakeServer *s = START(disabled_steps);
-	ImapClient *c = client_connect(s, SASL_AUTH_PASSWORD, "pw", &err);
+	MfImapClient *c = client_connect(s, SASL_AUTH_PASSWORD, "pw", &err);
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
 	imap_client_free(c);

@@ -79,7 +79,7 @@ copies_count(void)
 
 typedef struct {
 	char *dir;
-	OutboxParams p;
+	MfOutboxParams p;
 	MfOutbox *o;
 } Queue;
 
@@ -198,7 +198,7 @@ put(Queue *q, const char *name, const char *data, gboolean release)
 static int
 state_of(Queue *q, gint64 id)
 {
-	OutboxEntry e;
+	MfOutboxEntry e;
 
 	if (!outbox_get(q->o, id, &e))
 		return -1;
@@ -210,7 +210,7 @@ state_of(Queue *q, gint64 id)
 static char *
 error_of(Queue *q, gint64 id)
 {
-	OutboxEntry e;
+	MfOutboxEntry e;
 
 	ck_assert(outbox_get(q->o, id, &e));
 	char *error = g_strdup(e.error);
@@ -235,7 +235,7 @@ wait_attempts(Queue *q, gint64 id, guint n)
 {
 	gint64 start = g_get_monotonic_time();
 	guint attempts = 0;
-	OutboxEntry e;
+	MfOutboxEntry e;
 
 	while (attempts < n && elapsed_s(start) < WAIT_S) {
 		ck_assert(outbox_get(q->o, id, &e));
@@ -260,10 +260,10 @@ list_len(Queue *q, gboolean failed)
 START_TEST(test_not_found_leaves_entry_alone)
 {
 	Queue *q = queue_new(0, FALSE);
-	OutboxEntry e;
+	MfOutboxEntry e;
 
 	memset(&e, 0x5a, sizeof e);
-	OutboxEntry before = e;
+	MfOutboxEntry before = e;
 	ck_assert(!outbox_get(q->o, 4242, &e));
 	ck_assert(!outbox_lookup(q->o, FALSE, "nothing.eml", &e));
 	ck_assert(!outbox_lookup(q->o, TRUE, "nothing.eml", &e));
@@ -427,7 +427,7 @@ START_TEST(test_failed_write_never_queued)
 	g_autofree char *spool = spool_path(q, id, "");
 	ck_assert_int_eq(stat(spool, &st), 0);
 	ck_assert_int_eq(st.st_size, 0);
-	OutboxEntry e;
+	MfOutboxEntry e;
 	ck_assert(outbox_get(q->o, id, &e));
 	g_autofree char *status = outbox_status(&e);
 	outbox_entry_clear(&e);
@@ -523,7 +523,7 @@ START_TEST(test_crash_awaiting)
 	ck_assert_msg(strstr(error, "may have been delivered") &&
 	              strstr(error, "move it back into outbox/"), "%s", error);
 	ck_assert(!g_file_test(sent, G_FILE_TEST_EXISTS));
-	OutboxEntry e;
+	MfOutboxEntry e;
 	ck_assert(outbox_lookup(q->o, TRUE, "w.eml.1", &e));
 	ck_assert_int_eq(e.id, id);
 	outbox_entry_clear(&e);
@@ -608,7 +608,7 @@ START_TEST(test_failed_two_files)
 		g_autofree char *spool = spool_path(q, id, "");
 		g_autoptr(GError) err = NULL;
 		OutboxSummary sum;
-		OutboxEntry e;
+		MfOutboxEntry e;
 
 		queue_close(q);
 		db_exec(q, "UPDATE outbox SET state = 4, error = '550 no'");
@@ -828,7 +828,7 @@ START_TEST(test_send_4xx_at_dot)
 	SmtpFake *sf = smtp_fake_new(AT_DOT_REPLY, "451 4.3.0 later\r\n");
 	FakeServer *f = smtp_fake_start(sf, FALSE);
 
-	OutboxEntry e;
+	MfOutboxEntry e;
 
 	wait_attempts(sf->q, sf->id, 1);
 	ck_assert(outbox_get(sf->q->o, sf->id, &e));

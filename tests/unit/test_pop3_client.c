@@ -66,7 +66,7 @@ typedef struct {
 	guint64 message_max;
 } Opts;
 
-static Pop3Client *
+static MfPop3Client *
 client_connect(FakeServer *s, const Opts *o, GError **err)
 {
 	g_autofree char *text = g_strdup_printf("%s://127.0.0.1:%u", o->scheme,
@@ -77,23 +77,23 @@ client_connect(FakeServer *s, const Opts *o, GError **err)
 		.auth = o->auth,
 		.timeout_ms = o->timeout_ms ? o->timeout_ms : 3000,
 	};
-	Pop3ClientParams p = {
+	MfPop3ClientParams p = {
 		.server = &srv,
 		.secret = o->password ? o->password : "secret",
 		.message_max = o->message_max,
 	};
 
 	g_assert(url_parse(text, &srv.url, NULL));
-	Pop3Client *c = pop3_client_connect(&p, err);
+	MfPop3Client *c = pop3_client_connect(&p, err);
 	url_clear(&srv.url);
 	return c;
 }
 
-static Pop3Client *
+static MfPop3Client *
 connect_ok(FakeServer *s, const Opts *o)
 {
 	g_autoptr(GError) err = NULL;
-	Pop3Client *c = client_connect(s, o, &err);
+	MfPop3Client *c = client_connect(s, o, &err);
 
 	ck_assert_msg(c != NULL, "connect: %s", err ? err->message : "?");
 	ck_assert_int_eq(pop3_client_state(c), POP3_STATE_TRANSACTION);
@@ -165,7 +165,7 @@ static const Step session_steps[] = {
 START_TEST(test_session)
 {
 	FakeServer *s = START(session_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GArray) list = NULL;
 	guint32 count = 0;
@@ -225,7 +225,7 @@ START_TEST(test_user_pass)
 {
 	FakeServer *s = START(user_pass_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .password = "pass word" };
-	Pop3Client *c = connect_ok(s, &o);
+	MfPop3Client *c = connect_ok(s, &o);
 
 	pop3_client_free(c);
 	fake_server_finish(s, "CAPA\r\nUSER alice\r\nPASS pass word\r\n");
@@ -289,7 +289,7 @@ START_TEST(test_sasl_continuation)
 	g_autofree char *b64 = g_base64_encode((const guchar *)raw, 208);
 	g_strlcpy(long_b64, b64, sizeof long_b64);
 	FakeServer *s = START(sasl_cont_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &o);
+	MfPop3Client *c = connect_ok(s, &o);
 	pop3_client_free(c);
 	g_autofree char *want = g_strdup_printf("CAPA\r\nAUTH PLAIN\r\n%s\r\n",
 	                                        b64);
@@ -342,7 +342,7 @@ START_TEST(test_oauthbearer)
 	                                       strlen(msg));
 
 	g_snprintf(oauth_line, sizeof oauth_line, "AUTH OAUTHBEARER %s", b64);
-	Pop3Client *c = connect_ok(s, &o);
+	MfPop3Client *c = connect_ok(s, &o);
 	pop3_client_free(c);
 	g_autofree char *want = g_strdup_printf("CAPA\r\n%s\r\n", oauth_line);
 	fake_server_finish(s, want);
@@ -371,7 +371,7 @@ START_TEST(test_xoauth2_long_token)
 	                                       strlen(msg));
 	g_strlcpy(long_answer, b64, sizeof long_answer);
 	FakeServer *s = START(xoauth2_long_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &o);
+	MfPop3Client *c = connect_ok(s, &o);
 	pop3_client_free(c);
 	g_autofree char *want = g_strdup_printf("CAPA\r\nAUTH XOAUTH2\r\n"
 	                                        "%s\r\n", b64);
@@ -458,7 +458,7 @@ static const Step stls_steps[] = {
 START_TEST(test_stls)
 {
 	FakeServer *s = START(stls_steps, FALSE);
-	Pop3Client *c = connect_ok(s, &pop3);
+	MfPop3Client *c = connect_ok(s, &pop3);
 
 	ck_assert(!(pop3_client_caps(c) & POP3_CAP_STLS));
 	ck_assert(pop3_client_caps(c) & POP3_CAP_SASL_PLAIN);
@@ -629,7 +629,7 @@ static const Step late_uidl_steps[] = {
 START_TEST(test_uidl_after_login)
 {
 	FakeServer *s = START(late_uidl_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 
 	ck_assert(pop3_client_caps(c) & POP3_CAP_UIDL);
 	pop3_client_free(c);
@@ -649,7 +649,7 @@ static const Step uidl_err_steps[] = {
 START_TEST(test_no_uidl_command)
 {
 	FakeServer *s = START(uidl_err_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	GArray *list = NULL;
 
@@ -715,7 +715,7 @@ START_TEST(test_uidl_bad)
 {
 	uidl_case = &uidl_cases[_i];
 	FakeServer *s = START(uidl_case_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	GArray *list = NULL;
 
@@ -779,7 +779,7 @@ START_TEST(test_retr_big)
 {
 	make_big_message();
 	FakeServer *s = START(retr_big_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	guint64 got = 0;
 	Sink k;
@@ -811,7 +811,7 @@ static const Step retr_err_steps[] = {
 START_TEST(test_retr_err)
 {
 	FakeServer *s = START(retr_err_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	guint64 got = 77;
 	Sink k;
@@ -841,7 +841,7 @@ START_TEST(test_retr_sink_fails)
 {
 	make_big_message();
 	FakeServer *s = START(retr_sink_fail_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	Sink k;
 
@@ -861,7 +861,7 @@ START_TEST(test_retr_too_big)
 	make_big_message();
 	FakeServer *s = START(retr_sink_fail_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .message_max = 200 * 1024 };
-	Pop3Client *c = connect_ok(s, &o);
+	MfPop3Client *c = connect_ok(s, &o);
 	g_autoptr(GError) err = NULL;
 	Sink k;
 
@@ -895,7 +895,7 @@ START_TEST(test_reply_never_ends)
 {
 	FakeServer *s = START(trickle_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .timeout_ms = 600 };
-	Pop3Client *c = connect_ok(s, &o);
+	MfPop3Client *c = connect_ok(s, &o);
 	g_autoptr(GError) err = NULL;
 	gint64 t0 = g_get_monotonic_time();
 	Sink k;
@@ -922,7 +922,7 @@ START_TEST(test_listing_stalls)
 {
 	FakeServer *s = START(uidl_trickle_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .timeout_ms = 400 };
-	Pop3Client *c = connect_ok(s, &o);
+	MfPop3Client *c = connect_ok(s, &o);
 	g_autoptr(GError) err = NULL;
 	GArray *list = NULL;
 	gint64 t0 = g_get_monotonic_time();
@@ -955,7 +955,7 @@ static const Step endless_line_steps[] = {
 START_TEST(test_endless_line)
 {
 	FakeServer *s = START(endless_line_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 	Sink k;
 
@@ -977,7 +977,7 @@ static const Step garbage_steps[] = {
 START_TEST(test_reply_garbage)
 {
 	FakeServer *s = START(garbage_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert(!pop3_client_noop(c, &err));
@@ -1002,7 +1002,7 @@ static const Step dele_steps[] = {
 START_TEST(test_free_without_quit)
 {
 	FakeServer *s = START(dele_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert(pop3_client_dele(c, 1, &err));
@@ -1022,7 +1022,7 @@ static const Step quit_err_steps[] = {
 START_TEST(test_quit_err)
 {
 	FakeServer *s = START(quit_err_steps, TRUE);
-	Pop3Client *c = connect_ok(s, &pop3s);
+	MfPop3Client *c = connect_ok(s, &pop3s);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert(pop3_client_dele(c, 1, &err));
@@ -1043,7 +1043,7 @@ START_TEST(test_quit_no_answer)
 {
 	FakeServer *s = START(quit_eof_steps, TRUE);
 	Opts o = { .scheme = "pop3s", .timeout_ms = 300 };
-	Pop3Client *c = connect_ok(s, &o);
+	MfPop3Client *c = connect_ok(s, &o);
 	g_autoptr(GError) err = NULL;
 
 	ck_assert(!pop3_client_quit(c, &err));

@@ -116,7 +116,7 @@ fake_start(const Step *steps, gboolean tls_at_once)
 static const char *fake_password = "pass";
 static SaslAuth fake_auth = SASL_AUTH_PASSWORD;
 
-static SmtpClient *
+static MfSmtpClient *
 fake_connect(FakeServer *f, gboolean implicit, const char *user, int timeout_ms,
              GError **err)
 {
@@ -129,7 +129,7 @@ fake_connect(FakeServer *f, gboolean implicit, const char *user, int timeout_ms,
 		.auth = fake_auth,
 		.timeout_ms = timeout_ms,
 	};
-	SmtpClientParams p = {
+	MfSmtpClientParams p = {
 		.server = &srv,
 		.secret = fake_password,
 		.ehlo_name = "client.example",
@@ -174,7 +174,7 @@ START_TEST(test_pipelined)
 {
 	FakeServer *f = fake_start(script_pipelined, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 2, SMTP_BODY_8BIT };
 	g_autofree char *reply = NULL;
 
@@ -225,7 +225,7 @@ START_TEST(test_lockstep_reuse)
 {
 	FakeServer *f = fake_start(script_lockstep, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 2, 0 };
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
@@ -258,7 +258,7 @@ START_TEST(test_rcpt_550_after_354)
 {
 	FakeServer *f = fake_start(script_rcpt_550_354, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 2, 0 };
 
 	ck_assert(c != NULL);
@@ -294,7 +294,7 @@ START_TEST(test_rcpt_451)
 {
 	FakeServer *f = fake_start(script_rcpt_451, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 2, 0 };
 
 	ck_assert(c != NULL);
@@ -327,7 +327,7 @@ START_TEST(test_mail_refused)
 {
 	FakeServer *f = fake_start(script_mail_refused, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
 
 	ck_assert(c != NULL);
@@ -356,7 +356,7 @@ START_TEST(test_local_refusals)
 {
 	FakeServer *f = fake_start(script_local_refusals, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
 	static const char *const utf8_rcpt[] = { "j\xc3\xb6rg@y.example" };
 	static const char *const bad_rcpt[] = { "b@y.example>\r\nRSET" };
@@ -407,7 +407,7 @@ START_TEST(test_smtputf8)
 {
 	FakeServer *f = fake_start(script_utf8, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "j\xc3\xb6rg@x.example", rcpts2, 1,
 	                     SMTP_BODY_8BIT };
 
@@ -434,7 +434,7 @@ START_TEST(test_data_554)
 {
 	FakeServer *f = fake_start(script_data_554, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
 	char *reply = NULL;
 
@@ -465,7 +465,7 @@ START_TEST(test_data_no_reply)
 {
 	FakeServer *f = fake_start(script_data_silent, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 500, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 500, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
 
 	ck_assert(c != NULL);
@@ -489,7 +489,7 @@ START_TEST(test_421)
 {
 	FakeServer *f = fake_start(script_421, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
 
 	ck_assert(c != NULL);
@@ -541,7 +541,7 @@ START_TEST(test_send_fd)
 	unlink(path);
 
 	FakeServer *f = fake_start(steps, TRUE);
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
 	ck_assert(c != NULL);
 	ck_assert_uint_eq(smtp_client_size_max(c), 0);
@@ -569,7 +569,7 @@ START_TEST(test_no_starttls)
 {
 	FakeServer *f = fake_start(script_no_starttls, FALSE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, FALSE, "user", 3000, &err);
+	MfSmtpClient *c = fake_connect(f, FALSE, "user", 3000, &err);
 
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_TLS, "does not offer STARTTLS");
@@ -596,7 +596,7 @@ START_TEST(test_starttls)
 {
 	FakeServer *f = fake_start(script_starttls, FALSE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, FALSE, "user", 3000, &err);
+	MfSmtpClient *c = fake_connect(f, FALSE, "user", 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
@@ -621,7 +621,7 @@ START_TEST(test_helo_fallback)
 {
 	FakeServer *f = fake_start(script_helo, FALSE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, FALSE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, FALSE, NULL, 3000, &err);
 
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_TLS, "does not offer STARTTLS");
@@ -651,7 +651,7 @@ START_TEST(test_helo_send)
 {
 	FakeServer *f = fake_start(script_helo_send, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 	SmtpEnvelope env = { "a@x.example", rcpts2, 1, 0 };
 
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
@@ -673,7 +673,7 @@ START_TEST(test_auth_fail)
 {
 	FakeServer *f = fake_start(script_auth_fail, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
 
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_AUTH, "authentication refused: 535 5.7.8 "
@@ -706,7 +706,7 @@ START_TEST(test_auth_plain_long)
 	g_snprintf(auth_long_line, sizeof auth_long_line, "%s\r\n", b64);
 	fake_password = pw;
 	FakeServer *f = fake_start(script_auth_long, TRUE);
-	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
 	fake_password = "pass";
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
 	smtp_client_free(c);
@@ -743,7 +743,7 @@ START_TEST(test_auth_oauthbearer)
 	           b64);
 	fake_password = TOKEN;
 	fake_auth = SASL_AUTH_OAUTH2;
-	SmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, "user", 3000, &err);
 	ck_assert_msg(c != NULL, "%s", err ? err->message : "");
 	smtp_client_free(c);
 	fake_server_finish(f, NULL);
@@ -814,7 +814,7 @@ START_TEST(test_greeting_and_garbage)
 {
 	FakeServer *f = fake_start(script_greeting_554, TRUE);
 	g_autoptr(GError) err = NULL;
-	SmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
+	MfSmtpClient *c = fake_connect(f, TRUE, NULL, 3000, &err);
 
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_CONNECTION, "server refused the session: "
@@ -841,7 +841,7 @@ START_TEST(test_silent_server)
 	FakeServer *f = fake_start(script_silent, FALSE);
 	g_autoptr(GError) err = NULL;
 	gint64 t0 = g_get_monotonic_time();
-	SmtpClient *c = fake_connect(f, FALSE, NULL, 300, &err);
+	MfSmtpClient *c = fake_connect(f, FALSE, NULL, 300, &err);
 
 	ck_assert_ptr_null(c);
 	assert_error(err, MF_ERROR_CONNECTION, "timed out");
