@@ -1,6 +1,8 @@
 /* account_body.c - message bodies of an account: served from the store
  * (checked once per run, then opened straight from their files), else
- * fetched by one thread while others asking for the same body wait. */
+ * fetched by one thread while others asking for the same body wait; when
+ * a folder's messages are read one after the other, the next few
+ * uncached ones come in the same UID FETCH (read-ahead). */
 #include "cache/account_int.h"
 
 #include <fcntl.h>
@@ -8,18 +10,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/body_sink.h"
 #include "net/mf_error.h"
+
+/* Read-ahead: after RA_AFTER messages of a folder read one after the
+ * other in listing order, the next uncached ones come with the one asked
+ * for, RA_FIRST at first, twice as many each time the reader keeps on,
+ * up to RA_MAX messages and RA_MAX_BYTES (and an eighth of the cache
+ * budget, so that what is read ahead never pushes out what was read). */
+#define RA_AFTER 4
+#define RA_FIRST 8
+#define RA_MAX 64
+#define RA_MAX_BYTES (4u << 20)
 
 typedef struct {
 	MfAccount *a;
 	const MfFolder *folder;
 	gint64 folder_id;
 	guint32 uidvalidity;
-	guint32 uid;
-	guint64 size;           /* as listed: what stat shows */
-	gboolean stored;
-	const char *key;
-	GError *refused;        /* the body came but was not stored: why */
+	guint32 uid;            /* the body asked for */
+	GArray *want;           /* MfRemoteMessage: it, then read-ahead ones */
+	gboolean stored;        /* UID's body is stored */
+	GError *refused;        /* UID's body came but was not stored: why */
+	BodySink sink;
 } FetchCtx;
 
 /* A body is served only if it has the size the listing gives, which is
@@ -53,62 +66,57 @@ account_body_warn(MfAccount *a, gint64 folder_id, guint32 uid,
 	tree_unref(t);
 }
 
-static gpointer
-account_sink_open(guint64 size, void *ud, GError **err)
+/* The listed entry of UID among what C fetches, or NULL. */
+static const MfRemoteMessage *
+account_fetch_wanted(const FetchCtx *c, guint32 uid)
 {
-	FetchCtx *c = ud;
-	return store_body_begin(c->a->store, err);
+	for (guint i = 0; i < c->want->len; i++) {
+		const MfRemoteMessage *m = &g_array_index(c->want,
+		                                          MfRemoteMessage, i);
+		if (m->uid == uid)
+			return m;
+	}
+	return NULL;
 }
 
+/* Keeps a body asked for whose size is the listed one.  Refusing the
+ * one asked for does not fail the fetch: the server's reply to it is
+ * still to be read. */
 static gboolean
-account_sink_write(gpointer sink, const char *data, size_t len, GError **err)
-{
-	return store_body_write(sink, data, len, err);
-}
-
-static gboolean
-account_sink_finish(gpointer sink, guint32 uid, void *ud, GError **err)
+account_sink_accept(guint32 uid, guint64 size, void *ud)
 {
 	FetchCtx *c = ud;
+	const MfRemoteMessage *m = account_fetch_wanted(c, uid);
 
-	if (uid != c->uid || c->refused) {
-		store_body_abort(sink);
-		return TRUE;
-	}
-	/* Refused without failing the fetch: the server's reply to it is
-	 * still to be read. */
-	if (!account_body_size_ok(c->size, store_body_size(sink),
-	                          &c->refused)) {
-		store_body_abort(sink);
-		return TRUE;
-	}
-	if (!store_body_commit(c->a->store, sink, c->folder_id, c->uidvalidity,
-	                       uid, err))
+	if (!m || (uid == c->uid && c->refused))
 		return FALSE;
-	c->stored = TRUE;
-	return TRUE;
+	if (uid == c->uid)
+		return account_body_size_ok(m->size, size, &c->refused);
+	return m->size == size; /* else refused when it is read */
 }
 
 static void
-account_sink_abort(gpointer sink)
+account_sink_stored(guint32 uid, guint64 size, void *ud)
 {
-	store_body_abort(sink);
-}
+	FetchCtx *c = ud;
 
-static const MfBodySink account_sink = {
-	.open = account_sink_open,
-	.write = account_sink_write,
-	.finish = account_sink_finish,
-	.abort = account_sink_abort,
-};
+	if (uid == c->uid)
+		c->stored = TRUE;
+}
 
 static gboolean
 account_fetch_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	FetchCtx *c = ud;
-	MfRemoteMessage m = { .uid = c->uid, .key = c->key };
+
+	c->sink = (BodySink){ .store = a->store, .folder_id = c->folder_id,
+	                      .uidvalidity = c->uidvalidity,
+	                      .accept = account_sink_accept,
+	                      .stored = account_sink_stored, .ud = c };
 	return a->backend->fetch_bodies(s, c->folder->name, c->uidvalidity,
-	                                &m, 1, &account_sink, c, err);
+	                                (const MfRemoteMessage *)c->want->data,
+	                                c->want->len, &body_sink, &c->sink,
+	                                err);
 }
 
 static gboolean
@@ -155,6 +163,100 @@ account_unclaim(MfAccount *a, const char *key)
 	g_hash_table_remove(a->inflight, key);
 	g_cond_broadcast(&a->inflight_done);
 	g_mutex_unlock(&a->lock);
+}
+
+/* Claims KEY if no other thread fetches it; FALSE (nothing claimed)
+ * otherwise. */
+static gboolean
+account_try_claim(MfAccount *a, const char *key)
+{
+	g_mutex_lock(&a->lock);
+	gboolean free = !g_hash_table_contains(a->inflight, key);
+	if (free)
+		g_hash_table_add(a->inflight, g_strdup(key));
+	g_mutex_unlock(&a->lock);
+	return free;
+}
+
+static void
+account_unclaim_all(MfAccount *a, GPtrArray *keys)
+{
+	for (guint i = 0; i < keys->len; i++)
+		account_unclaim(a, keys->pdata[i]);
+}
+
+static char *
+account_body_key(gint64 folder_id, guint32 uidvalidity, guint32 uid)
+{
+	return g_strdup_printf("%" G_GINT64_FORMAT "/%u/%u", folder_id,
+	                       uidvalidity, uid);
+}
+
+/* Notes that message I of FOLDER_ID's listing is being read; returns how
+ * many to read ahead with it if it must be fetched: 0 unless the RA_AFTER
+ * read before were of the same folder, each just after the one before
+ * (or one further). */
+static guint
+account_ra_note(MfAccount *a, gint64 folder_id, guint i)
+{
+	g_mutex_lock(&a->lock);
+	gboolean seq = a->ra_folder == folder_id && i > a->ra_last &&
+	               i - a->ra_last <= 2;
+	a->ra_run = seq ? a->ra_run + 1 : 0;
+	a->ra_window = a->ra_run < RA_AFTER ? 0
+	             : a->ra_window ? MIN(a->ra_window * 2, RA_MAX) : RA_FIRST;
+	a->ra_folder = folder_id;
+	a->ra_last = i;
+	guint w = a->ra_window;
+	g_mutex_unlock(&a->lock);
+	return w;
+}
+
+/* TRUE if M of L is worth reading ahead: not read back as written, and
+ * no body file yet. */
+static gboolean
+account_ra_wanted(MfAccount *a, const MfListing *l, gint64 folder_id,
+                  const MfRemoteMessage *m)
+{
+	guint64 size;
+
+	if (listing_written(l, m->uid, &size))
+		return FALSE;
+	g_autofree char *path = store_body_file(a->store, folder_id,
+	                                        l->uidvalidity, m->uid);
+	return access(path, F_OK) != 0;
+}
+
+/* What to fetch for MSG (of L, index I): it, then up to WINDOW of the
+ * uncached messages after it that no other thread fetches, each claimed
+ * (their keys added to CLAIMED). */
+static GArray *
+account_ra_want(MfAccount *a, const MfListing *l, gint64 folder_id,
+                guint i, guint window, GPtrArray *claimed)
+{
+	GArray *want = g_array_new(FALSE, FALSE, sizeof(MfRemoteMessage));
+	const MfRemoteMessage *msg = listing_at(l, i);
+	guint64 budget = a->p.cache_max ? MIN(RA_MAX_BYTES, a->p.cache_max / 8)
+	                                : RA_MAX_BYTES;
+	guint64 bytes = 0;
+
+	g_array_append_val(want, *msg);
+	for (guint k = i + 1; k < listing_count(l) && k <= i + 2 * window &&
+	     want->len <= window; k++) {
+		const MfRemoteMessage *m = listing_at(l, k);
+		if (bytes + m->size > budget ||
+		    !account_ra_wanted(a, l, folder_id, m))
+			continue;
+		char *key = account_body_key(folder_id, l->uidvalidity, m->uid);
+		if (!account_try_claim(a, key)) {
+			g_free(key);
+			continue;
+		}
+		g_ptr_array_add(claimed, key);
+		g_array_append_val(want, *m);
+		bytes += m->size;
+	}
+	return want;
 }
 
 /* Opens a body checked earlier in this run straight from its file: the
@@ -232,15 +334,43 @@ account_open_stored(MfAccount *a, const char *key, gint64 folder_id,
 	return -1;
 }
 
-/* The body of UID in FOLDER_ID/UIDVALIDITY: from the store, else fetched
- * by one thread while the others wait for it. */
+/* Fetches message I of L (and WINDOW more to read ahead) and opens it;
+ * KEY is claimed. */
 static int
-account_open_body(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
-                  const MfRemoteMessage *msg, GError **err)
+account_fetch_open(MfAccount *a, const MfListing *l, gint64 folder_id,
+                   guint i, guint window, const char *key, GError **err)
 {
-	guint32 uid = msg->uid;
-	g_autofree char *key = g_strdup_printf("%" G_GINT64_FORMAT "/%u/%u",
-	                                       folder_id, uidvalidity, uid);
+	g_autoptr(GPtrArray) claimed = g_ptr_array_new_with_free_func(g_free);
+	guint32 uid = listing_at(l, i)->uid;
+	FetchCtx c = { a, NULL, folder_id, l->uidvalidity, uid,
+	               account_ra_want(a, l, folder_id, i, window, claimed),
+	               FALSE, NULL, { 0 } };
+	int fd = -1;
+
+	if (account_fetch_body(a, &c, err)) {
+		fd = store_body_open(a->store, folder_id, l->uidvalidity, uid,
+		                     FALSE, err);
+		if (fd >= 0)
+			account_mark_verified(a, key, fd);
+	} else if (g_error_matches(*err, MF_ERROR, MF_ERROR_MESSAGE)) {
+		account_body_warn(a, folder_id, uid, *err);
+	}
+	account_unclaim_all(a, claimed);
+	g_array_unref(c.want);
+	return fd;
+}
+
+/* The body of message I of L (FOLDER_ID): from the store, else fetched
+ * by one thread while the others wait for it, with WINDOW more read
+ * ahead. */
+static int
+account_open_body(MfAccount *a, const MfListing *l, gint64 folder_id,
+                  guint i, guint window, GError **err)
+{
+	const MfRemoteMessage *msg = listing_at(l, i);
+	guint32 uidvalidity = l->uidvalidity;
+	g_autofree char *key = account_body_key(folder_id, uidvalidity,
+	                                        msg->uid);
 	GError *e = NULL;
 	int fd = account_open_stored(a, key, folder_id, uidvalidity, msg, &e);
 
@@ -255,18 +385,8 @@ account_open_body(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 	}
 	account_claim(a, key);
 	fd = account_open_stored(a, key, folder_id, uidvalidity, msg, &e);
-	if (fd < 0 && !e) {
-		FetchCtx c = { a, NULL, folder_id, uidvalidity, uid, msg->size,
-		               FALSE, msg->key, NULL };
-		if (account_fetch_body(a, &c, &e)) {
-			fd = store_body_open(a->store, folder_id, uidvalidity,
-			                     uid, FALSE, &e);
-			if (fd >= 0)
-				account_mark_verified(a, key, fd);
-		} else if (g_error_matches(e, MF_ERROR, MF_ERROR_MESSAGE)) {
-			account_body_warn(a, folder_id, uid, e);
-		}
-	}
+	if (fd < 0 && !e)
+		fd = account_fetch_open(a, l, folder_id, i, window, key, &e);
 	if (e)
 		g_propagate_error(err, e);
 	account_unclaim(a, key);
@@ -346,8 +466,11 @@ account_open_message(MfAccount *a, gint64 gen, guint32 uid, GError **err)
 		            "message %u is gone", uid);
 	else if (written)
 		fd = account_open_written(a, written, size, err);
-	else if (l)
-		fd = account_open_body(a, folder_id, l->uidvalidity, m, err);
+	else if (l) {
+		guint i = (guint)(m - listing_at(l, 0));
+		guint window = account_ra_note(a, folder_id, i);
+		fd = account_open_body(a, l, folder_id, i, window, err);
+	}
 	listing_unref(l);
 	return fd;
 }

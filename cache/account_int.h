@@ -88,6 +88,14 @@ struct MfAccount {
 	GCond pool_cond;
 	GQueue idle;             /* MfSession* ready for use */
 	guint sessions;          /* connected sessions, idle or in use */
+
+	/* Read-ahead (account_body.c), guarded by "lock": the message read
+	 * last (folder, index in its listing) and how many to fetch with
+	 * the next one read after it. */
+	gint64 ra_folder;
+	guint ra_last;
+	guint ra_run;            /* reads in a row in listing order */
+	guint ra_window;
 };
 
 typedef gboolean (*SessionFn)(MfAccount *a, MfSession *s, void *ud,
