@@ -259,47 +259,58 @@ account_ra_want(MfAccount *a, const MfListing *l, gint64 folder_id,
 	return want;
 }
 
+/* The key of message UID of generation GEN in the set of bodies checked
+ * in this run: its inode number, one word (the set holds every body read
+ * since the mount, so it must stay small). */
+static gpointer
+account_verified_key(gint64 gen, guint32 uid)
+{
+	return GSIZE_TO_POINTER(((gsize)gen << 32) | uid);
+}
+
+/* Records a read for the eviction order; only needed with a budget. */
+static void
+account_touch(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
+              guint32 uid)
+{
+	if (a->p.cache_max)
+		store_body_touch(a->store, folder_id, uidvalidity, uid);
+}
+
 /* Opens a body checked earlier in this run straight from its file: the
- * hot path of a warm grep, with no index lookup.  -1 if it must be looked
- * up (not checked yet, or gone since). */
+ * hot path of a warm grep, with no index lookup (the caller checks the
+ * size).  -1 if it must be looked up (not checked yet, or gone since). */
 static int
-account_open_verified(MfAccount *a, const char *key, gint64 folder_id,
+account_open_verified(MfAccount *a, gint64 gen, gint64 folder_id,
                       guint32 uidvalidity, guint32 uid)
 {
-	struct stat st;
+	gpointer key = account_verified_key(gen, uid);
 
 	g_mutex_lock(&a->lock);
-	gpointer size = g_hash_table_lookup(a->verified, key);
+	gboolean known = g_hash_table_contains(a->verified, key);
 	g_mutex_unlock(&a->lock);
-	if (!size)
+	if (!known)
 		return -1;
 	g_autofree char *path = store_body_file(a->store, folder_id,
 	                                        uidvalidity, uid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && fstat(fd, &st) == 0 &&
-	    (guint64)st.st_size + 1 == GPOINTER_TO_SIZE(size)) {
-		store_body_touch(a->store, folder_id, uidvalidity, uid);
+	if (fd >= 0) {
+		account_touch(a, folder_id, uidvalidity, uid);
 		return fd;
 	}
-	if (fd >= 0)
-		close(fd);
 	g_mutex_lock(&a->lock);
 	g_hash_table_remove(a->verified, key);
 	g_mutex_unlock(&a->lock);
 	return -1;
 }
 
-/* Remembers that KEY's body (of FD) passed its checks in this run. */
+/* Remembers that the body of UID of generation GEN passed its checks in
+ * this run. */
 static void
-account_mark_verified(MfAccount *a, const char *key, int fd)
+account_mark_verified(MfAccount *a, gint64 gen, guint32 uid)
 {
-	struct stat st;
-
-	if (fstat(fd, &st) != 0)
-		return;
 	g_mutex_lock(&a->lock);
-	g_hash_table_replace(a->verified, g_strdup(key),
-	                     GSIZE_TO_POINTER((gsize)st.st_size + 1));
+	g_hash_table_add(a->verified, account_verified_key(gen, uid));
 	g_mutex_unlock(&a->lock);
 }
 
@@ -307,22 +318,24 @@ account_mark_verified(MfAccount *a, const char *key, int fd)
  * served because its size is not the listed one.  That is logged when
  * the body is first checked in this run, not on every open. */
 static int
-account_open_stored(MfAccount *a, const char *key, gint64 folder_id,
-                    guint32 uidvalidity, const MfRemoteMessage *msg,
-                    GError **err)
+account_open_stored(MfAccount *a, const MfListing *l, gint64 folder_id,
+                    const MfRemoteMessage *msg, GError **err)
 {
 	g_autoptr(GError) why = NULL;
+	guint32 uidvalidity = l->uidvalidity;
 	gboolean fresh = FALSE;
 	struct stat st;
-	int fd = account_open_verified(a, key, folder_id, uidvalidity,
+	int fd = account_open_verified(a, l->gen, folder_id, uidvalidity,
 	                               msg->uid);
 
 	if (fd < 0) {
 		fd = store_body_open(a->store, folder_id, uidvalidity, msg->uid,
 		                     TRUE, NULL);
 		fresh = fd >= 0;
-		if (fresh)
-			account_mark_verified(a, key, fd);
+		if (fresh) {
+			account_mark_verified(a, l->gen, msg->uid);
+			account_touch(a, folder_id, uidvalidity, msg->uid);
+		}
 	}
 	if (fd < 0 || fstat(fd, &st) != 0 ||
 	    account_body_size_ok(msg->size, (guint64)st.st_size, &why))
@@ -335,10 +348,10 @@ account_open_stored(MfAccount *a, const char *key, gint64 folder_id,
 }
 
 /* Fetches message I of L (and WINDOW more to read ahead) and opens it;
- * KEY is claimed. */
+ * its key is claimed. */
 static int
 account_fetch_open(MfAccount *a, const MfListing *l, gint64 folder_id,
-                   guint i, guint window, const char *key, GError **err)
+                   guint i, guint window, GError **err)
 {
 	g_autoptr(GPtrArray) claimed = g_ptr_array_new_with_free_func(g_free);
 	guint32 uid = listing_at(l, i)->uid;
@@ -350,13 +363,17 @@ account_fetch_open(MfAccount *a, const MfListing *l, gint64 folder_id,
 	if (account_fetch_body(a, &c, err)) {
 		fd = store_body_open(a->store, folder_id, l->uidvalidity, uid,
 		                     FALSE, err);
-		if (fd >= 0)
-			account_mark_verified(a, key, fd);
+		if (fd >= 0) {
+			account_mark_verified(a, l->gen, uid);
+			account_touch(a, folder_id, l->uidvalidity, uid);
+		}
 	} else if (g_error_matches(*err, MF_ERROR, MF_ERROR_MESSAGE)) {
 		account_body_warn(a, folder_id, uid, *err);
 	}
 	account_unclaim_all(a, claimed);
 	g_array_unref(c.want);
+	if (fd >= 0) /* the cache grew */
+		account_evict(a);
 	return fd;
 }
 
@@ -372,7 +389,7 @@ account_open_body(MfAccount *a, const MfListing *l, gint64 folder_id,
 	g_autofree char *key = account_body_key(folder_id, uidvalidity,
 	                                        msg->uid);
 	GError *e = NULL;
-	int fd = account_open_stored(a, key, folder_id, uidvalidity, msg, &e);
+	int fd = account_open_stored(a, l, folder_id, msg, &e);
 
 	if (fd >= 0 || e) {
 		if (e)
@@ -384,14 +401,12 @@ account_open_body(MfAccount *a, const MfListing *l, gint64 folder_id,
 		return -1;
 	}
 	account_claim(a, key);
-	fd = account_open_stored(a, key, folder_id, uidvalidity, msg, &e);
+	fd = account_open_stored(a, l, folder_id, msg, &e);
 	if (fd < 0 && !e)
-		fd = account_fetch_open(a, l, folder_id, i, window, key, &e);
+		fd = account_fetch_open(a, l, folder_id, i, window, &e);
 	if (e)
 		g_propagate_error(err, e);
 	account_unclaim(a, key);
-	if (fd >= 0)
-		account_evict(a);
 	return fd;
 }
 

@@ -55,7 +55,8 @@ struct MfAccount {
 	gint64 tree_refreshed_at;
 	gint64 tree_mtime;       /* real time folders last came or went; 0 */
 	GHashTable *folders;     /* gint64* id -> FolderState* */
-	GHashTable *verified;    /* bodies checked this run -> size + 1 */
+	GHashTable *verified;    /* bodies checked this run, a set of
+	                          * GSIZE_TO_POINTER(generation << 32 | UID) */
 	GHashTable *gens;        /* generation -> folder id, known so far */
 	GHashTable *inflight;    /* bodies being fetched */
 	GCond inflight_done;

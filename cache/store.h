@@ -208,7 +208,8 @@ void store_body_touch(Store *s, gint64 folder_id, guint32 uidvalidity,
 
 /* Keeps the bodies that are not pinned within BUDGET bytes (0: no limit)
  * by deleting the least recently read ones, down to 90% of BUDGET.
- * Returns how many were deleted.  Reads are recorded by store_body_open. */
+ * Returns how many were deleted.  Reads are recorded by store_body_touch
+ * (the account does so only when it has a budget). */
 guint store_evict(Store *s, guint64 budget);
 
 /* UIDs (as GUINT_TO_POINTER) of the bodies of (folder, uidvalidity) that

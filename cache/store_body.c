@@ -329,13 +329,15 @@ gboolean
 store_body_row(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
                StoreBodyRow *r)
 {
-	sqlite3_stmt *st = store_prepare(s,
-		"SELECT size, sha256, stamp FROM bodies WHERE folder = ?1 AND "
-		"uidvalidity = ?2 AND uid = ?3", NULL);
+	if (!s->body_row &&
+	    sqlite3_prepare_v3(s->db, "SELECT size, sha256, stamp FROM bodies "
+	                       "WHERE folder = ?1 AND uidvalidity = ?2 AND "
+	                       "uid = ?3", -1, SQLITE_PREPARE_PERSISTENT,
+	                       &s->body_row, NULL) != SQLITE_OK)
+		return FALSE;
+	sqlite3_stmt *st = s->body_row;
 	gboolean found = FALSE;
 
-	if (!st)
-		return FALSE;
 	sqlite3_bind_int64(st, 1, folder_id);
 	sqlite3_bind_int64(st, 2, uidvalidity);
 	sqlite3_bind_int64(st, 3, uid);
@@ -346,7 +348,7 @@ store_body_row(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
 		r->stamp = sqlite3_column_int64(st, 2);
 		found = TRUE;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return found;
 }
 
@@ -434,8 +436,6 @@ store_body_open(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
 		}
 	}
 	g_mutex_unlock(&s->lock);
-	if (fd >= 0)
-		store_body_touch(s, folder_id, uidvalidity, uid);
 	if (fd < 0)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
 		            "message %u is not cached", uid);

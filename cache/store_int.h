@@ -22,6 +22,8 @@ struct Store {
 	char *dir;
 	char *tmp_dir;
 	char *bodies_dir;
+	sqlite3_stmt *body_row; /* the query of a body's row, kept prepared
+	                         * (every first open of a body runs it) */
 };
 
 

@@ -345,7 +345,7 @@ mount_loop(struct fuse_session *se, const MfAccountConfig *cfg,
 	          offline ? " offline, from the cache" : "");
 	notify_send(ready);
 	fuse_loop_cfg_set_clone_fd(lc, 0);
-	fuse_loop_cfg_set_idle_threads(lc, 10);
+	fuse_loop_cfg_set_idle_threads(lc, 2);
 	/* A signal number when a signal ended it: a clean stop. */
 	int rc = fuse_session_loop_mt(se, lc);
 	fuse_loop_cfg_destroy(lc);

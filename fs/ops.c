@@ -689,8 +689,20 @@ ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		folder_ops_listxattr(req, n, size);
 }
 
+/* READDIRPLUS for every page of a directory, not only the first (the
+ * kernel's default guesses from stat calls): grep -r and find then get
+ * each message's entry with its name and need no LOOKUP per file. */
+static void
+ops_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	ro_ops_init(userdata, conn);
+}
+
 const struct fuse_lowlevel_ops ops_table = {
-	.init = ro_ops_init,
+	.init = ops_init,
 	.lookup = ops_lookup,
 	.getattr = ops_getattr,
 	.setattr = ops_setattr,
