@@ -345,6 +345,10 @@ mount_loop(struct fuse_session *se, const MfAccountConfig *cfg,
 	          offline ? " offline, from the cache" : "");
 	notify_send(ready);
 	fuse_loop_cfg_set_clone_fd(lc, 0);
+	/* Two idle workers: more only wait on the same /dev/fuse queue and
+	 * contend for its lock on each request (a warm grep -r through the
+	 * mount measured 10-25% slower with 10); busy ones are added as
+	 * requests block on the network. */
 	fuse_loop_cfg_set_idle_threads(lc, 2);
 	/* A signal number when a signal ended it: a clean stop. */
 	int rc = fuse_session_loop_mt(se, lc);
