@@ -32,6 +32,7 @@ typedef struct {
 	GArray *want;           /* MfRemoteMessage: it, then read-ahead ones */
 	gboolean stored;        /* UID's body is stored */
 	GError *refused;        /* UID's body came but was not stored: why */
+	StoreBatch *batch;      /* with read-ahead: one syncfs for them all */
 	BodySink sink;
 } FetchCtx;
 
@@ -109,7 +110,8 @@ account_fetch_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 {
 	FetchCtx *c = ud;
 
-	c->sink = (BodySink){ .store = a->store, .folder_id = c->folder_id,
+	c->sink = (BodySink){ .store = a->store, .batch = c->batch,
+	                      .folder_id = c->folder_id,
 	                      .uidvalidity = c->uidvalidity,
 	                      .accept = account_sink_accept,
 	                      .stored = account_sink_stored, .ud = c };
@@ -117,6 +119,25 @@ account_fetch_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	                                (const MfRemoteMessage *)c->want->data,
 	                                c->want->len, &body_sink, &c->sink,
 	                                err);
+}
+
+/* Commits what C's batch holds (also after a failed fetch: what came is
+ * kept); OK, or FALSE with ERR if the commit fails. */
+static gboolean
+account_fetch_commit(MfAccount *a, FetchCtx *c, gboolean ok, GError **err)
+{
+	g_autoptr(GError) cerr = NULL;
+
+	if (!c->batch)
+		return ok;
+	if (!store_batch_commit(a->store, c->batch, &cerr)) {
+		c->stored = FALSE;
+		if (ok)
+			g_propagate_error(err, g_steal_pointer(&cerr));
+		ok = FALSE;
+	}
+	g_clear_pointer(&c->batch, store_batch_free);
+	return ok;
 }
 
 static gboolean
@@ -130,7 +151,11 @@ account_fetch_body(MfAccount *a, FetchCtx *c, GError **err)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND, "folder is gone");
 		ok = FALSE;
 	} else {
+		/* Several bodies are made durable together, as sync does:
+		 * one fsync each would cost more than the fetch. */
+		c->batch = c->want->len > 1 ? store_batch_new() : NULL;
 		ok = account_with_session(a, account_fetch_cb, c, err);
+		ok = account_fetch_commit(a, c, ok, err);
 	}
 	if (ok && c->refused) {
 		g_propagate_error(err, g_steal_pointer(&c->refused));
@@ -357,7 +382,7 @@ account_fetch_open(MfAccount *a, const MfListing *l, gint64 folder_id,
 	guint32 uid = listing_at(l, i)->uid;
 	FetchCtx c = { a, NULL, folder_id, l->uidvalidity, uid,
 	               account_ra_want(a, l, folder_id, i, window, claimed),
-	               FALSE, NULL, { 0 } };
+	               FALSE, NULL, NULL, { 0 } };
 	int fd = -1;
 
 	if (account_fetch_body(a, &c, err)) {

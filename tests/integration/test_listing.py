@@ -1,7 +1,8 @@
 """Big folders through the mount: an open directory lists the snapshot it
 was opened on, whatever refreshes happen while it is read (no name twice,
 none lost, none of the new ones), and open directories share the
-folder's listing instead of each holding a copy of it.
+folder's listing instead of each holding a copy of it; messages read one
+after the other bring the next ones with them (read-ahead).
 
 Run: MAILFS_BIN=.../mailfs /usr/bin/python3 -m unittest -v test_listing
 """
@@ -115,6 +116,46 @@ class ListingTest(MailfsCase):
         # A copy of the listing per open directory would be 40 x 1500
         # entries of some 230 bytes: about 13 MB.
         self.assertLess(grown, 3 * 1024, "VmRSS grew by %d kB" % grown)
+
+
+class ReadAheadTest(MailfsCase):
+
+    def test_reading_in_order_fetches_the_next_ones(self):
+        raws = [filler_message("ra-%02d" % i, 2000) for i in range(40)]
+        uids = bulk_append(self.dovecot, "Seq", raws)
+        m = self.new_mailfs()
+        self.mount(m)
+        folder = m.path("Seq")
+        names = harness.message_names(folder)
+        paths = [os.path.join(folder, names[u]) for u in uids]
+        # Read in listing order: the 5th read brings 8 more with it.
+        for i in range(5):
+            with open(paths[i], "rb") as f:
+                self.assertEqual(f.read(), raws[i])
+        self.stop_server()
+        for i in range(5, 13):
+            with open(paths[i], "rb") as f:
+                self.assertEqual(f.read(), raws[i], "message %d" % i)
+        # Not read ahead: far from what was read.
+        with self.assertRaises(OSError):
+            with open(paths[30], "rb") as f:
+                f.read()
+
+    def test_reading_out_of_order_fetches_one_at_a_time(self):
+        raws = [filler_message("rnd-%02d" % i, 2000) for i in range(40)]
+        uids = bulk_append(self.dovecot, "Rnd", raws)
+        m = self.new_mailfs()
+        self.mount(m)
+        folder = m.path("Rnd")
+        names = harness.message_names(folder)
+        paths = [os.path.join(folder, names[u]) for u in uids]
+        for i in (20, 3, 31, 9, 15, 27):
+            with open(paths[i], "rb") as f:
+                self.assertEqual(f.read(), raws[i])
+        self.stop_server()
+        with self.assertRaises(OSError):
+            with open(paths[28], "rb") as f:
+                f.read()
 
 
 if __name__ == "__main__":
