@@ -1190,6 +1190,8 @@ def main():
         return
     if args.quick:
         args.sizes = "1000"
+        args.scale_sizes = "2000"
+        args.idle_seconds = 20
         args.reps = 2
         args.new_mail_trials = 3
     if os.geteuid() != 0:
