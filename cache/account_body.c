@@ -479,10 +479,8 @@ account_message(MfAccount *a, gint64 gen, guint32 uid, MfRemoteMessage *out,
 		m = listing_find(l, uid);
 
 	if (m) {
-		guint64 size = m->size;
 		*out = *m;
-		listing_alias(l, m, &size);
-		out->size = (guint32)MIN(size, G_MAXUINT32);
+		listing_alias(l, m, &out->size);
 	} else if (l)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
 		            "message %u is gone", uid);

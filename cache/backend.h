@@ -57,9 +57,7 @@ typedef struct {
 
 typedef struct {
 	guint32 uid;
-	guint32 size;        /* exact size of the body in bytes (IMAP and
-	                      * POP3 sizes are 32-bit numbers); next to UID,
-	                      * so that an entry is 32 bytes, not 40 */
+	guint64 size;        /* exact size of the body in bytes */
 	gint64 date;         /* Unix time the message arrived */
 	const char *flags;   /* space-separated, interned (g_intern_string) */
 	const char *key;     /* STORE_ALL backends: the server's stable name

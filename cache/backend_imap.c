@@ -170,15 +170,8 @@ backend_imap_meta_cb(const ImapMeta *meta, void *ud)
 		          meta->problem);
 	if (!meta->usable)
 		return;
-	if (meta->size > G_MAXUINT32) {
-		g_warning("folder %s: UID %u is not listed: its size (%"
-		          G_GUINT64_FORMAT ") is not a 32-bit number",
-		          l->folder, meta->uid, meta->size);
-		return;
-	}
-	MfRemoteMessage m = { meta->uid, (guint32)meta->size,
-	                      meta->internaldate, g_intern_string(meta->flags),
-	                      NULL };
+	MfRemoteMessage m = { meta->uid, meta->size, meta->internaldate,
+	                      g_intern_string(meta->flags), NULL };
 	g_array_append_val(l->msgs, m);
 }
 

@@ -132,13 +132,7 @@ backend_pop3_list_messages(MfSession *s, const char *folder,
 	                                entries->len);
 	for (guint i = 0; i < entries->len; i++) {
 		const Pop3Entry *e = &g_array_index(entries, Pop3Entry, i);
-		if (e->size > G_MAXUINT32) {
-			g_warning("message %s is not listed: its size (%"
-			          G_GUINT64_FORMAT ") is over 4 GB", e->uidl,
-			          e->size);
-			continue;
-		}
-		MfRemoteMessage m = { .size = (guint32)e->size, .flags = "",
+		MfRemoteMessage m = { .size = e->size, .flags = "",
 		                      .key = g_intern_string(e->uidl) };
 		g_array_append_val(res, m);
 	}

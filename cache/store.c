@@ -379,7 +379,7 @@ store_messages_load(Store *s, gint64 folder_id, guint32 *uidvalidity,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		MfRemoteMessage m = {
 			.uid = (guint32)sqlite3_column_int64(st, 0),
-			.size = (guint32)sqlite3_column_int64(st, 1),
+			.size = (guint64)sqlite3_column_int64(st, 1),
 			.date = sqlite3_column_int64(st, 2),
 			.flags = g_intern_string(
 				(const char *)sqlite3_column_text(st, 3)),

@@ -130,7 +130,7 @@ storeall_describe(MfAccount *a, gint64 folder_id, MfRemoteMessage *m)
 
 	if (stat(path, &st) != 0)
 		return FALSE;
-	m->size = (guint32)MIN((guint64)st.st_size, G_MAXUINT32);
+	m->size = (guint64)st.st_size;
 	m->date = storeall_header_date(path);
 	if (m->date < 0)
 		m->date = g_get_real_time() / G_USEC_PER_SEC;
@@ -268,7 +268,7 @@ storeall_may_delete(MfAccount *a, const MfFolder *f, const MfRemoteMessage *m)
 	if (!storeall_size_agrees(m->size, &got)) {
 		storeall_warn_once(m->key, "kept on the server: it arrived as %"
 		                   G_GUINT64_FORMAT " bytes, but the server "
-		                   "announced %u (a download "
+		                   "announced %" G_GUINT64_FORMAT " (a download "
 		                   "cut short or damaged; remove it on the server "
 		                   "by hand once it reads whole)", got.bytes,
 		                   m->size);
