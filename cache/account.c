@@ -478,8 +478,7 @@ account_open(const MfAccountParams *p, const MfBackend *backend, GError **err)
 	a->tree = tree_build(rows);
 	a->folders = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 	                                   (GDestroyNotify)folder_state_free);
-	a->verified = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-	                                    NULL);
+	a->verified = g_hash_table_new(NULL, NULL);
 	a->inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	                                    NULL);
 	a->gens = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,

@@ -63,7 +63,8 @@ struct MfAccount {
 	gint64 tree_refreshed_at;
 	gint64 tree_mtime;       /* real time folders last came or went; 0 */
 	GHashTable *folders;     /* gint64* id -> FolderState* */
-	GHashTable *verified;    /* bodies checked this run -> size + 1 */
+	GHashTable *verified;    /* bodies checked this run, a set of
+	                          * GSIZE_TO_POINTER(generation << 32 | UID) */
 	GHashTable *gens;        /* generation -> folder id, known so far */
 	GHashTable *inflight;    /* bodies being fetched */
 	GCond inflight_done;
@@ -96,6 +97,14 @@ struct MfAccount {
 	GCond pool_cond;
 	GQueue idle;             /* MfSession* ready for use */
 	guint sessions;          /* connected sessions, idle or in use */
+
+	/* Read-ahead (account_body.c), guarded by "lock": the message read
+	 * last (folder, index in its listing) and how many to fetch with
+	 * the next one read after it. */
+	gint64 ra_folder;
+	guint ra_last;
+	guint ra_run;            /* reads in a row in listing order */
+	guint ra_window;
 };
 
 typedef gboolean (*SessionFn)(MfAccount *a, MfSession *s, void *ud,

@@ -187,7 +187,15 @@ backend_imap_sort_unique(const char *folder, GArray *msgs)
 	guint n = 0;
 	guint32 warned = 0; /* no message has UID 0 */
 
-	g_array_sort(msgs, backend_imap_uid_cmp);
+	m = (MfRemoteMessage *)msgs->data;
+	/* Servers answer in UID order: the sort (and the copy of the whole
+	 * listing it makes) is for those that do not. */
+	for (guint i = 1; i < msgs->len; i++) {
+		if (m[i - 1].uid > m[i].uid) {
+			g_array_sort(msgs, backend_imap_uid_cmp);
+			break;
+		}
+	}
 	m = (MfRemoteMessage *)msgs->data;
 	for (guint i = 0; i < msgs->len; i++) {
 		if (n == 0 || m[n - 1].uid != m[i].uid) {

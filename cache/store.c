@@ -225,6 +225,7 @@ store_close(Store *s)
 		return;
 	if (s->db) {
 		store_touch_flush(s);
+		sqlite3_finalize(s->body_row);
 		sqlite3_close(s->db);
 	}
 	g_array_unref(s->touched);

@@ -218,7 +218,8 @@ void store_body_touch(Store *s, gint64 folder_id, guint32 uidvalidity,
 
 /* Keeps the bodies that are not pinned within BUDGET bytes (0: no limit)
  * by deleting the least recently read ones, down to 90% of BUDGET.
- * Returns how many were deleted.  Reads are recorded by store_body_open. */
+ * Returns how many were deleted.  Reads are recorded by store_body_touch
+ * (the account does so only when it has a budget). */
 guint store_evict(Store *s, guint64 budget);
 
 /* UIDs (as GUINT_TO_POINTER) of the bodies of (folder, uidvalidity) that
@@ -229,9 +230,20 @@ guint64 store_body_size(const StoreBody *b);
 
 /* Opens the stored body of (folder, uidvalidity, uid) read-only and returns
  * its fd.  The file's size must match the index; when VERIFY is TRUE its
- * SHA-256 is checked too.  A body that fails a check is forgotten (row and
- * file removed) and MF_ERROR_NOTFOUND is returned, as when there is none. */
+ * SHA-256 is checked too, unless the file is the one recorded (the same
+ * mtime: its bytes were hashed as they were written; store_verify checks
+ * those).  A body that fails a check is forgotten (row and file removed)
+ * and MF_ERROR_NOTFOUND is returned, as when there is none. */
 int store_body_open(Store *s, gint64 folder_id, guint32 uidvalidity,
                     guint32 uid, gboolean verify, GError **err);
+
+/* Checks every stored body against its size and SHA-256 (store_verify.c):
+ * one that fails is forgotten (row and file removed, so it is fetched
+ * again when read) and logged.  PROGRESS (may be NULL) is called after
+ * each body with the number done and the total.  *CHECKED and *DAMAGED
+ * get the counts. */
+typedef void (*StoreVerifyFn)(guint done, guint total, void *ud);
+gboolean store_verify(Store *s, StoreVerifyFn progress, void *ud,
+                      guint *checked, guint *damaged, GError **err);
 
 #endif

@@ -1,7 +1,9 @@
 /* store_body.c - the bodies of the cache: one file per message, written
  * to tmp/ and moved into bodies/ (one at a time durably, or in batches
- * with one syncfs), recorded in the index with size and SHA-256, checked
- * when opened, read times kept for eviction past the budget. */
+ * with one syncfs), recorded in the index with size, SHA-256 (computed as
+ * the bytes are written) and the file's mtime; checked when opened (size
+ * always, the hash when the file is not the one recorded), read times
+ * kept for eviction past the budget. */
 #include "cache/store_int.h"
 
 #include <errno.h>
@@ -19,7 +21,24 @@ struct StoreBody {
 	char *tmp_path;
 	GChecksum *sum;
 	guint64 size;
+	gint64 stamp;   /* the file's mtime once in place */
 };
+
+gint64
+store_body_stamp(const struct stat *st)
+{
+	return (gint64)st->st_mtim.tv_sec * G_GINT64_CONSTANT(1000000000) +
+	       st->st_mtim.tv_nsec;
+}
+
+/* B's mtime, now that its bytes are all written. */
+static void
+store_body_take_stamp(StoreBody *b)
+{
+	struct stat st;
+
+	b->stamp = fstat(b->fd, &st) == 0 ? store_body_stamp(&st) : 0;
+}
 
 char *
 store_body_path(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid)
@@ -117,19 +136,20 @@ store_body_abort(StoreBody *b)
 
 static gboolean
 store_body_record(Store *s, gint64 folder_id, guint32 uidvalidity,
-                  guint32 uid, guint64 size, const guint8 *sha, GError **err)
+                  guint32 uid, const StoreBodyRow *r, GError **err)
 {
 	sqlite3_stmt *st = store_prepare(s,
 		"INSERT OR REPLACE INTO bodies (folder, uidvalidity, uid, size,"
-		" sha256, atime) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", err);
+		" sha256, atime, stamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", err);
 	if (!st)
 		return FALSE;
 	sqlite3_bind_int64(st, 1, folder_id);
 	sqlite3_bind_int64(st, 2, uidvalidity);
 	sqlite3_bind_int64(st, 3, uid);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)size);
-	sqlite3_bind_blob(st, 5, sha, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->size);
+	sqlite3_bind_blob(st, 5, r->sha, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, g_get_real_time());
+	sqlite3_bind_int64(st, 7, r->stamp);
 	gboolean ok = sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
 	return ok ? TRUE : store_db_error(s, err, "record body");
@@ -147,6 +167,7 @@ store_body_place(Store *s, StoreBody *b, const char *final, GError **err)
 		return FALSE;
 	else if (rename(b->tmp_path, final) != 0)
 		e = errno;
+	store_body_take_stamp(b);
 	if (e) {
 		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL,
 		            "cannot store %s: %s", final, g_strerror(e));
@@ -160,8 +181,7 @@ typedef struct {
 	gint64 folder_id;
 	guint32 uidvalidity;
 	guint32 uid;
-	guint64 size;
-	guint8 sha[32];
+	StoreBodyRow row;
 } BatchRow;
 
 struct StoreBatch {
@@ -197,8 +217,8 @@ store_batch_add(Store *s, StoreBatch *batch, StoreBody *b, gint64 folder_id,
 {
 	g_autofree char *final = store_body_path(s, folder_id, uidvalidity, uid);
 	g_autofree char *dir = g_path_get_dirname(final);
-	BatchRow r = { folder_id, uidvalidity, uid, b->size, { 0 } };
-	gsize len = sizeof r.sha;
+	BatchRow r = { folder_id, uidvalidity, uid, { .size = b->size } };
+	gsize len = sizeof r.row.sha;
 	gboolean ok = store_mkdir_once(dir, err);
 
 	if (ok && rename(b->tmp_path, final) != 0) {
@@ -209,7 +229,9 @@ store_batch_add(Store *s, StoreBatch *batch, StoreBody *b, gint64 folder_id,
 	}
 	if (ok) {
 		g_clear_pointer(&b->tmp_path, g_free);
-		g_checksum_get_digest(b->sum, r.sha, &len);
+		g_checksum_get_digest(b->sum, r.row.sha, &len);
+		store_body_take_stamp(b);
+		r.row.stamp = b->stamp;
 		g_array_append_val(batch->rows, r);
 	}
 	store_body_abort(b);
@@ -222,7 +244,7 @@ store_batch_rows(Store *s, StoreBatch *batch, GError **err)
 	for (guint i = 0; i < batch->rows->len; i++) {
 		const BatchRow *r = &g_array_index(batch->rows, BatchRow, i);
 		if (!store_body_record(s, r->folder_id, r->uidvalidity, r->uid,
-		                       r->size, r->sha, err))
+		                       &r->row, err))
 			return FALSE;
 	}
 	return TRUE;
@@ -289,46 +311,59 @@ store_body_commit(Store *s, StoreBody *b, gint64 folder_id,
                   guint32 uidvalidity, guint32 uid, GError **err)
 {
 	g_autofree char *final = store_body_path(s, folder_id, uidvalidity, uid);
-	guint8 sha[32];
-	gsize sha_len = sizeof sha;
+	StoreBodyRow r = { .size = b->size };
+	gsize sha_len = sizeof r.sha;
 	gboolean ok;
 
-	g_checksum_get_digest(b->sum, sha, &sha_len);
+	g_checksum_get_digest(b->sum, r.sha, &sha_len);
 	g_mutex_lock(&s->lock);
-	ok = store_body_place(s, b, final, err) &&
-	     store_body_record(s, folder_id, uidvalidity, uid, b->size, sha,
-	                       err);
+	ok = store_body_place(s, b, final, err);
+	r.stamp = b->stamp;
+	ok = ok && store_body_record(s, folder_id, uidvalidity, uid, &r, err);
 	g_mutex_unlock(&s->lock);
 	store_body_abort(b);
 	return ok;
 }
 
-/* Reads the index row of a body; FALSE if there is none. */
-static gboolean
+gboolean
 store_body_row(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
-               guint64 *size, guint8 sha[32])
+               StoreBodyRow *r)
 {
-	sqlite3_stmt *st = store_prepare(s,
-		"SELECT size, sha256 FROM bodies WHERE folder = ?1 AND "
-		"uidvalidity = ?2 AND uid = ?3", NULL);
+	if (!s->body_row &&
+	    sqlite3_prepare_v3(s->db, "SELECT size, sha256, stamp FROM bodies "
+	                       "WHERE folder = ?1 AND uidvalidity = ?2 AND "
+	                       "uid = ?3", -1, SQLITE_PREPARE_PERSISTENT,
+	                       &s->body_row, NULL) != SQLITE_OK)
+		return FALSE;
+	sqlite3_stmt *st = s->body_row;
 	gboolean found = FALSE;
 
-	if (!st)
-		return FALSE;
 	sqlite3_bind_int64(st, 1, folder_id);
 	sqlite3_bind_int64(st, 2, uidvalidity);
 	sqlite3_bind_int64(st, 3, uid);
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    sqlite3_column_bytes(st, 1) == 32) {
-		*size = (guint64)sqlite3_column_int64(st, 0);
-		memcpy(sha, sqlite3_column_blob(st, 1), 32);
+		r->size = (guint64)sqlite3_column_int64(st, 0);
+		memcpy(r->sha, sqlite3_column_blob(st, 1), 32);
+		r->stamp = sqlite3_column_int64(st, 2);
 		found = TRUE;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return found;
 }
 
-static gboolean
+void
+store_body_set_stamp(Store *s, gint64 folder_id, guint32 uidvalidity,
+                     guint32 uid, gint64 stamp)
+{
+	g_autofree char *sql = g_strdup_printf(
+		"UPDATE bodies SET stamp = %" G_GINT64_FORMAT " WHERE folder = %"
+		G_GINT64_FORMAT " AND uidvalidity = %u AND uid = %u", stamp,
+		folder_id, uidvalidity, uid);
+	store_exec(s, sql, NULL);
+}
+
+gboolean
 store_body_hash_ok(int fd, const guint8 want[32])
 {
 	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
@@ -348,7 +383,7 @@ store_body_hash_ok(int fd, const guint8 want[32])
 	return memcmp(got, want, 32) == 0;
 }
 
-static void
+void
 store_body_forget(Store *s, gint64 folder_id, guint32 uidvalidity,
                   guint32 uid, const char *path)
 {
@@ -359,22 +394,40 @@ store_body_forget(Store *s, gint64 folder_id, guint32 uidvalidity,
 	unlink(path);
 }
 
+/* TRUE if FD (of ST) holds the body R records: the size always; the
+ * SHA-256 when VERIFY is set and the file is not the one recorded (its
+ * mtime is another, or none was recorded), which then is recorded. */
+static gboolean
+store_body_check(Store *s, gint64 folder_id, guint32 uidvalidity,
+                 guint32 uid, int fd, const StoreBodyRow *r,
+                 gboolean verify)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || (guint64)st.st_size != r->size)
+		return FALSE;
+	gint64 stamp = store_body_stamp(&st);
+	if (!verify || (r->stamp != 0 && stamp == r->stamp))
+		return TRUE;
+	if (!store_body_hash_ok(fd, r->sha))
+		return FALSE;
+	store_body_set_stamp(s, folder_id, uidvalidity, uid, stamp);
+	return TRUE;
+}
+
 int
 store_body_open(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
                 gboolean verify, GError **err)
 {
 	g_autofree char *path = store_body_path(s, folder_id, uidvalidity, uid);
-	guint64 size = 0;
-	guint8 sha[32];
-	struct stat st;
+	StoreBodyRow r;
 	int fd = -1;
 
 	g_mutex_lock(&s->lock);
-	if (store_body_row(s, folder_id, uidvalidity, uid, &size, sha)) {
+	if (store_body_row(s, folder_id, uidvalidity, uid, &r)) {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && (fstat(fd, &st) != 0 ||
-		                (guint64)st.st_size != size ||
-		                (verify && !store_body_hash_ok(fd, sha)))) {
+		if (fd >= 0 && !store_body_check(s, folder_id, uidvalidity, uid,
+		                                 fd, &r, verify)) {
 			g_warning("cached body %s is damaged; fetching it again",
 			          path);
 			close(fd);
@@ -383,8 +436,6 @@ store_body_open(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
 		}
 	}
 	g_mutex_unlock(&s->lock);
-	if (fd >= 0)
-		store_body_touch(s, folder_id, uidvalidity, uid);
 	if (fd < 0)
 		g_set_error(err, MF_ERROR, MF_ERROR_NOTFOUND,
 		            "message %u is not cached", uid);
@@ -537,15 +588,14 @@ store_body_link(Store *s, gint64 folder_id, guint32 uidvalidity, guint32 uid,
 	g_autofree char *to = store_body_path(s, to_folder, to_uidvalidity,
 	                                      to_uid);
 	g_autofree char *dir = g_path_get_dirname(to);
-	guint64 size;
-	guint8 sha[32];
+	StoreBodyRow r;
 	gboolean ok = FALSE;
 
 	g_mutex_lock(&s->lock);
-	if (store_body_row(s, folder_id, uidvalidity, uid, &size, sha) &&
+	if (store_body_row(s, folder_id, uidvalidity, uid, &r) &&
 	    store_mkdir_once(dir, NULL) && (link(from, to) == 0 || errno == EEXIST))
-		ok = store_body_record(s, to_folder, to_uidvalidity, to_uid, size,
-		                       sha, NULL);
+		ok = store_body_record(s, to_folder, to_uidvalidity, to_uid, &r,
+		                       NULL);
 	g_mutex_unlock(&s->lock);
 	return ok;
 }

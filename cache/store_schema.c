@@ -80,9 +80,16 @@ static const char schema_v4[] =
 	"DEFAULT 0;"
 	"ALTER TABLE folders ADD COLUMN uidnext INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 5: the mtime (ns) of each body's file when it was recorded, so
+ * that opening it checks its SHA-256 only when the file is not that one
+ * (0: recorded before; checked at its next open); `mailfs verify` checks
+ * them all. */
+static const char schema_v5[] =
+	"ALTER TABLE bodies ADD COLUMN stamp INTEGER NOT NULL DEFAULT 0;";
+
 /* The migrations in order: migrations[i] brings version i to i + 1. */
 static const char *const migrations[] = { schema_v1, schema_v2, schema_v3,
-                                          schema_v4 };
+                                          schema_v4, schema_v5 };
 
 static int
 store_schema_version(Store *s)

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/body_sink.h"
 #include "net/mf_error.h"
 
 #define STOREALL_UIDVALIDITY 1
@@ -50,19 +51,6 @@ typedef struct {
 	GArray *want;       /* MfRemoteMessage: what is being fetched */
 } StoreAllCtx;
 
-static gpointer
-storeall_open_cb(guint64 size, void *ud, GError **err)
-{
-	StoreAllCtx *c = ud;
-	return store_body_begin(account_store(c->a), err);
-}
-
-static gboolean
-storeall_write_cb(gpointer sink, const char *data, size_t len, GError **err)
-{
-	return store_body_write(sink, data, len, err);
-}
-
 /* The server's name for UID among C's messages. */
 static const char *
 storeall_key_of(const StoreAllCtx *c, guint32 uid)
@@ -79,33 +67,16 @@ storeall_key_of(const StoreAllCtx *c, guint32 uid)
 /* An empty body is not stored: the server is asked again at the next
  * check (and, not stored, it is never deleted there). */
 static gboolean
-storeall_finish_cb(gpointer sink, guint32 uid, void *ud, GError **err)
+storeall_accept_cb(guint32 uid, guint64 size, void *ud)
 {
 	StoreAllCtx *c = ud;
 
-	if (store_body_size(sink) == 0) {
-		store_body_abort(sink);
+	if (size == 0)
 		storeall_warn_once(storeall_key_of(c, uid), "it arrived empty: "
 		                   "not stored, and kept on the server (asked "
 		                   "for again at the next check)");
-		return TRUE;
-	}
-	return store_batch_add(account_store(c->a), c->batch, sink, c->folder_id,
-	                       STOREALL_UIDVALIDITY, uid, err);
+	return size > 0;
 }
-
-static void
-storeall_abort_cb(gpointer sink)
-{
-	store_body_abort(sink);
-}
-
-static const MfBodySink storeall_sink = {
-	.open = storeall_open_cb,
-	.write = storeall_write_cb,
-	.finish = storeall_finish_cb,
-	.abort = storeall_abort_cb,
-};
 
 gint64
 storeall_header_date(const char *path)
@@ -171,11 +142,14 @@ storeall_fetch(MfAccount *a, MfSession *s, const MfFolder *f, GArray *want,
                GError **err)
 {
 	StoreAllCtx c = { a, f->id, store_batch_new(), want };
+	BodySink k = { .store = account_store(a), .batch = c.batch,
+	               .folder_id = f->id, .uidvalidity = STOREALL_UIDVALIDITY,
+	               .accept = storeall_accept_cb, .ud = &c };
 	gboolean ok = want->len == 0 ||
 	              account_backend(a)->fetch_bodies(
 	                      s, f->name, STOREALL_UIDVALIDITY,
 	                      (const MfRemoteMessage *)want->data, want->len,
-	                      &storeall_sink, &c, err);
+	                      &body_sink, &k, err);
 	/* Keep what arrived even if the fetch broke off. */
 	g_autoptr(GError) cerr = NULL;
 	if (!store_batch_commit(account_store(a), c.batch, &cerr) && ok) {

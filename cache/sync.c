@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cache/account_int.h"
+#include "cache/body_sink.h"
 #include "cache/sync_select.h"
 #include "net/mf_error.h"
 
@@ -49,6 +50,7 @@ typedef struct {
 	guint stored;           /* bodies of the chunk stored */
 	guint refused;          /* bodies that came but are not stored */
 	GError *refusal;        /* why the first of them was refused */
+	BodySink sink;          /* into BATCH */
 } ChunkCtx;
 
 void
@@ -111,22 +113,15 @@ sync_gone(SyncRun *run, FolderJob *job, guint n, guint64 bytes)
 	g_mutex_unlock(&run->lock);
 }
 
-static gpointer
-sync_sink_open(guint64 size, void *ud, GError **err)
+static gboolean
+sync_sink_go_on(void *ud, GError **err)
 {
 	ChunkCtx *c = ud;
 
-	if (sync_cancelled(c->run)) {
-		g_set_error(err, MF_ERROR, MF_ERROR_CANCELLED, "interrupted");
-		return NULL;
-	}
-	return store_body_begin(account_store(c->run->a), err);
-}
-
-static gboolean
-sync_sink_write(gpointer sink, const char *data, size_t len, GError **err)
-{
-	return store_body_write(sink, data, len, err);
+	if (!sync_cancelled(c->run))
+		return TRUE;
+	g_set_error(err, MF_ERROR, MF_ERROR_CANCELLED, "interrupted");
+	return FALSE;
 }
 
 /* A body whose size is not the listed one is not stored: the mount
@@ -144,44 +139,28 @@ sync_sink_refuse(ChunkCtx *c, guint32 uid, guint64 listed, guint64 size)
 	                         listed, size);
 }
 
-/* Stores the body of UID if it is one of the chunk's still waiting. */
+/* Keeps the body of UID if it is one of the chunk's still waiting. */
 static gboolean
-sync_sink_finish(gpointer sink, guint32 uid, void *ud, GError **err)
+sync_sink_accept(guint32 uid, guint64 size, void *ud)
 {
 	ChunkCtx *c = ud;
-	guint64 size = store_body_size(sink);
 	const MfRemoteMessage *m = g_hash_table_lookup(c->waiting,
 	                                               GUINT_TO_POINTER(uid));
 
-	if (!m || m->size != size) {
-		if (m)
-			sync_sink_refuse(c, uid, m->size, size);
-		g_hash_table_remove(c->waiting, GUINT_TO_POINTER(uid));
-		store_body_abort(sink);
-		return TRUE;
-	}
+	if (m && m->size != size)
+		sync_sink_refuse(c, uid, m->size, size);
 	g_hash_table_remove(c->waiting, GUINT_TO_POINTER(uid));
-	if (!store_batch_add(account_store(c->run->a), c->batch, sink,
-	                     c->chunk->job->folder->id,
-	                     c->chunk->job->uidvalidity, uid, err))
-		return FALSE;
-	c->stored++;
-	sync_report(c->run, c->chunk->job, size, 1);
-	return TRUE;
+	return m && m->size == size;
 }
 
 static void
-sync_sink_abort(gpointer sink)
+sync_sink_stored(guint32 uid, guint64 size, void *ud)
 {
-	store_body_abort(sink);
-}
+	ChunkCtx *c = ud;
 
-static const MfBodySink sync_sink = {
-	.open = sync_sink_open,
-	.write = sync_sink_write,
-	.finish = sync_sink_finish,
-	.abort = sync_sink_abort,
-};
+	c->stored++;
+	sync_report(c->run, c->chunk->job, size, 1);
+}
 
 static gboolean
 sync_fetch_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
@@ -193,8 +172,8 @@ sync_fetch_cb(MfAccount *a, MfSession *s, void *ud, GError **err)
 	                                        ch->job->uidvalidity,
 	                                        (const MfRemoteMessage *)
 	                                        ch->msgs->data,
-	                                        ch->msgs->len, &sync_sink, c,
-	                                        err);
+	                                        ch->msgs->len, &body_sink,
+	                                        &c->sink, err);
 }
 
 static void
@@ -264,7 +243,14 @@ sync_chunk(SyncRun *run, Chunk *ch, StoreBatch *batch)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GError) cerr = NULL;
-	ChunkCtx c = { run, ch, batch, sync_chunk_waiting(ch), 0, 0, NULL };
+	ChunkCtx c = { run, ch, batch, sync_chunk_waiting(ch), 0, 0, NULL,
+	               { 0 } };
+	c.sink = (BodySink){ .store = account_store(run->a), .batch = batch,
+	                     .folder_id = ch->job->folder->id,
+	                     .uidvalidity = ch->job->uidvalidity,
+	                     .go_on = sync_sink_go_on,
+	                     .accept = sync_sink_accept,
+	                     .stored = sync_sink_stored, .ud = &c };
 	gboolean ok = account_with_session(run->a, sync_fetch_cb, &c, &err);
 
 	if (!store_batch_commit(account_store(run->a), batch, &cerr)) {

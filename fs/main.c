@@ -11,6 +11,7 @@
 #include "fs/mount.h"
 #include "fs/status_cmd.h"
 #include "fs/sync_cmd.h"
+#include "fs/verify_cmd.h"
 
 #ifndef MAILFS_SANITIZE
 #define MAILFS_SANITIZE "none"
@@ -41,6 +42,10 @@ static const char usage_text[] =
 	"                  folders matching the patterns, such as 'Archive*'\n"
 	"                  '!Junk', and their subfolders), so that the\n"
 	"                  account reads offline\n"
+	"  mailfs verify [--config FILE] [--account NAME] [--quiet]\n"
+	"                  check every cached message against the SHA-256\n"
+	"                  recorded when it was stored; damaged ones are\n"
+	"                  removed and fetched again when read\n"
 	"  mailfs login [--config FILE] [--account NAME]\n"
 	"                  sign an OAuth 2.0 account in (a code to enter in a\n"
 	"                  browser) and keep its refresh token\n"
@@ -177,6 +182,7 @@ static const struct {
 	{ "unmount", main_umount, TRUE },
 	{ "status", status_cmd_main, TRUE },
 	{ "sync", sync_cmd_main, TRUE },
+	{ "verify", verify_cmd_main, TRUE },
 	{ "login", login_cmd_main, TRUE },
 	{ "help", main_help, FALSE },
 	{ "--help", main_help, FALSE },

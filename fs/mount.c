@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -351,7 +352,11 @@ mount_loop(struct fuse_session *se, const MfAccountConfig *cfg,
 	          offline ? " offline, from the cache" : "");
 	notify_send(ready);
 	fuse_loop_cfg_set_clone_fd(lc, 0);
-	fuse_loop_cfg_set_idle_threads(lc, 10);
+	/* Two idle workers: more only wait on the same /dev/fuse queue and
+	 * contend for its lock on each request (a warm grep -r through the
+	 * mount measured 10-25% slower with 10); busy ones are added as
+	 * requests block on the network. */
+	fuse_loop_cfg_set_idle_threads(lc, 2);
 	/* A signal number when a signal ended it: a clean stop. */
 	int rc = fuse_session_loop_mt(se, lc);
 	fuse_loop_cfg_destroy(lc);
@@ -401,6 +406,20 @@ mount_serve(struct fuse_session *se, MfFs *fs, const MfAccountConfig *cfg,
 	account_close(fs->account);
 	fs->account = NULL;
 	return rc;
+}
+
+/* The daemon's memory stays in proportion to what it lists, however long
+ * it runs: big arrays (a listing of 1,000,000 messages is 40 MB) are
+ * always mapped on their own and given back when freed, and grow in
+ * place (glibc raises its mmap threshold to the size of each big block
+ * freed, after which they come from the heap and leave holes there);
+ * and FUSE's worker threads share two arenas instead of one each, where
+ * what one thread freed would wait for that thread. */
+static void
+mount_tune_malloc(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 2);
 }
 
 void
@@ -505,6 +524,7 @@ mount_run(MfAccountConfig *cfg, const MountOptions *o)
 	int rc;
 
 	mount_protect_process();
+	mount_tune_malloc();
 	signal(SIGPIPE, SIG_IGN);
 	log_setup("mailfs", FALSE, o->debug);
 	struct fuse_session *se = mount_prepare(cfg, o, fuse_opts, nonempty,

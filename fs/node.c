@@ -122,67 +122,19 @@ node_reply_error(fuse_req_t req, const GError *err)
 	fuse_reply_err(req, errmap_to_errno(err));
 }
 
-typedef struct {
-	char *name;
-	struct fuse_entry_param e; /* e.ino 0: no attributes to give */
-	fuse_ino_t ino;
-	mode_t mode;
-} DirEntry;
-
-static void
-dirlist_entry_clear(DirEntry *e)
-{
-	g_free(e->name);
-}
-
-GArray *
-dirlist_new(void)
-{
-	GArray *dir = g_array_new(FALSE, TRUE, sizeof(DirEntry));
-	g_array_set_clear_func(dir, (GDestroyNotify)dirlist_entry_clear);
-	return dir;
-}
-
 void
-dirlist_add(GArray *dir, const char *name, fuse_ino_t ino, mode_t mode)
+node_msg_entry(const MfFs *fs, const MfListing *l, const MfRemoteMessage *m,
+               struct fuse_entry_param *e)
 {
-	DirEntry e = { .name = g_strdup(name), .ino = ino, .mode = mode };
-	g_array_append_val(dir, e);
-}
+	guint64 size = m->size;
 
-void
-dirlist_add_plus(GArray *dir, const char *name,
-                 const struct fuse_entry_param *ep)
-{
-	DirEntry e = { .name = g_strdup(name), .e = *ep, .ino = ep->ino,
-	               .mode = ep->attr.st_mode };
-	g_array_append_val(dir, e);
-}
-
-void
-dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off,
-              gboolean plus)
-{
-	g_autofree char *buf = g_malloc(size);
-	size_t used = 0;
-
-	for (guint i = (guint)off; i < dir->len; i++) {
-		const DirEntry *e = &g_array_index(dir, DirEntry, i);
-		struct stat st = { .st_ino = e->ino, .st_mode = e->mode };
-		/* No attributes to give: the name and inode only (ino 0 in
-		 * the entry keeps the kernel from caching it). */
-		struct fuse_entry_param none = { .attr = st };
-		size_t n = plus
-			? fuse_add_direntry_plus(req, buf + used, size - used,
-			                         e->name, e->e.ino ? &e->e : &none,
-			                         (off_t)i + 1)
-			: fuse_add_direntry(req, buf + used, size - used,
-			                    e->name, &st, (off_t)i + 1);
-		if (n > size - used)
-			break;
-		used += n;
-	}
-	fuse_reply_buf(req, buf, used);
+	memset(e, 0, sizeof *e);
+	e->ino = node_msg_ino(listing_generation(l), m->uid);
+	e->generation = listing_uidvalidity(l);
+	e->attr_timeout = e->entry_timeout = NODE_MSG_TIMEOUT;
+	listing_alias(l, m, &size);
+	node_file_attr(fs, e->ino, node_mail_writable(fs) ? 0644 : 0444, size,
+	               m->date, &e->attr);
 }
 
 const char *
@@ -356,17 +308,4 @@ node_copy_fd(int from, int to, GError **err)
 		}
 		off += n;
 	}
-}
-
-GHashTable *
-dirlist_names(GArray *dir, guint from)
-{
-	GHashTable *names = NULL;
-
-	for (guint i = from; i < dir->len; i++) {
-		if (!names)
-			names = g_hash_table_new(g_str_hash, g_str_equal);
-		g_hash_table_add(names, g_array_index(dir, DirEntry, i).name);
-	}
-	return names;
 }

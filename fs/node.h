@@ -54,6 +54,14 @@ MfFs *node_fs(fuse_req_t req);
  * BUF, or an alias L holds. */
 const char *node_msg_name(const MfListing *l, const MfRemoteMessage *m,
                           char buf[NODE_NAME_MAX]);
+/* Messages never change: the kernel may keep their names and attributes
+ * for long. */
+#define NODE_MSG_TIMEOUT 3600.0
+/* The entry of message M of listing L: its inode, 0644 where mail can be
+ * changed (else 0444), the size it reads with, its arrival time, both
+ * timeouts NODE_MSG_TIMEOUT. */
+void node_msg_entry(const MfFs *fs, const MfListing *l,
+                    const MfRemoteMessage *m, struct fuse_entry_param *e);
 
 /* The message called NAME in FOLDER_ID (its listing refreshed if stale):
  * its generation and UID; FALSE if none. */
@@ -100,19 +108,7 @@ void node_handle_put(MfFs *fs, gpointer h);
 void node_handle_release(MfFs *fs, gpointer h);
 void node_handles_free_all(MfFs *fs);
 
-/* A directory listing captured at opendir and served by readdir. */
-GArray *dirlist_new(void);
-void dirlist_add(GArray *dir, const char *name, fuse_ino_t ino, mode_t mode);
-/* An entry with its attributes, for READDIRPLUS (the kernel then needs no
- * LOOKUP for it: an `ls -l` of a folder is one request, not one per
- * message). */
-void dirlist_add_plus(GArray *dir, const char *name,
-                      const struct fuse_entry_param *e);
-/* The names of DIR's entries from FROM on, as a set (valid while DIR is
- * unchanged), or NULL if there are none. */
-GHashTable *dirlist_names(GArray *dir, guint from);
-/* Replies to READDIR (PLUS: READDIRPLUS) with DIR's entries from OFF on. */
-void dirlist_reply(fuse_req_t req, GArray *dir, size_t size, off_t off,
-                   gboolean plus);
+/* Directory listings: fs/dirlist.h. */
+#include "fs/dirlist.h"
 
 #endif

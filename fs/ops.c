@@ -20,9 +20,9 @@
 #include "cache/outbox_msg.h"
 #include "net/mf_error.h"
 
-/* Messages never change: the kernel may keep their names and attributes
- * for long.  Directories change when mail arrives. */
-#define MSG_TIMEOUT 3600.0
+/* Messages never change (node.h); directories change when mail
+ * arrives. */
+#define MSG_TIMEOUT NODE_MSG_TIMEOUT
 #define DIR_TIMEOUT 1.0
 
 /* INO as a node, a folder renamed through this mount led to its id now
@@ -35,20 +35,6 @@ ops_node(fuse_req_t req, fuse_ino_t ino)
 	if (n.kind == NODE_FOLDER)
 		n.id = account_folder_now(node_fs(req)->account, n.id);
 	return n;
-}
-
-/* The attributes of message M of listing L: 0644 where mail can be
- * changed (the owner may rename, remove and replace it), the size it
- * reads with, its arrival time. */
-static void
-ops_msg_attr(const MfFs *fs, const MfListing *l, const MfRemoteMessage *m,
-             struct stat *st)
-{
-	guint64 size = m->size;
-
-	listing_alias(l, m, &size);
-	node_file_attr(fs, node_msg_ino(listing_generation(l), m->uid),
-	               node_mail_writable(fs) ? 0644 : 0444, size, m->date, st);
 }
 
 /* When a folder's contents last changed, as its mtime shows. */
@@ -77,17 +63,6 @@ ops_reply_dir_entry(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_entry(req, &e);
 }
 
-static void
-ops_msg_entry(const MfFs *fs, const MfListing *l, const MfRemoteMessage *m,
-              struct fuse_entry_param *e)
-{
-	memset(e, 0, sizeof *e);
-	e->ino = node_msg_ino(listing_generation(l), m->uid);
-	e->generation = listing_uidvalidity(l);
-	e->attr_timeout = e->entry_timeout = MSG_TIMEOUT;
-	ops_msg_attr(fs, l, m, &e->attr);
-}
-
 /* Replies with the message NAME of FOLDER_ID; FALSE (nothing replied) if
  * there is none. */
 static gboolean
@@ -104,7 +79,7 @@ ops_lookup_msg(fuse_req_t req, gint64 folder_id, const char *name)
 	MfListing *l = account_listing(fs->account, folder_id, &err);
 	const MfRemoteMessage *m = l ? listing_find(l, uid) : NULL;
 	if (m && listing_generation(l) == gen)
-		ops_msg_entry(fs, l, m, &e);
+		node_msg_entry(fs, l, m, &e);
 	listing_unref(l);
 	if (!m || e.ino != node_msg_ino(gen, uid))
 		return FALSE;
@@ -254,34 +229,22 @@ ops_add_folders(MfFs *fs, GArray *dir, gint64 parent)
 	tree_unref(t);
 }
 
-/* Adds FOLDER_ID's messages to DIR, but for those whose names a file
- * being written has (the first SKIP entries of DIR). */
+/* FOLDER_ID's listing for an open directory (*L, taken by the caller);
+ * FALSE with ERR if it cannot be had. */
 static gboolean
-ops_add_messages(MfFs *fs, GArray *dir, gint64 folder_id, guint skip_from,
-                 GError **err)
+ops_folder_listing(MfFs *fs, gint64 folder_id, MfListing **l, GError **err)
 {
-	MfListing *l = account_listing(fs->account, folder_id, err);
-	g_autoptr(GHashTable) taken = dirlist_names(dir, skip_from);
-	char buf[NODE_NAME_MAX];
-
-	if (!l)
-		return FALSE;
-	for (guint i = 0; i < listing_count(l); i++) {
-		const MfRemoteMessage *m = listing_at(l, i);
-		const char *name = node_msg_name(l, m, buf);
-		struct fuse_entry_param e;
-		if (taken && g_hash_table_contains(taken, name))
-			continue;
-		ops_msg_entry(fs, l, m, &e);
-		dirlist_add_plus(dir, name, &e);
-	}
-	listing_unref(l);
-	return TRUE;
+	*l = account_listing(fs->account, folder_id, err);
+	return *l != NULL;
 }
 
-/* Fills DIR for node N; FALSE with *ERRNUM when N is no directory. */
+/* Fills DIR for node N, and *L (NULL unless N is a folder) with the
+ * listing whose messages follow DIR's entries, but for those named like
+ * an entry from *SKIP_FROM on; FALSE with *ERRNUM when N is no
+ * directory. */
 static gboolean
-ops_fill_dir(MfFs *fs, Node n, GArray *dir, int *errnum)
+ops_fill_dir(MfFs *fs, Node n, GArray *dir, MfListing **l,
+             guint *skip_from, int *errnum)
 {
 	g_autoptr(GError) err = NULL;
 
@@ -301,9 +264,9 @@ ops_fill_dir(MfFs *fs, Node n, GArray *dir, int *errnum)
 		outbox_ops_fill(fs, n, dir);
 	} else if (n.kind == NODE_FOLDER && ops_folder_exists(fs, n.id)) {
 		ops_add_folders(fs, dir, n.id);
-		guint staged_from = dir->len;
+		*skip_from = dir->len;
 		staged_fill(fs, n.id, dir);
-		if (!ops_add_messages(fs, dir, n.id, staged_from, &err) &&
+		if (!ops_folder_listing(fs, n.id, l, &err) &&
 		    !g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND)) {
 			*errnum = errmap_to_errno(err);
 			return FALSE;
@@ -320,17 +283,22 @@ static void
 ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	GArray *dir = dirlist_new();
+	MfListing *l = NULL;
+	guint skip_from = 0;
 	int errnum = 0;
 
 	dirlist_add(dir, ".", ino, S_IFDIR);
 	dirlist_add(dir, "..", INO_ROOT, S_IFDIR);
-	if (!ops_fill_dir(node_fs(req), ops_node(req, ino), dir, &errnum)) {
+	if (!ops_fill_dir(node_fs(req), ops_node(req, ino), dir, &l,
+	                  &skip_from, &errnum)) {
 		g_array_unref(dir);
+		listing_unref(l);
 		fuse_reply_err(req, errnum);
 		return;
 	}
-	node_handle_track(node_fs(req), dir, (GDestroyNotify)g_array_unref);
-	fi->fh = (uint64_t)(uintptr_t)dir;
+	DirSnap *d = dirsnap_new(dir, l, skip_from);
+	node_handle_track(node_fs(req), d, (GDestroyNotify)dirsnap_free);
+	fi->fh = (uint64_t)(uintptr_t)d;
 	fuse_reply_open(req, fi);
 }
 
@@ -339,14 +307,14 @@ ops_readdir_any(fuse_req_t req, struct fuse_file_info *fi, size_t size,
                 off_t off, gboolean plus)
 {
 	MfFs *fs = node_fs(req);
-	GArray *dir = (GArray *)(uintptr_t)fi->fh;
+	DirSnap *d = (DirSnap *)(uintptr_t)fi->fh;
 
-	if (!node_handle_get(fs, dir)) {
+	if (!node_handle_get(fs, d)) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	dirlist_reply(req, dir, size, off, plus);
-	node_handle_put(fs, dir);
+	dirsnap_reply(req, d, size, off, plus);
+	node_handle_put(fs, d);
 }
 
 static void
@@ -673,6 +641,14 @@ ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 
 	if (ro_ops_no_xattr(req))
 		return;
+	/* Only user.* names are kept.  ENOTSUP for the others (ls -l asks
+	 * security.selinux and system.posix_acl_access of every file) makes
+	 * ls, cp and rsync stop asking on this file system after the first
+	 * file, where ENODATA would cost a request per file. */
+	if (!g_str_has_prefix(name, "user.")) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
 	if (node_fs(req)->outbox && ops_is_outbox(n))
 		outbox_ops_getxattr(req, n, name, size);
 	else
@@ -748,8 +724,20 @@ ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		folder_ops_listxattr(req, n, size);
 }
 
+/* READDIRPLUS for every page of a directory, not only the first (the
+ * kernel's default guesses from stat calls): grep -r and find then get
+ * each message's entry with its name and need no LOOKUP per file. */
+static void
+ops_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	ro_ops_init(userdata, conn);
+}
+
 const struct fuse_lowlevel_ops ops_table = {
-	.init = ro_ops_init,
+	.init = ops_init,
 	.lookup = ops_lookup,
 	.getattr = ops_getattr,
 	.setattr = ops_setattr,

@@ -53,7 +53,7 @@ _mailfs()
 	local cmd=${COMP_WORDS[1]} opts mp
 	COMPREPLY=()
 	if ((COMP_CWORD == 1)); then
-		COMPREPLY=($(compgen -W "mount umount status sync login help -h
+		COMPREPLY=($(compgen -W "mount umount status sync verify login help -h
 			--help -V --version" -- "$cur"))
 		return
 	fi
@@ -83,6 +83,7 @@ _mailfs()
 	sync)
 		opts="-c --config -a --account --all -n --no-recurse -q --quiet
 			-h --help" ;;
+	verify) opts="-c --config -a --account -q --quiet -h --help" ;;
 	*) return ;;
 	esac
 	if [[ $cur == -* ]]; then

@@ -39,19 +39,20 @@ function __mailfs_mounts
     end
 end
 
-set -l cmds mount umount unmount status sync login help
+set -l cmds mount umount unmount status sync verify login help
 complete -c mailfs -f
 complete -c mailfs -n "not __fish_seen_subcommand_from $cmds" -a mount -d 'Mount an account'
 complete -c mailfs -n "not __fish_seen_subcommand_from $cmds" -a umount -d 'Unmount a mailfs mount'
 complete -c mailfs -n "not __fish_seen_subcommand_from $cmds" -a status -d 'Show the state of mounts'
 complete -c mailfs -n "not __fish_seen_subcommand_from $cmds" -a sync -d 'Download what is not cached'
+complete -c mailfs -n "not __fish_seen_subcommand_from $cmds" -a verify -d 'Check the cached messages'
 complete -c mailfs -n "not __fish_seen_subcommand_from $cmds" -a login -d 'Sign an OAuth 2.0 account in'
 complete -c mailfs -n "not __fish_seen_subcommand_from $cmds" -a help -d 'Show the help'
 complete -c mailfs -n "not __fish_seen_subcommand_from $cmds" -s V -l version -d 'Show the version'
 complete -c mailfs -s h -l help -d 'Show the help'
 
-complete -c mailfs -n "__fish_seen_subcommand_from mount umount unmount sync login" -s c -l config -r -F -d 'Config file'
-complete -c mailfs -n "__fish_seen_subcommand_from mount umount unmount sync login" -s a -l account -x -a '(__mailfs_accounts)' -d 'Account'
+complete -c mailfs -n "__fish_seen_subcommand_from mount umount unmount sync verify login" -s c -l config -r -F -d 'Config file'
+complete -c mailfs -n "__fish_seen_subcommand_from mount umount unmount sync verify login" -s a -l account -x -a '(__mailfs_accounts)' -d 'Account'
 complete -c mailfs -n "__fish_seen_subcommand_from mount" -s f -l foreground -d 'Stay in the foreground'
 complete -c mailfs -n "__fish_seen_subcommand_from mount" -s d -l debug -d 'Log debug lines'
 complete -c mailfs -n "__fish_seen_subcommand_from mount" -s r -l read-only -d 'Refuse every change'
@@ -61,3 +62,4 @@ complete -c mailfs -n "__fish_seen_subcommand_from umount unmount status" -a '(_
 complete -c mailfs -n "__fish_seen_subcommand_from sync" -l all -d 'Every account'
 complete -c mailfs -n "__fish_seen_subcommand_from sync" -s n -l no-recurse -d 'Not the subfolders'
 complete -c mailfs -n "__fish_seen_subcommand_from sync" -s q -l quiet -d 'Print only failures'
+complete -c mailfs -n "__fish_seen_subcommand_from verify" -s q -l quiet -d 'Print only damage'

@@ -49,6 +49,7 @@ sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
 import mkcorpus  # noqa: E402
+import scale  # noqa: E402
 
 TARGETS = {
     "cold_sync": ("cold sync, mailfs / mbsync", "<=", 0.5),
@@ -1213,13 +1214,30 @@ def main():
                     "mail; views: folder summaries); default all")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temp dirs (Dovecot, caches, Maildirs)")
+    ap.add_argument("--scale-sizes", default="50000,200000",
+                    help="sizes of the one-folder figures of scale.py "
+                    "(default 50000,200000; empty: none)")
+    ap.add_argument("--scale-phases",
+                    default="anchors,ls,grep,cold_grep,traffic",
+                    help="which of scale.py's phases to run")
+    ap.add_argument("--use-rounds", type=int, default=10,
+                    help="scale.py: rounds of use before the memory figure")
+    ap.add_argument("--refresh-wait", type=int, default=7,
+                    help="scale.py: seconds before the refresh measured")
+    ap.add_argument("--idle-seconds", type=int, default=120,
+                    help="scale.py: seconds of each idle traffic figure")
     args = ap.parse_args()
     if args.render:
         with open(args.render) as f:
-            print(markdown(json.load(f)))
+            res = json.load(f)
+        print(markdown(res) if res.get("sizes") else "")
+        if res.get("scale"):
+            print(scale.markdown(res["scale"]))
         return
     if args.quick:
         args.sizes = "1000"
+        args.scale_sizes = "2000"
+        args.idle_seconds = 20
         args.reps = 2
         args.new_mail_trials = 3
     if os.geteuid() != 0:
@@ -1241,16 +1259,20 @@ def main():
     t0 = time.monotonic()
     for n in sizes:
         results["sizes"][str(n)] = SizeRun(n, args).run()
+    results["scale"] = [scale.ScaleRun(int(n), args).run()
+                        for n in args.scale_sizes.split(",") if n]
     results["elapsed_s"] = time.monotonic() - t0
     if len(sizes) >= 2:
         lo, hi = str(min(sizes)), str(max(sizes))
         a = results["sizes"][lo]["warm"]["rss"]["vmhwm_kb"]
         b = results["sizes"][hi]["warm"]["rss"]["vmhwm_kb"]
         results["bytes_per_message"] = (b - a) * 1024 / (int(hi) - int(lo))
-    results["verdicts"] = verdicts(results)
+    results["verdicts"] = verdicts(results) if sizes else {}
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1)
-    md = markdown(results)
+    md = markdown(results) if sizes else ""
+    if results["scale"]:
+        md += "\n" + scale.markdown(results["scale"])
     print()
     print(md)
     if args.markdown:

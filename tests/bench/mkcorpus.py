@@ -245,6 +245,52 @@ def fill(maildir_root, n, seed=20240601):
     return summary
 
 
+def fill_folder(maildir_root, n, seed=20240601, folder="INBOX"):
+    """Writes N small plain-text messages (the text part of the corpus
+    above, median near 1.5 KB, no attachments) into one FOLDER of the
+    Maildir++ tree at MAILDIR_ROOT, with the Dovecot-style names of
+    delivered mail (S= and W=), as the big-folder figures use.  About
+    1% hold MARKER.  Returns a summary dict like fill()."""
+    rng = random.Random(seed)
+    pools = Pools(rng)
+    d = _maildir_for(maildir_root, folder)
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    if folder != "INBOX":
+        open(os.path.join(d, "maildirfolder"), "w").close()
+    summary = {"messages": n, "bytes": 0, "rfc822_bytes": 0, "marker": 0,
+               "attachments": 0, "folders": {folder: n}}
+    start = 1_600_000_000
+    sizes = []
+    for i in range(1, n + 1):
+        when = start + i * 600 + rng.randrange(600)
+        subject = " ".join(rng.choice(pools.words) for _ in range(4))
+        marker = rng.random() < MARKER_SHARE
+        body = pools.text_slice(rng, _lognormal(rng, 600, 0.6, 100, 8192))
+        if marker:
+            body += ("the %s is in this one\n" % MARKER).encode()
+        h = _headers(rng, pools, folder, i, when, subject,
+                     ["Content-Type: text/plain; charset=utf-8",
+                      "Content-Transfer-Encoding: 8bit"])
+        raw = ("\n".join(h) + "\n\n").encode("utf-8") + body
+        vsize = len(raw) + raw.count(b"\n")
+        name = "%d.M%dP1.big,S=%d,W=%d:2,%s" % (
+            when, i, len(raw), vsize, "S" if rng.random() < 0.85 else "")
+        path = os.path.join(d, "cur", name)
+        with open(path, "wb") as f:
+            f.write(raw)
+        os.utime(path, (when, when))
+        summary["bytes"] += len(raw)
+        summary["rfc822_bytes"] += vsize
+        summary["marker"] += marker
+        sizes.append(vsize)
+    sizes.sort()
+    summary["median_size"] = sizes[len(sizes) // 2]
+    summary["p99_size"] = sizes[int(len(sizes) * 0.99)]
+    summary["max_size"] = sizes[-1]
+    return summary
+
+
 if __name__ == "__main__":
     import sys
     import tempfile

@@ -84,8 +84,8 @@ class BashTest(unittest.TestCase):
 
     def test_commands_and_options(self):
         self.assertEqual(set(bash_complete("mailfs", "")),
-                         {"mount", "umount", "status", "sync", "login", "help",
-                          "-h", "--help", "-V", "--version"})
+                         {"mount", "umount", "status", "sync", "verify", "login",
+                          "help", "-h", "--help", "-V", "--version"})
         self.assertEqual(bash_complete("mailfs", "u"), ["umount"])
         self.assertEqual(set(bash_complete("mailfs", "sync", "--")),
                          {"--config", "--account", "--all", "--no-recurse",

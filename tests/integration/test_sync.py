@@ -307,6 +307,87 @@ class SyncTest(SyncCase):
                 self.assertTrue(harness.error_lines(r), r)
 
 
+class VerifyTest(SyncCase):
+    """A cached body is hashed as it is written and checked again at an
+    open only when its file changed; `mailfs verify` checks them all.  A
+    body found damaged either way is never served: it is fetched again."""
+
+    def synced(self):
+        self.seed_corpus()
+        snap = self.snapshot()
+        m = self.new_mailfs()
+        r = self.run_sync(m)
+        self.assertEqual(r.returncode, 0, r)
+        return m, snap
+
+    def damage_one(self, m, snap, keep_mtime):
+        """Flips a byte of the biggest cached body in place (with
+        KEEP_MTIME its mtime is put back, as bit rot would leave it);
+        returns the (folder, uid) of its message."""
+        bodies = [os.path.join(dp, f) for dp, _, fs in
+                  os.walk(os.path.join(m.cache_dir, "bodies")) for f in fs]
+        path = max(bodies, key=os.path.getsize)
+        with open(path, "rb") as f:
+            data = f.read()
+        uid = int(os.path.basename(path).split("-")[1].split(".")[0])
+        where = [(folder, uid) for folder, msgs in snap.items()
+                 if uid in msgs and msgs[uid].body == data]
+        self.assertEqual(len(where), 1, path)
+        st = os.stat(path)
+        if not keep_mtime:
+            time.sleep(0.05)   # past the file system's clock granularity
+        with open(path, "r+b") as f:
+            f.seek(len(data) // 2)
+            f.write(b"#" if data[len(data) // 2:len(data) // 2 + 1] != b"#"
+                    else b"%")
+        if keep_mtime:
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        return where[0]
+
+    def run_verify(self, m, *args):
+        return harness.run([harness.mailfs_bin(), "verify", "--config",
+                            m.config] + list(args), timeout=60)
+
+    def test_verify_removes_a_damaged_body(self):
+        m, snap = self.synced()
+        r = self.run_verify(m)
+        self.assertEqual(r.returncode, 0, r)
+        total = sum(len(v) for v in snap.values())
+        self.assertIn("%d bodies checked, 0 damaged" % total, r.stdout)
+        folder, uid = self.damage_one(m, snap, keep_mtime=True)
+        r = self.run_verify(m)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("%d bodies checked, 1 damaged" % total, r.stdout)
+        self.assertIn("is damaged", r.stderr)
+        r = self.run_verify(m, "--quiet")
+        self.assertEqual((r.returncode, r.stdout), (0, ""), r)
+        # Fetched again from the server when read.
+        self.mount(m)
+        self.assert_reads(m, folder, snap[folder], [uid])
+
+    def test_verify_while_mounted(self):
+        m, snap = self.synced()
+        self.mount(m)
+        folder, uid = self.damage_one(m, snap, keep_mtime=True)
+        r = self.run_verify(m)
+        self.assertEqual(r.returncode, 1, r)
+        self.assert_reads(m, folder, snap[folder], [uid])
+
+    def test_changed_body_is_checked_when_opened(self):
+        """A body file written over since it was stored (a new mtime) is
+        hashed at its first open: refused, fetched again."""
+        m, snap = self.synced()
+        folder, uid = self.damage_one(m, snap, keep_mtime=False)
+        self.mount(m)
+        self.assert_reads(m, folder, snap[folder], [uid])
+
+    def test_verify_without_a_cache(self):
+        m = self.new_mailfs()
+        r = self.run_verify(m)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("no cache", r.stderr)
+
+
 def _read_errno(path):
     try:
         read_file(path)

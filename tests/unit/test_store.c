@@ -1,9 +1,12 @@
 /* test_store.c - the store's schema versions and migrations (a cache made
- * by an older mailfs is brought up to date, keeping what it holds), and
- * the names given through the mount (store_names.c). */
+ * by an older mailfs is brought up to date, keeping what it holds), the
+ * names given through the mount (store_names.c), and the integrity of
+ * cached bodies (checked when their file changed, and by store_verify). */
 #include <check.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cache/store.h"
@@ -97,6 +100,21 @@ write_db(const char *dir, const char *sql)
 	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
+}
+
+/* Makes the index of DIR look as version 2 left it: no summaries nor
+ * search index (3), no HIGHESTMODSEQ nor UIDNEXT (4), bodies without their
+ * files' mtimes (5). */
+static void
+make_v2(const char *dir)
+{
+	write_db(dir, "DROP TABLE summaries; DROP TABLE search_text; "
+	         "DROP TABLE search_indexed; "
+	         "ALTER TABLE folders DROP COLUMN highestmodseq; "
+	         "ALTER TABLE folders DROP COLUMN uidnext; "
+	         "ALTER TABLE bodies DROP COLUMN stamp; "
+	         "PRAGMA user_version = 2;");
+	ck_assert_int_eq(user_version(dir), 2);
 }
 
 /* A cache of schema 2 (before incremental refreshes) keeps its listing
@@ -204,11 +222,7 @@ START_TEST(test_v2_cache_gets_summaries)
 
 	ck_assert_ptr_nonnull(s);
 	store_close(s);
-	write_db(dir, "DROP TABLE summaries; DROP TABLE search_text; "
-	         "DROP TABLE search_indexed; "
-	         "ALTER TABLE folders DROP COLUMN highestmodseq; "
-	         "ALTER TABLE folders DROP COLUMN uidnext; "
-	         "PRAGMA user_version = 2;");
+	make_v2(dir);
 	s = store_open(dir, &err);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_int_eq(user_version(dir), store_schema_latest());
@@ -344,6 +358,124 @@ START_TEST(test_prune_spares_newer_uids)
 }
 END_TEST
 
+static const char body_text[] = "From: a@example.org\r\n\r\nhello\r\n";
+
+/* Stores body_text as UID 9 of folder 1, UIDVALIDITY 7; its path. */
+static char *
+store_one_body(Store *s)
+{
+	GError *err = NULL;
+	StoreBody *b = store_body_begin(s, &err);
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert(store_body_write(b, body_text, strlen(body_text), &err));
+	ck_assert(store_body_commit(s, b, 1, 7, 9, &err));
+	return store_body_file(s, 1, 7, 9);
+}
+
+/* Flips one byte of PATH in place; with KEEP_MTIME its mtime is put
+ * back, as a disk that rots bits would leave it. */
+static void
+damage(const char *path, gboolean keep_mtime)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(pwrite(fd, "J", 1, 20), 1);
+	if (keep_mtime) {
+		struct timespec t[2] = { st.st_atim, st.st_mtim };
+		ck_assert_int_eq(futimens(fd, t), 0);
+	}
+	close(fd);
+}
+
+static gboolean
+opens(Store *s)
+{
+	GError *err = NULL;
+	int fd = store_body_open(s, 1, 7, 9, TRUE, &err);
+
+	if (fd >= 0)
+		close(fd);
+	else
+		ck_assert(g_error_matches(err, MF_ERROR, MF_ERROR_NOTFOUND));
+	g_clear_error(&err);
+	return fd >= 0;
+}
+
+START_TEST(test_body_changed_file_is_checked)
+{
+	char *dir = make_dir();
+	GError *err = NULL;
+	Store *s = store_open(dir, &err);
+	g_autofree char *path = store_one_body(s);
+
+	ck_assert(opens(s));
+	/* Written over (a new mtime): hashed at the next open, refused,
+	 * forgotten. */
+	usleep(20000);
+	damage(path, FALSE);
+	ck_assert(!opens(s));
+	ck_assert(!g_file_test(path, G_FILE_TEST_EXISTS));
+	store_close(s);
+	remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_verify_finds_a_rotten_body)
+{
+	char *dir = make_dir();
+	GError *err = NULL;
+	Store *s = store_open(dir, &err);
+	g_autofree char *path = store_one_body(s);
+	guint checked = 0, damaged = 0;
+
+	ck_assert(store_verify(s, NULL, NULL, &checked, &damaged, &err));
+	ck_assert_uint_eq(checked, 1);
+	ck_assert_uint_eq(damaged, 0);
+	/* The same mtime: an open does not hash it (it was hashed as it was
+	 * written), the full check does, and then it is never served. */
+	damage(path, TRUE);
+	ck_assert(opens(s));
+	ck_assert(store_verify(s, NULL, NULL, &checked, &damaged, &err));
+	ck_assert_uint_eq(damaged, 1);
+	ck_assert(!opens(s));
+	ck_assert(!g_file_test(path, G_FILE_TEST_EXISTS));
+	ck_assert(store_verify(s, NULL, NULL, &checked, &damaged, &err));
+	ck_assert_uint_eq(checked, 0);
+	store_close(s);
+	remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_v2_bodies_are_hashed_once)
+{
+	char *dir = make_dir();
+	GError *err = NULL;
+	Store *s = store_open(dir, &err);
+	g_autofree char *path = store_one_body(s);
+
+	store_close(s);
+	make_v2(dir);
+	s = store_open(dir, &err);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(user_version(dir), store_schema_latest());
+	/* No mtime recorded: the first open hashes it (good: served, and
+	 * its mtime is recorded) ... */
+	ck_assert(opens(s));
+	store_close(s);
+	make_v2(dir);
+	s = store_open(dir, &err);
+	/* ... and a damaged one, even with its old mtime, is refused. */
+	damage(path, TRUE);
+	ck_assert(!opens(s));
+	store_close(s);
+	remove_dir(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -359,6 +491,9 @@ main(void)
 	tcase_add_test(tc, test_newer_cache_is_refused);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_prune_spares_newer_uids);
+	tcase_add_test(tc, test_body_changed_file_is_checked);
+	tcase_add_test(tc, test_verify_finds_a_rotten_body);
+	tcase_add_test(tc, test_v2_bodies_are_hashed_once);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
