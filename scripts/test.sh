@@ -8,10 +8,10 @@
 #      -Db_sanitize=address,undefined and the same tests, with leak checks
 #      and undefined behaviour fatal (SANITIZE=0 skips it);
 #   3. FUZZ_BUILDDIR (default build-fuzz): the libFuzzer targets of
-#      tests/fuzz, FUZZ_SECONDS (default 8) each, a test each (FUZZ=0 skips).
-# In 1 and 2, TEST_JOBS (default 4) tests run at once: the integration
+#      tests/fuzz, FUZZ_SECONDS (default 6) each, a test each (FUZZ=0 skips).
+# In 1 and 2, TEST_JOBS (default 5) tests run at once: the integration
 # modules (long ones in parts) mostly wait on servers and timers, each with
-# its own ports, temp dirs and Dovecot; the whole run takes about 5 minutes
+# its own ports, temp dirs and Dovecot; the whole run takes about 8 minutes
 # on 2 cores.
 # A build that fails counts as one failed test.  Exits non-zero if anything
 # failed or no test ran.
@@ -19,7 +19,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 builddir=${BUILDDIR:-build}
-jobs=${TEST_JOBS:-4}
+jobs=${TEST_JOBS:-5}
 asandir=${ASAN_BUILDDIR:-build-asan}
 fuzzdir=${FUZZ_BUILDDIR:-build-fuzz}
 
@@ -139,7 +139,7 @@ if [[ "${FUZZ:-1}" != 0 ]]; then
 		tests/fuzz/meson.build | tr '\n' ' ')
 	CC=clang setup "$fuzzdir" -Dfuzz=true \
 		-Db_sanitize=address,undefined -Db_lundef=false
-	FUZZ_SECONDS=${FUZZ_SECONDS:-8} \
+	FUZZ_SECONDS=${FUZZ_SECONDS:-6} \
 		run_phase "fuzzing" "$fuzzdir" "$fuzz_targets" --suite fuzz
 fi
 
