@@ -45,3 +45,9 @@ errmap_to_errno(const GError *err)
 	}
 	return EIO;
 }
+
+gboolean
+errmap_daemon_gone(int e)
+{
+	return e == ENOTCONN || e == ECONNABORTED;
+}

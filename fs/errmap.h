@@ -8,4 +8,9 @@
  * not a mailfs error). */
 int errmap_to_errno(const GError *err);
 
+/* Whether E, met on a path of a FUSE mount, says its daemon is gone: the
+ * kernel answers ENOTCONN once the connection is gone, and ECONNABORTED
+ * to a request that was waiting when it went. */
+gboolean errmap_daemon_gone(int e);
+
 #endif

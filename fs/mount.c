@@ -1,6 +1,7 @@
 /* mount.c - from a config to a running mount: check the server, mount
  * through /dev/fuse, daemonize, serve requests until unmounted. */
 #include "fs/mount.h"
+#include "fs/errmap.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -199,7 +200,7 @@ mount_check_existing(const MfAccountConfig *cfg, const char *mp,
 {
 	struct stat st;
 
-	if (stat(mp, &st) == 0 || errno != ENOTCONN)
+	if (stat(mp, &st) == 0 || !errmap_daemon_gone(errno))
 		return mount_refuse(cfg, mp, "mailfs is already mounted there "
 		                    "(account %s); unmount it first with "
 		                    "'mailfs umount %s'", live->account, mp);

@@ -1,6 +1,7 @@
 /* status_cmd.c - `mailfs status`: finds mailfs mounts in mountinfo and
  * prints their .mailfs/status, never waiting forever on a stuck daemon. */
 #include "fs/status_cmd.h"
+#include "fs/errmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -260,7 +261,7 @@ status_cmd_reap(pid_t pid, gboolean kill_it)
 static void
 status_cmd_read_error(const char *mountpoint, int e, GError **err)
 {
-	if (e == ENOTCONN)
+	if (errmap_daemon_gone(e))
 		g_set_error(err, MF_ERROR, MF_ERROR_LOCAL, "%s: the mailfs "
 		            "daemon is gone (%s); clean up with 'mailfs umount "
 		            "%s'", mountpoint, g_strerror(e), mountpoint);
