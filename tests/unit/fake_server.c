@@ -206,6 +206,36 @@ fake_drain(FakeServer *s)
 }
 
 gboolean
+fake_follow_steps(FakeServer *s)
+{
+	const FakeStep *steps = s->script;
+
+	for (gsize i = 0; i < s->n_steps; i++) {
+		const FakeStep *st = &steps[i];
+		if (st->expect) {
+			g_autofree char *line = fake_read_line(s);
+			if (!line || strcmp(line, st->expect) != 0) {
+				fake_fail(s, "step %zu: got '%s', want '%s'", i,
+				          line ? line : "(EOF)", st->expect);
+				return FALSE;
+			}
+		}
+		if (st->reply && !fake_send_str(s, st->reply))
+			return FALSE;
+		if (st->act)
+			st->act(s);
+	}
+	return TRUE;
+}
+
+void
+fake_run_steps(FakeServer *s)
+{
+	if (fake_follow_steps(s))
+		fake_drain(s);
+}
+
+gboolean
 fake_tls_accept(FakeServer *s)
 {
 	s->ssl = SSL_new(s->ctx);

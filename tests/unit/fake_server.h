@@ -74,6 +74,22 @@ char *fake_read_line(FakeServer *s);
 /* Reads and ignores whatever comes, up to EOF. */
 void fake_drain(FakeServer *s);
 
+/* One step of a line-by-line script: a line the client must send next
+ * (without CRLF; NULL: none), then a reply (NULL: none), then ACT (NULL:
+ * nothing more). */
+typedef struct {
+	const char *expect;
+	const char *reply;
+	void (*act)(FakeServer *s);
+} FakeStep;
+
+/* Follows S->script, S->n_steps FakeSteps; FALSE at the first deviation
+ * (recorded with fake_fail) or a send that failed. */
+gboolean fake_follow_steps(FakeServer *s);
+
+/* A FakeServerFn: fake_follow_steps(), then whatever comes, up to EOF. */
+void fake_run_steps(FakeServer *s);
+
 /* The server side of the TLS handshake; FALSE (and no TLS) if it fails. */
 gboolean fake_tls_accept(FakeServer *s);
 

@@ -10,38 +10,15 @@
 
 #include "cache/backend.h"
 #include "fake_server.h"
+#include "fake_session.h"
 #include "net/mf_error.h"
 #include "net/url.h"
 
 static FakeCert server_cert;
 
-typedef struct {
-	const char *expect;
-	const char *reply;
-} Step;
+typedef FakeStep Step;
 
-static void
-run_script(FakeServer *s)
-{
-	const Step *steps = s->script;
-
-	for (gsize i = 0; i < s->n_steps; i++) {
-		const Step *st = &steps[i];
-		if (st->expect) {
-			g_autofree char *line = fake_read_line(s);
-			if (!line || strcmp(line, st->expect) != 0) {
-				fake_fail(s, "step %zu: got '%s', want '%s'", i,
-				          line ? line : "(EOF)", st->expect);
-				return;
-			}
-		}
-		if (st->reply && !fake_send_str(s, st->reply))
-			return;
-	}
-	fake_drain(s);
-}
-
-#define START(steps) fake_server_start(run_script, steps, \
+#define START(steps) fake_server_start(fake_run_steps, steps, \
 	G_N_ELEMENTS(steps), &server_cert, TRUE)
 #define CAPS_QR "IMAP4rev1 AUTH=PLAIN SASL-IR IDLE ENABLE CONDSTORE QRESYNC"
 #define GREETING(caps) { NULL, "* OK [CAPABILITY " caps "] fake\r\n" }
@@ -57,21 +34,7 @@ run_script(FakeServer *s)
 static MfSession *
 session_open_ms(FakeServer *s, guint timeout_ms)
 {
-	g_autoptr(GError) err = NULL;
-	g_autofree char *text = g_strdup_printf("imaps://127.0.0.1:%u",
-	                                        (unsigned)s->port);
-	MfBackendParams p = { .server = {
-		.tls_fingerprint = server_cert.fpr_plain,
-		.user = (char *)"alice",
-		.password = (char *)"secret",
-		.timeout_ms = timeout_ms,
-	} };
-
-	g_assert(url_parse(text, &p.server.url, NULL));
-	MfSession *ses = backend_imap.connect(&p, &err);
-	url_clear(&p.server.url);
-	ck_assert_msg(ses != NULL, "connect: %s", err ? err->message : "?");
-	return ses;
+	return fake_session_open(s, &server_cert, timeout_ms);
 }
 
 static MfSession *

@@ -19,33 +19,9 @@ static FakeCert server_cert;
 /* One step: wait for the client to send EXPECT (a line without CRLF;
  * NULL: do not wait; the exact bytes are checked at the end), then send
  * REPLY (if any). */
-typedef struct {
-	const char *expect;
-	const char *reply;
-} Step;
+typedef FakeStep Step;
 
-static void
-run_script(FakeServer *s)
-{
-	const Step *steps = s->script;
-
-	for (gsize i = 0; i < s->n_steps; i++) {
-		const Step *st = &steps[i];
-		if (st->expect) {
-			g_autofree char *line = fake_read_line(s);
-			if (!line || strcmp(line, st->expect) != 0) {
-				fake_fail(s, "step %zu: got '%s', want '%s'", i,
-				          line ? line : "(EOF)", st->expect);
-				return;
-			}
-		}
-		if (st->reply && !fake_send_str(s, st->reply))
-			return;
-	}
-	fake_drain(s);
-}
-
-#define START(steps) fake_server_start(run_script, steps, \
+#define START(steps) fake_server_start(fake_run_steps, steps, \
 	G_N_ELEMENTS(steps), &server_cert, TRUE)
 
 #define CAPS_OAUTH "IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER"

@@ -16,39 +16,13 @@ static FakeCert server_cert;
 
 /* One step: wait for the client to send EXPECT (a line without CRLF;
  * NULL: do not wait), then send REPLY (if any), then run ACT (if any). */
-typedef struct {
-	const char *expect;
-	const char *reply;
-	void (*act)(FakeServer *s);
-} Step;
-
-static void
-follow_steps(FakeServer *s)
-{
-	const Step *steps = s->script;
-
-	for (gsize i = 0; i < s->n_steps; i++) {
-		const Step *st = &steps[i];
-		if (st->expect) {
-			g_autofree char *line = fake_read_line(s);
-			if (!line || strcmp(line, st->expect) != 0) {
-				fake_fail(s, "step %zu: got '%s', want '%s'", i,
-				          line ? line : "(EOF)", st->expect);
-				return;
-			}
-		}
-		if (st->reply && !fake_send_str(s, st->reply))
-			return;
-		if (st->act)
-			st->act(s);
-	}
-}
+typedef FakeStep Step;
 
 /* The steps, then whatever else comes, up to EOF. */
 static void
 run_script(FakeServer *s)
 {
-	follow_steps(s);
+	fake_follow_steps(s);
 	fake_drain(s);
 }
 
