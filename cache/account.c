@@ -1037,23 +1037,21 @@ account_expire_tree(MfAccount *a)
 	g_mutex_unlock(&a->lock);
 }
 
-/* Swaps in MSGS as FOLDER_ID's listing (the same generation as OLD, its
- * current one), tells the hook, and stores it for remounts. */
 void
 account_swap_listing_locked(MfAccount *a, gint64 folder_id, FolderState *fs,
-                            GArray *msgs)
+                            GArray *msgs, gboolean names_changed)
 {
 	MfListing *old = fs->listing;
 	MfListing *l = listing_new(a, folder_id, old->gen, old->uidvalidity,
 	                           msgs, old);
 
 	fs->listing = listing_ref(l);
-	if (a->hook)
+	if (a->hook && names_changed)
 		a->hook(folder_id, old, l, a->hook_ud);
 	g_mutex_unlock(&a->lock);
 	if (!store_messages_save(a->store, folder_id, l->uidvalidity, old->msgs,
 	                         l->msgs, NULL))
-		g_warning("local change to a listing not stored");
+		g_warning("a change to a listing not stored");
 	listing_unref(old);
 	listing_unref(l);
 }
@@ -1079,7 +1077,7 @@ account_edit_listing(MfAccount *a, gint64 folder_id, guint32 uid,
 			m.flags = g_intern_string(flags);
 		g_array_append_val(msgs, m);
 	}
-	account_swap_listing_locked(a, folder_id, fs, msgs);
+	account_swap_listing_locked(a, folder_id, fs, msgs, TRUE);
 	return TRUE;
 }
 
@@ -1118,7 +1116,7 @@ account_show_move(MfAccount *a, gint64 src_id, guint32 uidvalidity,
 	m.uid = ghost_uid;
 	g_array_append_val(msgs, m);
 	g_array_sort(msgs, store_uid_compare);
-	account_swap_listing_locked(a, dest_id, dst, msgs);
+	account_swap_listing_locked(a, dest_id, dst, msgs, TRUE);
 	store_body_link(a->store, src_id, uidvalidity, uid, dest_id, dest_uv,
 	                ghost_uid);
 	return TRUE;
@@ -1138,7 +1136,7 @@ account_show_append(MfAccount *a, gint64 folder_id, const MfRemoteMessage *m,
 	GArray *msgs = g_array_copy(dst->listing->msgs);
 	g_array_append_val(msgs, *m);
 	g_array_sort(msgs, store_uid_compare);
-	account_swap_listing_locked(a, folder_id, dst, msgs);
+	account_swap_listing_locked(a, folder_id, dst, msgs, TRUE);
 	return TRUE;
 }
 

@@ -141,10 +141,12 @@ void account_refresh_soon(MfAccount *a, gint64 folder_id);
 MfListing *account_listing_quiet(MfAccount *a, gint64 folder_id,
                                  GError **err);
 /* Swaps in MSGS (taken) as FOLDER_ID's listing (the same generation as
- * its current one), tells the hook and stores it.  Called with a->lock
+ * its current one), tells the hook (with NAMES_CHANGED: when only flags
+ * changed, it has nothing to do) and stores it.  Called with a->lock
  * held; returns with it released. */
 void account_swap_listing_locked(MfAccount *a, gint64 folder_id,
-                                 FolderState *fs, GArray *msgs);
+                                 FolderState *fs, GArray *msgs,
+                                 gboolean names_changed);
 /* The state of FOLDER_ID, created on first use; with a->lock held. */
 FolderState *account_folder_state(MfAccount *a, gint64 folder_id);
 

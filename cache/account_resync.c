@@ -186,27 +186,6 @@ account_relist(MfAccount *a, MfSession *s, const MfFolder *f,
 	return ok;
 }
 
-/* Swaps in MSGS (taken), which differ from FS's listing in flags only:
- * no name changed, so the hook has nothing to invalidate (on a folder of
- * 100,000 messages it would cost most of the time).  Called with a->lock
- * held; returns with it released. */
-static void
-resync_swap_flags_locked(MfAccount *a, gint64 folder_id, FolderState *fs,
-                         GArray *msgs)
-{
-	MfListing *old = fs->listing;
-	MfListing *l = listing_new(a, folder_id, old->gen, old->uidvalidity,
-	                           msgs, old);
-
-	fs->listing = listing_ref(l);
-	g_mutex_unlock(&a->lock);
-	if (!store_messages_save(account_store(a), folder_id, l->uidvalidity,
-	                         old->msgs, l->msgs, NULL))
-		g_warning("pushed flags not stored");
-	listing_unref(old);
-	listing_unref(l);
-}
-
 /* The pushed flag changes that differ from listing L, as complete
  * entries sorted by UID. */
 static GArray *
@@ -264,12 +243,12 @@ account_apply_pushed(MfAccount *a, gint64 folder_id, guint32 uidvalidity,
 	}
 	g_debug("folder %" G_GINT64_FORMAT ": pushed %u flag changes, %u "
 	        "gone", folder_id, flags->len, out->len);
-	if (out->len)
-		account_swap_listing_locked(a, folder_id, fs,
-		                            resync_merge(l->msgs, flags, out));
-	else
-		resync_swap_flags_locked(a, folder_id, fs,
-		                         resync_merge(l->msgs, flags, NULL));
+	/* Only flags changed: no name did, so the hook has nothing to
+	 * invalidate (on a folder of 100,000 messages it would cost most of
+	 * the time). */
+	account_swap_listing_locked(a, folder_id, fs,
+	                            resync_merge(l->msgs, flags, out),
+	                            out->len > 0);
 }
 
 gboolean
