@@ -14,6 +14,7 @@ import errno
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -43,6 +44,21 @@ def summary(stdout):
     """(fetched, already cached) from sync's closing line, or None."""
     found = SUMMARY_RE.findall(stdout)
     return tuple(int(x) for x in found[-1]) if found else None
+
+
+def bodies_kept(m):
+    """How many bodies the index of M's cache lists as stored (read-only,
+    beside a running sync)."""
+    index = os.path.join(m.cache_dir, "index.sqlite")
+    if not os.path.exists(index):
+        return 0
+    db = sqlite3.connect("file:%s?mode=ro" % index, uri=True, timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM bodies").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # no such table yet
+    finally:
+        db.close()
 
 
 class SyncCase(MailfsCase):
@@ -227,7 +243,10 @@ class SyncTest(SyncCase):
         relay = self.slow_relay()
         m = self.new_mailfs(url=relay.url())
         p, out, err = self.start_sync(m)
-        time.sleep(1.8)
+        # Killed once it has committed something (a chunk), whatever the
+        # machine's speed: the relay keeps it from finishing soon after.
+        self.assertTrue(harness.wait_until(lambda: bodies_kept(m), 60),
+                        "nothing stored: " + read_log(out) + read_log(err))
         self.assertIsNone(p.poll(), "sync finished too early: "
                           + read_log(out) + read_log(err))
         p.kill()
