@@ -136,7 +136,7 @@ imap_client_examine_qresync(MfImapClient *c, const char *mailbox,
 		" (QRESYNC (%u %" G_GUINT64_FORMAT "%s%s))", uidvalidity, modseq,
 		known ? " " : "", known ? known : "");
 
-	g_return_val_if_fail(c->qresync_on, FALSE);
+	g_assert(c->qresync_on); /* a caller's mistake, not a runtime error */
 	return imap_client_select_with(c, mailbox, FALSE, params, &h, out, err);
 }
 
