@@ -205,18 +205,15 @@ typedef struct {
 	gboolean (*rename_folder)(MfSession *s, const char *name,
 	                          const char *parent, const char *leaf,
 	                          GError **err);
-	/* Waits up to MAX_SECONDS for a change in FOLDER (push); NULL when
-	 * the server cannot push.  *CHANGED says whether one came. */
-	gboolean (*idle)(MfSession *s, const char *folder, int max_seconds,
-	                 gboolean *changed, GError **err);
-	/* idle() that hands flag changes and expunges to SINK as they come:
-	 * *RELIST is set when something came that SINK was not told (new
-	 * messages, an expunge it cannot name), and the folder should be
-	 * listed again.  NULL: idle() only. */
+	/* Waits up to MAX_SECONDS for a change in FOLDER (push), handing
+	 * flag changes and expunges to SINK as they come: *RELIST is set when
+	 * something came that SINK was not told (new messages, an expunge it
+	 * cannot name), and the folder should be listed again.  NULL when the
+	 * server cannot push. */
 	gboolean (*idle_changes)(MfSession *s, const char *folder,
 	                         int max_seconds, const MfChangeSink *sink,
 	                         gboolean *relist, GError **err);
-	/* Makes a blocked idle() fail at once; from any thread. */
+	/* Makes a blocked idle_changes() fail at once; from any thread. */
 	void (*interrupt)(MfSession *s);
 	/* Adds SIZE bytes read from FD (from offset 0) to FOLDER with FLAGS
 	 * (space-separated, or NULL) and DATE; *UIDVALIDITY and *UID (either

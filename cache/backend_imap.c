@@ -410,7 +410,6 @@ const MfBackend backend_imap = {
 	.create_folder = backend_imap_create_folder,
 	.delete_folder = backend_imap_delete_folder,
 	.rename_folder = backend_imap_rename_folder,
-	.idle = backend_imap_idle,
 	.idle_changes = backend_imap_idle_changes,
 	.resync_messages = backend_imap_resync,
 	.interrupt = backend_imap_interrupt,

@@ -65,8 +65,6 @@ gboolean backend_imap_delete_folder(MfSession *s, const char *name,
 gboolean backend_imap_rename_folder(MfSession *s, const char *name,
                                     const char *parent, const char *leaf,
                                     GError **err);
-gboolean backend_imap_idle(MfSession *s, const char *folder, int max_seconds,
-                           gboolean *changed, GError **err);
 void backend_imap_interrupt(MfSession *s);
 
 /* backend_imap_view.c: the slots of the views of mail. */

@@ -112,15 +112,6 @@ backend_imap_rename_folder(MfSession *s, const char *name, const char *parent,
 	return to && imap_client_rename(s->imap, name, to, err);
 }
 
-gboolean
-backend_imap_idle(MfSession *s, const char *folder, int max_seconds,
-                  gboolean *changed, GError **err)
-{
-	if (!imap_client_examine(s->imap, folder, FALSE, NULL, err))
-		return FALSE;
-	return imap_client_idle(s->imap, max_seconds, changed, err);
-}
-
 void
 backend_imap_interrupt(MfSession *s)
 {

@@ -120,8 +120,6 @@ push_wait(PushHeard *h, const MfBackend *be, MfSession *s, const char *name,
 	MfChangeSink sink = { push_flags_cb, push_gone_cb, push_opened_cb, h };
 	gboolean ok;
 
-	if (!be->idle_changes)
-		return be->idle(s, name, PUSH_IDLE_SECONDS, relist, err);
 	g_array_set_size(h->flags, 0);
 	g_array_set_size(h->gone, 0);
 	ok = be->idle_changes(s, name, PUSH_IDLE_SECONDS, &sink, relist, err);
@@ -212,7 +210,7 @@ push_start(MfAccount *a, gint64 inbox_id)
 {
 	Push *p = push_of(a);
 
-	if (!account_backend(a)->idle || p->slots[0].thread)
+	if (!account_backend(a)->idle_changes || p->slots[0].thread)
 		return;
 	for (guint i = 0; i < G_N_ELEMENTS(p->slots); i++) {
 		p->slots[i].a = a;

@@ -206,13 +206,6 @@ gboolean imap_client_rename(MfImapClient *c, const char *from, const char *to,
 /* The server's hierarchy delimiter (LIST "" ""), asked once. */
 gboolean imap_client_delimiter(MfImapClient *c, char *delim, GError **err);
 
-/* IDLE on the selected mailbox (imap_idle.c) for at most MAX_SECONDS:
- * returns TRUE with *CHANGED set when the server reported new, expunged
- * or changed messages, or when the time ran out (*CHANGED FALSE).  A
- * suspend of the machine, a dropped connection or imap_client_interrupt()
- * from another thread end it with MF_ERROR_CONNECTION. */
-gboolean imap_client_idle(MfImapClient *c, int max_seconds, gboolean *changed,
-                          GError **err);
 /* Makes a blocked call on C fail at once; callable from any thread. */
 void imap_client_interrupt(MfImapClient *c);
 
@@ -275,8 +268,13 @@ typedef struct {
 	gboolean resync;   /* a change the sink could not be told (an EXPUNGE
 	                    * by sequence number): resynchronise */
 } ImapIdleReport;
-/* imap_client_idle() that hands flag changes and VANISHED to SINK: FETCH
- * replies without UID are asked again by sequence number after DONE. */
+/* IDLE on the selected mailbox (imap_idle.c) for at most MAX_SECONDS,
+ * handing flag changes and VANISHED to SINK (FETCH replies without UID
+ * are asked again by sequence number after DONE); *REP says what else
+ * came.  Returns TRUE when the server reported something or the time ran
+ * out.  A suspend of the machine, a dropped connection or
+ * imap_client_interrupt() from another thread end it with
+ * MF_ERROR_CONNECTION. */
 gboolean imap_client_idle_changes(MfImapClient *c, int max_seconds,
                                   const ImapChangeSink *sink,
                                   ImapIdleReport *rep, GError **err);

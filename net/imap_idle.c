@@ -188,17 +188,6 @@ imap_client_idle_changes(MfImapClient *c, int max_seconds,
 	       imap_idle_done(c, &x, err) && imap_idle_ask_seqs(c, &x, err);
 }
 
-gboolean
-imap_client_idle(MfImapClient *c, int max_seconds, gboolean *changed,
-                 GError **err)
-{
-	ImapIdleReport rep;
-	gboolean ok = imap_client_idle_changes(c, max_seconds, NULL, &rep, err);
-
-	*changed = rep.changed;
-	return ok;
-}
-
 void
 imap_client_interrupt(MfImapClient *c)
 {
