@@ -251,21 +251,11 @@ backend_imap_list_messages(MfSession *s, const char *folder,
 char *
 backend_imap_uidset(const MfRemoteMessage *msgs, guint n)
 {
-	GString *s = g_string_new(NULL);
+	g_autofree guint32 *uids = g_new(guint32, n);
 
-	for (guint i = 0; i < n;) {
-		guint j = i;
-		while (j + 1 < n && msgs[j + 1].uid == msgs[j].uid + 1)
-			j++;
-		if (s->len)
-			g_string_append_c(s, ',');
-		if (j == i)
-			g_string_append_printf(s, "%u", msgs[i].uid);
-		else
-			g_string_append_printf(s, "%u:%u", msgs[i].uid, msgs[j].uid);
-		i = j + 1;
-	}
-	return g_string_free(s, FALSE);
+	for (guint i = 0; i < n; i++)
+		uids[i] = msgs[i].uid;
+	return imap_seqset_format(uids, n);
 }
 
 gboolean

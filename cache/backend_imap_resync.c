@@ -99,25 +99,6 @@ resync_sort_unique(GArray *u)
 	g_array_set_size(u, n);
 }
 
-/* "1:3,7" from sorted UIDS; owned. */
-static char *
-resync_uidset(GArray *uids)
-{
-	GString *s = g_string_new(NULL);
-	const guint32 *u = (const guint32 *)uids->data;
-
-	for (guint i = 0; i < uids->len;) {
-		guint j = i;
-		while (j + 1 < uids->len && u[j + 1] == u[j] + 1)
-			j++;
-		g_string_append_printf(s, "%s%u", s->len ? "," : "", u[i]);
-		if (j > i)
-			g_string_append_printf(s, ":%u", u[j]);
-		i = j + 1;
-	}
-	return g_string_free(s, FALSE);
-}
-
 /* Known messages in RANGES (normalized) go to D->gone. */
 static void
 resync_gone_in(const MfFolderKnown *k, GArray *ranges, MfFolderDelta *d)
@@ -262,7 +243,8 @@ resync_finish(MfSession *s, const char *folder, const MfFolderKnown *k,
 	resync_sort_unique(newuids);
 	resync_drop_fetched(newuids, d);
 	if (newuids->len) {
-		g_autofree char *set = resync_uidset(newuids);
+		g_autofree char *set = imap_seqset_format(
+			(const guint32 *)newuids->data, newuids->len);
 		if (!backend_imap_fetch_listing(s, folder, set, d->changed, err))
 			return FALSE;
 		g_array_sort(d->changed, resync_msg_cmp);

@@ -158,11 +158,9 @@ imap_idle_ask_seqs(MfImapClient *c, IdleCtx *x, GError **err)
 {
 	if (x->seqs->len == 0 || !x->sink)
 		return TRUE;
-	g_autoptr(GString) set = g_string_new(NULL);
-	for (guint i = 0; i < x->seqs->len; i++)
-		g_string_append_printf(set, "%s%u", i ? "," : "",
-		                       g_array_index(x->seqs, guint32, i));
-	return imap_client_fetch_seq_flags(c, set->str, x->sink, err);
+	g_autofree char *set = imap_seqset_format(
+		(const guint32 *)x->seqs->data, x->seqs->len);
+	return imap_client_fetch_seq_flags(c, set, x->sink, err);
 }
 
 gboolean

@@ -113,3 +113,21 @@ imap_seqset_normalize(GArray *ranges)
 	}
 	g_array_set_size(ranges, n);
 }
+
+char *
+imap_seqset_format(const guint32 *nums, guint n)
+{
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; i < n;) {
+		guint j = i;
+		while (j + 1 < n && nums[j] != G_MAXUINT32 &&
+		       nums[j + 1] == nums[j] + 1)
+			j++;
+		g_string_append_printf(s, "%s%u", s->len ? "," : "", nums[i]);
+		if (j > i)
+			g_string_append_printf(s, ":%u", nums[j]);
+		i = j + 1;
+	}
+	return g_string_free(s, FALSE);
+}

@@ -27,6 +27,11 @@ guint64 imap_seqset_count(const ImapRange *ranges, guint n);
  * overlapping: imap_seqset_normalize). */
 gboolean imap_seqset_contains(const ImapRange *ranges, guint n, guint32 uid);
 
+/* The set of the N numbers at NUMS as text, "1:3,7" (owned): each run of
+ * numbers that go up by one becomes "first:last"; the rest are listed in
+ * the order given.  N > 0. */
+char *imap_seqset_format(const guint32 *nums, guint n);
+
 /* Sorts RANGES (ImapRange) by first UID and merges ranges that overlap or
  * touch. */
 void imap_seqset_normalize(GArray *ranges);

@@ -161,6 +161,26 @@ START_TEST(test_esearch_bytewise)
 }
 END_TEST
 
+/* Runs that go up by one become ranges; the rest stay as given. */
+START_TEST(test_format)
+{
+	static const guint32 a[] = { 1, 2, 3, 7, 9, 10 };
+	static const guint32 b[] = { 5 };
+	static const guint32 c[] = { 8, 3, 4, 2 };
+	static const guint32 d[] = { 4294967294u, 4294967295u };
+	char *t;
+
+	ck_assert_str_eq(t = imap_seqset_format(a, G_N_ELEMENTS(a)), "1:3,7,9:10");
+	g_free(t);
+	ck_assert_str_eq(t = imap_seqset_format(b, 1), "5");
+	g_free(t);
+	ck_assert_str_eq(t = imap_seqset_format(c, G_N_ELEMENTS(c)), "8,3:4,2");
+	g_free(t);
+	ck_assert_str_eq(t = imap_seqset_format(d, 2), "4294967294:4294967295");
+	g_free(t);
+}
+END_TEST
+
 START_TEST(test_fetch_modseq_bytewise)
 {
 	g_autoptr(ImapResponse) r = parse_bytewise(
@@ -197,6 +217,7 @@ main(void)
 	tcase_add_test(tc, test_vanished_bytewise);
 	tcase_add_test(tc, test_esearch_bytewise);
 	tcase_add_test(tc, test_fetch_modseq_bytewise);
+	tcase_add_test(tc, test_format);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
