@@ -22,7 +22,12 @@ account_summary_header_cb(guint32 uid, const char *hdr, size_t len, void *ud)
 {
 	SummaryCtx *c = ud;
 	MfSummary *s = summary_from_header(uid, hdr, len);
+	MfSummary *old = g_hash_table_lookup(c->have, GUINT_TO_POINTER(uid));
 
+	/* A UID sent twice: the replaced one is freed, so FRESH, which
+	 * borrows from HAVE, must not keep it. */
+	if (old)
+		g_ptr_array_remove_fast(c->fresh, old);
 	g_hash_table_replace(c->have, GUINT_TO_POINTER(uid), s);
 	g_ptr_array_add(c->fresh, s);
 }

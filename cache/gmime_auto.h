@@ -14,7 +14,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeContentDisposition, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeDataWrapper, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeFilter, g_object_unref)
 
-/* Calls g_mime_init() once (any thread). */
+/* Calls g_mime_init() once (any thread): every cache/ file that uses
+ * GMime (the views, the outbox's parser, storeall's dates) goes through
+ * it, as g_mime_init() itself is not safe to call from two threads at
+ * once (cache/summary.c). */
 void summary_gmime_init(void);
 
 #endif

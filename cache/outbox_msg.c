@@ -8,6 +8,8 @@
 
 #include <gmime/gmime.h>
 
+#include "cache/gmime_auto.h"
+
 #include "net/mf_error.h"
 
 /* How much of a bad header value is quoted back in an error. */
@@ -35,21 +37,6 @@ typedef struct {
 	GHashTable *seen;     /* case-folded recipients */
 	gboolean utf8;        /* a non-ASCII address was seen */
 } MsgParse;
-
-static gpointer
-outbox_msg_init_cb(gpointer data)
-{
-	g_mime_init();
-	return NULL;
-}
-
-static void
-outbox_msg_gmime_init(void)
-{
-	static GOnce once = G_ONCE_INIT;
-
-	g_once(&once, outbox_msg_init_cb, NULL);
-}
 
 /* Splits off the line at *OFF; FALSE at the end.  LF, CRLF and a lone CR
  * all end a line. */
@@ -559,7 +546,7 @@ outbox_msg_prepare(const char *raw, size_t len, const char *from,
 
 	g_return_val_if_fail(raw != NULL || len == 0, NULL);
 	g_return_val_if_fail(hostname != NULL, NULL);
-	outbox_msg_gmime_init();
+	summary_gmime_init();
 	if (from && !*from)
 		from = NULL;
 	mp.fields = g_array_new(FALSE, FALSE, sizeof(MsgField));

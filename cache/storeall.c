@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cache/body_sink.h"
+#include "cache/gmime_auto.h"
 #include "net/mf_error.h"
 
 #define STOREALL_UIDVALIDITY 1
@@ -81,7 +82,6 @@ storeall_accept_cb(guint32 uid, guint64 size, void *ud)
 gint64
 storeall_header_date(const char *path)
 {
-	static gsize init;
 	g_autofree char *buf = g_malloc(HEADER_READ_MAX + 1);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, buf, HEADER_READ_MAX) : -1;
@@ -91,10 +91,7 @@ storeall_header_date(const char *path)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	if (g_once_init_enter(&init)) {
-		g_mime_init();
-		g_once_init_leave(&init, 1);
-	}
+	summary_gmime_init();
 	/* Header lines up to the first empty line; Date may be folded. */
 	for (char *line = buf; *line && *line != '\r' && *line != '\n';) {
 		char *end = strchr(line, '\n');
