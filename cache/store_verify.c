@@ -26,7 +26,9 @@ store_verify_rows(Store *s, GError **err)
 	sqlite3_stmt *st = store_prepare(s,
 		"SELECT folder, uidvalidity, uid, size, sha256, stamp "
 		"FROM bodies ORDER BY folder, uidvalidity, uid", err);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
+	int rc = SQLITE_DONE;
+
+	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		VerifyRow r = {
 			.folder_id = sqlite3_column_int64(st, 0),
 			.uidvalidity = (guint32)sqlite3_column_int64(st, 1),
@@ -38,9 +40,12 @@ store_verify_rows(Store *s, GError **err)
 			memcpy(r.row.sha, sqlite3_column_blob(st, 4), 32);
 		g_array_append_val(rows, r);
 	}
+	/* A list cut short (busy, I/O) would let verify say all is well. */
+	gboolean ok = st && (rc == SQLITE_DONE ||
+	                     !store_db_error(s, err, "list the bodies"));
 	sqlite3_finalize(st);
 	g_mutex_unlock(&s->lock);
-	if (!st)
+	if (!ok)
 		g_clear_pointer(&rows, g_array_unref);
 	return rows;
 }
@@ -78,7 +83,9 @@ store_verify_settle(Store *s, const VerifyRow *r, const char *path,
 		if (good && now.stamp != stamp)
 			store_body_set_stamp(s, r->folder_id, r->uidvalidity,
 			                     r->uid, stamp);
-		if (!good) {
+		/* Only the file judged: a body fetched again meanwhile (same
+		 * bytes, another file) has another stamp. */
+		if (!good && now.stamp == r->row.stamp) {
 			store_body_forget(s, r->folder_id, r->uidvalidity,
 			                  r->uid, path);
 			damaged = TRUE;
